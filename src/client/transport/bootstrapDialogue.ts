@@ -1,0 +1,70 @@
+import { HerdError, isErrorCode } from '../../protocol/errors.ts';
+import type { HelperAsset } from '../buildInfo.ts';
+import type { RawChannel } from './channel.ts';
+
+/** Longest bootstrap line we accept before the helper is ready. */
+const MAX_BOOTSTRAP_LINE = 4096;
+
+export interface Bootstrapped {
+  /** Bytes that arrived after HERD-READY: the start of the framed protocol. */
+  leftover: Uint8Array;
+  /** Whether this contact had to ship the helper. */
+  shipped: boolean;
+}
+
+/**
+ * Speaks the line dialogue of bootstrap.sh. On HERD-READY it pauses stdout so that
+ * no protocol bytes are emitted before the session is wired to it.
+ */
+export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: string, stderrTail: () => string): Promise<Bootstrapped> {
+  return new Promise((resolve, reject) => {
+    let pending = Buffer.alloc(0);
+    let shipped = false;
+    let settled = false;
+    const finish = (error: HerdError | null, leftover?: Uint8Array): void => {
+      if (settled) return;
+      settled = true;
+      raw.stdout.removeListener('data', onData);
+      raw.stdout.removeListener('end', onEnd);
+      if (error !== null) reject(error.withHost(hostName));
+      else resolve({ leftover: leftover ?? new Uint8Array(0), shipped });
+    };
+    const onData = (chunk: Buffer): void => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        const newline = pending.indexOf(10);
+        if (newline < 0) {
+          if (pending.length > MAX_BOOTSTRAP_LINE) {
+            finish(new HerdError('HELPER_START', `unexpected output from the host's shell before herd's helper started: ${JSON.stringify(pending.subarray(0, 80).toString())}`, {
+              hint: 'a login script that prints to stdout in non-interactive sessions breaks herd (and scp): guard it with a check for an interactive shell',
+            }));
+          }
+          return;
+        }
+        const line = pending.subarray(0, newline).toString('utf8');
+        pending = pending.subarray(newline + 1);
+        if (line === 'HERD-SEND') {
+          shipped = true;
+          raw.stdin.write(helper.bytes());
+        } else if (line === 'HERD-READY') {
+          raw.stdout.pause();
+          finish(null, new Uint8Array(pending));
+          return;
+        } else if (line.startsWith('HERD-ERROR ')) {
+          const [, code, ...words] = line.split(' ');
+          finish(new HerdError(isErrorCode(code) ? code : 'HELPER_START', words.join(' ')));
+          return;
+        }
+        // Anything else is noise from login scripts; keep looking for our lines.
+      }
+    };
+    const onEnd = (): void => {
+      void raw.exited.then((code) => {
+        const tail = stderrTail().trim().split('\n').slice(-3).join(' / ');
+        finish(new HerdError('HELPER_START', `the helper did not start (exit status ${code ?? 'unknown'})${tail === '' ? '' : `: ${tail}`}`));
+      });
+    };
+    raw.stdout.on('data', onData);
+    raw.stdout.on('end', onEnd);
+  });
+}

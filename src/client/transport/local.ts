@@ -1,0 +1,26 @@
+import { spawn } from 'node:child_process';
+import BOOTSTRAP from '../../remote/bootstrap.sh';
+import type { HelperAsset } from '../buildInfo.ts';
+import type { RawChannel } from './channel.ts';
+
+/** Runs the bootstrap as a local child process: the same path as a remote host, minus SSH. */
+export function openLocal(helper: HelperAsset): RawChannel {
+  const stateDir = process.env.HERD_STATE_DIR ?? '';
+  const child = spawn('/bin/sh', ['-c', BOOTSTRAP, 'herd-bootstrap', helper.sha256, String(helper.size), stateDir], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('close', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  child.stdin.on('error', () => {
+    // the helper went away; the session reports the lost connection
+  });
+  return {
+    stdout: child.stdout,
+    stderr: child.stderr,
+    stdin: child.stdin,
+    exited,
+    close: () => child.stdin.end(),
+  };
+}

@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig } from 'ssh2';
+import BOOTSTRAP from '../../remote/bootstrap.sh';
+import { HerdError } from '../../protocol/errors.ts';
+import type { HelperAsset } from '../buildInfo.ts';
+import type { HostTarget } from '../hosts.ts';
+import { fingerprint, judgeHostKey, knownHostsName, knownKeys, recordHostKey } from '../knownHosts.ts';
+import { shellQuote, type RawChannel } from './channel.ts';
+
+export interface SshOptions {
+  acceptNew: boolean;
+  knownHostsFile?: string;
+  connectTimeoutMs: number;
+}
+
+type SshTarget = Extract<HostTarget, { kind: 'ssh' }>;
+
+const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+/** Key types, in ssh2's algorithm names, that a recorded key type allows us to ask for. */
+function hostKeyAlgorithms(types: string[]): string[] {
+  const out: string[] = [];
+  for (const type of types) {
+    if (type === 'ssh-rsa') out.push('rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa');
+    else out.push(type);
+  }
+  return [...new Set(out)];
+}
+
+function expandHome(path: string): string {
+  return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
+
+interface AuthPlan {
+  methods: AnyAuthMethod[];
+  tried: string[];
+  skipped: string[];
+}
+
+async function authPlan(target: SshTarget): Promise<AuthPlan> {
+  const { utils } = (await import('ssh2')).default;
+  const methods: AnyAuthMethod[] = [];
+  const tried: string[] = [];
+  const skipped: string[] = [];
+  const agent = process.env.SSH_AUTH_SOCK;
+  if (agent !== undefined && agent !== '') {
+    methods.push({ type: 'agent', username: target.user, agent });
+    tried.push('ssh-agent');
+  }
+  const files = target.identityFile !== undefined ? [expandHome(target.identityFile)] : DEFAULT_KEYS.map((k) => join(homedir(), '.ssh', k));
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    const key = readFileSync(file);
+    const parsed = utils.parseKey(key);
+    if (parsed instanceof Error) {
+      // Passphrase prompts come with ssh_config support; until then say why the key was not used.
+      skipped.push(`${file} (${/passphrase/i.test(parsed.message) ? 'encrypted' : 'unreadable'})`);
+      continue;
+    }
+    methods.push({ type: 'publickey', username: target.user, key });
+    tried.push(file);
+  }
+  return { methods, tried, skipped };
+}
+
+function connectionError(err: Error & { level?: string; code?: string }, target: SshTarget, plan: AuthPlan): HerdError {
+  const where = `${target.user}@${target.address}:${target.port}`;
+  if (err.level === 'client-authentication') {
+    const detail = [plan.tried.length > 0 ? `tried ${plan.tried.join(', ')}` : 'no agent and no key file found', ...plan.skipped.map((s) => `skipped ${s}`)];
+    return new HerdError('SSH_AUTH', `authentication failed for ${where}: ${detail.join('; ')}`, {
+      hint: 'load a key into ssh-agent, or set identityFile for this host in the config',
+    });
+  }
+  if (err.level === 'client-timeout') return new HerdError('HOST_UNREACHABLE', `${where}: timed out while connecting`);
+  return new HerdError('HOST_UNREACHABLE', `cannot reach ${where}: ${err.message}`, { cause: err });
+}
+
+/** Connects with ssh2, checks the host key against known_hosts, and starts the bootstrap. */
+export async function openSsh(target: SshTarget, helper: HelperAsset, options: SshOptions): Promise<RawChannel> {
+  const { Client } = (await import('ssh2')).default;
+  const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
+  const known = knownKeys(knownHostsFile, target.address, target.port);
+  const plan = await authPlan(target);
+  let keyProblem: HerdError | null = null;
+
+  const config: ConnectConfig = {
+    host: target.address,
+    port: target.port,
+    username: target.user,
+    readyTimeout: options.connectTimeoutMs,
+    authHandler: (_left, _partial, next) => next(plan.methods.shift() ?? (false as unknown as AuthenticationType)),
+    hostVerifier: (key: Buffer) => {
+      const verdict = judgeHostKey(known, key);
+      const name = knownHostsName(target.address, target.port);
+      if (verdict === 'known') return true;
+      if (verdict === 'changed') {
+        keyProblem = new HerdError('HOST_KEY_MISMATCH', `the host key of ${name} has changed (now ${fingerprint(key)}); refusing to connect`, {
+          hint: `if the change is expected, remove the old key with: ssh-keygen -R '${name}' -f ${knownHostsFile}`,
+        });
+        return false;
+      }
+      if (options.acceptNew) {
+        recordHostKey(knownHostsFile, target.address, target.port, key);
+        return true;
+      }
+      keyProblem = new HerdError('HOST_KEY_UNKNOWN', `${name} is not a known host (key fingerprint ${fingerprint(key)})`, {
+        hint: 'check the fingerprint, then run again with --accept-new to record it',
+      });
+      return false;
+    },
+  };
+  // Ask only for key types we have on record, as OpenSSH does, so a known host is not "changed" by algorithm choice.
+  if (known.length > 0) config.algorithms = { serverHostKey: hostKeyAlgorithms(known.map((k) => k.type)) as never };
+
+  const client = new Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', (err: Error & { level?: string }) => reject(keyProblem ?? connectionError(err, target, plan)));
+    client.connect(config);
+  });
+  client.on('error', () => {
+    // after ready, failures surface as the channel closing
+  });
+  const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
+  const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    let code: number | null = null;
+    channel.once('exit', (c: number | null) => {
+      code = typeof c === 'number' ? c : null;
+    });
+    channel.once('close', () => {
+      client.end();
+      resolve(code);
+    });
+  });
+  return {
+    stdout: channel,
+    stderr: channel.stderr,
+    stdin: channel,
+    exited,
+    close: () => {
+      channel.end();
+      client.end();
+    },
+  };
+}

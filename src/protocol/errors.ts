@@ -1,0 +1,65 @@
+/** Stable error codes: tests and scripts match these, never the wording. */
+export const ERROR_CODES = [
+  'INVALID_SPEC', // a flag, argument or config value is malformed
+  'CONFIG', // the config file cannot be read or parsed
+  'HOST_UNREACHABLE',
+  'SSH_AUTH',
+  'HOST_KEY_UNKNOWN',
+  'HOST_KEY_MISMATCH',
+  'HELPER_START', // bootstrap or helper could not start on the host
+  'PROTOCOL', // a peer broke the framing or message rules
+  'VERSION_MISMATCH',
+  'FLOW_CONTROL',
+  'LIMIT', // a named limit was exceeded
+  'CERT_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'PERMISSION_DENIED',
+  'COMMAND_NOT_FOUND',
+  'JOB_FAILED', // the job could not be started on the host
+  'CONNECTION_LOST',
+  'INTERRUPTED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** The one error type: a stable code, a line a user can act on, the host it concerns, and a cause. */
+export class HerdError extends Error {
+  readonly code: ErrorCode;
+  readonly host: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { host?: string; hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HerdError';
+    this.code = code;
+    this.host = options.host;
+    this.hint = options.hint;
+  }
+
+  withHost(host: string): HerdError {
+    if (this.host !== undefined) return this;
+    return new HerdError(this.code, this.message, { host, hint: this.hint, cause: this.cause });
+  }
+
+  toJSON(): { code: ErrorCode; message: string; host?: string; hint?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.host === undefined ? {} : { host: this.host }),
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+    };
+  }
+}
+
+export function asHerdError(err: unknown, fallback: ErrorCode = 'INTERNAL'): HerdError {
+  if (err instanceof HerdError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new HerdError(fallback, message, { cause: err });
+}

@@ -1,0 +1,167 @@
+import { concat, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
+import { certPublicKey, issueCert, keyId, parseCert, randomBytes, sign, verifyCert, verifySignature, type KeyPair } from './cert.ts';
+import { HerdError } from './errors.ts';
+import type { Auth, ClientHello, HostHello, Role } from './messages.ts';
+
+/*
+ * The handshake, step by step (each step names itself in its errors):
+ *   1 client-hello   C→H  versions, client nonce
+ *   2 host-hello     H→C  chosen version, host nonce, host key, host cert, trusted CA id,
+ *                          host signature over HOST_PROOF ‖ nonceC ‖ nonceH ‖ hostKey
+ *   3 auth           C→H  client cert, client signature over CLIENT_PROOF ‖ nonceH ‖ nonceC ‖ hostKey;
+ *                          the CA key when the host trusts none yet; a host cert when it has none
+ *   4 welcome        H→C  subject and role the host accepted
+ * Binding both nonces and the host key into each signature stops replay and relay to another host.
+ */
+export const PROTOCOL_VERSIONS: readonly number[] = [1];
+const HOST_PROOF = utf8('herd-host-proof-v1');
+const CLIENT_PROOF = utf8('herd-client-proof-v1');
+/** Host certificates issued during enrolment last ten years; revocation is by re-keying the host. */
+export const HOST_CERT_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
+export function newNonce(): string {
+  return toBase64Url(randomBytes(32));
+}
+
+function decodeKey(text: string, step: string): Uint8Array {
+  try {
+    const key = fromBase64Url(text);
+    if (key.length === 32 || key.length === 64) return key;
+  } catch {
+    // fall through
+  }
+  throw new HerdError('PROTOCOL', `${step}: malformed key or signature`);
+}
+
+export function clientHello(nonce: string): ClientHello {
+  return { t: 'hello', versions: [...PROTOCOL_VERSIONS], nonce };
+}
+
+export interface HostIdentity {
+  hostKey: KeyPair;
+  hostCert: string | null;
+  /** The CA this host trusts, or null before enrolment. */
+  caKey: Uint8Array | null;
+}
+
+export function chooseVersion(offered: readonly number[]): number {
+  const common = offered.filter((v) => PROTOCOL_VERSIONS.includes(v));
+  if (common.length === 0) {
+    throw new HerdError(
+      'VERSION_MISMATCH',
+      `client-hello: the client speaks protocol ${offered.join(',') || 'none'}, this helper speaks ${PROTOCOL_VERSIONS.join(',')}`,
+      { hint: 'use the same herd version on this machine as the one that installed the helper' },
+    );
+  }
+  return Math.max(...common);
+}
+
+export function hostHello(hello: ClientHello, host: HostIdentity, hostNonce: string): HostHello {
+  const version = chooseVersion(hello.versions);
+  const proof = concat([HOST_PROOF, utf8(hello.nonce), utf8(hostNonce), host.hostKey.publicKey]);
+  return {
+    t: 'hello',
+    version,
+    nonce: hostNonce,
+    hostKey: toBase64Url(host.hostKey.publicKey),
+    hostCert: host.hostCert,
+    trustedCa: host.caKey === null ? null : keyId(host.caKey),
+    sig: toBase64Url(sign(proof, host.hostKey.secretKey)),
+  };
+}
+
+export interface ClientIdentity {
+  cert: string;
+  secretKey: Uint8Array;
+  caKey: Uint8Array;
+  /** Present when this client holds the CA (an admin's config): lets it enrol hosts. */
+  caSecretKey?: Uint8Array;
+}
+
+/** Step 2 on the client: check the host's proof and build our auth message. */
+export function clientAuth(
+  hello: HostHello,
+  client: ClientIdentity,
+  clientNonce: string,
+  nowSeconds: number,
+  hostName: string,
+): { auth: Auth; hostCertified: boolean } {
+  if (!PROTOCOL_VERSIONS.includes(hello.version)) {
+    throw new HerdError('VERSION_MISMATCH', `host-hello: the helper chose protocol ${hello.version}, which this client does not speak`);
+  }
+  const hostKey = decodeKey(hello.hostKey, 'host-hello');
+  const proof = concat([HOST_PROOF, utf8(clientNonce), utf8(hello.nonce), hostKey]);
+  if (!verifySignature(proof, decodeKey(hello.sig, 'host-hello'), hostKey)) {
+    throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host could not prove it holds its host key');
+  }
+  const ourCa = keyId(client.caKey);
+  if (hello.trustedCa !== null && hello.trustedCa !== ourCa) {
+    throw new HerdError('CERT_UNTRUSTED', `host-hello: this host trusts CA ${hello.trustedCa}, but your identity comes from CA ${ourCa}`, {
+      hint: 'use a certificate issued by the CA the host trusts (herd cert issue on that CA\'s admin config)',
+    });
+  }
+  let hostCertified = false;
+  if (hello.hostCert !== null && hello.trustedCa !== null) {
+    const body = verifyCert(hello.hostCert, client.caKey, nowSeconds);
+    if (body.role !== 'host' || body.publicKey !== toBase64Url(hostKey)) {
+      throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host certificate is not for this host key');
+    }
+    hostCertified = true;
+  }
+  const sig = sign(concat([CLIENT_PROOF, utf8(hello.nonce), utf8(clientNonce), hostKey]), client.secretKey);
+  const auth: Auth = { t: 'auth', cert: client.cert, sig: toBase64Url(sig) };
+  if (hello.trustedCa === null) auth.caKey = toBase64Url(client.caKey);
+  if (!hostCertified && client.caSecretKey !== undefined) {
+    auth.hostCert = issueCert(
+      { publicKey: client.caKey, secretKey: client.caSecretKey },
+      { subject: hostName, role: 'host', publicKey: hostKey, now: nowSeconds, ttlSeconds: HOST_CERT_TTL_SECONDS },
+    );
+    hostCertified = true;
+  }
+  return { auth, hostCertified };
+}
+
+export interface Accepted {
+  subject: string;
+  role: Role;
+  /** Set when this handshake enrolled the host: the CA to pin. */
+  pinCa: Uint8Array | null;
+  /** A host certificate to store. */
+  hostCert: string | null;
+}
+
+/** Step 3 on the host: verify the client's certificate and proof. */
+export function hostAccept(
+  auth: Auth,
+  host: HostIdentity,
+  clientNonce: string,
+  hostNonce: string,
+  nowSeconds: number,
+): Accepted {
+  let ca = host.caKey;
+  let pinCa: Uint8Array | null = null;
+  if (ca === null) {
+    if (auth.caKey === undefined) throw new HerdError('CERT_UNTRUSTED', 'auth: this host trusts no CA yet and the client sent none');
+    ca = decodeKey(auth.caKey, 'auth');
+    const first = verifyCert(auth.cert, ca, nowSeconds);
+    // Trust on first use: only an admin, already authenticated by SSH, may choose the CA.
+    if (first.role !== 'admin') {
+      throw new HerdError('PERMISSION_DENIED', `auth: this host trusts no CA yet; the first identity to reach it must be an admin, not a ${first.role}`);
+    }
+    pinCa = ca;
+  }
+  const body = verifyCert(auth.cert, ca, nowSeconds);
+  if (body.role === 'host') throw new HerdError('PERMISSION_DENIED', 'auth: a host certificate cannot be used to log in');
+  const proof = concat([CLIENT_PROOF, utf8(hostNonce), utf8(clientNonce), host.hostKey.publicKey]);
+  if (!verifySignature(proof, decodeKey(auth.sig, 'auth'), certPublicKey(body))) {
+    throw new HerdError('CERT_UNTRUSTED', `auth: the client could not prove it holds the key of certificate "${body.subject}"`);
+  }
+  let hostCert: string | null = null;
+  if (auth.hostCert !== undefined && body.role === 'admin') {
+    const hostBody = verifyCert(auth.hostCert, ca, nowSeconds);
+    if (hostBody.role === 'host' && hostBody.publicKey === toBase64Url(host.hostKey.publicKey)) hostCert = auth.hostCert;
+  }
+  return { subject: body.subject, role: body.role, pinCa, hostCert };
+}
+
+export { parseCert };

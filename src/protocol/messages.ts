@@ -1,0 +1,150 @@
+import { HerdError } from './errors.ts';
+import { MAX_ARGV, MAX_ENV } from './limits.ts';
+
+export const ROLES = ['admin', 'user', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const JOB_SIGNALS = ['TERM', 'KILL', 'INT', 'HUP'] as const;
+export type JobSignal = (typeof JOB_SIGNALS)[number];
+
+/** Session stream 0: the handshake. */
+export interface ClientHello { t: 'hello'; versions: number[]; nonce: string }
+export interface HostHello {
+  t: 'hello';
+  version: number;
+  nonce: string;
+  hostKey: string;
+  hostCert: string | null;
+  /** Key id of the CA this host trusts, or null before the first admin enrolled it. */
+  trustedCa: string | null;
+  /** Host key's signature over the proof bytes (see handshake.ts). */
+  sig: string;
+}
+export interface Auth {
+  t: 'auth';
+  cert: string;
+  sig: string;
+  /** The CA public key, sent so a host that trusts no CA yet can pin it. */
+  caKey?: string;
+  /** A certificate for the host key, signed by the client's CA. */
+  hostCert?: string;
+}
+export interface Welcome { t: 'welcome'; subject: string; role: Role; hostId: string }
+
+export interface RunRequest {
+  t: 'run';
+  argv: string[];
+  env: Record<string, string>;
+  workdir?: string;
+}
+export interface Started { t: 'started'; jobId: string }
+export interface SignalRequest { t: 'signal'; signal: JobSignal }
+
+/** The outcome of a job, as data. Rendering happens only in the CLI. */
+export interface JobResult {
+  jobId: string;
+  exitCode: number | null;
+  signal: string | null;
+  oomKilled: boolean;
+  timedOut: boolean;
+  stopped: boolean;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+}
+export interface Exit { t: 'exit'; result: JobResult }
+/** A request-level failure; the session stays up. */
+export interface StreamError { t: 'error'; code: string; message: string }
+
+export type Message = ClientHello | HostHello | Auth | Welcome | RunRequest | Started | SignalRequest | Exit | StreamError;
+
+type Shape = Record<string, unknown>;
+
+function fail(what: string): never {
+  throw new HerdError('PROTOCOL', `malformed message: ${what}`);
+}
+function str(o: Shape, key: string, optional = false): void {
+  if (optional && o[key] === undefined) return;
+  if (typeof o[key] !== 'string') fail(`${String(o.t)}.${key} must be a string`);
+}
+function nullableStr(o: Shape, key: string): void {
+  if (o[key] !== null && typeof o[key] !== 'string') fail(`${String(o.t)}.${key} must be a string or null`);
+}
+function int(o: Shape, key: string): void {
+  if (!Number.isSafeInteger(o[key])) fail(`${String(o.t)}.${key} must be an integer`);
+}
+function stringArray(o: Shape, key: string, max: number): void {
+  const value = o[key];
+  if (!Array.isArray(value) || value.length > max || !value.every((v) => typeof v === 'string')) {
+    fail(`${String(o.t)}.${key} must be a list of at most ${max} strings`);
+  }
+}
+
+function checkResult(value: unknown): void {
+  if (typeof value !== 'object' || value === null) fail('exit.result must be an object');
+  const r = value as Shape;
+  str(r, 'jobId');
+  if (r.exitCode !== null && !Number.isSafeInteger(r.exitCode)) fail('exit.result.exitCode');
+  nullableStr(r, 'signal');
+  for (const key of ['oomKilled', 'timedOut', 'stopped']) if (typeof r[key] !== 'boolean') fail(`exit.result.${key}`);
+  str(r, 'startedAt');
+  str(r, 'endedAt');
+  if (typeof r.durationMs !== 'number') fail('exit.result.durationMs');
+}
+
+/** Validates a decoded JSON value into a Message; anything else is a PROTOCOL error. */
+export function parseMessage(value: unknown): Message {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not an object');
+  const o = value as Shape;
+  switch (o.t) {
+    case 'hello':
+      str(o, 'nonce');
+      if ('versions' in o) {
+        if (!Array.isArray(o.versions) || o.versions.length > 16 || !o.versions.every(Number.isSafeInteger)) fail('hello.versions');
+      } else {
+        int(o, 'version');
+        str(o, 'hostKey');
+        nullableStr(o, 'hostCert');
+        nullableStr(o, 'trustedCa');
+        str(o, 'sig');
+      }
+      break;
+    case 'auth':
+      str(o, 'cert');
+      str(o, 'sig');
+      str(o, 'caKey', true);
+      str(o, 'hostCert', true);
+      break;
+    case 'welcome':
+      str(o, 'subject');
+      str(o, 'hostId');
+      if (!(ROLES as readonly unknown[]).includes(o.role)) fail('welcome.role');
+      break;
+    case 'run': {
+      stringArray(o, 'argv', MAX_ARGV);
+      if ((o.argv as string[]).length === 0) fail('run.argv is empty');
+      const env = o.env;
+      if (typeof env !== 'object' || env === null || Array.isArray(env)) fail('run.env must be an object');
+      const entries = Object.entries(env as Shape);
+      if (entries.length > MAX_ENV || !entries.every(([, v]) => typeof v === 'string')) fail('run.env values must be strings');
+      str(o, 'workdir', true);
+      break;
+    }
+    case 'started':
+      str(o, 'jobId');
+      break;
+    case 'signal':
+      if (!(JOB_SIGNALS as readonly unknown[]).includes(o.signal)) fail('signal.signal');
+      break;
+    case 'exit':
+      checkResult(o.result);
+      break;
+    case 'error':
+      str(o, 'code');
+      str(o, 'message');
+      break;
+    default:
+      fail(`unknown type ${JSON.stringify(o.t)}`);
+  }
+  return o as unknown as Message;
+}

@@ -1,0 +1,15 @@
+import type { Role } from './messages.ts';
+
+/** What each role may ask a host to do. Checked by the host on every request. */
+export const PERMISSIONS = {
+  run: ['admin', 'user'],
+  signal: ['admin', 'user'],
+  status: ['admin', 'user', 'viewer'],
+  enroll: ['admin'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Action = keyof typeof PERMISSIONS;
+
+export function allows(role: Role, action: Action): boolean {
+  return (PERMISSIONS[action] as readonly Role[]).includes(role);
+}

@@ -1,0 +1,86 @@
+import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { serveConnection, type AgentState } from './hostSession.ts';
+import { loadHostIdentity } from './identity.ts';
+import type { StatePaths } from './paths.ts';
+
+/** An agent with no client and no running job for this long exits; the next contact starts a new one. */
+export const AGENT_IDLE_EXIT_MS = 10 * 60 * 1000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One agent per state directory: an O_EXCL lock file holding its pid; a stale one (dead pid) is replaced. */
+function acquireLock(path: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+      unlinkSync(path);
+    }
+  }
+  return false;
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** Runs the agent; `announce` tells the process that started it whether it is "ready" or another one "exists". */
+export function runAgent(paths: StatePaths, announce: (word: 'ready' | 'exists') => void): void {
+  if (!acquireLock(paths.lock)) {
+    announce('exists');
+    process.exit(0);
+  }
+  const state: AgentState = {
+    paths,
+    identity: loadHostIdentity(paths),
+    jobs: new Map(),
+    isRoot: process.getuid?.() === 0,
+  };
+  const connections = new Set<Socket>();
+  let idleSince = Date.now();
+  const shutdown = (): void => {
+    removeQuietly(paths.socket);
+    removeQuietly(paths.lock);
+    process.exit(0);
+  };
+  removeQuietly(paths.socket);
+  const server = createServer((socket) => {
+    connections.add(socket);
+    socket.on('close', () => {
+      connections.delete(socket);
+      idleSince = Date.now();
+    });
+    socket.on('error', () => socket.destroy());
+    serveConnection(socket, socket, state);
+  });
+  server.listen(paths.socket, () => {
+    chmodSync(paths.socket, 0o600);
+    announce('ready');
+  });
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  setInterval(() => {
+    const running = [...state.jobs.values()].some((job) => job.result === null);
+    if (running || connections.size > 0) idleSince = Date.now();
+    else if (Date.now() - idleSince >= AGENT_IDLE_EXIT_MS) shutdown();
+  }, 30_000).unref?.();
+  // Keep the event loop alive through the server; the interval above is only a check.
+}

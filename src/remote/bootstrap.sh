@@ -1,0 +1,49 @@
+# herd bootstrap (POSIX sh, run by the client as: sh -c '<this>' herd-bootstrap SHA256 SIZE [STATE_DIR]).
+# It talks to the client in lines on stdout until the helper starts:
+#   HERD-SEND                 send exactly SIZE bytes of the helper on stdin
+#   HERD-READY                from here on stdout carries protocol frames
+#   HERD-ERROR CODE message   the helper cannot start; exit status 1
+set -u
+fail() { printf 'HERD-ERROR %s %s\n' "$1" "$2"; exit 1; }
+hash=${1:-}
+size=${2:-}
+dir=${3:-}
+case $hash in '' | *[!0-9a-f]*) fail INVALID_SPEC "bootstrap: malformed helper hash" ;; esac
+case $size in '' | *[!0-9]*) fail INVALID_SPEC "bootstrap: malformed helper size" ;; esac
+if [ -z "$dir" ]; then
+  if [ "$(id -u)" = 0 ]; then dir=/var/lib/herd; else dir=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/herd; fi
+fi
+
+runtime=
+for name in node bun deno; do
+  if path=$(command -v "$name" 2>/dev/null) && [ -x "$path" ]; then runtime=$name; break; fi
+done
+[ -n "$runtime" ] || fail HELPER_START "no JavaScript runtime on this host: install node (>= 18), bun or deno and put it on the PATH of non-interactive SSH logins"
+
+umask 077
+mkdir -p "$dir" 2>/dev/null || fail HELPER_START "cannot create the state directory $dir (read-only file system or no permission)"
+helper=$dir/helper-$hash.mjs
+if [ ! -f "$helper" ]; then
+  printf 'HERD-SEND\n'
+  # A private temp name and an atomic rename keep concurrent first contacts from corrupting the cache.
+  tmp=$dir/.helper-$hash.$$
+  if ! err=$(head -c "$size" 2>&1 >"$tmp"); then
+    rm -f "$tmp"
+    fail HELPER_START "cannot write the helper to $dir: ${err:-write failed} (free space: $(df -Pk "$dir" 2>/dev/null | awk 'NR==2 {print $4 " KiB"}'))"
+  fi
+  if command -v sha256sum >/dev/null 2>&1; then
+    sum=$(sha256sum "$tmp")
+  else
+    sum=$(shasum -a 256 "$tmp" 2>/dev/null || openssl dgst -sha256 -r "$tmp")
+  fi
+  if [ "${sum%% *}" != "$hash" ]; then
+    rm -f "$tmp"
+    fail HELPER_START "the helper arrived corrupted (sha256 ${sum%% *}, expected $hash)"
+  fi
+  mv -f "$tmp" "$helper" || fail HELPER_START "cannot rename the helper into $dir"
+fi
+printf 'HERD-READY\n'
+case $runtime in
+  deno) exec deno run --allow-all --quiet "$helper" --state "$dir" ;;
+  *) exec "$runtime" "$helper" --state "$dir" ;;
+esac

@@ -1,0 +1,36 @@
+import { mkdirSync } from 'node:fs';
+import { runAgent } from './agent.ts';
+import { statePaths } from './paths.ts';
+import { runRelay } from './relay.ts';
+import { runtimeProblem } from './runtime.ts';
+
+/*
+ * The helper, bundled into one file and cached on each host under its hash.
+ *   helper.js --state DIR          relay: stdio <-> the host agent (started on demand)
+ *   helper.js --state DIR agent    the per-host agent that owns the jobs
+ */
+function main(): void {
+  const args = process.argv.slice(2);
+  const stateIndex = args.indexOf('--state');
+  const dir = stateIndex >= 0 ? args[stateIndex + 1] : undefined;
+  if (dir === undefined) {
+    process.stderr.write('herd helper: --state DIR is required\n');
+    process.exit(2);
+  }
+  const problem = runtimeProblem();
+  if (problem !== null) {
+    process.stderr.write(`herd helper: ${problem}\n`);
+    process.exit(1);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const paths = statePaths(dir);
+  const mode = args.filter((arg, i) => arg !== '--state' && i !== stateIndex + 1)[0] ?? 'relay';
+  if (mode === 'agent') {
+    process.stdout.on('error', () => {});
+    runAgent(paths, (word) => process.stdout.write(`${word}\n`));
+  } else {
+    void runRelay(paths, process.argv[1]!);
+  }
+}
+
+main();

@@ -1,0 +1,128 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { asHerdError, HerdError } from '../protocol/errors.ts';
+import { hostAccept, hostHello, newNonce, type HostIdentity } from '../protocol/handshake.ts';
+import { keyId, randomBytes } from '../protocol/cert.ts';
+import { toHex } from '../protocol/bytes.ts';
+import type { ClientHello, Message, Role } from '../protocol/messages.ts';
+import { allows } from '../protocol/roles.ts';
+import { Channel, type Session } from '../protocol/session.ts';
+import { pinCa, storeHostCert } from './identity.ts';
+import { Job } from './job.ts';
+import { planJob } from './jobPlan.ts';
+import type { StatePaths } from './paths.ts';
+import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
+
+export interface AgentState {
+  paths: StatePaths;
+  identity: HostIdentity;
+  jobs: Map<string, Job>;
+  isRoot: boolean;
+}
+
+type Phase = { step: 'hello' } | { step: 'auth'; clientNonce: string; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
+
+/** Serves one client connection: the handshake on stream 0, then one job per stream. */
+export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState): void {
+  let phase: Phase = { step: 'hello' };
+  const attached = new Map<number, Job>();
+  const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+  const session: Session = wireSession(readable, writable, {
+    message(stream, message) {
+      try {
+        if (stream === 0) handshake(message);
+        else request(stream, message);
+      } catch (err) {
+        const error = asHerdError(err);
+        if (stream === 0 || error.code === 'PROTOCOL') session.fail(error);
+        else streamError(stream, error);
+      }
+    },
+    data(stream, channel, bytes) {
+      const job = attached.get(stream);
+      if (channel !== Channel.Stdin || job === undefined) {
+        session.consumed(stream, bytes.length);
+        return;
+      }
+      job.writeStdin(bytes, () => session.consumed(stream, bytes.length));
+    },
+    eof(stream, channel) {
+      if (channel === Channel.Stdin) attached.get(stream)?.endStdin();
+    },
+    drain(stream) {
+      attached.get(stream)?.resume();
+    },
+    closed() {
+      // The client went away; its jobs keep running and keep writing their logs.
+      for (const job of attached.values()) job.detach();
+      attached.clear();
+    },
+  });
+
+  function streamError(stream: number, error: HerdError): void {
+    session.sendMessage(stream, { t: 'error', code: error.code, message: error.message });
+    session.close(stream);
+  }
+
+  function handshake(message: Message): void {
+    if (phase.step === 'hello' && message.t === 'hello' && 'versions' in message) {
+      const hostNonce = newNonce();
+      session.sendMessage(0, hostHello(message as ClientHello, agent.identity, hostNonce));
+      phase = { step: 'auth', clientNonce: message.nonce, hostNonce };
+      return;
+    }
+    if (phase.step === 'auth' && message.t === 'auth') {
+      const accepted = hostAccept(message, agent.identity, phase.clientNonce, phase.hostNonce, nowSeconds());
+      if (accepted.pinCa !== null) pinCa(agent.paths, agent.identity, accepted.pinCa);
+      if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.hostCert);
+      phase = { step: 'ready', subject: accepted.subject, role: accepted.role };
+      session.sendMessage(0, { t: 'welcome', subject: accepted.subject, role: accepted.role, hostId: keyId(agent.identity.hostKey.publicKey) });
+      return;
+    }
+    throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake (step ${phase.step})`);
+  }
+
+  function request(stream: number, message: Message): void {
+    if (phase.step !== 'ready') throw new HerdError('PROTOCOL', 'a request arrived before the handshake finished');
+    const role = phase.role;
+    switch (message.t) {
+      case 'run': {
+        if (!allows(role, 'run')) {
+          throw new HerdError('PERMISSION_DENIED', `role "${role}" (${phase.subject}) may not run jobs on this host`, {
+            hint: 'use a certificate with role user or admin',
+          });
+        }
+        const jobId = toHex(randomBytes(6));
+        const plan = planJob(message, {
+          jobId,
+          isRoot: agent.isRoot,
+          workDir: join(agent.paths.jobs, jobId, 'work'),
+          home: agent.isRoot ? '/root' : homedir(),
+        });
+        const job = new Job(plan, agent.paths.jobs);
+        agent.jobs.set(jobId, job);
+        attached.set(stream, job);
+        session.sendMessage(stream, { t: 'started', jobId });
+        job.attach({
+          data: (channel, bytes) => session.write(stream, channel, bytes),
+          exit: (result) => {
+            session.sendMessage(stream, { t: 'exit', result });
+            attached.delete(stream);
+            session.close(stream);
+          },
+        });
+        return;
+      }
+      case 'signal': {
+        if (!allows(role, 'signal')) throw new HerdError('PERMISSION_DENIED', `role "${role}" may not signal jobs`);
+        const job = attached.get(stream);
+        if (job === undefined) session.close(stream);
+        else job.signal(message.signal);
+        return;
+      }
+      default:
+        throw new HerdError('PROTOCOL', `unexpected "${message.t}" request`);
+    }
+  }
+}
