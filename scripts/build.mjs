@@ -22,7 +22,8 @@ await build({
   ...common,
   entryPoints: [join(root, 'src/client/cli.ts')],
   outfile: join(dist, 'herd.js'),
-  banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+  // ssh2 also looks for its optional native module relative to __dirname.
+  banner: { js: `#!/usr/bin/env node\n${requireShim} import { dirname as __herdDirname } from 'node:path'; import { fileURLToPath as __herdToPath } from 'node:url'; const __filename = __herdToPath(import.meta.url); const __dirname = __herdDirname(__filename);` },
   // ssh2's optional native bindings; it falls back to pure JS without them.
   external: ['cpu-features', '*.node'],
   loader: { '.sh': 'text' },
