@@ -1,0 +1,96 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from '../../fixtures/testbed/testbed.ts';
+
+export const HERD = join(REPO, 'dist', 'herd.js');
+export const IN_CI = process.env.CI === 'true';
+
+/**
+ * What an integration file needs before it can run. On a laptop a missing piece skips the
+ * file with a printed reason; under CI=true it fails instead, so CI never counts a skip as a pass.
+ */
+export function missingPrerequisites(needs: { root?: boolean; commands?: string[] }): string | null {
+  if (needs.root === true && process.getuid?.() !== 0) return 'needs root';
+  for (const command of needs.commands ?? []) {
+    if (spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0) return `needs ${command}`;
+  }
+  return null;
+}
+
+export function gate(file: string, needs: { root?: boolean; commands?: string[] }): boolean {
+  const missing = missingPrerequisites(needs);
+  if (missing === null) return true;
+  if (IN_CI) throw new Error(`${file}: ${missing}, and under CI=true integration tests may not be skipped`);
+  console.log(`SKIP ${file}: ${missing}`);
+  return false;
+}
+
+export interface HerdRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+  text: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+export interface HerdOptions {
+  home: string;
+  env?: Record<string, string>;
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+  /** argv prefix to run the CLI under another runtime, e.g. ['bun'] */
+  runtime?: string[];
+  /** called with the child once it has started */
+  onStart?: (child: ReturnType<typeof spawn>) => void;
+}
+
+/** Runs the real CLI as a subprocess with its own HOME (so ~/.ssh and ~/.config/herd are the test's). */
+export function herd(args: string[], options: HerdOptions): Promise<HerdRun> {
+  const runtime = options.runtime ?? [process.execPath];
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: options.home,
+    ...(options.env ?? {}),
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(runtime[0]!, [...runtime.slice(1), HERD, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdin.on('error', () => {});
+    if (options.stdin !== undefined) child.stdin.end(options.stdin);
+    else child.stdin.end();
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`herd ${args.join(' ')} timed out; stderr: ${err}`));
+    }, options.timeoutMs ?? 30_000);
+    options.onStart?.(child);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out);
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr: err,
+        text: stdout.toString(),
+        json: <T>() => JSON.parse(stdout.toString()) as T,
+      });
+    });
+  });
+}
+
+/** A fresh client HOME, removed by the returned function. */
+export function tempHome(prefix: string): { home: string; remove(): void } {
+  const home = mkdtempSync(join(tmpdir(), `herd-${prefix}-`));
+  mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
+  return { home, remove: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,212 @@
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
+import { gate, herd, sleep, tempHome } from './harness.ts';
+
+const Local = suite('local runs');
+const enabled = gate('local.test.ts', { root: true, commands: ['unshare', 'nsenter'] });
+const box = tempHome('local');
+const state = join(box.home, 'state');
+const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
+
+function agentPid(): number | null {
+  const lock = join(state, 'agent.lock');
+  return existsSync(lock) ? Number(readFileSync(lock, 'utf8').trim()) : null;
+}
+
+Local.after(() => {
+  const pid = agentPid();
+  if (pid !== null) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  box.remove();
+});
+
+Local('first use creates an identity in the config, mode 0600, and says so', async () => {
+  const r = await herd(['run', '--', 'true'], opts);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, 'created a new CA and an admin certificate');
+  const path = join(box.home, '.config', 'herd', 'config.yml');
+  assert.is(statSync(path).mode & 0o777, 0o600);
+  const config = parse(readFileSync(path, 'utf8')) as { identity: { cert: string; ca: { secretKey: string } } };
+  assert.match(config.identity.cert, /^herd1\./);
+  assert.ok(config.identity.ca.secretKey.length > 40);
+  const again = await herd(['run', '--', 'true'], opts);
+  assert.not.match(again.stderr, 'created');
+});
+
+Local('stdout and stderr stay separate and byte-exact (binary safe)', async () => {
+  const r = await herd(['run', '--', 'sh', '-c', "printf 'a\\0b\\377\\r\\n'; printf 'no newline'; printf 'err' >&2"], opts);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal([...r.stdout], [...Buffer.from('a\0b\xff\r\nno newline', 'latin1')]);
+  assert.is(r.stderr, 'err');
+});
+
+Local('a megabyte of output arrives complete', async () => {
+  const r = await herd(['run', '--', 'head', '-c', '3000000', '/dev/zero'], opts);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout.length, 3_000_000);
+});
+
+Local('exit status is the job\'s; a signal n gives 128+n; a missing command gives 127', async () => {
+  assert.is((await herd(['run', '--', 'sh', '-c', 'exit 42'], opts)).code, 42);
+  assert.is((await herd(['run', '--', 'sh', '-c', 'kill -TERM $$'], opts)).code, 143);
+  assert.is((await herd(['run', '--', 'sh', '-c', 'kill -KILL $$'], opts)).code, 137);
+  const missing = await herd(['run', '--', 'no-such-command-xyz'], opts);
+  assert.is(missing.code, 127);
+  assert.match(missing.stderr, /command not found: no-such-command-xyz .*\[COMMAND_NOT_FOUND\]/);
+});
+
+Local('stdin is forwarded and EOF reaches the job', async () => {
+  const r = await herd(['run', '--', 'sh', '-c', 'cat; echo done'], { ...opts, stdin: 'line one\nline two\n' });
+  assert.is(r.text, 'line one\nline two\ndone\n');
+  const none = await herd(['run', '--no-stdin', '--', 'sh', '-c', 'cat; echo eof'], { ...opts, stdin: 'ignored' });
+  assert.is(none.text, 'eof\n');
+});
+
+Local('--env and --workdir; the environment starts empty', async () => {
+  const r = await herd(['run', '-e', 'GREETING=hi there', '--workdir', '/tmp', '--', 'sh', '-c', 'echo "$GREETING"; pwd; env | cut -d= -f1 | sort | tr "\\n" " "'], {
+    ...opts,
+    env: { ...opts.env, LEAK_ME: 'secret' },
+  });
+  assert.is(r.code, 0, r.stderr);
+  const [greeting, pwd, names] = r.text.split('\n');
+  assert.is(greeting, 'hi there');
+  assert.is(pwd, '/tmp');
+  assert.not.match(names!, 'LEAK_ME');
+  assert.not.match(names!, 'HERD');
+  assert.match(names!, 'PATH');
+  const bad = await herd(['run', '-e', 'NOEQUALS', '--', 'true'], opts);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, '[INVALID_SPEC]');
+});
+
+Local('jobs run in new PID, mount, UTS and IPC namespaces', async () => {
+  const r = await herd(['run', '--', 'sh', '-c', 'echo $$; ps -e -o pid= | wc -l; hostname isolated-name; hostname; readlink /proc/self/ns/ipc /proc/self/ns/mnt'], opts);
+  assert.is(r.code, 0, r.stderr);
+  const [pid, count, name, ipc, mnt] = r.text.trim().split('\n');
+  assert.is(pid, '2', 'the command is PID 2 under herd-init (PID 1)');
+  assert.ok(Number(count) <= 4, `the job sees only its own processes (${count})`);
+  assert.is(name, 'isolated-name');
+  assert.is.not(ipc, readlinkSelf('ipc'));
+  assert.is.not(mnt, readlinkSelf('mnt'));
+  const host = await import('node:os').then((os) => os.hostname());
+  assert.is.not(host, 'isolated-name', 'the host keeps its hostname');
+});
+
+function readlinkSelf(ns: string): string {
+  return readlinkSync(`/proc/self/ns/${ns}`);
+}
+
+Local('Ctrl-C sends SIGTERM to the job, then herd exits 130', async () => {
+  const r = await herd(['run', '--', 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; sleep 30 & wait'], {
+    ...opts,
+    onStart: (child) => {
+      child.stdout!.once('data', () => child.kill('SIGINT'));
+    },
+  });
+  assert.is(r.code, 130);
+  assert.match(r.text, 'got-term');
+});
+
+Local('Ctrl-C escalates to SIGKILL after --grace for a job that ignores SIGTERM', async () => {
+  const started = Date.now();
+  const r = await herd(['run', '--grace', '1s', '--', 'sh', '-c', 'trap "" TERM; echo ready; sleep 30'], {
+    ...opts,
+    onStart: (child) => {
+      child.stdout!.once('data', () => child.kill('SIGINT'));
+    },
+  });
+  assert.is(r.code, 130);
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed < 10_000, `killed after the grace period, not after the command's 30 s (${elapsed} ms)`);
+});
+
+Local('a killed client does not kill the job: it finishes and its result is recorded', async () => {
+  const r = await herd(['run', '--', 'sh', '-c', 'echo started; sleep 1; echo finished'], {
+    ...opts,
+    onStart: (child) => {
+      child.stdout!.once('data', () => child.kill('SIGKILL'));
+    },
+  });
+  assert.is(r.signal, 'SIGKILL');
+  await sleep(2000);
+  const jobs = readdirSync(join(state, 'jobs'))
+    .map((id) => JSON.parse(readFileSync(join(state, 'jobs', id, 'job.json'), 'utf8')) as { argv: string[]; result: { exitCode: number } | null })
+    .filter((j) => j.argv.join(' ').includes('echo finished'));
+  assert.is(jobs.length, 1);
+  assert.is(jobs[0]!.result?.exitCode, 0, 'the job ran to the end');
+  const id = readdirSync(join(state, 'jobs')).find((d) => readFileSync(join(state, 'jobs', d, 'job.json'), 'utf8').includes('echo finished'))!;
+  assert.is(readFileSync(join(state, 'jobs', id, 'stdout'), 'utf8'), 'started\nfinished\n', 'its output was kept on the host');
+});
+
+Local('--json gives one document with the result', async () => {
+  const r = await herd(['run', '--json', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'], opts);
+  assert.is(r.code, 3);
+  const doc = r.json<{ exitCode: number; hosts: Array<{ host: string; stdout: string; stderr: string; result: { exitCode: number; jobId: string } }> }>();
+  assert.is(doc.exitCode, 3);
+  assert.is(doc.hosts[0]!.host, 'local');
+  assert.is(doc.hosts[0]!.stdout, 'out\n');
+  assert.is(doc.hosts[0]!.stderr, 'err\n');
+  assert.match(doc.hosts[0]!.result.jobId, /^[0-9a-f]{12}$/);
+});
+
+Local('herd job run is the same command', async () => {
+  const r = await herd(['job', 'run', '--', 'echo', 'same'], opts);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.text, 'same\n');
+});
+
+Local('usage errors say what to do and exit 2', async () => {
+  const none = await herd(['run'], opts);
+  assert.is(none.code, 2);
+  assert.match(none.stderr, /no command given.*\[INVALID_SPEC\]/);
+  const unknown = await herd(['frobnicate'], opts);
+  assert.is(unknown.code, 2);
+  const help = await herd(['run', '--help'], opts);
+  assert.is(help.code, 0);
+  for (const flag of ['--hosts', '--config', '--json', '--env', '--workdir', '--grace', '--accept-new']) assert.match(help.text, flag);
+});
+
+Local('cert issue writes a usable identity; a viewer may not run jobs', async () => {
+  const out = join(box.home, 'viewer.yml');
+  const issued = await herd(['cert', 'issue', 'val', '--role', 'viewer', '--ttl', '1h', '--out', out, '--json'], opts);
+  assert.is(issued.code, 0, issued.stderr);
+  const info = issued.json<{ subject: string; role: string; notAfter: number; notBefore: number }>();
+  assert.is(info.subject, 'val');
+  assert.is(info.role, 'viewer');
+  assert.ok(Math.abs(info.notAfter - info.notBefore - 3660) <= 1);
+  assert.is(statSync(out).mode & 0o777, 0o600);
+  const shown = await herd(['cert', 'show', '--json', '--config', out], opts);
+  assert.is(shown.json<{ role: string; holdsCa: boolean }>().role, 'viewer');
+  const denied = await herd(['run', '--config', out, '--', 'true'], opts);
+  assert.is(denied.code, 255);
+  assert.match(denied.stderr, /may not run jobs.*\[PERMISSION_DENIED\]/);
+  const user = join(box.home, 'user.yml');
+  await herd(['cert', 'issue', 'uma', '--role', 'user', '--out', user], opts);
+  const allowed = await herd(['run', '--config', user, '--', 'echo', 'ok'], opts);
+  assert.is(allowed.text, 'ok\n', allowed.stderr);
+  const cannotIssue = await herd(['cert', 'issue', 'x', '--config', user], opts);
+  assert.is(cannotIssue.code, 255);
+  assert.match(cannotIssue.stderr, '[PERMISSION_DENIED]');
+});
+
+Local('an identity from another CA is refused with CERT_UNTRUSTED', async () => {
+  const other = tempHome('other-ca');
+  try {
+    const r = await herd(['run', '--', 'true'], { home: other.home, env: { HERD_STATE_DIR: state } });
+    assert.is(r.code, 255);
+    assert.match(r.stderr, '[CERT_UNTRUSTED]');
+    assert.match(r.stderr, 'trusts CA');
+  } finally {
+    other.remove();
+  }
+});
+
+if (enabled) Local.run();

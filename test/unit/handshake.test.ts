@@ -1,0 +1,100 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateKeyPair, issueCert, type KeyPair } from '../../src/protocol/cert.ts';
+import type { HerdError } from '../../src/protocol/errors.ts';
+import { chooseVersion, clientAuth, clientHello, hostAccept, hostHello, newNonce, type ClientIdentity, type HostIdentity } from '../../src/protocol/handshake.ts';
+import type { Role } from '../../src/protocol/messages.ts';
+import { allows } from '../../src/protocol/roles.ts';
+
+const now = 1_800_000_000;
+function client(ca: KeyPair, role: Role, withCa: boolean): ClientIdentity {
+  const key = generateKeyPair();
+  const cert = issueCert(ca, { subject: `${role}-1`, role, publicKey: key.publicKey, now, ttlSeconds: 3600 });
+  return { cert, secretKey: key.secretKey, caKey: ca.publicKey, ...(withCa ? { caSecretKey: ca.secretKey } : {}) };
+}
+
+function handshake(c: ClientIdentity, host: HostIdentity) {
+  const nc = newNonce();
+  const nh = newNonce();
+  const hh = hostHello(clientHello(nc), host, nh);
+  const { auth } = clientAuth(hh, c, nc, now, 'h1');
+  return hostAccept(auth, host, nc, nh, now);
+}
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+    return 'none';
+  } catch (err) {
+    return (err as HerdError).code;
+  }
+};
+
+test('first contact: an admin enrols the host (CA pinned, host cert issued)', () => {
+  const ca = generateKeyPair();
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: null };
+  const accepted = handshake(client(ca, 'admin', true), host);
+  assert.is(accepted.role, 'admin');
+  assert.equal(accepted.pinCa, ca.publicKey);
+  assert.ok(accepted.hostCert !== null);
+  host.caKey = accepted.pinCa;
+  host.hostCert = accepted.hostCert;
+  // Later a user of the same CA gets in, and checks the host's certificate.
+  const later = handshake(client(ca, 'user', false), host);
+  assert.is(later.role, 'user');
+  assert.is(later.pinCa, null);
+});
+
+test('only an admin may enrol a host that trusts no CA', () => {
+  const ca = generateKeyPair();
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: null };
+  assert.is(codeOf(() => handshake(client(ca, 'user', false), host)), 'PERMISSION_DENIED');
+});
+
+test('a host that trusts another CA is refused by the client with CERT_UNTRUSTED', () => {
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: generateKeyPair().publicKey };
+  assert.is(codeOf(() => handshake(client(generateKeyPair(), 'admin', true), host)), 'CERT_UNTRUSTED');
+});
+
+test('a client cert not from the host CA is refused by the host', () => {
+  const ca = generateKeyPair();
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: ca.publicKey };
+  const nc = newNonce();
+  const nh = newNonce();
+  const hh = hostHello(clientHello(nc), host, nh);
+  const foreign = client(generateKeyPair(), 'admin', false);
+  // The client lies about its CA to get past its own check.
+  const { auth } = clientAuth(hh, { ...foreign, caKey: ca.publicKey }, nc, now, 'h1');
+  assert.is(codeOf(() => hostAccept(auth, host, nc, nh, now)), 'CERT_UNTRUSTED');
+});
+
+test('a proof signed for other nonces (replay) is refused', () => {
+  const ca = generateKeyPair();
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: ca.publicKey };
+  const c = client(ca, 'user', false);
+  const nc = newNonce();
+  const hh = hostHello(clientHello(nc), host, newNonce());
+  const { auth } = clientAuth(hh, c, nc, now, 'h1');
+  assert.is(codeOf(() => hostAccept(auth, host, nc, newNonce(), now)), 'CERT_UNTRUSTED');
+});
+
+test('a host certificate for another key is refused by the client', () => {
+  const ca = generateKeyPair();
+  const other = generateKeyPair();
+  const hostCert = issueCert(ca, { subject: 'x', role: 'host', publicKey: other.publicKey, now, ttlSeconds: 3600 });
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert, caKey: ca.publicKey };
+  assert.is(codeOf(() => handshake(client(ca, 'user', false), host)), 'CERT_UNTRUSTED');
+});
+
+test('version negotiation picks a common version or fails clearly', () => {
+  assert.is(chooseVersion([1, 7]), 1);
+  assert.is(codeOf(() => chooseVersion([9])), 'VERSION_MISMATCH');
+});
+
+test('roles: viewer may not run; user and admin may', () => {
+  assert.not.ok(allows('viewer', 'run'));
+  assert.ok(allows('user', 'run'));
+  assert.ok(allows('admin', 'run'));
+  assert.ok(allows('viewer', 'status'));
+});
+
+test.run();

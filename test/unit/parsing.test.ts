@@ -1,0 +1,98 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseDuration } from '../../src/client/durations.ts';
+import { resolveHosts } from '../../src/client/hosts.ts';
+import { judgeHostKey, keyType, knownHostsName, knownKeys } from '../../src/client/knownHosts.ts';
+import { PrefixedLines } from '../../src/client/lineWriter.ts';
+import { exitStatus, overallStatus, type HostOutcome } from '../../src/client/outcome.ts';
+import { HerdError } from '../../src/protocol/errors.ts';
+import { planJob, unshareArgs } from '../../src/remote/jobPlan.ts';
+
+test('durations', () => {
+  assert.is(parseDuration('10s', 'f'), 10_000);
+  assert.is(parseDuration('1h30m', 'f'), 5_400_000);
+  assert.is(parseDuration('90d', 'f'), 90 * 86_400_000);
+  assert.is(parseDuration('2', 'f'), 2000);
+  assert.throws(() => parseDuration('10 parsecs', '--ttl'), (e: HerdError) => e.code === 'INVALID_SPEC' && e.message.includes('--ttl'));
+});
+
+test('hosts: local by default, names from the config, user@host:port', () => {
+  assert.equal(resolveHosts(undefined, {}), [{ kind: 'local', name: 'local' }]);
+  const config = { hosts: { web1: { address: '10.0.0.5', port: 2222, user: 'deploy' } } };
+  const [web1, adhoc] = resolveHosts('web1,ops@db1:2200', config);
+  assert.equal(web1, { kind: 'ssh', name: 'web1', address: '10.0.0.5', port: 2222, user: 'deploy' });
+  assert.equal(adhoc, { kind: 'ssh', name: 'ops@db1:2200', address: 'db1', port: 2200, user: 'ops' });
+  assert.throws(() => resolveHosts('a b', {}), (e: HerdError) => e.code === 'INVALID_SPEC');
+  assert.throws(() => resolveHosts('h:99999', {}), (e: HerdError) => e.code === 'INVALID_SPEC');
+});
+
+test('known_hosts: plain, [host]:port, hashed and negated entries', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'herd-kh-'));
+  const file = join(dir, 'known_hosts');
+  const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), randomBytes(32)]);
+  const other = Buffer.concat([blob.subarray(0, 19), randomBytes(32)]);
+  const salt = randomBytes(20);
+  const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('[10.1.1.1]:2222').digest('base64')}`;
+  writeFileSync(
+    file,
+    [
+      `# comment`,
+      `web1,10.0.0.1 ssh-ed25519 ${blob.toString('base64')}`,
+      `${hashed} ssh-ed25519 ${other.toString('base64')}`,
+      `*.example.com,!bad.example.com ssh-ed25519 ${blob.toString('base64')}`,
+      `@revoked web1 ssh-ed25519 ${other.toString('base64')}`,
+    ].join('\n'),
+  );
+  assert.is(keyType(blob), 'ssh-ed25519');
+  assert.is(knownHostsName('h', 22), 'h');
+  assert.is(knownHostsName('h', 2222), '[h]:2222');
+  assert.is(judgeHostKey(knownKeys(file, '10.0.0.1', 22), blob), 'known');
+  assert.is(judgeHostKey(knownKeys(file, '10.0.0.1', 22), other), 'changed');
+  assert.is(judgeHostKey(knownKeys(file, '10.0.0.1', 2222), blob), 'unknown');
+  assert.is(judgeHostKey(knownKeys(file, '10.1.1.1', 2222), other), 'known');
+  assert.is(judgeHostKey(knownKeys(file, 'a.example.com', 22), blob), 'known');
+  assert.is(judgeHostKey(knownKeys(file, 'bad.example.com', 22), blob), 'unknown');
+});
+
+test('job plan: empty environment plus defaults; names validated; namespaces in unshare args', () => {
+  const plan = planJob({ t: 'run', argv: ['echo', 'hi'], env: { A: '1' } }, { jobId: 'j1', isRoot: true, workDir: '/w', home: '/root' });
+  assert.equal(Object.keys(plan.env).sort(), ['A', 'HOME', 'PATH']);
+  assert.is(plan.cwd, '/w');
+  const args = unshareArgs(plan);
+  for (const flag of ['--pid', '--mount', '--uts', '--ipc', '--fork', '--mount-proc']) assert.ok(args.includes(flag), flag);
+  assert.not.ok(args.includes('--user'));
+  assert.equal(args.slice(-2), ['echo', 'hi']);
+  assert.ok(unshareArgs({ ...plan, userNamespace: true }).includes('--map-root-user'));
+  assert.throws(() => planJob({ t: 'run', argv: ['x'], env: { 'BAD-NAME': '1' } }, { jobId: 'j', isRoot: true, workDir: '/w', home: '/' }), (e: HerdError) => e.code === 'INVALID_SPEC');
+  assert.throws(() => planJob({ t: 'run', argv: ['x'], env: {}, workdir: 'rel' }, { jobId: 'j', isRoot: true, workDir: '/w', home: '/' }), (e: HerdError) => e.code === 'INVALID_SPEC');
+});
+
+test('prefixed lines hold partial lines until complete or flushed', () => {
+  const chunks: string[] = [];
+  const out = { write: (b: Buffer) => (chunks.push(b.toString()), true) } as unknown as NodeJS.WritableStream;
+  const lines = new PrefixedLines('h1: ', out);
+  lines.write(Buffer.from('a\nb'));
+  lines.write(Buffer.from('c\nd'));
+  lines.flush();
+  assert.is(chunks.join(''), 'h1: a\nh1: bc\nh1: d\n');
+});
+
+test('exit status: the job status, 128+n for signals, 127 not found, 255 for herd errors, largest over hosts', () => {
+  const base = { host: 'h', jobId: 'j', shippedHelper: false, error: null };
+  const result = (exitCode: number | null, signal: string | null): HostOutcome => ({
+    ...base,
+    result: { jobId: 'j', exitCode, signal, oomKilled: false, timedOut: false, stopped: false, startedAt: '', endedAt: '', durationMs: 0 },
+  });
+  assert.is(exitStatus(result(3, null)), 3);
+  assert.is(exitStatus(result(null, 'KILL')), 137);
+  assert.is(exitStatus(result(null, 'TERM')), 143);
+  assert.is(exitStatus({ ...base, result: null, error: new HerdError('COMMAND_NOT_FOUND', 'x') }), 127);
+  assert.is(exitStatus({ ...base, result: null, error: new HerdError('SSH_AUTH', 'x') }), 255);
+  assert.is(overallStatus([result(0, null), result(2, null), result(1, null)]), 2);
+});
+
+test.run();
