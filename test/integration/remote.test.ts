@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
+import { gate, herd, sleep, tempHome } from './harness.ts';
+
+const Remote = suite('remote runs over SSH');
+const enabled = gate('remote.test.ts', { root: true, commands: ['ip', 'unshare', 'nsenter', 'ssh-keygen', '/usr/sbin/sshd'] });
+let bed: Testbed;
+let home: string;
+const host = (i: number): TestHost => bed.hosts[i - 1]!;
+
+Remote.before(async () => {
+  bed = await up(5);
+  home = bed.home;
+  const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
+  mkdirSync(join(home, '.config', 'herd'), { recursive: true });
+  writeFileSync(join(home, '.config', 'herd', 'config.yml'), stringify({ hosts }));
+});
+
+Remote.after(() => bed?.down());
+
+const run = (args: string[], extra: Partial<Parameters<typeof herd>[1]> = {}) => herd(args, { home, timeoutMs: 60_000, ...extra });
+
+Remote('first contact ships the helper; the second run reuses the cached one', async () => {
+  const first = await run(['run', '-H', 'h1', '--json', '--', 'sh', '-c', 'echo hello; echo oops >&2; exit 4']);
+  assert.is(first.code, 4, first.stderr);
+  const doc = first.json<{ hosts: Array<{ shippedHelper: boolean; stdout: string; stderr: string }> }>();
+  assert.is(doc.hosts[0]!.shippedHelper, true);
+  assert.is(doc.hosts[0]!.stdout, 'hello\n');
+  assert.is(doc.hosts[0]!.stderr, 'oops\n');
+  const second = await run(['run', '-H', 'h1', '--json', '--', 'true']);
+  assert.is(second.json<{ hosts: Array<{ shippedHelper: boolean }> }>().hosts[0]!.shippedHelper, false);
+  const cached = bed.onHost(host(1), ['sh', '-c', 'ls /var/lib/herd | grep -c "^helper-"']).trim();
+  assert.is(cached, '1');
+});
+
+Remote('output and exit status come back exactly, with stdin forwarded', async () => {
+  const r = await run(['run', '-H', 'h1', '--', 'sh', '-c', "cat; printf '\\0\\377'; printf e >&2; exit 9"], { stdin: 'from stdin\n' });
+  assert.is(r.code, 9);
+  assert.equal([...r.stdout], [...Buffer.from('from stdin\n\0\xff', 'latin1')]);
+  assert.is(r.stderr, 'e');
+  assert.is((await run(['run', '-H', 'h1', '--', 'sh', '-c', 'kill -KILL $$'])).code, 137);
+  const missing = await run(['run', '-H', 'h1', '--', 'no-such-command-xyz']);
+  assert.is(missing.code, 127);
+  assert.match(missing.stderr, /h1: command not found/);
+});
+
+Remote('several hosts in parallel: prefixed lines, the largest status, a summary', async () => {
+  const r = await run(['run', '-H', 'h1,h2,h3', '--', 'sh', '-c', 'echo one; echo two; case $(cat /proc/sys/kernel/hostname) in *) exit 0;; esac']);
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.text.trim().split('\n').sort();
+  assert.equal(lines, ['h1: one', 'h1: two', 'h2: one', 'h2: two', 'h3: one', 'h3: two']);
+  assert.match(r.stderr, 'herd: 3 hosts: 3 ok');
+  const mixed = await run(['run', '-H', 'h1,h2,h3', '--', 'sh', '-c', `ip -4 -o addr show eth0 | grep -q ${host(2).address} && exit 3; exit 1`]);
+  assert.is(mixed.code, 3);
+  assert.match(mixed.stderr, /3 hosts: 0 ok, 3 failed \(.*h2: exit 3/);
+});
+
+Remote('8 concurrent first contacts to one host all succeed and leave one intact helper', async () => {
+  const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => run(['run', '-H', 'h4', '--', 'echo', `run-${i}`])));
+  runs.forEach((r, i) => {
+    assert.is(r.code, 0, r.stderr);
+    assert.is(r.text, `run-${i}\n`);
+  });
+  const listing = bed.onHost(host(4), ['ls', '-a', '/var/lib/herd']).split('\n').filter((f) => f.includes('helper'));
+  assert.is(listing.length, 1, `one cached helper, no temp files: ${listing.join(' ')}`);
+  const local = readFileSync(join(import.meta.dirname ?? '.', '..', '..', 'dist', 'helper.mjs'));
+  const remote = bed.onHost(host(4), ['sha256sum', `/var/lib/herd/${listing[0]}`]).split(' ')[0];
+  assert.is(remote, createHash('sha256').update(local).digest('hex'));
+  const agents = bed.processes(host(4)).filter((p) => p.argv.some((a) => a.includes('/helper-')) && p.argv.at(-1) === 'agent');
+  assert.is(agents.length, 1, 'a single agent per state directory');
+});
+
+Remote('Ctrl-C reaches a remote job as SIGTERM', async () => {
+  const r = await run(['run', '-H', 'h1', '--', 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; sleep 30 & wait'], {
+    onStart: (child) => {
+      child.stdout!.once('data', () => child.kill('SIGINT'));
+    },
+  });
+  assert.is(r.code, 130);
+  assert.match(r.text, 'got-term');
+});
+
+Remote('a lost connection leaves the job running and names it', async () => {
+  let killed = false;
+  const r = await run(['run', '-H', 'h2', '--', 'sh', '-c', 'echo started; sleep 2; echo finished > /var/lib/herd/lost-job-done'], {
+    onStart: (child) => {
+      child.stdout!.once('data', () => {
+        // Kill the relay (the per-connection helper), as a dropped SSH connection would.
+        const relays = bed.processes(host(2)).filter((p) => p.argv.some((a) => a.includes('/helper-')) && p.argv.at(-1) !== 'agent');
+        assert.is(relays.length, 1, JSON.stringify(relays));
+        process.kill(relays[0]!.pid, 'SIGKILL');
+        killed = true;
+      });
+    },
+  });
+  assert.ok(killed);
+  assert.is(r.code, 255);
+  assert.match(r.stderr, /h2: lost the connection; job [0-9a-f]{12} keeps running there \[CONNECTION_LOST\]/);
+  await sleep(3000);
+  assert.is(bed.onHost(host(2), ['cat', '/var/lib/herd/lost-job-done']), 'finished\n');
+});
+
+Remote('an unknown host is refused with its fingerprint; --accept-new records it', async () => {
+  const box = tempHome('unknown');
+  try {
+    copyFileSync(join(home, '.ssh', 'id_ed25519'), join(box.home, '.ssh', 'id_ed25519'));
+    mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
+    copyFileSync(join(home, '.config', 'herd', 'config.yml'), join(box.home, '.config', 'herd', 'config.yml'));
+    const target = `root@${host(3).address}`;
+    const refused = await herd(['run', '-H', target, '--', 'true'], { home: box.home });
+    assert.is(refused.code, 255);
+    assert.match(refused.stderr, /is not a known host \(key fingerprint SHA256:[A-Za-z0-9+/]+\).*\[HOST_KEY_UNKNOWN\].*--accept-new/);
+    const accepted = await herd(['run', '-H', target, '--accept-new', '--', 'echo', 'in'], { home: box.home });
+    assert.is(accepted.text, 'in\n', accepted.stderr);
+    assert.match(readFileSync(join(box.home, '.ssh', 'known_hosts'), 'utf8'), `${host(3).address} ssh-ed25519 `);
+    const again = await herd(['run', '-H', target, '--', 'echo', 'again'], { home: box.home });
+    assert.is(again.text, 'again\n', again.stderr);
+  } finally {
+    box.remove();
+  }
+});
+
+Remote('a changed host key is always refused, even with --accept-new', async () => {
+  const box = tempHome('changed');
+  try {
+    copyFileSync(join(home, '.ssh', 'id_ed25519'), join(box.home, '.ssh', 'id_ed25519'));
+    // Record h5's key under h3's address: to herd, h3's key has changed.
+    writeFileSync(join(box.home, '.ssh', 'known_hosts'), `${bed.knownHostsLine(host(5)).replace(host(5).address, host(3).address)}\n`);
+    const r = await herd(['run', '-H', `root@${host(3).address}`, '--accept-new', '--', 'true'], { home: box.home });
+    assert.is(r.code, 255);
+    assert.match(r.stderr, /host key of .* has changed.*\[HOST_KEY_MISMATCH\].*ssh-keygen -R/);
+  } finally {
+    box.remove();
+  }
+});
+
+Remote('no usable key is SSH_AUTH; a closed port is HOST_UNREACHABLE', async () => {
+  const box = tempHome('nokey');
+  try {
+    copyFileSync(join(home, '.ssh', 'known_hosts'), join(box.home, '.ssh', 'known_hosts'));
+    const auth = await herd(['run', '-H', `root@${host(1).address}`, '--', 'true'], { home: box.home });
+    assert.is(auth.code, 255);
+    assert.match(auth.stderr, /authentication failed for root@.*\[SSH_AUTH\]/);
+    const closed = await herd(['run', '-H', `root@${host(1).address}:2`, '--', 'true'], { home: box.home });
+    assert.is(closed.code, 255);
+    assert.match(closed.stderr, '[HOST_UNREACHABLE]');
+  } finally {
+    box.remove();
+  }
+});
+
+Remote('a host enrolled by one CA refuses another CA; a viewer may not run', async () => {
+  const stranger = tempHome('stranger');
+  try {
+    copyFileSync(join(home, '.ssh', 'id_ed25519'), join(stranger.home, '.ssh', 'id_ed25519'));
+    copyFileSync(join(home, '.ssh', 'known_hosts'), join(stranger.home, '.ssh', 'known_hosts'));
+    const r = await herd(['run', '-H', `root@${host(1).address}`, '--', 'true'], { home: stranger.home });
+    assert.is(r.code, 255);
+    assert.match(r.stderr, /trusts CA [0-9a-f]{16}, but your identity comes from CA [0-9a-f]{16}.*\[CERT_UNTRUSTED\]/);
+  } finally {
+    stranger.remove();
+  }
+  const viewer = join(home, 'viewer.yml');
+  await run(['cert', 'issue', 'vic', '--role', 'viewer', '--out', viewer]);
+  const config = readFileSync(viewer, 'utf8');
+  const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
+  writeFileSync(viewer, `${config}${stringify({ hosts })}`);
+  const denied = await run(['run', '--config', viewer, '-H', 'h1', '--', 'true']);
+  assert.is(denied.code, 255);
+  assert.match(denied.stderr, /h1: role "viewer" \(vic\) may not run jobs.*\[PERMISSION_DENIED\]/);
+});
+
+Remote('a host with no JavaScript runtime gets a clear HELPER_START error', async () => {
+  // A PATH with the tools bootstrap.sh uses but no node, bun or deno, for the local transport.
+  const bin = join(home, 'no-runtime-bin');
+  mkdirSync(bin, { recursive: true });
+  for (const tool of ['sh', 'id', 'mkdir', 'head', 'sha256sum', 'mv', 'rm', 'df', 'awk', 'cat']) {
+    try {
+      symlinkSync(`/usr/bin/${tool}`, join(bin, tool));
+    } catch {
+      symlinkSync(`/bin/${tool}`, join(bin, tool));
+    }
+  }
+  const r = await run(['run', '--', 'true'], { env: { PATH: bin, HERD_STATE_DIR: join(home, 'no-runtime-state') } });
+  assert.is(r.code, 255);
+  assert.match(r.stderr, /local: no JavaScript runtime on this host: install node \(>= 18\), bun or deno.*\[HELPER_START\]/);
+});
+
+if (enabled) Remote.run();
