@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import BOOTSTRAP from '../../remote/bootstrap.sh';
+import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
 import type { HelperAsset } from '../buildInfo.ts';
 import type { RawChannel } from './channel.ts';
 

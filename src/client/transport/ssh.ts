@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig } from 'ssh2';
-import BOOTSTRAP from '../../remote/bootstrap.sh';
+import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
 import { HerdError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts.ts';
