@@ -1,6 +1,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { asHerdError, HerdError } from '../protocol/errors.ts';
+import { installNativeEd25519 } from '../remote/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { certIssue, certShow } from './commands/cert.ts';
 import { DEFAULT_PARALLEL, runCommand } from './commands/run.ts';
@@ -105,6 +106,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
 
 /** The one place that prints errors and decides the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  installNativeEd25519();
   let result: CommandResult | null = null;
   try {
     await buildParser(argv, (r) => {

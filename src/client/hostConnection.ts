@@ -1,14 +1,18 @@
 import { asHerdError, HerdError, isErrorCode } from '../protocol/errors.ts';
-import { clientAuth, clientHello, newNonce, type ClientIdentity } from '../protocol/handshake.ts';
+import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending } from '../protocol/handshake.ts';
 import type { JobResult, JobSignal, Message, Role, RunRequest } from '../protocol/messages.ts';
 import { Channel, type Session } from '../protocol/session.ts';
+import { agentTag } from '../remote/paths.ts';
 import { wireSession } from '../remote/wire.ts';
 import type { HelperAsset } from './buildInfo.ts';
 import type { HostTarget } from './hosts.ts';
 import type { RawChannel } from './transport/channel.ts';
 import { runBootstrap } from './transport/bootstrapDialogue.ts';
-import { openLocal } from './transport/local.ts';
-import { openSsh, type SshOptions } from './transport/ssh.ts';
+import { cachedAgent, rememberAgent } from './agentCache.ts';
+import { connectLocalAgent, openLocal } from './transport/local.ts';
+import { connectSsh, type SshConnection, type SshOptions } from './transport/ssh.ts';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 /** Stderr kept from the host's shell for diagnostics. */
 const STDERR_TAIL_BYTES = 4096;
@@ -62,7 +66,14 @@ export class RemoteJob {
 export class HostConnection {
   readonly target: HostTarget;
   shipped = false;
+  /** Reached the running agent's socket directly, with no bootstrap and no helper process. */
+  direct = false;
+  /** Milliseconds since the connection began at which each phase ended. */
+  readonly phases: Record<string, number> = {};
+  private readonly began = performance.now();
+  private ssh: SshConnection | null = null;
   role: Role | null = null;
+  // Set by start(); close() may run before they exist when connecting fails.
   private session!: Session;
   private raw!: RawChannel;
   private nextStream = 1;
@@ -79,42 +90,80 @@ export class HostConnection {
     try {
       await connection.start(context);
     } catch (err) {
-      connection.raw?.close();
+      connection.close();
       throw asHerdError(err).withHost(target.name);
     }
     return connection;
   }
 
+  /** The key of this host in the agent cache. */
+  private cacheKey(): string {
+    if (this.target.kind === 'local') return `local:${localStateDir()}`;
+    return `${this.target.user}@${this.target.address}:${this.target.port}`;
+  }
+
+  /** The agent's socket when it is up: one cheap attempt before falling back to the bootstrap. */
+  private async openDirect(helper: HelperAsset): Promise<RawChannel | null> {
+    const cached = cachedAgent(this.cacheKey());
+    // Only an agent running our own helper will do; its socket name carries the version.
+    const known = cached !== undefined && cached.version === helper.sha256 ? cached.socket : undefined;
+    const socketName = `agent-${agentTag(helper.sha256)}.sock`;
+    if (this.target.kind === 'local') return connectLocalAgent(known ?? join(localStateDir(), socketName));
+    const guess = known ?? (this.target.user === 'root' ? `/var/lib/herd/${socketName}` : undefined);
+    return guess === undefined ? null : this.ssh!.forward(guess);
+  }
+
+  private mark(phase: string): void {
+    this.phases[phase] = Math.round(performance.now() - this.began);
+  }
+
   private async start(context: ConnectContext): Promise<void> {
-    this.raw = this.target.kind === 'local' ? openLocal(context.helper) : await openSsh(this.target, context.helper, context.ssh);
+    if (this.target.kind === 'ssh') {
+      this.ssh = await connectSsh(this.target, context.ssh);
+      this.mark('ssh');
+    }
+    const direct = await this.openDirect(context.helper);
+    this.mark(direct === null ? 'directRefused' : 'direct');
+    this.direct = direct !== null;
+    this.raw = direct ?? (this.ssh === null ? openLocal(context.helper) : await this.ssh.bootstrap(context.helper));
     let stderr = '';
     this.raw.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
-    const boot = await runBootstrap(this.raw, context.helper, this.target.name, () => stderr);
+    const boot = direct !== null ? { leftover: new Uint8Array(0), shipped: false } : await runBootstrap(this.raw, context.helper, this.target.name, () => stderr);
+    if (direct !== null) this.raw.stdout.pause();
+    else this.mark('bootstrap');
     this.shipped = boot.shipped;
 
     const clientNonce = newNonce();
-    let handshakeDone!: (error: HerdError | null) => void;
-    const handshake = new Promise<void>((resolve, reject) => {
-      handshakeDone = (error) => (error === null ? resolve() : reject(error));
+    // Resolves once our auth is sent: requests may follow it in the same write. The host's
+    // welcome, with its live proof, is checked before any answer to them is read.
+    let authSent!: (error: HerdError | null) => void;
+    const sent = new Promise<void>((resolve, reject) => {
+      authSent = (error) => (error === null ? resolve() : reject(error));
     });
     let step: 'hello' | 'welcome' | 'ready' = 'hello';
+    let pending: ClientPending | null = null;
     this.session = wireSession(this.raw.stdout as never, this.raw.stdin as never, {
       message: (stream, message) => {
         if (stream !== 0) {
-          this.onStreamMessage(stream, message);
+          if (step !== 'ready') this.session.fail(new HerdError('PROTOCOL', 'a job message arrived before the welcome'));
+          else this.onStreamMessage(stream, message);
           return;
         }
         try {
-          if (step === 'hello' && message.t === 'hello' && 'hostKey' in message) {
-            const { auth } = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), this.target.name);
-            this.session.sendMessage(0, auth);
+          if (step === 'hello' && message.t === 'hello') {
+            const answer = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), this.target.name);
+            pending = answer.pending;
+            this.session.sendMessage(0, answer.auth);
             step = 'welcome';
-          } else if (step === 'welcome' && message.t === 'welcome') {
+            authSent(null);
+          } else if (step === 'welcome' && message.t === 'welcome' && pending !== null) {
+            clientCheckWelcome(message, pending);
             this.role = message.role;
+            this.mark('welcome');
+            rememberAgent(this.cacheKey(), { socket: message.socket, version: message.agentVersion });
             step = 'ready';
-            handshakeDone(null);
           } else {
             throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake`);
           }
@@ -137,7 +186,7 @@ export class HostConnection {
       closed: (error) => {
         const failure = (error ?? new HerdError('CONNECTION_LOST', 'the connection closed')).withHost(this.target.name);
         this.closedError = failure;
-        handshakeDone(failure);
+        authSent(failure);
         for (const job of this.jobs.values()) {
           const lost =
             job.jobId !== null && failure.code === 'CONNECTION_LOST'
@@ -151,8 +200,10 @@ export class HostConnection {
     });
     if (boot.leftover.length > 0) this.session.receive(boot.leftover);
     this.raw.stdout.resume();
-    this.session.sendMessage(0, clientHello(clientNonce));
-    await handshake;
+    // Acknowledge sshd's channel confirmation now, so the host's hello is not held behind it (Nagle).
+    this.session.nudge();
+    await sent;
+    this.mark('auth');
   }
 
   run(request: Omit<RunRequest, 't'>, handlers: JobHandlers): RemoteJob {
@@ -195,8 +246,9 @@ export class HostConnection {
   }
 
   close(): void {
-    if (!this.session.isClosed) this.session.shutdown();
-    this.raw.close();
+    if (this.session?.isClosed === false) this.session.shutdown();
+    this.raw?.close();
+    this.ssh?.close();
   }
 
   private onStreamMessage(stream: number, message: Message): void {
@@ -205,6 +257,9 @@ export class HostConnection {
     switch (message.t) {
       case 'started':
         job.jobId = message.jobId;
+        // sshd's forwarded channels run with Nagle: our ACK of this message would wait for the
+        // delayed-ACK timer (40 ms) and hold back the host's next small frame (often the exit).
+        this.session.nudge();
         job.handlers.started(message.jobId);
         return;
       case 'exit':
@@ -223,3 +278,10 @@ export class HostConnection {
   }
 }
 
+
+/** The local agent's state directory, as bootstrap.sh chooses it. */
+function localStateDir(): string {
+  if (process.env.HERD_STATE_DIR) return process.env.HERD_STATE_DIR;
+  if (process.getuid?.() === 0) return '/var/lib/herd';
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'herd');
+}

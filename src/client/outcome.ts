@@ -10,6 +10,8 @@ export interface HostOutcome {
   error: HerdError | null;
   /** Whether this run had to ship the helper to the host (first contact). */
   shippedHelper: boolean;
+  /** How the host was reached, and when each phase ended (ms from the start of connecting). */
+  connection?: { direct: boolean; phases: Record<string, number> };
   stdout?: string;
   stderr?: string;
 }

@@ -19,6 +19,7 @@ export function runReportJson(outcomes: readonly HostOutcome[]): string {
         result: o.result,
         error: o.error === null ? null : o.error.toJSON(),
         shippedHelper: o.shippedHelper,
+        connection: o.connection ?? null,
         stdout: o.stdout ?? '',
         stderr: o.stderr ?? '',
       })),

@@ -1,5 +1,6 @@
 import nacl from 'tweetnacl';
 import { fromBase64Url, fromUtf8, toBase64Url, toHex, utf8 } from './bytes.ts';
+import { ed25519 } from './ed25519.ts';
 import { HerdError } from './errors.ts';
 import { ROLES, type Role } from './messages.ts';
 
@@ -53,12 +54,12 @@ export function randomBytes(count: number): Uint8Array {
 }
 
 export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  return nacl.sign.detached(message, secretKey);
+  return ed25519().sign(message, secretKey);
 }
 
 export function verifySignature(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   if (signature.length !== nacl.sign.signatureLength || publicKey.length !== nacl.sign.publicKeyLength) return false;
-  return nacl.sign.detached.verify(message, signature, publicKey);
+  return ed25519().verify(message, signature, publicKey);
 }
 
 export interface IssueOptions {

@@ -1,17 +1,19 @@
 import { concat, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
-import { certPublicKey, issueCert, keyId, parseCert, randomBytes, sign, verifyCert, verifySignature, type KeyPair } from './cert.ts';
+import { certPublicKey, issueCert, keyId, randomBytes, sign, verifyCert, verifySignature, type KeyPair } from './cert.ts';
 import { HerdError } from './errors.ts';
-import type { Auth, ClientHello, HostHello, Role } from './messages.ts';
+import type { Auth, HostHello, Role, Welcome } from './messages.ts';
 
 /*
- * The handshake, step by step (each step names itself in its errors):
- *   1 client-hello   C→H  versions, client nonce
- *   2 host-hello     H→C  chosen version, host nonce, host key, host cert, trusted CA id,
- *                          host signature over HOST_PROOF ‖ nonceC ‖ nonceH ‖ hostKey
- *   3 auth           C→H  client cert, client signature over CLIENT_PROOF ‖ nonceH ‖ nonceC ‖ hostKey;
- *                          the CA key when the host trusts none yet; a host cert when it has none
- *   4 welcome        H→C  subject and role the host accepted
- * Binding both nonces and the host key into each signature stops replay and relay to another host.
+ * The handshake, step by step (each step names itself in its errors). The host speaks first
+ * so that the client can send its proof and its first request in one write:
+ *   1 host-hello  H→C  versions, host nonce, host key, host cert, trusted CA id
+ *   2 auth        C→H  chosen version, client nonce, client cert, client signature over
+ *                        CLIENT_PROOF ‖ nonceH ‖ nonceC ‖ hostKey; the CA key when the host trusts
+ *                        none yet; a host cert when it has none — and, pipelined, the first request
+ *   3 welcome     H→C  host signature over HOST_PROOF ‖ nonceC ‖ nonceH ‖ hostKey, subject, role
+ * Binding both nonces and the host key into each signature stops replay and relay to another
+ * host. The client checks the static parts of the host (its CA, its certificate) before step 2
+ * and the host's live proof at step 3, before it reads any answer to its request.
  */
 export const PROTOCOL_VERSIONS: readonly number[] = [1];
 const HOST_PROOF = utf8('herd-host-proof-v1');
@@ -33,10 +35,6 @@ function decodeKey(text: string, step: string): Uint8Array {
   throw new HerdError('PROTOCOL', `${step}: malformed key or signature`);
 }
 
-export function clientHello(nonce: string): ClientHello {
-  return { t: 'hello', versions: [...PROTOCOL_VERSIONS], nonce };
-}
-
 export interface HostIdentity {
   hostKey: KeyPair;
   hostCert: string | null;
@@ -49,24 +47,21 @@ export function chooseVersion(offered: readonly number[]): number {
   if (common.length === 0) {
     throw new HerdError(
       'VERSION_MISMATCH',
-      `client-hello: the client speaks protocol ${offered.join(',') || 'none'}, this helper speaks ${PROTOCOL_VERSIONS.join(',')}`,
+      `host-hello: the host speaks protocol ${offered.join(',') || 'none'}, this client speaks ${PROTOCOL_VERSIONS.join(',')}`,
       { hint: 'use the same herd version on this machine as the one that installed the helper' },
     );
   }
   return Math.max(...common);
 }
 
-export function hostHello(hello: ClientHello, host: HostIdentity, hostNonce: string): HostHello {
-  const version = chooseVersion(hello.versions);
-  const proof = concat([HOST_PROOF, utf8(hello.nonce), utf8(hostNonce), host.hostKey.publicKey]);
+export function hostHello(host: HostIdentity, hostNonce: string): HostHello {
   return {
     t: 'hello',
-    version,
+    versions: [...PROTOCOL_VERSIONS],
     nonce: hostNonce,
     hostKey: toBase64Url(host.hostKey.publicKey),
     hostCert: host.hostCert,
     trustedCa: host.caKey === null ? null : keyId(host.caKey),
-    sig: toBase64Url(sign(proof, host.hostKey.secretKey)),
   };
 }
 
@@ -78,26 +73,26 @@ export interface ClientIdentity {
   caSecretKey?: Uint8Array;
 }
 
-/** Step 2 on the client: check the host's proof and build our auth message. */
+export interface ClientPending {
+  hostKey: Uint8Array;
+  clientNonce: string;
+  hostNonce: string;
+}
+
+/** Step 2 on the client: check what the host can show before any proof, and build our auth. */
 export function clientAuth(
   hello: HostHello,
   client: ClientIdentity,
   clientNonce: string,
   nowSeconds: number,
   hostName: string,
-): { auth: Auth; hostCertified: boolean } {
-  if (!PROTOCOL_VERSIONS.includes(hello.version)) {
-    throw new HerdError('VERSION_MISMATCH', `host-hello: the helper chose protocol ${hello.version}, which this client does not speak`);
-  }
+): { auth: Auth; pending: ClientPending } {
+  const version = chooseVersion(hello.versions);
   const hostKey = decodeKey(hello.hostKey, 'host-hello');
-  const proof = concat([HOST_PROOF, utf8(clientNonce), utf8(hello.nonce), hostKey]);
-  if (!verifySignature(proof, decodeKey(hello.sig, 'host-hello'), hostKey)) {
-    throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host could not prove it holds its host key');
-  }
   const ourCa = keyId(client.caKey);
   if (hello.trustedCa !== null && hello.trustedCa !== ourCa) {
     throw new HerdError('CERT_UNTRUSTED', `host-hello: this host trusts CA ${hello.trustedCa}, but your identity comes from CA ${ourCa}`, {
-      hint: 'use a certificate issued by the CA the host trusts (herd cert issue on that CA\'s admin config)',
+      hint: "use a certificate issued by the CA the host trusts (herd cert issue on that CA's admin config)",
     });
   }
   let hostCertified = false;
@@ -109,16 +104,23 @@ export function clientAuth(
     hostCertified = true;
   }
   const sig = sign(concat([CLIENT_PROOF, utf8(hello.nonce), utf8(clientNonce), hostKey]), client.secretKey);
-  const auth: Auth = { t: 'auth', cert: client.cert, sig: toBase64Url(sig) };
+  const auth: Auth = { t: 'auth', version, nonce: clientNonce, cert: client.cert, sig: toBase64Url(sig) };
   if (hello.trustedCa === null) auth.caKey = toBase64Url(client.caKey);
   if (!hostCertified && client.caSecretKey !== undefined) {
     auth.hostCert = issueCert(
       { publicKey: client.caKey, secretKey: client.caSecretKey },
       { subject: hostName, role: 'host', publicKey: hostKey, now: nowSeconds, ttlSeconds: HOST_CERT_TTL_SECONDS },
     );
-    hostCertified = true;
   }
-  return { auth, hostCertified };
+  return { auth, pending: { hostKey, clientNonce, hostNonce: hello.nonce } };
+}
+
+/** Step 3 on the client: the host's live proof. */
+export function clientCheckWelcome(welcome: Welcome, pending: ClientPending): void {
+  const proof = concat([HOST_PROOF, utf8(pending.clientNonce), utf8(pending.hostNonce), pending.hostKey]);
+  if (!verifySignature(proof, decodeKey(welcome.sig, 'welcome'), pending.hostKey)) {
+    throw new HerdError('CERT_UNTRUSTED', 'welcome: the host could not prove it holds its host key');
+  }
 }
 
 export interface Accepted {
@@ -128,16 +130,15 @@ export interface Accepted {
   pinCa: Uint8Array | null;
   /** A host certificate to store. */
   hostCert: string | null;
+  /** The host's proof for the welcome message. */
+  sig: string;
 }
 
-/** Step 3 on the host: verify the client's certificate and proof. */
-export function hostAccept(
-  auth: Auth,
-  host: HostIdentity,
-  clientNonce: string,
-  hostNonce: string,
-  nowSeconds: number,
-): Accepted {
+/** Step 2 on the host: verify the client's version, certificate and proof. */
+export function hostAccept(auth: Auth, host: HostIdentity, hostNonce: string, nowSeconds: number): Accepted {
+  if (!PROTOCOL_VERSIONS.includes(auth.version)) {
+    throw new HerdError('VERSION_MISMATCH', `auth: the client chose protocol ${auth.version}, this helper speaks ${PROTOCOL_VERSIONS.join(',')}`);
+  }
   let ca = host.caKey;
   let pinCa: Uint8Array | null = null;
   if (ca === null) {
@@ -152,7 +153,7 @@ export function hostAccept(
   }
   const body = verifyCert(auth.cert, ca, nowSeconds);
   if (body.role === 'host') throw new HerdError('PERMISSION_DENIED', 'auth: a host certificate cannot be used to log in');
-  const proof = concat([CLIENT_PROOF, utf8(hostNonce), utf8(clientNonce), host.hostKey.publicKey]);
+  const proof = concat([CLIENT_PROOF, utf8(hostNonce), utf8(auth.nonce), host.hostKey.publicKey]);
   if (!verifySignature(proof, decodeKey(auth.sig, 'auth'), certPublicKey(body))) {
     throw new HerdError('CERT_UNTRUSTED', `auth: the client could not prove it holds the key of certificate "${body.subject}"`);
   }
@@ -161,7 +162,6 @@ export function hostAccept(
     const hostBody = verifyCert(auth.hostCert, ca, nowSeconds);
     if (hostBody.role === 'host' && hostBody.publicKey === toBase64Url(host.hostKey.publicKey)) hostCert = auth.hostCert;
   }
-  return { subject: body.subject, role: body.role, pinCa, hostCert };
+  const hostSig = sign(concat([HOST_PROOF, utf8(auth.nonce), utf8(hostNonce), host.hostKey.publicKey]), host.hostKey.secretKey);
+  return { subject: body.subject, role: body.role, pinCa, hostCert, sig: toBase64Url(hostSig) };
 }
-
-export { parseCert };

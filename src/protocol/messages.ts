@@ -7,21 +7,22 @@ export type Role = (typeof ROLES)[number];
 export const JOB_SIGNALS = ['TERM', 'KILL', 'INT', 'HUP'] as const;
 export type JobSignal = (typeof JOB_SIGNALS)[number];
 
-/** Session stream 0: the handshake. */
-export interface ClientHello { t: 'hello'; versions: number[]; nonce: string }
+/** Session stream 0: the handshake (see handshake.ts). The host speaks first. */
 export interface HostHello {
   t: 'hello';
-  version: number;
+  /** Protocol versions the host speaks. */
+  versions: number[];
   nonce: string;
   hostKey: string;
   hostCert: string | null;
   /** Key id of the CA this host trusts, or null before the first admin enrolled it. */
   trustedCa: string | null;
-  /** Host key's signature over the proof bytes (see handshake.ts). */
-  sig: string;
 }
 export interface Auth {
   t: 'auth';
+  /** The version the client chose from the host's list. */
+  version: number;
+  nonce: string;
   cert: string;
   sig: string;
   /** The CA public key, sent so a host that trusts no CA yet can pin it. */
@@ -29,7 +30,18 @@ export interface Auth {
   /** A certificate for the host key, signed by the client's CA. */
   hostCert?: string;
 }
-export interface Welcome { t: 'welcome'; subject: string; role: Role; hostId: string }
+export interface Welcome {
+  t: 'welcome';
+  /** The host key's signature over the proof bytes: the host is live and holds its key. */
+  sig: string;
+  subject: string;
+  role: Role;
+  hostId: string;
+  /** The agent's unix socket on the host, so a later connection can reach it directly. */
+  socket: string;
+  /** The sha256 of the helper the agent runs. */
+  agentVersion: string;
+}
 
 export interface RunRequest {
   t: 'run';
@@ -56,7 +68,7 @@ export interface Exit { t: 'exit'; result: JobResult }
 /** A request-level failure; the session stays up. */
 export interface StreamError { t: 'error'; code: string; message: string }
 
-export type Message = ClientHello | HostHello | Auth | Welcome | RunRequest | Started | SignalRequest | Exit | StreamError;
+export type Message = HostHello | Auth | Welcome | RunRequest | Started | SignalRequest | Exit | StreamError;
 
 type Shape = Record<string, unknown>;
 
@@ -99,25 +111,25 @@ export function parseMessage(value: unknown): Message {
   switch (o.t) {
     case 'hello':
       str(o, 'nonce');
-      if ('versions' in o) {
-        if (!Array.isArray(o.versions) || o.versions.length > 16 || !o.versions.every(Number.isSafeInteger)) fail('hello.versions');
-      } else {
-        int(o, 'version');
-        str(o, 'hostKey');
-        nullableStr(o, 'hostCert');
-        nullableStr(o, 'trustedCa');
-        str(o, 'sig');
-      }
+      if (!Array.isArray(o.versions) || o.versions.length > 16 || !o.versions.every(Number.isSafeInteger)) fail('hello.versions');
+      str(o, 'hostKey');
+      nullableStr(o, 'hostCert');
+      nullableStr(o, 'trustedCa');
       break;
     case 'auth':
+      int(o, 'version');
+      str(o, 'nonce');
       str(o, 'cert');
       str(o, 'sig');
       str(o, 'caKey', true);
       str(o, 'hostCert', true);
       break;
     case 'welcome':
+      str(o, 'sig');
       str(o, 'subject');
       str(o, 'hostId');
+      str(o, 'socket');
+      str(o, 'agentVersion');
       if (!(ROLES as readonly unknown[]).includes(o.role)) fail('welcome.role');
       break;
     case 'run': {

@@ -147,6 +147,14 @@ export class Session {
     }
   }
 
+  /**
+   * Sends an unsolicited Pong, which the peer ignores. It exists to carry a transport-level
+   * ACK at once: a ping would provoke a pong that itself waits for an ACK.
+   */
+  nudge(): void {
+    if (!this.done) this.events.send(encodeFrame(FrameType.Pong, 0));
+  }
+
   queued(stream: number): number {
     return this.streams.get(stream)?.queuedBytes ?? 0;
   }

@@ -43,13 +43,14 @@ function removeQuietly(path: string): void {
 }
 
 /** Runs the agent; `announce` tells the process that started it whether it is "ready" or another one "exists". */
-export function runAgent(paths: StatePaths, announce: (word: 'ready' | 'exists') => void): void {
+export function runAgent(paths: StatePaths, version: string, announce: (word: 'ready' | 'exists') => void): void {
   if (!acquireLock(paths.lock)) {
     announce('exists');
     process.exit(0);
   }
   const state: AgentState = {
     paths,
+    version,
     identity: loadHostIdentity(paths),
     jobs: new Map(),
     isRoot: process.getuid?.() === 0,

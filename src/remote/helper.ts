@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { runAgent } from './agent.ts';
 import { statePaths } from './paths.ts';
 import { runRelay } from './relay.ts';
+import { installNativeEd25519 } from './nativeEd25519.ts';
 import { runtimeProblem } from './runtime.ts';
 
 /*
@@ -23,11 +25,14 @@ function main(): void {
     process.exit(1);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const paths = statePaths(dir);
+  // The cached file is named helper-<sha256>.mjs: its hash is its version.
+  const version = /^helper-([0-9a-f]{64})\.mjs$/.exec(basename(process.argv[1] ?? ''))?.[1] ?? 'development';
+  const paths = statePaths(dir, version);
   const mode = args.filter((arg, i) => arg !== '--state' && i !== stateIndex + 1)[0] ?? 'relay';
   if (mode === 'agent') {
     process.stdout.on('error', () => {});
-    runAgent(paths, (word) => process.stdout.write(`${word}\n`));
+    installNativeEd25519();
+    runAgent(paths, version, (word) => process.stdout.write(`${word}\n`));
   } else {
     void runRelay(paths, process.argv[1]!);
   }

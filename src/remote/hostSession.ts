@@ -4,7 +4,7 @@ import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { hostAccept, hostHello, newNonce, type HostIdentity } from '../protocol/handshake.ts';
 import { keyId, randomBytes } from '../protocol/cert.ts';
 import { toHex } from '../protocol/bytes.ts';
-import type { ClientHello, Message, Role } from '../protocol/messages.ts';
+import type { Message, Role } from '../protocol/messages.ts';
 import { allows } from '../protocol/roles.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import { pinCa, storeHostCert } from './identity.ts';
@@ -15,16 +15,18 @@ import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
 
 export interface AgentState {
   paths: StatePaths;
+  /** sha256 of the helper this agent runs */
+  version: string;
   identity: HostIdentity;
   jobs: Map<string, Job>;
   isRoot: boolean;
 }
 
-type Phase = { step: 'hello' } | { step: 'auth'; clientNonce: string; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
+type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
 
 /** Serves one client connection: the handshake on stream 0, then one job per stream. */
 export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState): void {
-  let phase: Phase = { step: 'hello' };
+  let phase: Phase = { step: 'auth', hostNonce: newNonce() };
   const attached = new Map<number, Job>();
   const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
@@ -60,24 +62,29 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
     },
   });
 
+  // The host speaks first, so the client can answer with its proof and first request at once.
+  session.sendMessage(0, hostHello(agent.identity, phase.hostNonce));
+
   function streamError(stream: number, error: HerdError): void {
     session.sendMessage(stream, { t: 'error', code: error.code, message: error.message });
     session.close(stream);
   }
 
   function handshake(message: Message): void {
-    if (phase.step === 'hello' && message.t === 'hello' && 'versions' in message) {
-      const hostNonce = newNonce();
-      session.sendMessage(0, hostHello(message as ClientHello, agent.identity, hostNonce));
-      phase = { step: 'auth', clientNonce: message.nonce, hostNonce };
-      return;
-    }
     if (phase.step === 'auth' && message.t === 'auth') {
-      const accepted = hostAccept(message, agent.identity, phase.clientNonce, phase.hostNonce, nowSeconds());
+      const accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds());
       if (accepted.pinCa !== null) pinCa(agent.paths, agent.identity, accepted.pinCa);
       if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.hostCert);
       phase = { step: 'ready', subject: accepted.subject, role: accepted.role };
-      session.sendMessage(0, { t: 'welcome', subject: accepted.subject, role: accepted.role, hostId: keyId(agent.identity.hostKey.publicKey) });
+      session.sendMessage(0, {
+        t: 'welcome',
+        sig: accepted.sig,
+        subject: accepted.subject,
+        role: accepted.role,
+        hostId: keyId(agent.identity.hostKey.publicKey),
+        socket: agent.paths.socket,
+        agentVersion: agent.version,
+      });
       return;
     }
     throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake (step ${phase.step})`);

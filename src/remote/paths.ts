@@ -12,11 +12,21 @@ export interface StatePaths {
   jobs: string;
 }
 
-export function statePaths(dir: string): StatePaths {
+/** The part of a helper's sha256 that names its agent's socket and lock. */
+export function agentTag(version: string): string {
+  return version.slice(0, 12);
+}
+
+/**
+ * The agent's socket and lock carry its version, so after an upgrade the new agent starts
+ * beside the old one, which keeps its running jobs and exits once idle; a client only ever
+ * reaches an agent that runs its own helper.
+ */
+export function statePaths(dir: string, version: string): StatePaths {
   return {
     dir,
-    socket: join(dir, 'agent.sock'),
-    lock: join(dir, 'agent.lock'),
+    socket: join(dir, `agent-${agentTag(version)}.sock`),
+    lock: join(dir, `agent-${agentTag(version)}.lock`),
     log: join(dir, 'agent.log'),
     hostKey: join(dir, 'host.key'),
     hostCert: join(dir, 'host.cert'),

@@ -1,6 +1,10 @@
+import { concat } from '../protocol/bytes.ts';
 import { HerdError } from '../protocol/errors.ts';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS } from '../protocol/limits.ts';
 import { Session, type SessionEvents } from '../protocol/session.ts';
+
+/** After the current macrotask, so promise continuations that send more join the same write. */
+const defer: (fn: () => void) => void = typeof setImmediate === 'function' ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 export interface ByteReadable {
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
@@ -23,13 +27,29 @@ export function wireSession(
   heartbeat: { intervalMs: number; timeoutMs: number } = { intervalMs: HEARTBEAT_INTERVAL_MS, timeoutMs: HEARTBEAT_TIMEOUT_MS },
 ): Session {
   let timer: ReturnType<typeof setInterval> | undefined;
+  // Frames sent in one turn of the event loop go out in one write: one packet through sshd
+  // instead of several, which matters because sshd's forwarded channels run with Nagle on.
+  let batch: Uint8Array[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (batch.length === 0) return;
+    const out = batch.length === 1 ? batch[0]! : concat(batch);
+    batch = [];
+    writable.write(out);
+  };
   const session = new Session({
     ...events,
     send(bytes) {
-      writable.write(bytes);
+      batch.push(bytes);
+      if (!scheduled) {
+        scheduled = true;
+        defer(flush);
+      }
     },
     closed(error) {
       if (timer !== undefined) clearInterval(timer);
+      flush();
       try {
         writable.end();
       } catch {

@@ -11,14 +11,16 @@ const box = tempHome('local');
 const state = join(box.home, 'state');
 const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
 
-function agentPid(): number | null {
-  const lock = join(state, 'agent.lock');
-  return existsSync(lock) ? Number(readFileSync(lock, 'utf8').trim()) : null;
+/** The agents this file started, by the pids in their lock files. */
+function agentPids(): number[] {
+  if (!existsSync(state)) return [];
+  return readdirSync(state)
+    .filter((f) => /^agent-[0-9a-f]+\.lock$/.test(f))
+    .map((f) => Number(readFileSync(join(state, f), 'utf8').trim()));
 }
 
 Local.after(() => {
-  const pid = agentPid();
-  if (pid !== null) {
+  for (const pid of agentPids()) {
     try {
       process.kill(pid, 'SIGTERM');
     } catch {

@@ -28,12 +28,17 @@ const run = (args: string[], extra: Partial<Parameters<typeof herd>[1]> = {}) =>
 Remote('first contact ships the helper; the second run reuses the cached one', async () => {
   const first = await run(['run', '-H', 'h1', '--json', '--', 'sh', '-c', 'echo hello; echo oops >&2; exit 4']);
   assert.is(first.code, 4, first.stderr);
-  const doc = first.json<{ hosts: Array<{ shippedHelper: boolean; stdout: string; stderr: string }> }>();
+  const doc = first.json<{ hosts: Array<{ shippedHelper: boolean; stdout: string; stderr: string; connection: { direct: boolean } }> }>();
   assert.is(doc.hosts[0]!.shippedHelper, true);
   assert.is(doc.hosts[0]!.stdout, 'hello\n');
   assert.is(doc.hosts[0]!.stderr, 'oops\n');
+  assert.is(doc.hosts[0]!.connection.direct, false, 'first contact goes through the bootstrap');
+  const before = bed.processes(host(1)).length;
   const second = await run(['run', '-H', 'h1', '--json', '--', 'true']);
-  assert.is(second.json<{ hosts: Array<{ shippedHelper: boolean }> }>().hosts[0]!.shippedHelper, false);
+  const again = second.json<{ hosts: Array<{ shippedHelper: boolean; connection: { direct: boolean } }> }>().hosts[0]!;
+  assert.is(again.shippedHelper, false);
+  assert.is(again.connection.direct, true, 'a warm host is reached on the agent socket, through stream-local forwarding');
+  assert.is(bed.processes(host(1)).length, before, 'and no helper process is left behind');
   const cached = bed.onHost(host(1), ['sh', '-c', 'ls /var/lib/herd | grep -c "^helper-"']).trim();
   assert.is(cached, '1');
 });
@@ -86,19 +91,18 @@ Remote('Ctrl-C reaches a remote job as SIGTERM', async () => {
 });
 
 Remote('a lost connection leaves the job running and names it', async () => {
-  let killed = false;
+  let severed: number[] = [];
   const r = await run(['run', '-H', 'h2', '--', 'sh', '-c', 'echo started; sleep 2; echo finished > /var/lib/herd/lost-job-done'], {
     onStart: (child) => {
       child.stdout!.once('data', () => {
-        // Kill the relay (the per-connection helper), as a dropped SSH connection would.
-        const relays = bed.processes(host(2)).filter((p) => p.argv.some((a) => a.includes('/helper-')) && p.argv.at(-1) !== 'agent');
-        assert.is(relays.length, 1, JSON.stringify(relays));
-        process.kill(relays[0]!.pid, 'SIGKILL');
-        killed = true;
+        // Drop the SSH connection from the host's side: end the per-connection sshd processes
+        // ("sshd: root@notty" and its privileged parent), not the listening sshd.
+        severed = bed.processes(host(2)).filter((p) => p.pid !== host(2).sshdPid && p.argv[0]?.startsWith('sshd: ')).map((p) => p.pid);
+        for (const pid of severed) process.kill(pid, 'SIGKILL');
       });
     },
   });
-  assert.ok(killed);
+  assert.ok(severed.length > 0, 'found the connection to sever');
   assert.is(r.code, 255);
   assert.match(r.stderr, /h2: lost the connection; job [0-9a-f]{12} keeps running there \[CONNECTION_LOST\]/);
   await sleep(3000);

@@ -18,7 +18,7 @@ function rng(seed: number): () => number {
 }
 
 const valid = [
-  encodeFrame(FrameType.Message, 0, new TextEncoder().encode(JSON.stringify({ t: 'hello', versions: [1], nonce: 'x' }))),
+  encodeFrame(FrameType.Message, 0, new TextEncoder().encode(JSON.stringify({ t: 'hello', versions: [1], nonce: 'x', hostKey: 'k', hostCert: null, trustedCa: null }))),
   encodeFrame(FrameType.Message, 1, new TextEncoder().encode(JSON.stringify({ t: 'run', argv: ['a'], env: {} }))),
   encodeFrame(FrameType.Data, 1, Uint8Array.of(0, 1, 2, 3)),
   encodeFrame(FrameType.Credit, 1, Uint8Array.of(0, 0, 1, 0)),

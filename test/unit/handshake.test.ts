@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPair, issueCert, type KeyPair } from '../../src/protocol/cert.ts';
 import type { HerdError } from '../../src/protocol/errors.ts';
-import { chooseVersion, clientAuth, clientHello, hostAccept, hostHello, newNonce, type ClientIdentity, type HostIdentity } from '../../src/protocol/handshake.ts';
+import { chooseVersion, clientAuth, clientCheckWelcome, hostAccept, hostHello, newNonce, type ClientIdentity, type HostIdentity } from '../../src/protocol/handshake.ts';
 import type { Role } from '../../src/protocol/messages.ts';
 import { allows } from '../../src/protocol/roles.ts';
 
@@ -14,11 +14,11 @@ function client(ca: KeyPair, role: Role, withCa: boolean): ClientIdentity {
 }
 
 function handshake(c: ClientIdentity, host: HostIdentity) {
-  const nc = newNonce();
   const nh = newNonce();
-  const hh = hostHello(clientHello(nc), host, nh);
-  const { auth } = clientAuth(hh, c, nc, now, 'h1');
-  return hostAccept(auth, host, nc, nh, now);
+  const { auth, pending } = clientAuth(hostHello(host, nh), c, newNonce(), now, 'h1');
+  const accepted = hostAccept(auth, host, nh, now);
+  clientCheckWelcome({ t: 'welcome', sig: accepted.sig, subject: accepted.subject, role: accepted.role, hostId: '', socket: '', agentVersion: '' }, pending);
+  return accepted;
 }
 const codeOf = (fn: () => unknown): string => {
   try {
@@ -58,23 +58,34 @@ test('a host that trusts another CA is refused by the client with CERT_UNTRUSTED
 test('a client cert not from the host CA is refused by the host', () => {
   const ca = generateKeyPair();
   const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: ca.publicKey };
-  const nc = newNonce();
   const nh = newNonce();
-  const hh = hostHello(clientHello(nc), host, nh);
   const foreign = client(generateKeyPair(), 'admin', false);
   // The client lies about its CA to get past its own check.
-  const { auth } = clientAuth(hh, { ...foreign, caKey: ca.publicKey }, nc, now, 'h1');
-  assert.is(codeOf(() => hostAccept(auth, host, nc, nh, now)), 'CERT_UNTRUSTED');
+  const { auth } = clientAuth(hostHello(host, nh), { ...foreign, caKey: ca.publicKey }, newNonce(), now, 'h1');
+  assert.is(codeOf(() => hostAccept(auth, host, nh, now)), 'CERT_UNTRUSTED');
 });
 
 test('a proof signed for other nonces (replay) is refused', () => {
   const ca = generateKeyPair();
   const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: ca.publicKey };
   const c = client(ca, 'user', false);
-  const nc = newNonce();
-  const hh = hostHello(clientHello(nc), host, newNonce());
-  const { auth } = clientAuth(hh, c, nc, now, 'h1');
-  assert.is(codeOf(() => hostAccept(auth, host, nc, newNonce(), now)), 'CERT_UNTRUSTED');
+  const { auth } = clientAuth(hostHello(host, newNonce()), c, newNonce(), now, 'h1');
+  assert.is(codeOf(() => hostAccept(auth, host, newNonce(), now)), 'CERT_UNTRUSTED');
+});
+
+test('a welcome replayed from another handshake is refused by the client', () => {
+  const ca = generateKeyPair();
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: ca.publicKey };
+  const c = client(ca, 'user', false);
+  const nh = newNonce();
+  const { auth, pending } = clientAuth(hostHello(host, nh), c, newNonce(), now, 'h1');
+  const accepted = hostAccept(auth, host, nh, now);
+  // A genuine host signature, but over another handshake's nonces.
+  const otherNonce = newNonce();
+  const other = hostAccept(clientAuth(hostHello(host, otherNonce), c, newNonce(), now, 'h1').auth, host, otherNonce, now);
+  const welcome = { t: 'welcome' as const, sig: other.sig, subject: '', role: 'user' as const, hostId: '', socket: '', agentVersion: '' };
+  assert.is(codeOf(() => clientCheckWelcome(welcome, pending)), 'CERT_UNTRUSTED');
+  assert.is(codeOf(() => clientCheckWelcome({ ...welcome, sig: accepted.sig }, pending)), 'none');
 });
 
 test('a host certificate for another key is refused by the client', () => {
@@ -88,6 +99,11 @@ test('a host certificate for another key is refused by the client', () => {
 test('version negotiation picks a common version or fails clearly', () => {
   assert.is(chooseVersion([1, 7]), 1);
   assert.is(codeOf(() => chooseVersion([9])), 'VERSION_MISMATCH');
+  const ca = generateKeyPair();
+  const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: ca.publicKey };
+  const nh = newNonce();
+  const { auth } = clientAuth(hostHello(host, nh), client(ca, 'user', false), newNonce(), now, 'h1');
+  assert.is(codeOf(() => hostAccept({ ...auth, version: 9 }, host, nh, now)), 'VERSION_MISMATCH');
 });
 
 test('roles: viewer may not run; user and admin may', () => {

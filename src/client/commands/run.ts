@@ -88,6 +88,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
       const outcome: HostOutcome = { host: target.name, jobId: null, result: null, error: null, shippedHelper: false };
       outcomes.set(target.name, outcome);
       let connection: HostConnection;
+      const connectStarted = performance.now();
       try {
         connection = await HostConnection.open(target, context);
       } catch (err) {
@@ -95,6 +96,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
         return;
       }
       outcome.shippedHelper = connection.shipped;
+      outcome.connection = { direct: connection.direct, phases: connection.phases };
       const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
       const sinks = prefixed
         ? { 1: new PrefixedLines(`${target.name}: `, io.stdout), 2: new PrefixedLines(`${target.name}: `, io.stderr) }
@@ -124,6 +126,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
       finished.push(
         job.result.then(
           (result: JobResult) => {
+            connection.phases.job = Math.round(performance.now() - connectStarted);
             outcome.result = result;
             outcome.jobId = result.jobId;
           },

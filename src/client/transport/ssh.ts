@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig } from 'ssh2';
@@ -77,8 +78,16 @@ function connectionError(err: Error & { level?: string; code?: string }, target:
   return new HerdError('HOST_UNREACHABLE', `cannot reach ${where}: ${err.message}`, { cause: err });
 }
 
-/** Connects with ssh2, checks the host key against known_hosts, and starts the bootstrap. */
-export async function openSsh(target: SshTarget, helper: HelperAsset, options: SshOptions): Promise<RawChannel> {
+export interface SshConnection {
+  /** Starts the bootstrap in an exec channel. */
+  bootstrap(helper: HelperAsset): Promise<RawChannel>;
+  /** Opens a channel to a unix socket on the host (OpenSSH stream-local forwarding); null if refused. */
+  forward(socketPath: string): Promise<RawChannel | null>;
+  close(): void;
+}
+
+/** Connects with ssh2, checking the host key against known_hosts and authenticating like OpenSSH. */
+export async function connectSsh(target: SshTarget, options: SshOptions): Promise<SshConnection> {
   const { Client } = (await import('ssh2')).default;
   const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
   const known = knownKeys(knownHostsFile, target.address, target.port);
@@ -119,32 +128,40 @@ export async function openSsh(target: SshTarget, helper: HelperAsset, options: S
     client.once('ready', () => resolve());
     client.once('error', (err: Error & { level?: string }) => reject(keyProblem ?? connectionError(err, target, plan)));
     client.connect(config);
+    // Every message of the SSH handshake and of ours is small and latency-bound: with Nagle each
+    // would wait for the peer's delayed ACK (40 ms). Applied by node once the socket connects.
+    client.setNoDelay(true);
   });
   client.on('error', () => {
-    // after ready, failures surface as the channel closing
+    // after ready, failures surface as channels closing
   });
-  const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
-  const channel = await new Promise<ClientChannel>((resolve, reject) => {
-    client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    let code: number | null = null;
-    channel.once('exit', (c: number | null) => {
-      code = typeof c === 'number' ? c : null;
+
+  const wrap = (channel: ClientChannel, stderr: NodeJS.ReadableStream): RawChannel => {
+    const exited = new Promise<number | null>((resolve) => {
+      let code: number | null = null;
+      channel.once('exit', (c: number | null) => {
+        code = typeof c === 'number' ? c : null;
+      });
+      channel.once('close', () => resolve(code));
     });
-    channel.once('close', () => {
-      client.end();
-      resolve(code);
-    });
-  });
+    return { stdout: channel, stderr, stdin: channel, exited, close: () => channel.end() };
+  };
+
   return {
-    stdout: channel,
-    stderr: channel.stderr,
-    stdin: channel,
-    exited,
-    close: () => {
-      channel.end();
-      client.end();
+    bootstrap: async (helper) => {
+      const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
+      });
+      return wrap(channel, channel.stderr);
     },
+    forward: (socketPath) =>
+      new Promise((resolve) => {
+        client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
+          if (err) resolve(null);
+          else resolve(wrap(channel, Readable.from([])));
+        });
+      }),
+    close: () => client.end(),
   };
 }
