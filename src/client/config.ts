@@ -82,11 +82,17 @@ export function loadConfig(explicit: string | undefined): LoadedConfig {
 
 /** Writes the config atomically with mode 0600: it holds secret keys. */
 export function saveConfig(loaded: LoadedConfig): void {
-  mkdirSync(dirname(loaded.path), { recursive: true, mode: 0o700 });
-  const tmp = `${loaded.path}.${process.pid}.tmp`;
-  writeFileSync(tmp, loaded.document.toString(), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, loaded.path);
+  try {
+    mkdirSync(dirname(loaded.path), { recursive: true, mode: 0o700 });
+    const tmp = `${loaded.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, loaded.document.toString(), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, loaded.path);
+  } catch (err) {
+    throw new HerdError('CONFIG', `cannot write the config ${loaded.path}: ${(err as Error).message}`, {
+      hint: 'make its directory writable, or point --config or $HERD_CONFIG at a writable file',
+    });
+  }
 }
 
 /** Admin certificates created on first use last a year. */

@@ -45,6 +45,9 @@ export interface HerdOptions {
   runtime?: string[];
   /** called with the child once it has started */
   onStart?: (child: ReturnType<typeof spawn>) => void;
+  /** run as this user (needs root) */
+  uid?: number;
+  gid?: number;
 }
 
 /** Runs the real CLI as a subprocess with its own HOME (so ~/.ssh and ~/.config/herd are the test's). */
@@ -56,7 +59,11 @@ export function herd(args: string[], options: HerdOptions): Promise<HerdRun> {
     ...(options.env ?? {}),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(runtime[0]!, [...runtime.slice(1), HERD, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(runtime[0]!, [...runtime.slice(1), HERD, ...args], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
+    });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,20 +13,37 @@ const state = join(box.home, 'state');
 const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
 
 /** The agents this file started, by the pids in their lock files. */
-function agentPids(): number[] {
-  if (!existsSync(state)) return [];
-  return readdirSync(state)
+function agentPids(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
     .filter((f) => /^agent-[0-9a-f]+\.lock$/.test(f))
-    .map((f) => Number(readFileSync(join(state, f), 'utf8').trim()));
+    .map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
 }
 
-Local.after(() => {
-  for (const pid of agentPids()) {
+function stopAgents(dir: string): void {
+  for (const pid of agentPids(dir)) {
     try {
       process.kill(pid, 'SIGTERM');
     } catch {
       // already gone
     }
+  }
+}
+
+const mounts: string[] = [];
+const cleanups: Array<() => void> = [];
+function mountTmpfs(dir: string, options: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'herd-test', dir]);
+  mounts.push(dir);
+}
+
+Local.after(() => {
+  stopAgents(state);
+  for (const cleanup of cleanups) cleanup();
+  for (const dir of mounts) {
+    stopAgents(dir);
+    execFileSync('umount', ['-l', dir]);
   }
   box.remove();
 });
@@ -209,6 +227,45 @@ Local('an identity from another CA is refused with CERT_UNTRUSTED', async () => 
   } finally {
     other.remove();
   }
+});
+
+Local('an unwritable config is a CONFIG error that says what to do', async () => {
+  const blocker = join(box.home, 'a-file');
+  writeFileSync(blocker, '');
+  const r = await herd(['run', '--config', join(blocker, 'config.yml'), '--', 'true'], opts);
+  assert.is(r.code, 255);
+  assert.match(r.stderr, /cannot write the config .*a-file\/config.yml.*\[CONFIG\] — make its directory writable/);
+});
+
+Local('a full state directory is a clear HELPER_START error that says so', async () => {
+  const full = join(box.home, 'full');
+  mountTmpfs(full, 'size=16k,mode=0700');
+  const r = await herd(['run', '--', 'true'], { ...opts, env: { HERD_STATE_DIR: full } });
+  assert.is(r.code, 255);
+  assert.match(r.stderr, /local: cannot write the helper to .*No space left on device.*free space.*\[HELPER_START\]/);
+  assert.equal(readdirSync(full), [], 'no partial helper is left in the cache');
+});
+
+Local('a noexec state directory still works: the helper is run by the runtime, never exec\'d', async () => {
+  const noexec = join(box.home, 'noexec');
+  mountTmpfs(noexec, 'size=8m,mode=0700,noexec');
+  const r = await herd(['run', '--', 'echo', 'fine'], { ...opts, env: { HERD_STATE_DIR: noexec } });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.text, 'fine\n');
+});
+
+Local('rootless: an unprivileged user gets the same namespaces through a user namespace', async () => {
+  const nobody = tempHome('nobody');
+  cleanups.push(() => {
+    stopAgents(join(nobody.home, '.cache', 'herd'));
+    nobody.remove();
+  });
+  const home = nobody.home;
+  chownSync(home, 65534, 65534);
+  const r = await herd(['run', '--', 'sh', '-c', 'echo $$; hostname inside; hostname; id -u'], { home, uid: 65534, gid: 65534 });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.text, '2\ninside\n0\n', 'PID 2 under init, own hostname, mapped to root inside');
+  assert.ok(existsSync(join(home, '.cache', 'herd')), 'state lives in the user\'s cache directory');
 });
 
 if (enabled) Local.run();

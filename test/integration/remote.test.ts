@@ -1,3 +1,4 @@
+import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -139,6 +140,29 @@ Remote('a changed host key is always refused, even with --accept-new', async () 
     assert.is(r.code, 255);
     assert.match(r.stderr, /host key of .* has changed.*\[HOST_KEY_MISMATCH\].*ssh-keygen -R/);
   } finally {
+    box.remove();
+  }
+});
+
+Remote('authenticates through a real ssh-agent when SSH_AUTH_SOCK is set and no key file exists', async () => {
+  const box = tempHome('agent');
+  const socket = join(box.home, 'agent.sock');
+  // -D: stay in the foreground, so the agent is ours to end by pid.
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    await new Promise<void>((resolve) => agent.stdout!.once('data', () => resolve()));
+    execFileSync('ssh-add', ['-q', bed.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+    copyFileSync(join(home, '.ssh', 'known_hosts'), join(box.home, '.ssh', 'known_hosts'));
+    mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
+    copyFileSync(join(home, '.config', 'herd', 'config.yml'), join(box.home, '.config', 'herd', 'config.yml'));
+    const r = await herd(['run', '-H', 'h1', '--', 'echo', 'via-agent'], { home: box.home, env: { SSH_AUTH_SOCK: socket } });
+    assert.is(r.code, 0, r.stderr);
+    assert.is(r.text, 'via-agent\n');
+    const without = await herd(['run', '-H', 'h1', '--', 'true'], { home: box.home });
+    assert.is(without.code, 255, 'the same HOME without the agent has no way in');
+    assert.match(without.stderr, /no agent and no key file found.*\[SSH_AUTH\]/);
+  } finally {
+    agent.kill('SIGTERM');
     box.remove();
   }
 });

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -56,6 +56,7 @@ test('known_hosts: plain, [host]:port, hashed and negated entries', () => {
   assert.is(judgeHostKey(knownKeys(file, '10.1.1.1', 2222), other), 'known');
   assert.is(judgeHostKey(knownKeys(file, 'a.example.com', 22), blob), 'known');
   assert.is(judgeHostKey(knownKeys(file, 'bad.example.com', 22), blob), 'unknown');
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('job plan: empty environment plus defaults; names validated; namespaces in unshare args', () => {

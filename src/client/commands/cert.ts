@@ -7,7 +7,7 @@ import { ROLES, type Role } from '../../protocol/messages.ts';
 import { loadConfig } from '../config.ts';
 import { parseDuration } from '../durations.ts';
 import { ensureIdentity } from '../identity.ts';
-import type { CommandResult, GlobalOptions } from './types.ts';
+import { globalOptions, type CommandModule, type CommandResult, type GlobalOptions } from './types.ts';
 
 interface Io {
   stdout: NodeJS.WritableStream;
@@ -76,3 +76,29 @@ export function certShow(options: GlobalOptions, io: Io): CommandResult {
   }
   return { exitCode: 0 };
 }
+
+export const certModule = {
+  command: 'cert',
+  describe: 'certificates: issue, show',
+  subcommands: [
+    {
+      command: 'issue <name>',
+      describe: 'issue a certificate and key for NAME from the CA in your config',
+      builder: (y) =>
+        y
+          .positional('name', { type: 'string', describe: 'subject of the certificate, e.g. alice or ci-bot', demandOption: true })
+          .option('role', { type: 'string', choices: ['admin', 'user', 'viewer'], default: 'user', describe: 'what the holder may do' })
+          .option('ttl', { type: 'string', default: '90d', describe: 'validity, e.g. 12h, 30d, 1y' })
+          .option('out', { type: 'string', describe: 'write a ready-to-use config file (mode 0600) instead of printing it' })
+          .example('$0 cert issue alice --role user --ttl 30d --out alice.yml', 'a config file to hand to alice'),
+      handler: (a, io) =>
+        certIssue({ ...globalOptions(a), name: String(a.name), role: String(a.role), ttl: String(a.ttl), ...(typeof a.out === 'string' ? { out: a.out } : {}) }, io),
+    },
+    {
+      command: 'show',
+      describe: 'show the identity in your config: subject, role, validity, CA',
+      builder: (y) => y,
+      handler: (a, io) => certShow(globalOptions(a), io),
+    },
+  ] satisfies CommandModule[],
+};

@@ -10,7 +10,7 @@ import { PrefixedLines } from '../lineWriter.ts';
 import { EXIT_INTERRUPTED, overallStatus, summaryLine, type HostOutcome } from '../outcome.ts';
 import { errorLine, runReportJson } from '../render.ts';
 import { pumpStdin } from '../stdinPump.ts';
-import type { CommandResult, GlobalOptions } from './types.ts';
+import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
 
 export interface RunOptions extends GlobalOptions {
   command: string[];
@@ -34,12 +34,6 @@ function parseEnv(pairs: readonly string[]): Record<string, string> {
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return env;
-}
-
-interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  stdin: NodeJS.ReadableStream;
 }
 
 /** Runs a limited number of tasks at once. */
@@ -163,3 +157,43 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   }
   return { exitCode: interrupts > 0 ? EXIT_INTERRUPTED : overallStatus(list) };
 }
+
+function runOptions(argv: Args): RunOptions {
+  const positional = Array.isArray(argv.cmd) ? (argv.cmd as unknown[]).map(String) : [];
+  const rest = Array.isArray(argv['--']) ? (argv['--'] as unknown[]).map(String) : [];
+  return {
+    ...globalOptions(argv),
+    command: [...positional, ...rest],
+    env: (argv.env as string[] | undefined) ?? [],
+    ...(typeof argv.workdir === 'string' ? { workdir: argv.workdir } : {}),
+    grace: String(argv.grace),
+    acceptNew: argv.acceptNew === true,
+    stdin: argv.stdin !== false,
+    parallel: Number(argv.parallel),
+    connectTimeout: String(argv.connectTimeout),
+  };
+}
+
+export const runModule: CommandModule = {
+  command: 'run [cmd..]',
+  describe: 'run a command in an isolated job on hosts',
+  builder: (y) =>
+    y
+      .usage('$0 run [options] -- COMMAND [ARGS...]\n\nRun COMMAND in an isolated job on each host (the local machine by default) and stream its output.')
+      .positional('cmd', { describe: 'the command and its arguments (put them after --)', type: 'string', array: true })
+      .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'set an environment variable in the job (KEY=VALUE; repeatable)' })
+      .option('workdir', { alias: 'w', type: 'string', describe: 'working directory of the job on the host (default: a private directory per job)' })
+      .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C, time between SIGTERM and SIGKILL' })
+      .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
+      .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })
+      .option('parallel', { alias: 'f', type: 'number', default: DEFAULT_PARALLEL, describe: 'hosts contacted at once' })
+      .option('connect-timeout', { type: 'string', default: '15s', describe: 'give up connecting to a host after this long' })
+      .example('$0 run -- uname -a', 'run locally, isolated')
+      .example('$0 run -H web1,web2 -- df -h /', 'run on two hosts from the config')
+      .example('$0 run -H root@10.0.0.5:2222 --accept-new -- hostname', 'first contact with a new host')
+      .example('$0 run --json -H web1,web2 -- uptime', 'one JSON document with each host\'s result')
+      .epilog(
+        'Exit status: the job\'s (the largest over several hosts); 128+n when killed by signal n; 127 when the command is not found; 130 after Ctrl-C; 2 for a usage error; 255 when herd itself failed for a host (the error line names the code).',
+      ),
+  handler: (argv, io) => runCommand(runOptions(argv), io),
+};

@@ -1,3 +1,5 @@
+import type { Argv } from 'yargs';
+
 export interface GlobalOptions {
   hosts?: string;
   config?: string;
@@ -7,4 +9,31 @@ export interface GlobalOptions {
 /** What a command hands back to the one place that exits. */
 export interface CommandResult {
   exitCode: number;
+}
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+}
+
+export type Args = Record<string, unknown>;
+
+/**
+ * A yargs command module whose handler returns its result instead of exiting;
+ * `done` hands it to cli.ts, the one place that prints errors and sets the exit status.
+ */
+export interface CommandModule {
+  command: string;
+  describe: string;
+  builder: (y: Argv) => Argv;
+  handler: (argv: Args, io: Io) => Promise<CommandResult> | CommandResult;
+}
+
+export function globalOptions(argv: Args): GlobalOptions {
+  return {
+    ...(typeof argv.hosts === 'string' ? { hosts: argv.hosts } : {}),
+    ...(typeof argv.config === 'string' ? { config: argv.config } : {}),
+    json: argv.json === true,
+  };
 }
