@@ -1,21 +1,19 @@
-/** Writes whole lines with a host prefix, holding a partial line until it completes or the job ends. */
+/** Prefixes whole lines with a host's name, holding a partial line until it completes or the job ends. */
 export class PrefixedLines {
   private partial: Buffer = Buffer.alloc(0);
   private readonly prefix: Buffer;
-  private readonly out: NodeJS.WritableStream;
 
-  constructor(prefix: string, out: NodeJS.WritableStream) {
+  constructor(prefix: string) {
     this.prefix = Buffer.from(prefix);
-    this.out = out;
   }
 
-  /** Returns false when the destination wants us to wait for 'drain'. */
-  write(bytes: Uint8Array): boolean {
+  /** The complete lines in what has arrived so far, prefixed; empty when none completed. */
+  push(bytes: Uint8Array): Buffer {
     const data = this.partial.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.partial, bytes]);
     const last = data.lastIndexOf(10);
     if (last < 0) {
       this.partial = data;
-      return true;
+      return Buffer.alloc(0);
     }
     this.partial = data.subarray(last + 1);
     const lines: Buffer[] = [];
@@ -25,12 +23,14 @@ export class PrefixedLines {
       lines.push(this.prefix, data.subarray(start, end + 1));
       start = end + 1;
     }
-    return this.out.write(Buffer.concat(lines));
+    return Buffer.concat(lines);
   }
 
-  flush(): void {
-    if (this.partial.length === 0) return;
-    this.out.write(Buffer.concat([this.prefix, this.partial, Buffer.from('\n')]));
+  /** What is left of an unterminated last line, prefixed and ended with a newline. */
+  end(): Buffer {
+    if (this.partial.length === 0) return Buffer.alloc(0);
+    const out = Buffer.concat([this.prefix, this.partial, Buffer.from('\n')]);
     this.partial = Buffer.alloc(0);
+    return out;
   }
 }

@@ -76,6 +76,10 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     chmodSync(paths.socket, 0o600);
     announce('ready');
   });
+  // One bad request must not take every job's connection with it: record and go on.
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`${new Date().toISOString()} herd agent: unexpected error: ${err.stack ?? err.message}\n`);
+  });
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   setInterval(() => {

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HerdError } from '../protocol/errors.ts';
 import type { JobResult, JobSignal } from '../protocol/messages.ts';
 import { resolveCommand } from './command.ts';
+import { JobLog } from './jobLog.ts';
 import { unshareArgs, type JobPlan } from './jobPlan.ts';
 
 /** Where an attached client receives a job's output; `data` returns false to ask the job to pause. */
@@ -38,7 +39,7 @@ export class Job {
   readonly startedAt = new Date();
   result: JobResult | null = null;
   private readonly child: ChildProcess;
-  private readonly logs: { 1: number; 2: number };
+  private readonly log: JobLog;
   private sink: JobSink | null = null;
   private stopRequested = false;
 
@@ -49,7 +50,7 @@ export class Job {
     const unshare = findUnshare();
     mkdirSync(join(this.dir, 'work'), { recursive: true, mode: 0o700 });
     if (!isDirectory(plan.cwd)) throw new HerdError('INVALID_SPEC', `--workdir: ${plan.cwd} is not a directory on the host`);
-    this.logs = { 1: openSync(join(this.dir, 'stdout'), 'a', 0o600), 2: openSync(join(this.dir, 'stderr'), 'a', 0o600) };
+    this.log = new JobLog(this.dir);
     this.writeRecord();
     this.child = spawn(unshare, unshareArgs(plan), { cwd: plan.cwd, env: plan.env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdin!.on('error', () => {
@@ -117,7 +118,7 @@ export class Job {
   }
 
   private output(channel: 1 | 2, chunk: Uint8Array): void {
-    writeSync(this.logs[channel], chunk);
+    this.log.write(channel, chunk);
     if (this.sink !== null && !this.sink.data(channel, chunk)) {
       this.child.stdout?.pause();
       this.child.stderr?.pause();
@@ -138,15 +139,26 @@ export class Job {
       endedAt: endedAt.toISOString(),
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
     };
-    if (failure !== null) writeSync(this.logs[2], `herd: ${failure}\n`);
-    closeSync(this.logs[1]);
-    closeSync(this.logs[2]);
+    if (failure !== null) this.log.note(`herd: ${failure}`);
+    this.log.close();
     this.writeRecord();
     this.sink?.exit(this.result);
   }
 
   private writeRecord(): void {
-    const record = { id: this.id, argv: this.plan.argv, cwd: this.plan.cwd, startedAt: this.startedAt.toISOString(), result: this.result };
-    writeFileSync(join(this.dir, 'job.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    const record = {
+      id: this.id,
+      argv: this.plan.argv,
+      cwd: this.plan.cwd,
+      startedAt: this.startedAt.toISOString(),
+      result: this.result,
+      logBytes: this.log.bytes,
+      logStopped: this.log.stopped,
+    };
+    try {
+      writeFileSync(join(this.dir, 'job.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    } catch {
+      // a full disk loses the record, not the job; the client still gets the result
+    }
   }
 }

@@ -45,6 +45,8 @@ export interface HerdOptions {
   runtime?: string[];
   /** called with the child once it has started */
   onStart?: (child: ReturnType<typeof spawn>) => void;
+  /** false: leave stdout to onStart (the result's stdout is then empty) */
+  captureStdout?: boolean;
   /** run as this user (needs root) */
   uid?: number;
   gid?: number;
@@ -66,7 +68,7 @@ export function herd(args: string[], options: HerdOptions): Promise<HerdRun> {
     });
     const out: Buffer[] = [];
     let err = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    if (options.captureStdout !== false) child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.stdin.on('error', () => {});
     if (options.stdin !== undefined) child.stdin.end(options.stdin);

@@ -229,6 +229,44 @@ Local('an identity from another CA is refused with CERT_UNTRUSTED', async () => 
   }
 });
 
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+Local('backpressure: 200 MB into a stalled reader keeps client and agent memory bounded', async () => {
+  const total = 200 * 1024 * 1024;
+  let peakClient = 0;
+  let peakAgent = 0;
+  let received = 0;
+  const r = await herd(['run', '--', 'head', '-c', String(total), '/dev/zero'], {
+    ...opts,
+    timeoutMs: 120_000,
+    captureStdout: false,
+    onStart: (child) => {
+      // Read nothing for 1.5 s: the job keeps writing, so without end-to-end flow control
+      // the agent or the client would buffer it all.
+      const sample = setInterval(() => {
+        try {
+          peakClient = Math.max(peakClient, rssMiB(child.pid!));
+          for (const pid of agentPids(state)) peakAgent = Math.max(peakAgent, rssMiB(pid));
+        } catch {
+          // the process may have just exited
+        }
+      }, 50);
+      setTimeout(() => {
+        child.stdout!.on('data', (chunk: Buffer) => (received += chunk.length));
+      }, 1500);
+      child.once('close', () => clearInterval(sample));
+    },
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(received, total, 'every byte arrived');
+  assert.ok(peakClient > 0 && peakAgent > 0, 'memory was sampled');
+  assert.ok(peakClient < 120, `client peak RSS ${peakClient.toFixed(0)} MiB`);
+  assert.ok(peakAgent < 120, `agent peak RSS ${peakAgent.toFixed(0)} MiB`);
+});
+
 Local('an unwritable config is a CONFIG error that says what to do', async () => {
   const blocker = join(box.home, 'a-file');
   writeFileSync(blocker, '');

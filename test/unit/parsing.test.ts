@@ -72,14 +72,10 @@ test('job plan: empty environment plus defaults; names validated; namespaces in 
   assert.throws(() => planJob({ t: 'run', argv: ['x'], env: {}, workdir: 'rel' }, { jobId: 'j', isRoot: true, workDir: '/w', home: '/' }), (e: HerdError) => e.code === 'INVALID_SPEC');
 });
 
-test('prefixed lines hold partial lines until complete or flushed', () => {
-  const chunks: string[] = [];
-  const out = { write: (b: Buffer) => (chunks.push(b.toString()), true) } as unknown as NodeJS.WritableStream;
-  const lines = new PrefixedLines('h1: ', out);
-  lines.write(Buffer.from('a\nb'));
-  lines.write(Buffer.from('c\nd'));
-  lines.flush();
-  assert.is(chunks.join(''), 'h1: a\nh1: bc\nh1: d\n');
+test('prefixed lines hold partial lines until complete or ended', () => {
+  const lines = new PrefixedLines('h1: ');
+  const out = [lines.push(Buffer.from('a\nb')), lines.push(Buffer.from('c')), lines.push(Buffer.from('\nd')), lines.end(), lines.end()];
+  assert.equal(out.map(String), ['h1: a\n', '', 'h1: bc\n', 'h1: d\n', '']);
 });
 
 test('exit status: the job status, 128+n for signals, 127 not found, 255 for herd errors, largest over hosts', () => {

@@ -7,6 +7,7 @@ import { HostConnection, type RemoteJob } from '../hostConnection.ts';
 import { resolveHosts, type HostTarget } from '../hosts.ts';
 import { ensureIdentity } from '../identity.ts';
 import { PrefixedLines } from '../lineWriter.ts';
+import { OutputGate } from '../outputGate.ts';
 import { EXIT_INTERRUPTED, overallStatus, summaryLine, type HostOutcome } from '../outcome.ts';
 import { errorLine, runReportJson } from '../render.ts';
 import { pumpStdin } from '../stdinPump.ts';
@@ -56,6 +57,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const context = { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew, connectTimeoutMs } };
   const prefixed = targets.length > 1 && !options.json;
+  const gates = { 1: new OutputGate(io.stdout), 2: new OutputGate(io.stderr) };
 
   const outcomes = new Map<string, HostOutcome>();
   const running: Array<{ target: HostTarget; job: RemoteJob; connection: HostConnection }> = [];
@@ -92,10 +94,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
       outcome.shippedHelper = connection.shipped;
       outcome.connection = { direct: connection.direct, phases: connection.phases };
       const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
-      const sinks = prefixed
-        ? { 1: new PrefixedLines(`${target.name}: `, io.stdout), 2: new PrefixedLines(`${target.name}: `, io.stderr) }
-        : null;
-      const streams = { 1: io.stdout, 2: io.stderr };
+      const prefixers = prefixed ? { 1: new PrefixedLines(`${target.name}: `), 2: new PrefixedLines(`${target.name}: `) } : null;
       const job = connection.run(
         { argv: options.command, env, ...(options.workdir === undefined ? {} : { workdir: options.workdir }) },
         {
@@ -108,9 +107,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
               done();
               return;
             }
-            const ok = sinks === null ? streams[channel].write(bytes) : sinks[channel].write(bytes);
-            if (ok) done();
-            else streams[channel].once('drain', done);
+            gates[channel].write(prefixers === null ? bytes : prefixers[channel].push(bytes), done);
           },
         },
       );
@@ -128,8 +125,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
             outcome.error = asHerdError(err).withHost(target.name);
           },
         ).finally(() => {
-          sinks?.[1].flush();
-          sinks?.[2].flush();
+          if (prefixers !== null) {
+            for (const channel of [1, 2] as const) gates[channel].write(prefixers[channel].end(), () => {});
+          }
           if (options.json) {
             outcome.stdout = Buffer.concat(collected[1]).toString('utf8');
             outcome.stderr = Buffer.concat(collected[2]).toString('utf8');
