@@ -15,7 +15,8 @@ let home: string;
 const host = (i: number): TestHost => bed.hosts[i - 1]!;
 
 Remote.before(async () => {
-  bed = await up(5);
+  // h5 forbids stream-local forwarding, so herd must always go through the bootstrap there.
+  bed = await up(5, { sshdOptions: (n) => (n === 5 ? ['AllowStreamLocalForwarding=no'] : []) });
   home = bed.home;
   const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
   mkdirSync(join(home, '.config', 'herd'), { recursive: true });
@@ -42,6 +43,15 @@ Remote('first contact ships the helper; the second run reuses the cached one', a
   assert.is(bed.processes(host(1)).length, before, 'and no helper process is left behind');
   const cached = bed.onHost(host(1), ['sh', '-c', 'ls /var/lib/herd | grep -c "^helper-"']).trim();
   assert.is(cached, '1');
+});
+
+Remote('without stream-local forwarding every run goes through the bootstrap, reusing the cached helper', async () => {
+  type Doc = { hosts: Array<{ shippedHelper: boolean; stdout: string; connection: { direct: boolean } }> };
+  const first = (await run(['run', '-H', 'h5', '--json', '--', 'echo', 'one'])).json<Doc>().hosts[0]!;
+  const second = (await run(['run', '-H', 'h5', '--json', '--', 'echo', 'two'])).json<Doc>().hosts[0]!;
+  assert.equal([first.stdout, second.stdout], ['one\n', 'two\n']);
+  assert.equal([first.shippedHelper, second.shippedHelper], [true, false]);
+  assert.equal([first.connection.direct, second.connection.direct], [false, false]);
 });
 
 Remote('output and exit status come back exactly, with stdin forwarded', async () => {
