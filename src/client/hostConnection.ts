@@ -1,6 +1,6 @@
 import { asHerdError, HerdError, isErrorCode } from '../protocol/errors.ts';
 import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending } from '../protocol/handshake.ts';
-import type { JobResult, JobSignal, Message, Role, RunRequest } from '../protocol/messages.ts';
+import type { JobResult, Message, Role, RunRequest } from '../protocol/messages.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import { agentTag } from '../remote/paths.ts';
 import { wireSession } from '../remote/wire.ts';
@@ -11,8 +11,9 @@ import { runBootstrap } from './transport/bootstrapDialogue.ts';
 import { cachedAgent, rememberAgent } from './agentCache.ts';
 import { connectLocalAgent, openLocal } from './transport/local.ts';
 import { connectSsh, type SshConnection, type SshOptions } from './transport/ssh.ts';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { localStateDir } from './localState.ts';
+import { RemoteJob, type JobChannel, type JobHandlers } from './remoteJob.ts';
 
 /** Stderr kept from the host's shell for diagnostics. */
 const STDERR_TAIL_BYTES = 4096;
@@ -23,12 +24,6 @@ export interface ConnectContext {
   ssh: SshOptions;
 }
 
-export interface JobHandlers {
-  started(jobId: string): void;
-  /** Output; call `done` once it has been written so the host may send more. */
-  output(channel: 1 | 2, bytes: Uint8Array, done: () => void): void;
-}
-
 interface PendingJob {
   jobId: string | null;
   handlers: JobHandlers;
@@ -36,34 +31,8 @@ interface PendingJob {
   reject(error: HerdError): void;
 }
 
-export class RemoteJob {
-  readonly result: Promise<JobResult>;
-  jobId: string | null = null;
-  private readonly connection: HostConnection;
-  private readonly stream: number;
-
-  constructor(connection: HostConnection, stream: number, result: Promise<JobResult>) {
-    this.connection = connection;
-    this.stream = stream;
-    this.result = result;
-  }
-
-  signal(signal: JobSignal): void {
-    this.connection.sendToStream(this.stream, { t: 'signal', signal });
-  }
-
-  /** false: wait for the connection's drain before writing more. */
-  writeStdin(bytes: Uint8Array): boolean {
-    return this.connection.writeStdin(this.stream, bytes);
-  }
-
-  endStdin(): void {
-    this.connection.endStdin(this.stream);
-  }
-}
-
 /** One host: transport, bootstrap, handshake, then any number of jobs over one session. */
-export class HostConnection {
+export class HostConnection implements JobChannel {
   readonly target: HostTarget;
   shipped = false;
   /** Reached the running agent's socket directly, with no bootstrap and no helper process. */
@@ -279,9 +248,3 @@ export class HostConnection {
 }
 
 
-/** The local agent's state directory, as bootstrap.sh chooses it. */
-function localStateDir(): string {
-  if (process.env.HERD_STATE_DIR) return process.env.HERD_STATE_DIR;
-  if (process.getuid?.() === 0) return '/var/lib/herd';
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'herd');
-}

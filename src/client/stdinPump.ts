@@ -1,4 +1,4 @@
-import type { RemoteJob } from './hostConnection.ts';
+import type { RemoteJob } from './remoteJob.ts';
 
 /**
  * Forwards local stdin to every job (broadcast, as clush does), with backpressure:

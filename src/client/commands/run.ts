@@ -3,7 +3,10 @@ import type { JobResult } from '../../protocol/messages.ts';
 import { helperAsset } from '../buildInfo.ts';
 import { loadConfig } from '../config.ts';
 import { parseDuration } from '../durations.ts';
-import { HostConnection, type RemoteJob } from '../hostConnection.ts';
+import { eachLimited } from '../fanout.ts';
+import type { RemoteJob } from '../remoteJob.ts';
+import { HostConnection } from '../hostConnection.ts';
+import { Interrupts } from '../interrupt.ts';
 import { resolveHosts, type HostTarget } from '../hosts.ts';
 import { ensureIdentity } from '../identity.ts';
 import { PrefixedLines } from '../lineWriter.ts';
@@ -37,15 +40,6 @@ function parseEnv(pairs: readonly string[]): Record<string, string> {
   return env;
 }
 
-/** Runs a limited number of tasks at once. */
-async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await task(items[next++]!);
-  });
-  await Promise.all(workers);
-}
-
 export async function runCommand(options: RunOptions, io: Io): Promise<CommandResult> {
   if (options.command.length === 0) throw new HerdError('INVALID_SPEC', 'no command given: herd run [options] -- COMMAND [ARGS...]');
   if (!Number.isInteger(options.parallel) || options.parallel < 1) throw new HerdError('INVALID_SPEC', `--parallel: "${options.parallel}" must be a whole number of at least 1`);
@@ -60,22 +54,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const gates = { 1: new OutputGate(io.stdout), 2: new OutputGate(io.stderr) };
 
   const outcomes = new Map<string, HostOutcome>();
-  const running: Array<{ target: HostTarget; job: RemoteJob; connection: HostConnection }> = [];
-  let interrupts = 0;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const onInterrupt = (): void => {
-    interrupts++;
-    const signal = interrupts === 1 ? 'TERM' : 'KILL';
-    for (const r of running) r.job.signal(signal);
-    if (interrupts === 1) {
-      io.stderr.write(`herd: interrupted; sent SIGTERM to ${running.length} job(s), SIGKILL follows in ${Math.round(graceMs / 1000)} s (Ctrl-C again to kill now)\n`);
-      killTimer = setTimeout(() => {
-        for (const r of running) r.job.signal('KILL');
-      }, graceMs);
-    }
-  };
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
+  const interrupts = new Interrupts(graceMs, (line) => io.stderr.write(`${line}\n`));
 
   const jobsReady: Array<{ job: RemoteJob; drained(): Promise<void> }> = [];
   const finished: Array<Promise<void>> = [];
@@ -111,9 +90,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
           },
         },
       );
-      running.push({ target, job, connection });
+      interrupts.add(job);
       jobsReady.push({ job, drained: () => connection.drained() });
-      if (interrupts > 0) job.signal(interrupts === 1 ? 'TERM' : 'KILL');
       finished.push(
         job.result.then(
           (result: JobResult) => {
@@ -141,9 +119,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     await Promise.all(finished);
     stopStdin();
   } finally {
-    process.removeListener('SIGINT', onInterrupt);
-    process.removeListener('SIGTERM', onInterrupt);
-    if (killTimer !== undefined) clearTimeout(killTimer);
+    interrupts.dispose();
   }
 
   const list = targets.map((t) => outcomes.get(t.name)!);
@@ -153,7 +129,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     for (const o of list) if (o.error !== null) io.stderr.write(`${errorLine(o.error)}\n`);
     if (list.length > 1) io.stderr.write(`${summaryLine(list)}\n`);
   }
-  return { exitCode: interrupts > 0 ? EXIT_INTERRUPTED : overallStatus(list) };
+  return { exitCode: interrupts.interrupted ? EXIT_INTERRUPTED : overallStatus(list) };
 }
 
 function runOptions(argv: Args): RunOptions {
