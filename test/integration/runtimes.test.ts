@@ -1,10 +1,11 @@
 import { join } from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { REPO, up, type Testbed } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd } from './harness.ts';
+import { gate, herd, tempHome } from './harness.ts';
 
 const RUNTIMES: Record<string, string[]> = {
   node: [process.execPath],
@@ -31,6 +32,31 @@ for (const [name, runtime] of Object.entries(RUNTIMES)) {
     assert.match(r.stderr, 'err');
     const version = await herd(['--version'], { home: bed.home, runtime });
     assert.match(version.text, /^\d+\.\d+\.\d+/);
+  });
+}
+
+for (const name of ['bun', 'deno']) {
+  Runtimes(`the helper and agent run under ${name} on a host without node`, async () => {
+    const box = tempHome(`host-${name}`);
+    const state = join(box.home, 'state');
+    try {
+      // A PATH with the tools bootstrap.sh and jobs use, and this runtime, but no node.
+      const bin = join(box.home, 'bin');
+      mkdirSync(bin);
+      for (const tool of ['sh', 'id', 'mkdir', 'head', 'sha256sum', 'mv', 'rm', 'df', 'awk', 'cat', 'unshare', 'echo']) {
+        symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+      }
+      symlinkSync(RUNTIMES[name]![0]!, join(bin, name));
+      const r = await herd(['run', '--', 'sh', '-c', 'cat; echo done'], { home: box.home, env: { PATH: bin, HERD_STATE_DIR: state }, stdin: 'in\n' });
+      assert.is(r.code, 0, r.stderr);
+      assert.is(r.text, 'in\ndone\n');
+      const lock = readdirSync(state).find((f) => f.startsWith('agent-') && f.endsWith('.lock'))!;
+      const agent = Number(readFileSync(join(state, lock), 'utf8').trim());
+      assert.match(readFileSync(`/proc/${agent}/cmdline`, 'utf8'), name, `the agent runs under ${name}`);
+      process.kill(agent, 'SIGTERM');
+    } finally {
+      box.remove();
+    }
   });
 }
 
