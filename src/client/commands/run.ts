@@ -7,7 +7,7 @@ import { eachLimited } from '../fanout.ts';
 import type { RemoteJob } from '../remoteJob.ts';
 import { HostConnection } from '../hostConnection.ts';
 import { Interrupts } from '../interrupt.ts';
-import { resolveHosts, type HostTarget } from '../hosts.ts';
+import { resolveHosts } from '../hosts.ts';
 import { ensureIdentity } from '../identity.ts';
 import { PrefixedLines } from '../lineWriter.ts';
 import { OutputGate } from '../outputGate.ts';
