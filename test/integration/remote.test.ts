@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
 import { gate, herd, sleep, tempHome } from './harness.ts';
 
@@ -173,6 +173,24 @@ Remote('authenticates through a real ssh-agent when SSH_AUTH_SOCK is set and no 
     assert.match(without.stderr, /no agent and no key file found.*\[SSH_AUTH\]/);
   } finally {
     agent.kill('SIGTERM');
+    box.remove();
+  }
+});
+
+Remote('a host\'s identityFile from the config is used (with ~ expanded)', async () => {
+  const box = tempHome('identity-file');
+  try {
+    mkdirSync(join(box.home, 'keys'));
+    copyFileSync(bed.clientKey, join(box.home, 'keys', 'deploy'));
+    copyFileSync(join(home, '.ssh', 'known_hosts'), join(box.home, '.ssh', 'known_hosts'));
+    const config = parse(readFileSync(join(home, '.config', 'herd', 'config.yml'), 'utf8')) as Record<string, unknown>;
+    config.hosts = { web: { address: host(1).address, user: 'root', identityFile: '~/keys/deploy' } };
+    mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
+    writeFileSync(join(box.home, '.config', 'herd', 'config.yml'), stringify(config));
+    const r = await herd(['run', '-H', 'web', '--', 'echo', 'keyed'], { home: box.home });
+    assert.is(r.code, 0, r.stderr);
+    assert.is(r.text, 'keyed\n');
+  } finally {
     box.remove();
   }
 });
