@@ -47,7 +47,10 @@ export interface RunRequest {
   t: 'run';
   argv: string[];
   env: Record<string, string>;
+  /** Working directory inside the job (default /work). */
   workdir?: string;
+  /** Run the command as this user and group (default: root, or the agent's user). */
+  user?: { uid: number; gid: number };
 }
 export interface Started { t: 'started'; jobId: string }
 export interface SignalRequest { t: 'signal'; signal: JobSignal }
@@ -63,6 +66,8 @@ export interface JobResult {
   startedAt: string;
   endedAt: string;
   durationMs: number;
+  /** Milliseconds spent in each phase on the host: setup (namespaces, mounts), attach (cgroup), run. */
+  phases?: Record<string, number>;
 }
 export interface Exit { t: 'exit'; result: JobResult }
 /** A request-level failure; the session stays up. */
@@ -140,6 +145,11 @@ export function parseMessage(value: unknown): Message {
       const entries = Object.entries(env as Shape);
       if (entries.length > MAX_ENV || !entries.every(([, v]) => typeof v === 'string')) fail('run.env values must be strings');
       str(o, 'workdir', true);
+      if (o.user !== undefined) {
+        const user = o.user as Shape;
+        const id = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32 - 1;
+        if (typeof user !== 'object' || user === null || !id(user.uid) || !id(user.gid)) fail('run.user must be {uid, gid}');
+      }
       break;
     }
     case 'started':

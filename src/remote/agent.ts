@@ -2,6 +2,9 @@ import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeSync } f
 import { createServer, type Socket } from 'node:net';
 import { serveConnection, type AgentState } from './hostSession.ts';
 import { loadHostIdentity } from './identity.ts';
+import { findHostTools } from './job.ts';
+import type { HostTools } from './jobPlan.ts';
+import { readHostRoot } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
 
 /** An agent with no client and no running job for this long exits; the next contact starts a new one. */
@@ -48,12 +51,15 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     announce('exists');
     process.exit(0);
   }
+  let tools: HostTools | undefined;
   const state: AgentState = {
     paths,
     version,
     identity: loadHostIdentity(paths),
     jobs: new Map(),
     isRoot: process.getuid?.() === 0,
+    hostRoot: readHostRoot(),
+    tools: () => (tools ??= findHostTools()),
   };
   const connections = new Set<Socket>();
   let idleSince = Date.now();

@@ -1,4 +1,3 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { hostAccept, hostHello, newNonce, type HostIdentity } from '../protocol/handshake.ts';
@@ -9,6 +8,9 @@ import { allows } from '../protocol/roles.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import { pinCa, storeHostCert } from './identity.ts';
 import { Job } from './job.ts';
+import type { HostTools } from './jobPlan.ts';
+import { readHostMounts } from './sandbox.ts';
+import type { RootEntry } from './sandboxPlan.ts';
 import { planJob } from './jobPlan.ts';
 import type { StatePaths } from './paths.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
@@ -20,6 +22,10 @@ export interface AgentState {
   identity: HostIdentity;
   jobs: Map<string, Job>;
   isRoot: boolean;
+  /** The host's root directory entries, read once per agent. */
+  hostRoot: RootEntry[];
+  /** The tools jobs are started with, found on first use. */
+  tools(): HostTools;
 }
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
@@ -104,19 +110,28 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         const plan = planJob(message, {
           jobId,
           isRoot: agent.isRoot,
-          workDir: join(agent.paths.jobs, jobId, 'work'),
-          home: agent.isRoot ? '/root' : homedir(),
+          jobDir: join(agent.paths.jobs, jobId),
+          stateDir: agent.paths.dir,
+          rootEntries: agent.hostRoot,
+          mounts: readHostMounts(),
         });
-        const job = new Job(plan, agent.paths.jobs);
+        const job = new Job(plan, agent.paths.jobs, agent.tools(), () => {});
         agent.jobs.set(jobId, job);
         attached.set(stream, job);
-        session.sendMessage(stream, { t: 'started', jobId });
+        const done = (): void => {
+          attached.delete(stream);
+          session.close(stream);
+        };
         job.attach({
+          started: () => session.sendMessage(stream, { t: 'started', jobId }),
+          failed: (error) => {
+            session.sendMessage(stream, { t: 'error', code: error.code, message: error.message });
+            done();
+          },
           data: (channel, bytes) => session.write(stream, channel, bytes),
           exit: (result) => {
             session.sendMessage(stream, { t: 'exit', result });
-            attached.delete(stream);
-            session.close(stream);
+            done();
           },
         });
         return;

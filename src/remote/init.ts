@@ -1,23 +1,48 @@
 /*
- * PID 1 of every job, as a POSIX sh script run by `unshare --fork`.
- * Why a shell: the kernel drops signals sent to a namespace's PID 1 unless it has a
- * handler, so the command itself must not be PID 1. This init traps TERM/INT/HUP and
- * forwards them to the command; dash's `wait` reaps with waitpid(-1), so orphans that
- * the kernel reparents to PID 1 are reaped too. Its own job-control messages
- * ("Terminated") go to /dev/null so the job's stderr holds only the command's output.
- * When it exits the kernel kills everything left in the PID namespace.
- * stdin is duplicated to fd 3 first because sh gives background commands /dev/null.
+ * PID 1 of every job: a POSIX sh script run by `unshare --fork`, in two halves.
+ *
+ * Setup, named step by step (a failure reports "fail STEP message" on fd 4 and exits 125):
+ *   mount       every mount of the job's root, from the fstab the agent wrote (one process)
+ *   hostname    the job's hostname, in its own UTS namespace
+ *   pivot_root  into the new root; the old root is detached
+ *   workdir     the job's working directory
+ * Then it says "ready" on fd 4 and blocks reading fd 3: the agent now places it in its cgroup
+ * (and, later, its network) and answers "go". Nothing of the command runs before that.
+ *
+ * Run: the kernel drops signals sent to a namespace's PID 1 unless it has a handler, so the
+ * command must not be PID 1. This init traps TERM/INT/HUP and forwards them; dash's `wait`
+ * reaps with waitpid(-1), so orphans reparented to PID 1 are reaped too. Its own job-control
+ * messages ("Terminated") go to /dev/null so the job's stderr holds only the command's output.
+ * When it exits the kernel kills everything left in the PID namespace. stdin is duplicated
+ * first because sh gives background commands /dev/null.
+ *
+ * Arguments: JOB_DIR WORKDIR COMMAND... (COMMAND is setpriv ... -- the user's command).
  */
 export const INIT_SCRIPT = [
-  'exec 3<&0 4>&2 2>/dev/null',
+  'j=$1 w=$2; shift 2',
+  'fail() { printf "fail %s %s\\n" "$1" "$2" >&4; exit 125; }',
+  'e=$(mount -a -T "$j/fstab" 2>&1) || fail mount "$e"',
+  // /proc/sys is owned by the initial user namespace, so a rootless job (in a user namespace of
+  // its own) cannot write it; sethostname(2), through hostname(1), is allowed there.
+  'read -r n < "$j/hostname" || fail hostname "no hostname file"',
+  '{ printf "%s\\n" "$n" > /proc/sys/kernel/hostname; } 2>/dev/null || hostname "$n" 2>/dev/null || fail hostname "cannot set the hostname to $n"',
+  'cd "$j/root" || fail pivot_root "no job root at $j/root"',
+  'e=$(pivot_root . . 2>&1) || fail pivot_root "$e"',
+  'e=$(umount -l . 2>&1) || fail pivot_root "$e"',
+  'cd "$w" 2>/dev/null || fail workdir "$w is not a directory in the job"',
+  'printf "ready\\n" >&4',
+  'read -r go <&3 && [ "$go" = go ] || exit 125',
+  'exec 3<&- 4>&- 5<&0 6>&2 2>/dev/null',
   "trap 'kill -TERM $c' TERM",
   "trap 'kill -INT $c' INT",
   "trap 'kill -HUP $c' HUP",
-  '"$@" <&3 2>&4 3<&- 4>&- &',
+  '"$@" <&5 2>&6 5<&- 6>&- &',
   'c=$!',
-  'exec 3<&- 4>&-',
+  'exec 5<&- 6>&-',
   'while :; do wait $c; s=$?; kill -0 $c || break; done',
   'exit $s',
 ].join('\n');
 
 export const INIT_NAME = 'herd-init';
+/** The init's exit status when setup fails or the agent never says go. */
+export const SETUP_FAILED_STATUS = 125;

@@ -1,37 +1,49 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { HerdError } from '../protocol/errors.ts';
 import type { JobResult, JobSignal } from '../protocol/messages.ts';
 import { resolveCommand } from './command.ts';
+import { SETUP_FAILED_STATUS } from './init.ts';
 import { JobLog } from './jobLog.ts';
-import { unshareArgs, type JobPlan } from './jobPlan.ts';
+import { jobArgv, type HostTools, type JobPlan } from './jobPlan.ts';
+import { prepareSandbox, removeSandbox } from './sandbox.ts';
 
-/** Where an attached client receives a job's output; `data` returns false to ask the job to pause. */
+/** Where an attached client hears of a job; `data` returns false to ask the job to pause. */
 export interface JobSink {
+  /** The job passed setup and its command is starting. */
+  started(): void;
+  /** Setup failed: the command never ran. */
+  failed(error: HerdError): void;
   data(channel: 1 | 2, bytes: Uint8Array): boolean;
   exit(result: JobResult): void;
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
+/** Runs between the job's setup and its command: the place to put it into its cgroup (and network). */
+export type AttachStep = (initPid: number) => void;
 
-function findUnshare(): string {
-  try {
-    return resolveCommand('unshare', process.env.PATH ?? '/usr/bin:/bin:/usr/sbin:/sbin');
-  } catch {
-    throw new HerdError('JOB_FAILED', 'unshare(1) is not installed on this host: install util-linux');
-  }
+const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function findHostTools(): HostTools {
+  const find = (name: string): string => {
+    try {
+      // The real path: a symlink in, say, /tmp would not be visible inside the job.
+      return realpathSync(resolveCommand(name, `${process.env.PATH ?? ''}:${HOST_PATH}`));
+    } catch {
+      throw new HerdError('JOB_FAILED', `${name}(1) is not installed on this host: install util-linux`);
+    }
+  };
+  return { unshare: find('unshare'), setpriv: find('setpriv') };
 }
 
 /**
- * A running job, owned by the agent. It outlives the connection that started it:
- * output always goes to the job's files on disk, and to an attached sink when there is one.
+ * A job, owned by the agent. It outlives the connection that started it: output always
+ * goes to the job's log on disk, and to an attached sink when there is one.
+ *
+ * Start-up has two phases. The init (PID 1) sets up the mounts, hostname and root and says
+ * "ready" on fd 4; the agent runs the attach step with the init's pid and answers "go" on
+ * fd 3; only then does the init start the command.
  */
 export class Job {
   readonly plan: JobPlan;
@@ -40,34 +52,73 @@ export class Job {
   result: JobResult | null = null;
   private readonly child: ChildProcess;
   private readonly log: JobLog;
+  private readonly phases: Record<string, number> = {};
   private sink: JobSink | null = null;
   private stopRequested = false;
+  private setupError: HerdError | null = null;
+  private isRunning = false;
 
-  constructor(plan: JobPlan, jobsDir: string) {
+  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, attach: AttachStep) {
     this.plan = plan;
     this.dir = join(jobsDir, plan.jobId);
-    resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
-    const unshare = findUnshare();
-    mkdirSync(join(this.dir, 'work'), { recursive: true, mode: 0o700 });
-    if (!isDirectory(plan.cwd)) throw new HerdError('INVALID_SPEC', `--workdir: ${plan.cwd} is not a directory on the host`);
+    const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    prepareSandbox(plan.sandbox, this.dir);
     this.log = new JobLog(this.dir);
     this.writeRecord();
-    this.child = spawn(unshare, unshareArgs(plan), { cwd: plan.cwd, env: plan.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const began = performance.now();
+    this.child = spawn(tools.unshare, jobArgv(plan, this.dir, command, tools), {
+      cwd: this.dir,
+      env: plan.env,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+    });
     this.child.stdin!.on('error', () => {
       // a job that does not read stdin closes it early; that is not an error
     });
+    const control = this.child.stdio[3] as Writable;
+    control.on('error', () => {});
     this.child.stdout!.on('data', (chunk: Uint8Array) => this.output(1, chunk));
     this.child.stderr!.on('data', (chunk: Uint8Array) => this.output(2, chunk));
-    this.child.on('error', (err) => this.finish(null, null, `could not start unshare: ${err.message}`));
-    this.child.on('close', (code, signal) => this.finish(code, signal, null));
+    this.readReports(this.child.stdio[4] as Readable, (line) => {
+      if (line === 'ready') {
+        this.phases.setupMs = Math.round(performance.now() - began);
+        const attachBegan = performance.now();
+        try {
+          const init = this.initPid();
+          if (init === null) throw new HerdError('JOB_FAILED', 'job setup: the init process vanished');
+          attach(init);
+        } catch (err) {
+          this.setupError = err instanceof HerdError ? err : new HerdError('JOB_FAILED', `job setup failed at attach: ${(err as Error).message}`);
+          this.child.kill('SIGKILL');
+          return;
+        }
+        this.phases.attachMs = Math.round(performance.now() - attachBegan);
+        control.end('go\n');
+        this.isRunning = true;
+        this.sink?.started();
+      } else if (line.startsWith('fail ')) {
+        const [, step, ...words] = line.split(' ');
+        this.setupError = new HerdError('JOB_FAILED', `job setup failed at ${step}: ${words.join(' ')}`);
+      }
+    });
+    this.child.on('error', (err) => {
+      this.setupError = new HerdError('JOB_FAILED', `could not start unshare: ${err.message}`);
+      this.finish(null, null);
+    });
+    this.child.on('close', (code, signal) => this.finish(code, signal));
   }
 
   get id(): string {
     return this.plan.jobId;
   }
 
+  get running(): boolean {
+    return this.isRunning;
+  }
+
   attach(sink: JobSink): void {
     this.sink = sink;
+    if (this.isRunning) sink.started();
     if (this.result !== null) sink.exit(this.result);
   }
 
@@ -106,6 +157,19 @@ export class Job {
     if (init !== null) process.kill(init, `SIG${signal}`);
   }
 
+  private readReports(stream: Readable, onLine: (line: string) => void): void {
+    let pending = '';
+    stream.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    });
+    stream.on('error', () => {});
+  }
+
   private initPid(): number | null {
     const pid = this.child.pid;
     try {
@@ -125,33 +189,40 @@ export class Job {
     }
   }
 
-  private finish(code: number | null, signal: NodeJS.Signals | null, failure: string | null): void {
+  private finish(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.result !== null) return;
     const endedAt = new Date();
+    if (this.isRunning) this.phases.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.phases.setupMs ?? 0) - (this.phases.attachMs ?? 0));
+    const setupFailed = !this.isRunning && (this.setupError !== null || code === SETUP_FAILED_STATUS);
     this.result = {
       jobId: this.id,
-      exitCode: failure !== null ? 127 : code,
-      signal: signal === null ? null : signal.replace(/^SIG/, ''),
+      exitCode: setupFailed ? null : code,
+      signal: signal === null || setupFailed ? null : signal.replace(/^SIG/, ''),
       oomKilled: false,
       timedOut: false,
       stopped: this.stopRequested,
       startedAt: this.startedAt.toISOString(),
       endedAt: endedAt.toISOString(),
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
+      phases: { ...this.phases },
     };
-    if (failure !== null) this.log.note(`herd: ${failure}`);
+    if (setupFailed) this.log.note((this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed')).message);
     this.log.close();
+    removeSandbox(this.plan.sandbox, this.dir);
     this.writeRecord();
-    this.sink?.exit(this.result);
+    if (setupFailed) this.sink?.failed(this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed before the command started'));
+    else this.sink?.exit(this.result);
   }
 
   private writeRecord(): void {
     const record = {
       id: this.id,
       argv: this.plan.argv,
-      cwd: this.plan.cwd,
+      workdir: this.plan.workdir,
+      hostname: this.plan.hostname,
       startedAt: this.startedAt.toISOString(),
       result: this.result,
+      setupError: this.setupError?.message ?? null,
       logBytes: this.log.bytes,
       logStopped: this.log.stopped,
     };

@@ -1,29 +1,48 @@
 import { HerdError } from '../protocol/errors.ts';
 import type { RunRequest } from '../protocol/messages.ts';
 import { INIT_NAME, INIT_SCRIPT } from './init.ts';
+import type { MountEntry } from './mountinfo.ts';
+import { DEFAULT_TMP_BYTES, planSandbox, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export type Namespace = 'pid' | 'mount' | 'uts' | 'ipc';
 
+/**
+ * The capability bounding set a job keeps (Docker's default set). Dropped, among others:
+ * sys_admin (mount), sys_module, sys_rawio, sys_ptrace, net_admin, sys_boot, sys_time,
+ * sys_resource, syslog, bpf, perfmon. no_new_privs is always set, so setuid binaries
+ * cannot raise anything back.
+ */
+export const KEPT_CAPABILITIES = [
+  'chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
+  'net_bind_service', 'net_raw', 'sys_chroot', 'mknod', 'audit_write', 'setfcap',
+] as const;
+
 /** A job request turned into data: validated, printable and testable before anything touches the kernel. */
 export interface JobPlan {
   jobId: string;
+  /** The command as the user gave it; argv[0] is resolved on the host's PATH. */
   argv: string[];
   env: Record<string, string>;
-  cwd: string;
+  /** Working directory inside the job. */
+  workdir: string;
+  hostname: string;
   namespaces: Namespace[];
   /** Without root, a user namespace maps us to root inside so the other namespaces can be made. */
   userNamespace: boolean;
+  user: { uid: number; gid: number } | null;
+  sandbox: SandboxPlan;
 }
 
 export interface PlanContext {
   jobId: string;
   isRoot: boolean;
-  /** The job's private working directory, used when the request names none. */
-  workDir: string;
-  home: string;
+  jobDir: string;
+  stateDir: string;
+  rootEntries: readonly RootEntry[];
+  mounts: readonly MountEntry[];
 }
 
 export function planJob(request: RunRequest, context: PlanContext): JobPlan {
@@ -31,27 +50,61 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     if (!ENV_NAME.test(name)) throw new HerdError('INVALID_SPEC', `--env: "${name}" is not a valid variable name`);
   }
   if (request.argv[0] === '') throw new HerdError('INVALID_SPEC', 'the command is empty');
-  if (request.workdir !== undefined && !request.workdir.startsWith('/')) {
-    throw new HerdError('INVALID_SPEC', `--workdir: "${request.workdir}" must be an absolute path`);
+  const workdir = request.workdir ?? '/work';
+  if (!workdir.startsWith('/')) throw new HerdError('INVALID_SPEC', `--workdir: "${workdir}" must be an absolute path`);
+  let user: JobPlan['user'] = null;
+  if (request.user !== undefined) {
+    const { uid, gid } = request.user;
+    if (!context.isRoot && (uid !== 0 || gid !== 0)) {
+      throw new HerdError('INVALID_SPEC', `--user ${uid}:${gid}: jobs of a non-root agent run as that user; --user needs herd to reach the host as root`);
+    }
+    user = { uid, gid };
   }
+  const hostname = context.jobId;
   // The environment starts empty: nothing of the helper's (or herd's control data) leaks into the job.
-  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: context.home, ...request.env };
+  const env: Record<string, string> = {
+    PATH: DEFAULT_PATH,
+    HOME: user === null || user.uid === 0 ? '/root' : '/work',
+    HOSTNAME: hostname,
+    ...request.env,
+  };
   return {
     jobId: context.jobId,
     argv: [...request.argv],
     env,
-    cwd: request.workdir ?? context.workDir,
+    workdir,
+    hostname,
     namespaces: ['pid', 'mount', 'uts', 'ipc'],
     userNamespace: !context.isRoot,
+    user,
+    sandbox: planSandbox(context.rootEntries, context.mounts, {
+      jobDir: context.jobDir,
+      hostname,
+      stateDir: context.stateDir,
+      tmpBytes: DEFAULT_TMP_BYTES,
+      recursive: !context.isRoot,
+    }),
   };
 }
 
-/** The unshare(1) invocation that applies a plan: namespaces, then our init as PID 1, then the command. */
-export function unshareArgs(plan: JobPlan): string[] {
+export interface HostTools {
+  unshare: string;
+  setpriv: string;
+}
+
+/**
+ * The invocation that applies a plan: unshare makes the namespaces and forks our init as
+ * PID 1; after setup the init runs, for the command, a second unshare for the cgroup
+ * namespace (made only once the agent has moved the job into its cgroup, so the job sees
+ * that cgroup as its root) and setpriv to drop privileges.
+ */
+export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: HostTools): string[] {
   const args = plan.namespaces.map((ns) => `--${ns}`);
   if (plan.userNamespace) args.push('--user', '--map-root-user');
-  // --fork makes the init PID 1; --mount-proc gives it a /proc of its own namespace;
   // --kill-child ties the namespace to the unshare process, our handle for SIGKILL.
-  args.push('--fork', '--mount-proc', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, ...plan.argv);
+  args.push('--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, jobDir, plan.workdir);
+  args.push(tools.unshare, '--cgroup', '--', tools.setpriv, '--no-new-privs', `--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`);
+  if (plan.user !== null) args.push(`--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups');
+  args.push('--', command, ...plan.argv.slice(1));
   return args;
 }

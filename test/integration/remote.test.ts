@@ -103,7 +103,7 @@ Remote('Ctrl-C reaches a remote job as SIGTERM', async () => {
 
 Remote('a lost connection leaves the job running and names it', async () => {
   let severed: number[] = [];
-  const r = await run(['run', '-H', 'h2', '--', 'sh', '-c', 'echo started; sleep 2; echo finished > /var/lib/herd/lost-job-done'], {
+  const r = await run(['run', '-H', 'h2', '--', 'sh', '-c', 'echo started; sleep 2; echo finished > /work/lost-job-done'], {
     onStart: (child) => {
       child.stdout!.once('data', () => {
         // Drop the SSH connection from the host's side: end the per-connection sshd processes
@@ -115,9 +115,10 @@ Remote('a lost connection leaves the job running and names it', async () => {
   });
   assert.ok(severed.length > 0, 'found the connection to sever');
   assert.is(r.code, 255);
-  assert.match(r.stderr, /h2: lost the connection; job [0-9a-f]{12} keeps running there \[CONNECTION_LOST\]/);
+  const jobId = /h2: lost the connection; job ([0-9a-f]{12}) keeps running there \[CONNECTION_LOST\]/.exec(r.stderr)?.[1];
+  assert.ok(jobId !== undefined, r.stderr);
   await sleep(3000);
-  assert.is(bed.onHost(host(2), ['cat', '/var/lib/herd/lost-job-done']), 'finished\n');
+  assert.is(bed.onHost(host(2), ['cat', `/var/lib/herd/jobs/${jobId}/work/lost-job-done`]), 'finished\n');
 });
 
 Remote('an unknown host is refused with its fingerprint; --accept-new records it', async () => {

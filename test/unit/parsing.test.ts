@@ -10,7 +10,6 @@ import { judgeHostKey, keyType, knownHostsName, knownKeys } from '../../src/clie
 import { PrefixedLines } from '../../src/client/lineWriter.ts';
 import { exitStatus, overallStatus, type HostOutcome } from '../../src/client/outcome.ts';
 import { HerdError } from '../../src/protocol/errors.ts';
-import { planJob, unshareArgs } from '../../src/remote/jobPlan.ts';
 
 test('durations', () => {
   assert.is(parseDuration('10s', 'f'), 10_000);
@@ -57,19 +56,6 @@ test('known_hosts: plain, [host]:port, hashed and negated entries', () => {
   assert.is(judgeHostKey(knownKeys(file, 'a.example.com', 22), blob), 'known');
   assert.is(judgeHostKey(knownKeys(file, 'bad.example.com', 22), blob), 'unknown');
   rmSync(dir, { recursive: true, force: true });
-});
-
-test('job plan: empty environment plus defaults; names validated; namespaces in unshare args', () => {
-  const plan = planJob({ t: 'run', argv: ['echo', 'hi'], env: { A: '1' } }, { jobId: 'j1', isRoot: true, workDir: '/w', home: '/root' });
-  assert.equal(Object.keys(plan.env).sort(), ['A', 'HOME', 'PATH']);
-  assert.is(plan.cwd, '/w');
-  const args = unshareArgs(plan);
-  for (const flag of ['--pid', '--mount', '--uts', '--ipc', '--fork', '--mount-proc']) assert.ok(args.includes(flag), flag);
-  assert.not.ok(args.includes('--user'));
-  assert.equal(args.slice(-2), ['echo', 'hi']);
-  assert.ok(unshareArgs({ ...plan, userNamespace: true }).includes('--map-root-user'));
-  assert.throws(() => planJob({ t: 'run', argv: ['x'], env: { 'BAD-NAME': '1' } }, { jobId: 'j', isRoot: true, workDir: '/w', home: '/' }), (e: HerdError) => e.code === 'INVALID_SPEC');
-  assert.throws(() => planJob({ t: 'run', argv: ['x'], env: {}, workdir: 'rel' }, { jobId: 'j', isRoot: true, workDir: '/w', home: '/' }), (e: HerdError) => e.code === 'INVALID_SPEC');
 });
 
 test('prefixed lines hold partial lines until complete or ended', () => {

@@ -20,6 +20,7 @@ export interface RunOptions extends GlobalOptions {
   command: string[];
   env: string[];
   workdir?: string;
+  user?: string;
   grace: string;
   acceptNew: boolean;
   stdin: boolean;
@@ -29,6 +30,17 @@ export interface RunOptions extends GlobalOptions {
 
 /** Default number of hosts contacted at once. */
 export const DEFAULT_PARALLEL = 64;
+
+/** `--user UID[:GID]`, numeric; the group defaults to the user id. */
+export function parseUser(text: string): { uid: number; gid: number } {
+  const match = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(text.trim());
+  const uid = Number(match?.[1]);
+  const gid = match?.[2] === undefined ? uid : Number(match[2]);
+  if (match === null || uid >= 2 ** 32 - 1 || gid >= 2 ** 32 - 1) {
+    throw new HerdError('INVALID_SPEC', `--user: "${text}" is not UID[:GID] (numbers, e.g. 1000 or 1000:100)`);
+  }
+  return { uid, gid };
+}
 
 function parseEnv(pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
@@ -46,6 +58,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const graceMs = parseDuration(options.grace, '--grace');
   const connectTimeoutMs = parseDuration(options.connectTimeout, '--connect-timeout');
   const env = parseEnv(options.env);
+  const user = options.user === undefined ? undefined : parseUser(options.user);
   const loaded = loadConfig(options.config);
   const targets = resolveHosts(options.hosts, loaded.config);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
@@ -75,7 +88,12 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
       const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
       const prefixers = prefixed ? { 1: new PrefixedLines(`${target.name}: `), 2: new PrefixedLines(`${target.name}: `) } : null;
       const job = connection.run(
-        { argv: options.command, env, ...(options.workdir === undefined ? {} : { workdir: options.workdir }) },
+        {
+          argv: options.command,
+          env,
+          ...(options.workdir === undefined ? {} : { workdir: options.workdir }),
+          ...(user === undefined ? {} : { user }),
+        },
         {
           started: (jobId) => {
             outcome.jobId = jobId;
@@ -140,6 +158,7 @@ function runOptions(argv: Args): RunOptions {
     command: [...positional, ...rest],
     env: (argv.env as string[] | undefined) ?? [],
     ...(typeof argv.workdir === 'string' ? { workdir: argv.workdir } : {}),
+    ...(typeof argv.user === 'string' ? { user: argv.user } : {}),
     grace: String(argv.grace),
     acceptNew: argv.acceptNew === true,
     stdin: argv.stdin !== false,
@@ -156,7 +175,8 @@ export const runModule: CommandModule = {
       .usage('$0 run [options] -- COMMAND [ARGS...]\n\nRun COMMAND in an isolated job on each host (the local machine by default) and stream its output.')
       .positional('cmd', { describe: 'the command and its arguments (put them after --)', type: 'string', array: true })
       .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'set an environment variable in the job (KEY=VALUE; repeatable)' })
-      .option('workdir', { alias: 'w', type: 'string', describe: 'working directory of the job on the host (default: a private directory per job)' })
+      .option('workdir', { alias: 'w', type: 'string', describe: 'working directory inside the job (default: /work, private to the job)' })
+      .option('user', { alias: 'u', type: 'string', describe: 'run the command as UID[:GID] (numeric; needs root on the host)' })
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C, time between SIGTERM and SIGKILL' })
       .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
       .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })

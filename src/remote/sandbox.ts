@@ -1,0 +1,56 @@
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseMountinfo } from './mountinfo.ts';
+import { renderFstab, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
+
+/** The host's root directory as the plan needs it. */
+export function readHostRoot(): RootEntry[] {
+  return readdirSync('/', { withFileTypes: true }).flatMap((entry): RootEntry[] => {
+    if (entry.isSymbolicLink()) return [{ name: entry.name, kind: 'symlink', target: readlinkSync(join('/', entry.name)) }];
+    if (entry.isDirectory()) return [{ name: entry.name, kind: 'dir' }];
+    if (entry.isFile()) return [{ name: entry.name, kind: 'file' }];
+    return [];
+  });
+}
+
+export function readHostMounts(): ReturnType<typeof parseMountinfo> {
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/** Creates the skeleton and the fstab under the job directory; no mounts happen here. */
+export function prepareSandbox(plan: SandboxPlan, jobDir: string): void {
+  for (const entry of plan.skeleton) {
+    const path = join(jobDir, entry.path);
+    if (entry.kind === 'dir') mkdirSync(path, { recursive: true, mode: 0o755 });
+    else if (entry.kind === 'symlink') symlinkSync(entry.target, path);
+    else {
+      const fd = openSync(path, 'w', 0o644);
+      if (entry.content !== undefined) writeSync(fd, entry.content);
+      closeSync(fd);
+    }
+  }
+  writeFileSync(join(jobDir, 'fstab'), renderFstab(plan.fstab), { mode: 0o600 });
+}
+
+/**
+ * Removes what prepareSandbox made, entry by entry and never recursively: if a mount ever
+ * showed through, rmdir fails on it instead of deleting what is behind it. /work is kept.
+ */
+export function removeSandbox(plan: SandboxPlan, jobDir: string): void {
+  const keep = new Set(['work']);
+  for (const entry of [...plan.skeleton].reverse()) {
+    if (keep.has(entry.path)) continue;
+    const path = join(jobDir, entry.path);
+    try {
+      if (entry.kind === 'dir' && !lstatSync(path).isSymbolicLink()) rmdirSync(path);
+      else unlinkSync(path);
+    } catch {
+      // already gone, or not empty: leave it
+    }
+  }
+  try {
+    unlinkSync(join(jobDir, 'fstab'));
+  } catch {
+    // already gone
+  }
+}
