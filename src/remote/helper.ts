@@ -30,6 +30,9 @@ function main(): void {
   const paths = statePaths(dir, version);
   const mode = args.filter((arg, i) => arg !== '--state' && i !== stateIndex + 1)[0] ?? 'relay';
   if (mode === 'agent') {
+    // bootstrap.sh ran under umask 077 for the cache; the agent creates job roots that other
+    // users (--user) must traverse. Secrets are written with explicit modes.
+    process.umask(0o022);
     process.stdout.on('error', () => {});
     installNativeEd25519();
     runAgent(paths, version, (word) => process.stdout.write(`${word}\n`));

@@ -30,6 +30,8 @@ export const INIT_SCRIPT = [
   'e=$(pivot_root . . 2>&1) || fail pivot_root "$e"',
   'e=$(umount -l . 2>&1) || fail pivot_root "$e"',
   'cd "$w" 2>/dev/null || fail workdir "$w is not a directory in the job"',
+  // cd made dash export OLDPWD, the host path of the job root: not for the job to see.
+  'unset OLDPWD',
   'printf "ready\\n" >&4',
   'read -r go <&3 && [ "$go" = go ] || exit 125',
   'exec 3<&- 4>&- 5<&0 6>&2 2>/dev/null',

@@ -63,7 +63,7 @@ export class Job {
     this.dir = join(jobsDir, plan.jobId);
     const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    prepareSandbox(plan.sandbox, this.dir);
+    prepareSandbox(plan.sandbox, this.dir, plan.user);
     this.log = new JobLog(this.dir);
     this.writeRecord();
     const began = performance.now();

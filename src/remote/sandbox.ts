@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMountinfo } from './mountinfo.ts';
 import { renderFstab, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
@@ -18,7 +18,7 @@ export function readHostMounts(): ReturnType<typeof parseMountinfo> {
 }
 
 /** Creates the skeleton and the fstab under the job directory; no mounts happen here. */
-export function prepareSandbox(plan: SandboxPlan, jobDir: string): void {
+export function prepareSandbox(plan: SandboxPlan, jobDir: string, owner: { uid: number; gid: number } | null): void {
   for (const entry of plan.skeleton) {
     const path = join(jobDir, entry.path);
     if (entry.kind === 'dir') mkdirSync(path, { recursive: true, mode: 0o755 });
@@ -29,6 +29,8 @@ export function prepareSandbox(plan: SandboxPlan, jobDir: string): void {
       closeSync(fd);
     }
   }
+  // The job's own user must be able to write its /work.
+  if (owner !== null) chownSync(join(jobDir, 'work'), owner.uid, owner.gid);
   writeFileSync(join(jobDir, 'fstab'), renderFstab(plan.fstab), { mode: 0o600 });
 }
 

@@ -1,0 +1,119 @@
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gate, herd, sleep, tempHome } from './harness.ts';
+
+const Isolation = suite('what a job sees');
+const enabled = gate('isolation.test.ts', { root: true, commands: ['unshare', 'setpriv'] });
+const box = tempHome('isolation');
+const state = join(box.home, 'state');
+const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
+const sh = (script: string, extra: string[] = []) => herd(['run', ...extra, '--', 'sh', '-c', script], opts);
+
+Isolation.after(() => {
+  if (existsSync(state)) {
+    for (const f of readdirSync(state).filter((n) => /^agent-.*\.lock$/.test(n))) {
+      try {
+        process.kill(Number(readFileSync(join(state, f), 'utf8')), 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+  }
+  box.remove();
+});
+
+Isolation('the host is read-only; /work is writable and kept on the host', async () => {
+  const r = await sh('touch /usr/herd-x 2>/dev/null || echo usr-ro; touch /etc/herd-x 2>/dev/null || echo etc-ro; echo data > /work/file && echo work-rw; pwd');
+  assert.is(r.text, 'usr-ro\netc-ro\nwork-rw\n/work\n', r.stderr);
+  const jobId = readdirSync(join(state, 'jobs')).find((id) => existsSync(join(state, 'jobs', id, 'work', 'file')));
+  assert.ok(jobId !== undefined, 'the job\'s /work lives in its directory on the host');
+  assert.is(readFileSync(join(state, 'jobs', jobId!, 'work', 'file'), 'utf8'), 'data\n');
+  assert.not.ok(existsSync(join(state, 'jobs', jobId!, 'root', 'usr')), 'the job root is removed after the job');
+});
+
+Isolation('/tmp is private to the job, and so are /run and /dev/shm', async () => {
+  const marker = `/tmp/herd-host-marker-${process.pid}`;
+  writeFileSync(marker, 'host');
+  try {
+    const r = await sh(`test -e ${marker} && echo sees-host-tmp; echo job > /tmp/job-file; echo x > /dev/shm/s && echo shm-rw; ls /run | wc -l`);
+    assert.is(r.text, 'shm-rw\n0\n', r.stderr);
+    assert.not.ok(existsSync('/tmp/job-file'), 'the job\'s /tmp does not reach the host');
+  } finally {
+    rmSync(marker, { force: true });
+  }
+});
+
+Isolation('a fresh /proc, a minimal /dev, a read-only /sys without the host cgroup tree', async () => {
+  const r = await sh('ls /dev | tr "\\n" " "; echo; touch /sys/x 2>/dev/null || echo sys-ro; ls /sys/fs/cgroup | wc -l; ps -e -o comm= > /tmp/ps; sort /tmp/ps | tr "\\n" " "');
+  const [dev, sys, cgroups, procs] = r.text.split('\n');
+  assert.is(dev, 'full null ptmx pts random shm tty urandom zero ');
+  assert.is(sys, 'sys-ro');
+  assert.is(cgroups, '0', 'the host cgroup mounts are not bound into the job');
+  assert.is(procs, 'ps sh sh ', 'only the job\'s own processes: init, the command, ps');
+});
+
+Isolation('herd\'s state directory (the host key) is hidden from the job', async () => {
+  // A state directory under /var, which jobs see read-only: it must appear empty.
+  const hidden = `/var/tmp/herd-state-test-${process.pid}`;
+  try {
+    const r = await herd(['run', '--', 'sh', '-c', `ls -A ${hidden} | wc -l; cat ${hidden}/host.key 2>/dev/null || echo no-key`], {
+      home: box.home,
+      env: { HERD_STATE_DIR: hidden },
+    });
+    assert.is(r.text, '0\nno-key\n', r.stderr);
+    assert.ok(existsSync(join(hidden, 'host.key')), 'the key is there on the host');
+  } finally {
+    for (const f of existsSync(hidden) ? readdirSync(hidden).filter((n) => /^agent-.*\.lock$/.test(n)) : []) {
+      try {
+        process.kill(Number(readFileSync(join(hidden, f), 'utf8')), 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(hidden, { recursive: true, force: true });
+  }
+});
+
+Isolation('no_new_privs, a reduced capability bounding set, and --user', async () => {
+  const r = await sh('grep -E "^(NoNewPrivs|CapBnd)" /proc/self/status | tr -s "\\t" " " | sort');
+  assert.is(r.text, 'CapBnd: 00000000a80425fb\nNoNewPrivs: 1\n', 'Docker\'s default set: no sys_admin, sys_module, sys_ptrace, net_admin...');
+  const asNobody = await sh('id -u; id -g; echo hi > /work/mine && echo work-rw; touch /root/x 2>/dev/null || echo root-denied', ['--user', '65534:65534']);
+  assert.is(asNobody.text, '65534\n65534\nwork-rw\nroot-denied\n', asNobody.stderr);
+  const bad = await sh('true', ['--user', 'nobody']);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /--user: "nobody" is not UID\[:GID\].*\[INVALID_SPEC\]/);
+});
+
+Isolation('the environment holds only PATH, HOME, HOSTNAME, PWD and what the user gave', async () => {
+  const r = await herd(['run', '-e', 'MINE=1', '--', 'env'], { ...opts, env: { ...opts.env, SECRET_OF_CALLER: 'x' } });
+  const names = r.text.trim().split('\n').map((l) => l.split('=')[0]).sort();
+  assert.equal(names, ['HOME', 'HOSTNAME', 'MINE', 'PATH', 'PWD']);
+  assert.match(r.text, /^PWD=\/work$/m);
+});
+
+Isolation('a job that orphans 100 children leaves no zombie while it runs', async () => {
+  const script = 'for i in $(seq 100); do (sleep 0.2 &) ; done; sleep 1; ps -e -o stat= | grep -c "^Z" || true';
+  const r = await sh(script);
+  assert.is(r.text.trim(), '0', 'PID 1 reaped every orphan');
+});
+
+Isolation('SIGTERM from Ctrl-C reaches the command through PID 1', async () => {
+  const r = await herd(['run', '--', 'sh', '-c', 'trap "echo term; exit 3" TERM; echo up; while :; do sleep 0.1; done'], {
+    ...opts,
+    onStart: (child) => child.stdout!.once('data', () => child.kill('SIGINT')),
+  });
+  assert.is(r.code, 130);
+  assert.is(r.text, 'up\nterm\n');
+});
+
+Isolation('a job setup failure names its step and runs nothing', async () => {
+  const r = await sh('echo should-not-run', ['--workdir', '/no/such/dir']);
+  assert.is(r.code, 255);
+  assert.is(r.text, '');
+  assert.match(r.stderr, /job setup failed at workdir: \/no\/such\/dir is not a directory in the job \[JOB_FAILED\]/);
+  await sleep(10);
+});
+
+if (enabled) Isolation.run();
