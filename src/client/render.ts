@@ -1,4 +1,6 @@
 import type { HerdError } from '../protocol/errors.ts';
+import type { JobLimits, JobResult } from '../protocol/messages.ts';
+import { formatBytes } from './units.ts';
 import { exitStatus, overallStatus, type HostOutcome } from './outcome.ts';
 
 /** The one line a user sees for an error: where, what, the code, and what to do. */
@@ -6,6 +8,13 @@ export function errorLine(error: HerdError): string {
   const where = error.host === undefined ? '' : `${error.host}: `;
   const hint = error.hint === undefined ? '' : ` — ${error.hint}`;
   return `herd: ${where}${error.message} [${error.code}]${hint}`;
+}
+
+/** A line about how a job ended, when that is worth saying (it was OOM-killed). */
+export function resultNote(host: string, result: JobResult, limits: JobLimits): string | null {
+  if (!result.oomKilled) return null;
+  const limit = limits.memoryBytes === undefined ? '' : ` (--max-memory ${formatBytes(limits.memoryBytes)})`;
+  return `herd: ${host}: job ${result.jobId} ran out of memory${limit} and was killed by the kernel's OOM killer`;
 }
 
 export function runReportJson(outcomes: readonly HostOutcome[]): string {

@@ -43,6 +43,18 @@ export interface Welcome {
   agentVersion: string;
 }
 
+/** Resource limits of a job; each is enforced by the host's cgroups or the job does not start. */
+export interface JobLimits {
+  /** Percent of one CPU: 50 is half a core, 250 two and a half. */
+  cpuPercent?: number;
+  /** cpuset list, e.g. "0-1,3". */
+  cpuCores?: string;
+  memoryBytes?: number;
+  pids?: number;
+  readBps?: number;
+  writeBps?: number;
+}
+
 export interface RunRequest {
   t: 'run';
   argv: string[];
@@ -51,6 +63,7 @@ export interface RunRequest {
   workdir?: string;
   /** Run the command as this user and group (default: root, or the agent's user). */
   user?: { uid: number; gid: number };
+  limits?: JobLimits;
 }
 export interface Started { t: 'started'; jobId: string }
 export interface SignalRequest { t: 'signal'; signal: JobSignal }
@@ -68,6 +81,15 @@ export interface JobResult {
   durationMs: number;
   /** Milliseconds spent in each phase on the host: setup (namespaces, mounts), attach (cgroup), run. */
   phases?: Record<string, number>;
+  /** What the job used, from its cgroup (absent where the host has no cgroup for it). */
+  usage?: JobUsage;
+}
+
+export interface JobUsage {
+  cpuMs?: number;
+  peakMemoryBytes?: number;
+  readBytes?: number;
+  writeBytes?: number;
 }
 export interface Exit { t: 'exit'; result: JobResult }
 /** A request-level failure; the session stays up. */
@@ -95,6 +117,16 @@ function stringArray(o: Shape, key: string, max: number): void {
   if (!Array.isArray(value) || value.length > max || !value.every((v) => typeof v === 'string')) {
     fail(`${String(o.t)}.${key} must be a list of at most ${max} strings`);
   }
+}
+
+function checkLimits(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('run.limits must be an object');
+  const limits = value as Shape;
+  for (const key of ['cpuPercent', 'memoryBytes', 'pids', 'readBps', 'writeBps']) {
+    const v = limits[key];
+    if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) > 0)) fail(`run.limits.${key} must be a positive integer`);
+  }
+  if (limits.cpuCores !== undefined && (typeof limits.cpuCores !== 'string' || limits.cpuCores.length > 256)) fail('run.limits.cpuCores must be a string');
 }
 
 function checkResult(value: unknown): void {
@@ -145,6 +177,7 @@ export function parseMessage(value: unknown): Message {
       const entries = Object.entries(env as Shape);
       if (entries.length > MAX_ENV || !entries.every(([, v]) => typeof v === 'string')) fail('run.env values must be strings');
       str(o, 'workdir', true);
+      if (o.limits !== undefined) checkLimits(o.limits);
       if (o.user !== undefined) {
         const user = o.user as Shape;
         const id = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32 - 1;

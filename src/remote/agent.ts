@@ -1,10 +1,12 @@
-import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { serveConnection, type AgentState } from './hostSession.ts';
 import { loadHostIdentity } from './identity.ts';
 import { findHostTools } from './job.ts';
 import type { HostTools } from './jobPlan.ts';
-import { readHostRoot } from './sandbox.ts';
+import { readCgroupFacts, readText } from './cgroups/facts.ts';
+import { detectHierarchy } from './cgroups/hierarchy.ts';
+import { readHostMounts, readHostRoot } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
 
 /** An agent with no client and no running job for this long exits; the next contact starts a new one. */
@@ -52,6 +54,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     process.exit(0);
   }
   let tools: HostTools | undefined;
+  let cgroups: ReturnType<AgentState['cgroups']> | undefined;
   const state: AgentState = {
     paths,
     version,
@@ -60,6 +63,15 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     isRoot: process.getuid?.() === 0,
     hostRoot: readHostRoot(),
     tools: () => (tools ??= findHostTools()),
+    cgroups: () => {
+      if (cgroups === undefined) {
+        // Only root can create cgroups here; a rootless agent runs jobs without them.
+        const hierarchy = state.isRoot ? detectHierarchy(readHostMounts(), readText) : null;
+        mkdirSync(paths.jobs, { recursive: true, mode: 0o700 });
+        cgroups = { hierarchy, facts: readCgroupFacts(hierarchy, paths.jobs) };
+      }
+      return cgroups;
+    },
   };
   const connections = new Set<Socket>();
   let idleSince = Date.now();

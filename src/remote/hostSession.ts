@@ -7,6 +7,9 @@ import type { Message, Role } from '../protocol/messages.ts';
 import { allows } from '../protocol/roles.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import { pinCa, storeHostCert } from './identity.ts';
+import type { Hierarchy } from './cgroups/hierarchy.ts';
+import { JobCgroup } from './cgroups/jobCgroup.ts';
+import { planCgroup, type CgroupFacts } from './cgroups/plan.ts';
 import { Job } from './job.ts';
 import type { HostTools } from './jobPlan.ts';
 import { readHostMounts } from './sandbox.ts';
@@ -26,6 +29,8 @@ export interface AgentState {
   hostRoot: RootEntry[];
   /** The tools jobs are started with, found on first use. */
   tools(): HostTools;
+  /** The cgroup hierarchy herd can use (null: none, e.g. rootless) and the host facts limits are checked against. */
+  cgroups(): { hierarchy: Hierarchy | null; facts: CgroupFacts };
 }
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
@@ -115,7 +120,16 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
           rootEntries: agent.hostRoot,
           mounts: readHostMounts(),
         });
-        const job = new Job(plan, agent.paths.jobs, agent.tools(), () => {});
+        const host = agent.cgroups();
+        const cgroupPlan = planCgroup(message.limits ?? {}, host.hierarchy, host.facts, jobId);
+        const cgroup = cgroupPlan === null ? null : JobCgroup.create(cgroupPlan);
+        let job: Job;
+        try {
+          job = new Job(plan, agent.paths.jobs, agent.tools(), cgroup);
+        } catch (err) {
+          cgroup?.discard();
+          throw err;
+        }
         agent.jobs.set(jobId, job);
         attached.set(stream, job);
         const done = (): void => {

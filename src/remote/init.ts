@@ -2,6 +2,9 @@
  * PID 1 of every job: a POSIX sh script run by `unshare --fork`, in two halves.
  *
  * Setup, named step by step (a failure reports "fail STEP message" on fd 4 and exits 125):
+ *   pid         first, its pid as the host sees it: /proc is still the host's procfs here, so the
+ *               agent can move the init into its cgroup while the mounts below are made (joining
+ *               a cgroup waits for an RCU grace period, ~15 ms, worth overlapping)
  *   mount       every mount of the job's root, from the fstab the agent wrote (one process)
  *   hostname    the job's hostname, in its own UTS namespace
  *   pivot_root  into the new root; the old root is detached
@@ -21,6 +24,7 @@
 export const INIT_SCRIPT = [
   'j=$1 w=$2; shift 2',
   'fail() { printf "fail %s %s\\n" "$1" "$2" >&4; exit 125; }',
+  'read -r p _ < /proc/self/stat && printf "pid %s\\n" "$p" >&4',
   'e=$(mount -a -T "$j/fstab" 2>&1) || fail mount "$e"',
   // /proc/sys is owned by the initial user namespace, so a rootless job (in a user namespace of
   // its own) cannot write it; sethostname(2), through hostname(1), is allowed there.

@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { HerdError } from '../protocol/errors.ts';
 import type { JobResult, JobSignal } from '../protocol/messages.ts';
 import { resolveCommand } from './command.ts';
+import type { JobCgroup } from './cgroups/jobCgroup.ts';
 import { SETUP_FAILED_STATUS } from './init.ts';
 import { JobLog } from './jobLog.ts';
 import { jobArgv, type HostTools, type JobPlan } from './jobPlan.ts';
@@ -19,9 +20,6 @@ export interface JobSink {
   data(channel: 1 | 2, bytes: Uint8Array): boolean;
   exit(result: JobResult): void;
 }
-
-/** Runs between the job's setup and its command: the place to put it into its cgroup (and network). */
-export type AttachStep = (initPid: number) => void;
 
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -58,9 +56,12 @@ export class Job {
   private setupError: HerdError | null = null;
   private isRunning = false;
 
-  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, attach: AttachStep) {
+  private readonly cgroup: JobCgroup | null;
+
+  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, cgroup: JobCgroup | null) {
     this.plan = plan;
     this.dir = join(jobsDir, plan.jobId);
+    this.cgroup = cgroup;
     const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     prepareSandbox(plan.sandbox, this.dir, plan.user);
@@ -79,23 +80,27 @@ export class Job {
     control.on('error', () => {});
     this.child.stdout!.on('data', (chunk: Uint8Array) => this.output(1, chunk));
     this.child.stderr!.on('data', (chunk: Uint8Array) => this.output(2, chunk));
+    let attached: Promise<void> = Promise.resolve();
     this.readReports(this.child.stdio[4] as Readable, (line) => {
-      if (line === 'ready') {
+      if (line.startsWith('pid ')) {
+        // In its cgroup before the command exists: everything the job starts is counted and limited.
+        const pid = Number(line.slice(4));
+        if (this.cgroup !== null) attached = this.cgroup.attach(pid);
+      } else if (line === 'ready') {
         this.phases.setupMs = Math.round(performance.now() - began);
-        const attachBegan = performance.now();
-        try {
-          const init = this.initPid();
-          if (init === null) throw new HerdError('JOB_FAILED', 'job setup: the init process vanished');
-          attach(init);
-        } catch (err) {
-          this.setupError = err instanceof HerdError ? err : new HerdError('JOB_FAILED', `job setup failed at attach: ${(err as Error).message}`);
-          this.child.kill('SIGKILL');
-          return;
-        }
-        this.phases.attachMs = Math.round(performance.now() - attachBegan);
-        control.end('go\n');
-        this.isRunning = true;
-        this.sink?.started();
+        const readyAt = performance.now();
+        attached.then(
+          () => {
+            this.phases.attachMs = Math.round(performance.now() - readyAt);
+            control.end('go\n');
+            this.isRunning = true;
+            this.sink?.started();
+          },
+          (err: Error) => {
+            this.setupError = new HerdError('JOB_FAILED', `job setup failed at attach: cannot join the job's cgroup: ${err.message}`);
+            this.child.kill('SIGKILL');
+          },
+        );
       } else if (line.startsWith('fail ')) {
         const [, step, ...words] = line.split(' ');
         this.setupError = new HerdError('JOB_FAILED', `job setup failed at ${step}: ${words.join(' ')}`);
@@ -194,18 +199,21 @@ export class Job {
     const endedAt = new Date();
     if (this.isRunning) this.phases.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.phases.setupMs ?? 0) - (this.phases.attachMs ?? 0));
     const setupFailed = !this.isRunning && (this.setupError !== null || code === SETUP_FAILED_STATUS);
+    const measured = this.cgroup?.usage();
     this.result = {
       jobId: this.id,
       exitCode: setupFailed ? null : code,
       signal: signal === null || setupFailed ? null : signal.replace(/^SIG/, ''),
-      oomKilled: false,
+      oomKilled: measured?.oomKilled ?? false,
       timedOut: false,
       stopped: this.stopRequested,
       startedAt: this.startedAt.toISOString(),
       endedAt: endedAt.toISOString(),
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
       phases: { ...this.phases },
+      ...(measured === undefined ? {} : { usage: measured.usage }),
     };
+    void this.cgroup?.remove();
     if (setupFailed) this.log.note((this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed')).message);
     this.log.close();
     removeSandbox(this.plan.sandbox, this.dir);

@@ -5,6 +5,8 @@ export interface MountEntry {
   source: string;
   /** major:minor of the filesystem's device */
   device: string;
+  /** Per-superblock options: for cgroup v1 they name the controllers. */
+  superOptions: string[];
 }
 
 /** The kernel escapes space, tab, newline and backslash in paths as \ooo octal. */
@@ -22,7 +24,13 @@ export function parseMountinfo(text: string): MountEntry[] {
     const fields = line.split(' ');
     const dash = fields.indexOf('-', 6);
     if (fields.length < 10 || dash < 0) continue;
-    entries.push({ mountPoint: unescape(fields[4]!), device: fields[2]!, fsType: fields[dash + 1]!, source: unescape(fields[dash + 2]!) });
+    entries.push({
+      mountPoint: unescape(fields[4]!),
+      device: fields[2]!,
+      fsType: fields[dash + 1]!,
+      source: unescape(fields[dash + 2]!),
+      superOptions: (fields[dash + 3] ?? '').split(','),
+    });
   }
   return entries;
 }

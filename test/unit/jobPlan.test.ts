@@ -52,7 +52,7 @@ const codeOf = (fn: () => unknown): string => {
 test('mountinfo: fields after the separator, octal escapes undone', () => {
   const mounts = parseMountinfo(MOUNTINFO);
   assert.is(mounts.length, 9);
-  assert.equal(mounts[5], { mountPoint: '/home/data set', device: '254:32', fsType: 'xfs', source: '/dev/vdc' });
+  assert.equal(mounts[5], { mountPoint: '/home/data set', device: '254:32', fsType: 'xfs', source: '/dev/vdc', superOptions: ['rw'] });
 });
 
 test('sandbox: host root read-only per top-level entry, data submounts added back, pseudo filesystems not', () => {

@@ -3,7 +3,10 @@ import type { JobResult } from '../../protocol/messages.ts';
 import { helperAsset } from '../buildInfo.ts';
 import { loadConfig } from '../config.ts';
 import { parseDuration } from '../durations.ts';
+import { parseCpuList } from '../../remote/cgroups/plan.ts';
+import type { JobLimits } from '../../protocol/messages.ts';
 import { eachLimited } from '../fanout.ts';
+import { parsePositiveInt, parseSize } from '../units.ts';
 import type { RemoteJob } from '../remoteJob.ts';
 import { HostConnection } from '../hostConnection.ts';
 import { Interrupts } from '../interrupt.ts';
@@ -12,7 +15,7 @@ import { ensureIdentity } from '../identity.ts';
 import { PrefixedLines } from '../lineWriter.ts';
 import { OutputGate } from '../outputGate.ts';
 import { EXIT_INTERRUPTED, overallStatus, summaryLine, type HostOutcome } from '../outcome.ts';
-import { errorLine, runReportJson } from '../render.ts';
+import { errorLine, resultNote, runReportJson } from '../render.ts';
 import { pumpStdin } from '../stdinPump.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
 
@@ -21,11 +24,39 @@ export interface RunOptions extends GlobalOptions {
   env: string[];
   workdir?: string;
   user?: string;
+  limits: LimitFlags;
   grace: string;
   acceptNew: boolean;
   stdin: boolean;
   parallel: number;
   connectTimeout: string;
+}
+
+/** The limit flags as typed; parsed and checked by limitsFrom. */
+export interface LimitFlags {
+  maxCpu?: string;
+  cpuCores?: string;
+  maxMemory?: string;
+  maxPids?: string;
+  maxReadBps?: string;
+  maxWriteBps?: string;
+  maxIobps?: string;
+}
+
+export function limitsFrom(flags: LimitFlags): JobLimits {
+  const limits: JobLimits = {};
+  if (flags.maxCpu !== undefined) limits.cpuPercent = parsePositiveInt(flags.maxCpu, '--max-cpu');
+  if (flags.cpuCores !== undefined) {
+    parseCpuList(flags.cpuCores, '--cpu-cores');
+    limits.cpuCores = flags.cpuCores;
+  }
+  if (flags.maxMemory !== undefined) limits.memoryBytes = parseSize(flags.maxMemory, '--max-memory');
+  if (flags.maxPids !== undefined) limits.pids = parsePositiveInt(flags.maxPids, '--max-pids');
+  // --max-iobps limits reading and writing alike; the specific flags take precedence.
+  if (flags.maxIobps !== undefined) limits.readBps = limits.writeBps = parseSize(flags.maxIobps, '--max-iobps', true);
+  if (flags.maxReadBps !== undefined) limits.readBps = parseSize(flags.maxReadBps, '--max-read-bps', true);
+  if (flags.maxWriteBps !== undefined) limits.writeBps = parseSize(flags.maxWriteBps, '--max-write-bps', true);
+  return limits;
 }
 
 /** Default number of hosts contacted at once. */
@@ -59,6 +90,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const connectTimeoutMs = parseDuration(options.connectTimeout, '--connect-timeout');
   const env = parseEnv(options.env);
   const user = options.user === undefined ? undefined : parseUser(options.user);
+  const limits = limitsFrom(options.limits);
   const loaded = loadConfig(options.config);
   const targets = resolveHosts(options.hosts, loaded.config);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
@@ -93,6 +125,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
           env,
           ...(options.workdir === undefined ? {} : { workdir: options.workdir }),
           ...(user === undefined ? {} : { user }),
+          ...(Object.keys(limits).length === 0 ? {} : { limits }),
         },
         {
           started: (jobId) => {
@@ -144,7 +177,11 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   if (options.json) {
     io.stdout.write(runReportJson(list));
   } else {
-    for (const o of list) if (o.error !== null) io.stderr.write(`${errorLine(o.error)}\n`);
+    for (const o of list) {
+      if (o.error !== null) io.stderr.write(`${errorLine(o.error)}\n`);
+      const line = o.result === null ? null : resultNote(o.host, o.result, limits);
+      if (line !== null) io.stderr.write(`${line}\n`);
+    }
     if (list.length > 1) io.stderr.write(`${summaryLine(list)}\n`);
   }
   return { exitCode: interrupts.interrupted ? EXIT_INTERRUPTED : overallStatus(list) };
@@ -159,6 +196,15 @@ function runOptions(argv: Args): RunOptions {
     env: (argv.env as string[] | undefined) ?? [],
     ...(typeof argv.workdir === 'string' ? { workdir: argv.workdir } : {}),
     ...(typeof argv.user === 'string' ? { user: argv.user } : {}),
+    limits: {
+      ...(argv.maxCpu === undefined ? {} : { maxCpu: String(argv.maxCpu) }),
+      ...(argv.cpuCores === undefined ? {} : { cpuCores: String(argv.cpuCores) }),
+      ...(argv.maxMemory === undefined ? {} : { maxMemory: String(argv.maxMemory) }),
+      ...(argv.maxPids === undefined ? {} : { maxPids: String(argv.maxPids) }),
+      ...(argv.maxReadBps === undefined ? {} : { maxReadBps: String(argv.maxReadBps) }),
+      ...(argv.maxWriteBps === undefined ? {} : { maxWriteBps: String(argv.maxWriteBps) }),
+      ...(argv.maxIobps === undefined ? {} : { maxIobps: String(argv.maxIobps) }),
+    },
     grace: String(argv.grace),
     acceptNew: argv.acceptNew === true,
     stdin: argv.stdin !== false,
@@ -177,6 +223,13 @@ export const runModule: CommandModule = {
       .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'set an environment variable in the job (KEY=VALUE; repeatable)' })
       .option('workdir', { alias: 'w', type: 'string', describe: 'working directory inside the job (default: /work, private to the job)' })
       .option('user', { alias: 'u', type: 'string', describe: 'run the command as UID[:GID] (numeric; needs root on the host)' })
+      .option('max-cpu', { type: 'string', describe: 'CPU limit in percent of one core (50 = half a core, 250 = two and a half)', group: 'Limits:' })
+      .option('cpu-cores', { type: 'string', describe: 'CPUs the job may run on, e.g. 0-1,3', group: 'Limits:' })
+      .option('max-memory', { type: 'string', describe: 'memory limit, e.g. 512M, 2G (no swap beyond it); over it the job is OOM-killed', group: 'Limits:' })
+      .option('max-pids', { type: 'string', describe: 'most processes and threads the job may have at once', group: 'Limits:' })
+      .option('max-read-bps', { type: 'string', describe: 'read rate limit on the disk behind /work, e.g. 10M', group: 'Limits:' })
+      .option('max-write-bps', { type: 'string', describe: 'write rate limit on the disk behind /work, e.g. 5M', group: 'Limits:' })
+      .option('max-iobps', { type: 'string', describe: 'read and write rate limit (each), e.g. 20M', group: 'Limits:' })
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C, time between SIGTERM and SIGKILL' })
       .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
       .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })

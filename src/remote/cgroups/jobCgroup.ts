@@ -1,0 +1,161 @@
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { HerdError } from '../../protocol/errors.ts';
+import type { JobUsage } from '../../protocol/messages.ts';
+import { readText } from './facts.ts';
+import type { CgroupPlan, UsageSource } from './plan.ts';
+
+/** A job's cgroups on the host: created from a plan, joined by the job's init, read and removed after. */
+export class JobCgroup {
+  readonly plan: CgroupPlan;
+  private readonly created: string[] = [];
+
+  private constructor(plan: CgroupPlan) {
+    this.plan = plan;
+  }
+
+  /** Creates the directories and writes the limits; on any failure removes what it made. */
+  static create(plan: CgroupPlan): JobCgroup {
+    const cgroup = new JobCgroup(plan);
+    try {
+      for (const dir of plan.create) {
+        try {
+          mkdirSync(dir);
+          if (plan.leaves.includes(dir)) cgroup.created.push(dir);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+      }
+      for (const { path, value } of plan.writes) {
+        try {
+          writeFileSync(path, value);
+        } catch (err) {
+          throw new HerdError('LIMIT_UNSUPPORTED', `cannot write "${value}" to ${path}: ${(err as Error).message}`);
+        }
+      }
+    } catch (err) {
+      cgroup.discard();
+      throw err instanceof HerdError ? err : new HerdError('LIMIT_UNSUPPORTED', `cannot create the job's cgroup: ${(err as Error).message}`, { hint: 'limits need root on the host' });
+    }
+    return cgroup;
+  }
+
+  /**
+   * Moves a process (and so every process it later starts) into the job's cgroups. Off the
+   * event loop: the first migration waits for an RCU grace period in the kernel.
+   */
+  async attach(pid: number): Promise<void> {
+    for (const procs of this.plan.procs) await writeFile(procs, String(pid));
+  }
+
+  /** What the job used, and whether the kernel's OOM killer struck inside it. */
+  usage(): { usage: JobUsage; oomKilled: boolean } {
+    const usage: JobUsage = {};
+    let oomKilled = false;
+    for (const source of this.plan.usage) {
+      const text = readText(source.path);
+      if (text === null) continue;
+      readUsage(source, text, usage, (killed) => (oomKilled ||= killed));
+    }
+    return { usage, oomKilled };
+  }
+
+  /** Kills whatever is left (cgroup.kill on v2, one by one on v1) and removes the job's cgroups. */
+  async remove(): Promise<void> {
+    const dirs = this.created.splice(0);
+    for (const dir of dirs) {
+      if (this.plan.version === 2) {
+        try {
+          writeFileSync(`${dir}/cgroup.kill`, '1');
+        } catch {
+          // kernels before 5.14 have no cgroup.kill; the loop below does it
+        }
+      }
+      // rmdir fails with EBUSY until the last process has exited: retry briefly, without blocking.
+      for (let attempt = 0; attempt < REMOVE_ATTEMPTS; attempt++) {
+        for (const pid of (readText(`${dir}/cgroup.procs`) ?? '').split('\n').filter(Boolean).map(Number)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        try {
+          rmdirSync(dir);
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    }
+  }
+
+  /** Synchronous removal for a cgroup no process ever joined (a job that failed to start). */
+  discard(): void {
+    for (const dir of this.created.splice(0)) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // left for the next agent start to find
+      }
+    }
+  }
+}
+
+/** 50 × 20 ms: a second for the last processes of a job to exit after SIGKILL. */
+const REMOVE_ATTEMPTS = 50;
+
+function field(text: string, name: string): number | undefined {
+  const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return match === null ? undefined : Number(match[1]);
+}
+
+function readUsage(source: UsageSource, text: string, usage: JobUsage, oom: (killed: boolean) => void): void {
+  switch (source.kind) {
+    case 'cpuacct.usage':
+      usage.cpuMs = Math.round(Number(text.trim()) / 1e6);
+      return;
+    case 'cpu.stat': {
+      const micros = field(text, 'usage_usec');
+      if (micros !== undefined) usage.cpuMs = Math.round(micros / 1000);
+      return;
+    }
+    case 'memory.max_usage_in_bytes':
+    case 'memory.peak':
+      usage.peakMemoryBytes = Number(text.trim());
+      return;
+    case 'memory.oom_control':
+    case 'memory.events':
+      oom((field(text, 'oom_kill') ?? 0) > 0);
+      return;
+    case 'blkio.throttle.io_service_bytes': {
+      let read = 0;
+      let write = 0;
+      for (const line of text.split('\n')) {
+        const [dev, op, value] = line.split(' ');
+        if (source.device !== null && dev !== source.device) continue;
+        if (op === 'Read') read += Number(value);
+        if (op === 'Write') write += Number(value);
+      }
+      usage.readBytes = read;
+      usage.writeBytes = write;
+      return;
+    }
+    case 'io.stat': {
+      let read = 0;
+      let write = 0;
+      for (const line of text.split('\n')) {
+        const [dev, ...pairs] = line.split(' ');
+        if (dev === undefined || dev === '' || (source.device !== null && dev !== source.device)) continue;
+        for (const pair of pairs) {
+          const [key, value] = pair.split('=');
+          if (key === 'rbytes') read += Number(value);
+          if (key === 'wbytes') write += Number(value);
+        }
+      }
+      usage.readBytes = read;
+      usage.writeBytes = write;
+      return;
+    }
+  }
+}
