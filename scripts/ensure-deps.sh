@@ -14,7 +14,7 @@ declare -A needs=(
   [unshare]=util-linux [nsenter]=util-linux [ps]=procps [sha256sum]=coreutils
 )
 if [ "$bench" = 1 ]; then
-  needs+=([clush]=clustershell [parallel-ssh]=pssh [ansible]=ansible-core [hyperfine]=hyperfine)
+  needs+=([clush]=clustershell [parallel-ssh]=pssh [ansible]=ansible-core [hyperfine]=hyperfine [bwrap]=bubblewrap)
 fi
 
 missing=()
