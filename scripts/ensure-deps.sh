@@ -11,7 +11,10 @@ bench=0
 # command -> Debian package
 declare -A needs=(
   [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client [ip]=iproute2
-  [unshare]=util-linux [nsenter]=util-linux [ps]=procps [sha256sum]=coreutils
+  [unshare]=util-linux [nsenter]=util-linux [setpriv]=util-linux [ps]=procps [sha256sum]=coreutils
+  [losetup]=mount [mkfs.ext4]=e2fsprogs
+  # the cgroup-v2 test host (fixtures/vm)
+  [qemu-system-x86_64]=qemu-system-x86 [debootstrap]=debootstrap [busybox]=busybox-static [cpio]=cpio
 )
 if [ "$bench" = 1 ]; then
   needs+=([clush]=clustershell [parallel-ssh]=pssh [ansible]=ansible-core [hyperfine]=hyperfine [bwrap]=bubblewrap)

@@ -44,6 +44,7 @@ test('known_hosts: plain, [host]:port, hashed and negated entries', () => {
       `${hashed} ssh-ed25519 ${other.toString('base64')}`,
       `*.example.com,!bad.example.com ssh-ed25519 ${blob.toString('base64')}`,
       `@revoked web1 ssh-ed25519 ${other.toString('base64')}`,
+      `[127.0.0.1]:22522 ssh-ed25519 ${blob.toString('base64')}`,
     ].join('\n'),
   );
   assert.is(keyType(blob), 'ssh-ed25519');
@@ -55,6 +56,8 @@ test('known_hosts: plain, [host]:port, hashed and negated entries', () => {
   assert.is(judgeHostKey(knownKeys(file, '10.1.1.1', 2222), other), 'known');
   assert.is(judgeHostKey(knownKeys(file, 'a.example.com', 22), blob), 'known');
   assert.is(judgeHostKey(knownKeys(file, 'bad.example.com', 22), blob), 'unknown');
+  assert.is(judgeHostKey(knownKeys(file, '127.0.0.1', 22522), blob), 'known', 'a plain [host]:port entry');
+  assert.is(judgeHostKey(knownKeys(file, '127.0.0.2', 22522), blob), 'unknown', 'brackets are not a character class');
   rmSync(dir, { recursive: true, force: true });
 });
 
