@@ -305,6 +305,10 @@ Local('rootless: an unprivileged user gets the same namespaces through a user na
   assert.is(r.code, 0, r.stderr);
   assert.match(r.text, /^\/bin\/sh\n[0-9a-f]{12}\n0\nro\n$/, 'init as PID 1, the job id as hostname, mapped to root inside, host read-only');
   assert.ok(existsSync(join(home, '.cache', 'herd')), 'state lives in the user\'s cache directory');
+  const limited = await herd(['run', '--max-memory', '64M', '--', 'echo', 'ran'], { home, uid: 65534, gid: 65534 });
+  assert.is(limited.code, 255);
+  assert.is(limited.text, '', 'the job did not run without its limit');
+  assert.match(limited.stderr, /--max-memory: no cgroup hierarchy is available to herd on this host .*\[LIMIT_UNSUPPORTED\]/);
 });
 
 if (enabled) Local.run();

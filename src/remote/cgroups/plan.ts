@@ -77,7 +77,20 @@ export function validateLimits(limits: JobLimits, facts: CgroupFacts): void {
   }
 }
 
-const hasLimits = (limits: JobLimits): boolean => Object.values(limits).some((v) => v !== undefined);
+/** The flag a user typed for each limit, for messages. */
+export const LIMIT_FLAGS: Record<keyof JobLimits, string> = {
+  cpuPercent: '--max-cpu',
+  cpuCores: '--cpu-cores',
+  memoryBytes: '--max-memory',
+  pids: '--max-pids',
+  readBps: '--max-read-bps',
+  writeBps: '--max-write-bps',
+};
+
+function firstLimit(limits: JobLimits): string | null {
+  const key = (Object.keys(LIMIT_FLAGS) as Array<keyof JobLimits>).find((k) => limits[k] !== undefined);
+  return key === undefined ? null : LIMIT_FLAGS[key];
+}
 
 /**
  * Plans the job's cgroups. With no hierarchy herd can use, a job without limits runs
@@ -86,7 +99,8 @@ const hasLimits = (limits: JobLimits): boolean => Object.values(limits).some((v)
 export function planCgroup(limits: JobLimits, hierarchy: Hierarchy | null, facts: CgroupFacts, jobId: string): CgroupPlan | null {
   validateLimits(limits, facts);
   if (hierarchy === null) {
-    if (hasLimits(limits)) unsupported(Object.keys(limits).find((k) => limits[k as keyof JobLimits] !== undefined) ?? 'limits', 'no cgroup hierarchy is available to herd on this host (limits need root, or a delegated cgroup)');
+    const flag = firstLimit(limits);
+    if (flag !== null) unsupported(flag, 'no cgroup hierarchy is available to herd on this host (limits need root, or a delegated cgroup)');
     return null;
   }
   const device = 'device' in facts.ioDevice ? facts.ioDevice.device : null;
