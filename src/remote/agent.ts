@@ -6,6 +6,8 @@ import { findHostTools } from './job.ts';
 import type { HostTools } from './jobPlan.ts';
 import { readCgroupFacts, readText } from './cgroups/facts.ts';
 import { detectHierarchy } from './cgroups/hierarchy.ts';
+import { planCgroup } from './cgroups/plan.ts';
+import { LauncherPool } from './launcher.ts';
 import { readHostMounts, readHostRoot } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
 
@@ -63,6 +65,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     isRoot: process.getuid?.() === 0,
     hostRoot: readHostRoot(),
     tools: () => (tools ??= findHostTools()),
+    launchers: null,
     cgroups: () => {
       if (cgroups === undefined) {
         // Only root can create cgroups here; a rootless agent runs jobs without them.
@@ -73,9 +76,15 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
       return cgroups;
     },
   };
+  const { hierarchy, facts } = state.cgroups();
+  if (hierarchy !== null) {
+    state.launchers = new LauncherPool(paths.jobs, (name) => planCgroup({}, hierarchy, facts, name)!);
+    state.launchers.refill();
+  }
   const connections = new Set<Socket>();
   let idleSince = Date.now();
   const shutdown = (): void => {
+    state.launchers?.close();
     removeQuietly(paths.socket);
     removeQuietly(paths.lock);
     process.exit(0);

@@ -10,7 +10,9 @@ import { pinCa, storeHostCert } from './identity.ts';
 import type { Hierarchy } from './cgroups/hierarchy.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import { planCgroup, type CgroupFacts } from './cgroups/plan.ts';
+import { resolveCommand } from './command.ts';
 import { Job } from './job.ts';
+import { spawnLauncher, type Launch, type LauncherPool } from './launcher.ts';
 import type { HostTools } from './jobPlan.ts';
 import { readHostMounts } from './sandbox.ts';
 import type { RootEntry } from './sandboxPlan.ts';
@@ -31,6 +33,8 @@ export interface AgentState {
   tools(): HostTools;
   /** The cgroup hierarchy herd can use (null: none, e.g. rootless) and the host facts limits are checked against. */
   cgroups(): { hierarchy: Hierarchy | null; facts: CgroupFacts };
+  /** Spare launchers waiting in spare cgroups; null where there are no cgroups. */
+  launchers: LauncherPool | null;
 }
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
@@ -111,7 +115,8 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
             hint: 'use a certificate with role user or admin',
           });
         }
-        const jobId = toHex(randomBytes(6));
+        // A job takes the spare launcher's id when there is one: its cgroup already has that name.
+        const jobId = agent.launchers?.peek() ?? toHex(randomBytes(6));
         const plan = planJob(message, {
           jobId,
           isRoot: agent.isRoot,
@@ -120,14 +125,22 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
           rootEntries: agent.hostRoot,
           mounts: readHostMounts(),
         });
+        const tools = agent.tools();
+        const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
         const host = agent.cgroups();
         const cgroupPlan = planCgroup(message.limits ?? {}, host.hierarchy, host.facts, jobId);
-        const cgroup = cgroupPlan === null ? null : JobCgroup.create(cgroupPlan);
+        const spare = cgroupPlan !== null && agent.launchers?.peek() === jobId ? agent.launchers.take(cgroupPlan) : null;
+        const launch: Launch = spare ?? {
+          child: spawnLauncher(agent.paths.jobs),
+          cgroup: cgroupPlan === null ? null : JobCgroup.create(cgroupPlan),
+          joined: false,
+        };
         let job: Job;
         try {
-          job = new Job(plan, agent.paths.jobs, agent.tools(), cgroup);
+          job = new Job(plan, agent.paths.jobs, tools, command, launch);
         } catch (err) {
-          cgroup?.discard();
+          launch.child.kill('SIGKILL');
+          void launch.cgroup?.remove();
           throw err;
         }
         agent.jobs.set(jobId, job);

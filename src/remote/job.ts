@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -8,7 +8,8 @@ import { resolveCommand } from './command.ts';
 import type { JobCgroup } from './cgroups/jobCgroup.ts';
 import { SETUP_FAILED_STATUS } from './init.ts';
 import { JobLog } from './jobLog.ts';
-import { jobArgv, type HostTools, type JobPlan } from './jobPlan.ts';
+import { jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
+import type { Launch } from './launcher.ts';
 import { prepareSandbox, removeSandbox } from './sandbox.ts';
 
 /** Where an attached client hears of a job; `data` returns false to ask the job to pause. */
@@ -58,26 +59,28 @@ export class Job {
 
   private readonly cgroup: JobCgroup | null;
 
-  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, cgroup: JobCgroup | null) {
+  /**
+   * `launch` is a launcher waiting for its script: a spare already in the job's cgroup, or a fresh
+   * one whose init joins the cgroup during setup. The caller has resolved the command.
+   */
+  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch) {
     this.plan = plan;
     this.dir = join(jobsDir, plan.jobId);
-    this.cgroup = cgroup;
-    const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
+    this.cgroup = launch.cgroup;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     prepareSandbox(plan.sandbox, this.dir, plan.user);
     this.log = new JobLog(this.dir);
     this.writeRecord();
+    const script = join(this.dir, 'launch');
+    writeFileSync(script, launchScript(plan, this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
     const began = performance.now();
-    this.child = spawn(tools.unshare, jobArgv(plan, this.dir, command, tools), {
-      cwd: this.dir,
-      env: plan.env,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-    });
+    this.child = launch.child;
     this.child.stdin!.on('error', () => {
       // a job that does not read stdin closes it early; that is not an error
     });
     const control = this.child.stdio[3] as Writable;
     control.on('error', () => {});
+    control.write(`${script}\n`);
     this.child.stdout!.on('data', (chunk: Uint8Array) => this.output(1, chunk));
     this.child.stderr!.on('data', (chunk: Uint8Array) => this.output(2, chunk));
     let attached: Promise<void> = Promise.resolve();
@@ -85,7 +88,7 @@ export class Job {
       if (line.startsWith('pid ')) {
         // In its cgroup before the command exists: everything the job starts is counted and limited.
         const pid = Number(line.slice(4));
-        if (this.cgroup !== null) attached = this.cgroup.attach(pid);
+        if (this.cgroup !== null && !launch.joined) attached = this.cgroup.attach(pid);
       } else if (line === 'ready') {
         this.phases.setupMs = Math.round(performance.now() - began);
         const readyAt = performance.now();
@@ -107,7 +110,7 @@ export class Job {
       }
     });
     this.child.on('error', (err) => {
-      this.setupError = new HerdError('JOB_FAILED', `could not start unshare: ${err.message}`);
+      this.setupError = new HerdError('JOB_FAILED', `could not start the job's launcher: ${err.message}`);
       this.finish(null, null);
     });
     this.child.on('close', (code, signal) => this.finish(code, signal));

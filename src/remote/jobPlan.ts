@@ -93,18 +93,34 @@ export interface HostTools {
 }
 
 /**
- * The invocation that applies a plan: unshare makes the namespaces and forks our init as
- * PID 1; after setup the init runs, for the command, a second unshare for the cgroup
- * namespace (made only once the agent has moved the job into its cgroup, so the job sees
- * that cgroup as its root) and setpriv to drop privileges.
+ * The invocation that applies a plan: unshare makes the namespaces and forks our init as PID 1.
+ * The cgroup namespace must be made once the job is in its cgroup, so the job sees that cgroup as
+ * its root: on the first unshare when the launcher already sits in the job's cgroup (`joined`),
+ * else on a second unshare just before the command, after the init has joined during setup.
+ * setpriv then drops privileges.
  */
-export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: HostTools): string[] {
+export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: HostTools, joined: boolean): string[] {
   const args = plan.namespaces.map((ns) => `--${ns}`);
+  if (joined) args.push('--cgroup');
   if (plan.userNamespace) args.push('--user', '--map-root-user');
   // --kill-child ties the namespace to the unshare process, our handle for SIGKILL.
   args.push('--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, jobDir, plan.workdir);
-  args.push(tools.unshare, '--cgroup', '--', tools.setpriv, '--no-new-privs', `--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`);
+  if (!joined) args.push(tools.unshare, '--cgroup', '--');
+  args.push(tools.setpriv, '--no-new-privs', `--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`);
   if (plan.user !== null) args.push(`--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups');
   args.push('--', command, ...plan.argv.slice(1));
   return args;
+}
+
+/** POSIX sh single quoting. */
+function quote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The script a launcher sources: the job's directory, its environment, then exec unshare. */
+export function launchScript(plan: JobPlan, jobDir: string, argv: readonly string[]): string {
+  const lines = [`cd ${quote(jobDir)} || exit 125`];
+  for (const [name, value] of Object.entries(plan.env)) lines.push(`export ${name}=${quote(value)}`);
+  lines.push(`exec ${argv.map(quote).join(' ')}`);
+  return `${lines.join('\n')}\n`;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootVm, ensureImage, type RunningVm } from '../../fixtures/vm/vm.ts';
-import { gate, herd, tempHome } from './harness.ts';
+import { gate, herd, loud, tempHome } from './harness.ts';
 
 /*
  * Limits on a cgroup-v2 host: a Debian VM under qemu with systemd and real v2 controllers. The VM
@@ -16,13 +16,13 @@ const box = tempHome('cgroup2');
 let vm: RunningVm | undefined;
 let target = '';
 
-V2.before(async () => {
+V2.before(loud(async () => {
   vm = await bootVm(ensureImage());
   copyFileSync(vm.clientKey, join(box.home, '.ssh', 'id_ed25519'));
   target = `root@127.0.0.1:${vm.port}`;
   const first = await herd(['run', '-H', target, '--accept-new', '--', 'true'], { home: box.home, timeoutMs: 120_000 });
   assert.is(first.code, 0, first.stderr);
-});
+}));
 
 V2.after(async () => {
   await vm?.stop();

@@ -103,3 +103,18 @@ export function tempHome(prefix: string): { home: string; remove(): void } {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * uvu runs none of a suite's tests when its before hook throws, and prints nothing about why;
+ * wrap hooks in this so the reason reaches the log (scripts/test.sh counts the tests not run).
+ */
+export function loud(hook: () => Promise<void> | void): () => Promise<void> {
+  return async () => {
+    try {
+      await hook();
+    } catch (err) {
+      console.error(`\nsuite setup failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      throw err;
+    }
+  };
+}

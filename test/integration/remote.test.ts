@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, sleep, tempHome } from './harness.ts';
+import { gate, herd, loud, sleep, tempHome } from './harness.ts';
 
 const Remote = suite('remote runs over SSH');
 const enabled = gate('remote.test.ts', { root: true, commands: ['ip', 'unshare', 'nsenter', 'ssh-keygen', '/usr/sbin/sshd'] });
@@ -14,14 +14,14 @@ let bed: Testbed;
 let home: string;
 const host = (i: number): TestHost => bed.hosts[i - 1]!;
 
-Remote.before(async () => {
+Remote.before(loud(async () => {
   // h5 forbids stream-local forwarding, so herd must always go through the bootstrap there.
   bed = await up(5, { sshdOptions: (n) => (n === 5 ? ['AllowStreamLocalForwarding=no'] : []) });
   home = bed.home;
   const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
   mkdirSync(join(home, '.config', 'herd'), { recursive: true });
   writeFileSync(join(home, '.config', 'herd', 'config.yml'), stringify({ hosts }));
-});
+}));
 
 Remote.after(() => bed?.down());
 

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { REPO, up, type Testbed } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, tempHome } from './harness.ts';
+import { gate, herd, loud, tempHome } from './harness.ts';
 
 const RUNTIMES: Record<string, string[]> = {
   node: [process.execPath],
@@ -17,11 +17,11 @@ const Runtimes = suite('the CLI under node, bun and deno');
 const enabled = gate('runtimes.test.ts', { root: true, commands: ['/usr/sbin/sshd', RUNTIMES.bun![0]!, RUNTIMES.deno![0]!] });
 let bed: Testbed;
 
-Runtimes.before(async () => {
+Runtimes.before(loud(async () => {
   bed = await up(1);
   mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
   writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: { h1: { address: bed.hosts[0]!.address, user: 'root' } } }));
-});
+}));
 Runtimes.after(() => bed?.down());
 
 for (const [name, runtime] of Object.entries(RUNTIMES)) {

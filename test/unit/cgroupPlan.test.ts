@@ -44,16 +44,17 @@ test('detection: a hybrid host whose cgroup2 has no memory controller is v1, co-
 test('v1 plan: limits in the right files, memsw after memory, cpuset given cpus and mems, one dir per mount', () => {
   const h = detectHierarchy(HYBRID, files({}))!;
   const plan = planCgroup({ cpuPercent: 50, cpuCores: '1', memoryBytes: 64 << 20, pids: 50, writeBps: 5 << 20 }, h, facts, 'j1')!;
-  const writes = Object.fromEntries(plan.writes.map((w) => [w.path, w.value]));
+  const writes = Object.fromEntries([...plan.prepare, ...plan.writes].map((w) => [w.path, w.value]));
   assert.is(writes['/sys/fs/cgroup/cpu,cpuacct/herd/j1/cpu.cfs_quota_us'], '50000');
   assert.is(writes['/sys/fs/cgroup/cpu,cpuacct/herd/j1/cpu.cfs_period_us'], '100000');
   assert.is(writes['/sys/fs/cgroup/memory/herd/j1/memory.limit_in_bytes'], String(64 << 20));
-  const paths = plan.writes.map((w) => w.path);
+  const paths = [...plan.prepare, ...plan.writes].map((w) => w.path);
   assert.ok(paths.indexOf('/sys/fs/cgroup/memory/herd/j1/memory.limit_in_bytes') < paths.indexOf('/sys/fs/cgroup/memory/herd/j1/memory.memsw.limit_in_bytes'));
   assert.is(writes['/sys/fs/cgroup/pids/herd/j1/pids.max'], '50');
   assert.is(writes['/sys/fs/cgroup/blkio/herd/j1/blkio.throttle.write_bps_device'], `254:0 ${5 << 20}`);
   assert.ok(paths.indexOf('/sys/fs/cgroup/cpuset/herd/cpuset.mems') < paths.indexOf('/sys/fs/cgroup/cpuset/herd/j1/cpuset.cpus'), 'the parent cpuset first');
   assert.is(writes['/sys/fs/cgroup/cpuset/herd/j1/cpuset.mems'], '0');
+  assert.is(writes['/sys/fs/cgroup/cpuset/herd/j1/cpuset.cpus'], '1', 'the job\'s CPUs replace the root set given first');
   assert.equal(plan.leaves.filter((l) => l.includes('cpu,cpuacct')).length, 1, 'co-mounted cpu and cpuacct share one directory');
   assert.ok(plan.procs.includes('/sys/fs/cgroup/memory/herd/j1/cgroup.procs'));
 });
@@ -61,15 +62,16 @@ test('v1 plan: limits in the right files, memsw after memory, cpuset given cpus 
 test('v1 plan without limits still gives usage: memory, CPU time, I/O bytes, OOM', () => {
   const h = detectHierarchy(HYBRID, files({}))!;
   const plan = planCgroup({}, h, facts, 'j2')!;
-  assert.equal(plan.writes, []);
+  assert.equal(plan.writes, [], 'no limits written');
   assert.equal(plan.usage.map((u) => u.kind).sort(), ['blkio.throttle.io_service_bytes', 'cpuacct.usage', 'memory.max_usage_in_bytes', 'memory.oom_control']);
-  assert.not.ok(plan.leaves.some((l) => l.includes('cpuset')), 'no cpuset cgroup when the CPUs are not limited');
+  const limited = planCgroup({ memoryBytes: 1 << 30 }, h, facts, 'j2')!;
+  assert.equal(limited.leaves, plan.leaves, 'the same shape with or without limits: a spare cgroup can become any job\'s');
 });
 
 test('v2 plan: controllers enabled down to the job, cpu.max, memory.max with no swap, io.max on the disk', () => {
   const h = detectHierarchy(V2, files({ '/sys/fs/cgroup/cgroup.controllers': 'cpuset cpu io memory pids' }))!;
   const plan = planCgroup({ cpuPercent: 250, memoryBytes: 1 << 30, pids: 10, readBps: 1000, writeBps: 2000 }, h, { ...facts, onlineCpus: [0, 1, 2] }, 'j3')!;
-  const writes = Object.fromEntries(plan.writes.map((w) => [w.path, w.value]));
+  const writes = Object.fromEntries([...plan.prepare, ...plan.writes].map((w) => [w.path, w.value]));
   assert.is(writes['/sys/fs/cgroup/cgroup.subtree_control'], '+memory +pids +cpu +io +cpuset');
   assert.is(writes['/sys/fs/cgroup/herd/cgroup.subtree_control'], '+memory +pids +cpu +io +cpuset');
   assert.is(writes['/sys/fs/cgroup/herd/j3/cpu.max'], '250000 100000');

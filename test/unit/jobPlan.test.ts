@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { HerdError } from '../../src/protocol/errors.ts';
-import { jobArgv, KEPT_CAPABILITIES, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
+import { jobArgv, KEPT_CAPABILITIES, launchScript, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
 import { parseMountinfo } from '../../src/remote/mountinfo.ts';
 import { planSandbox, renderFstab, type RootEntry } from '../../src/remote/sandboxPlan.ts';
 
@@ -105,7 +105,7 @@ test('job plan: environment starts empty plus documented defaults; names and pat
 
 test('job argv: namespaces, init as PID 1, cgroup namespace and setpriv before the command', () => {
   const plan = planJob({ t: 'run', argv: ['echo', 'hi'], env: {}, user: { uid: 1000, gid: 100 } }, context);
-  const args = jobArgv(plan, '/j', '/usr/bin/echo', { unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv' });
+  const args = jobArgv(plan, '/j', '/usr/bin/echo', { unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv' }, false);
   for (const flag of ['--pid', '--mount', '--uts', '--ipc', '--fork', '--kill-child=SIGKILL']) assert.ok(args.includes(flag), flag);
   assert.not.ok(args.includes('--user'), 'no user namespace as root');
   const setpriv = args.indexOf('/usr/bin/setpriv');
@@ -115,8 +115,19 @@ test('job argv: namespaces, init as PID 1, cgroup namespace and setpriv before t
   assert.not.match(args.join(' '), /sys_admin|sys_module|net_admin|sys_ptrace/);
   assert.ok(args.includes('--reuid=1000') && args.includes('--regid=100') && args.includes('--clear-groups'));
   assert.equal(args.slice(-3), ['--', '/usr/bin/echo', 'hi']);
-  const rootless = jobArgv({ ...plan, userNamespace: true, user: null }, '/j', '/usr/bin/echo', { unshare: 'u', setpriv: 's' });
+  const rootless = jobArgv({ ...plan, userNamespace: true, user: null }, '/j', '/usr/bin/echo', { unshare: 'u', setpriv: 's' }, false);
   assert.ok(rootless.includes('--map-root-user'));
+  const joined = jobArgv(plan, '/j', '/usr/bin/echo', { unshare: 'u', setpriv: 's' }, true);
+  assert.ok(joined.indexOf('--cgroup') < joined.indexOf('--fork'), 'already in its cgroup: the first unshare makes the cgroup namespace');
+  assert.is(joined.filter((a) => a === 'u').length, 0, 'and no second unshare');
+});
+
+test('launch script: cd, the environment quoted, exec', () => {
+  const plan = planJob({ t: 'run', argv: ['echo'], env: { ODD: "it's a\nline" } }, context);
+  const script = launchScript(plan, "/j d", ['/usr/bin/unshare', '--pid', "a'b"]);
+  assert.match(script, /^cd '\/j d' \|\| exit 125\n/);
+  assert.match(script, /export ODD='it'\\''s a\nline'\n/);
+  assert.match(script, /exec '\/usr\/bin\/unshare' '--pid' 'a'\\''b'\n$/);
 });
 
 test.run();

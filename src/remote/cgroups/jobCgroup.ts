@@ -26,18 +26,32 @@ export class JobCgroup {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         }
       }
-      for (const { path, value } of plan.writes) {
-        try {
-          writeFileSync(path, value);
-        } catch (err) {
-          throw new HerdError('LIMIT_UNSUPPORTED', `cannot write "${value}" to ${path}: ${(err as Error).message}`);
-        }
-      }
+      writeAll(plan.prepare);
+      writeAll(plan.writes);
     } catch (err) {
       cgroup.discard();
       throw err instanceof HerdError ? err : new HerdError('LIMIT_UNSUPPORTED', `cannot create the job's cgroup: ${(err as Error).message}`, { hint: 'limits need root on the host' });
     }
     return cgroup;
+  }
+
+  /**
+   * Makes this spare cgroup the job's: it was created under the job's id (cgroup v2 cannot rename a
+   * cgroup), so only the job's limits remain to be written.
+   */
+  adopt(jobPlan: CgroupPlan): JobCgroup {
+    if (jobPlan.leaves.join('\n') !== this.plan.leaves.join('\n')) {
+      throw new HerdError('INTERNAL', "a spare cgroup does not have the shape of the job's");
+    }
+    const adopted = new JobCgroup(jobPlan);
+    adopted.created.push(...this.created.splice(0));
+    try {
+      writeAll(jobPlan.writes);
+    } catch (err) {
+      void adopted.remove();
+      throw err;
+    }
+    return adopted;
   }
 
   /**
@@ -104,6 +118,16 @@ export class JobCgroup {
 
 /** 50 × 20 ms: a second for the last processes of a job to exit after SIGKILL. */
 const REMOVE_ATTEMPTS = 50;
+
+function writeAll(writes: ReadonlyArray<{ path: string; value: string }>): void {
+  for (const { path, value } of writes) {
+    try {
+      writeFileSync(path, value);
+    } catch (err) {
+      throw new HerdError('LIMIT_UNSUPPORTED', `cannot write "${value}" to ${path}: ${(err as Error).message}`);
+    }
+  }
+}
 
 function field(text: string, name: string): number | undefined {
   const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);

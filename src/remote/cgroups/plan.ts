@@ -29,7 +29,9 @@ export interface CgroupPlan {
   create: string[];
   /** The job's own directories (leaves), removed after the job. */
   leaves: string[];
-  /** Written in order before the job joins. */
+  /** Written first: what any process needs before it can join (cpuset nodes, v2 controllers). */
+  prepare: Array<{ path: string; value: string }>;
+  /** The job's limits, written after prepare (for a spare cgroup, once it becomes the job's). */
   writes: Array<{ path: string; value: string }>;
   /** cgroup.procs files the job's init is written into. */
   procs: string[];
@@ -119,10 +121,9 @@ function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>
   if (limits.pids !== undefined) need('pids', '--max-pids');
   if (limits.readBps !== undefined || limits.writeBps !== undefined) need('blkio', limits.writeBps !== undefined ? '--max-write-bps' : '--max-read-bps');
 
-  // Always: memory (OOM and peak), cpuacct (CPU time), pids, blkio (bytes); cpu and cpuset when limited.
-  const wanted: V1Controller[] = ['memory', 'cpuacct', 'pids', 'blkio'];
-  if (limits.cpuPercent !== undefined) wanted.push('cpu');
-  if (limits.cpuCores !== undefined) wanted.push('cpuset');
+  // Every controller there is, limited or not: usage figures come from memory, cpuacct and blkio,
+  // and a job's cgroups have the same shape whatever its limits, so a spare one can become any job's.
+  const wanted: V1Controller[] = ['memory', 'cpuacct', 'pids', 'blkio', 'cpu', 'cpuset'];
   const dirs = new Map<string, string>();
   for (const controller of wanted) {
     const mount = hierarchy.mounts.get(controller);
@@ -132,23 +133,24 @@ function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>
     const mount = hierarchy.mounts.get(controller);
     return mount === undefined ? undefined : dirs.get(mount);
   };
-  const plan: CgroupPlan = { version: 1, create: [], leaves: [], writes: [], procs: [], usage: [] };
+  const plan: CgroupPlan = { version: 1, create: [], leaves: [], prepare: [], writes: [], procs: [], usage: [] };
   for (const [mount, dir] of dirs) {
     plan.create.push(`${mount}/herd`, dir);
     plan.leaves.push(dir);
     plan.procs.push(`${dir}/cgroup.procs`);
   }
   const cpusetDir = dirOf('cpuset');
-  if (limits.cpuCores !== undefined && cpusetDir !== undefined) {
+  if (cpusetDir !== undefined) {
     // A v1 cpuset cgroup starts with no CPUs and no memory nodes, and takes no task until it has both.
     const root = facts.v1Cpuset ?? { cpus: facts.onlineCpus.join(','), mems: '0' };
     const parent = `${hierarchy.mounts.get('cpuset')}/herd`;
-    plan.writes.push(
+    plan.prepare.push(
       { path: `${parent}/cpuset.cpus`, value: root.cpus },
       { path: `${parent}/cpuset.mems`, value: root.mems },
-      { path: `${cpusetDir}/cpuset.cpus`, value: limits.cpuCores },
+      { path: `${cpusetDir}/cpuset.cpus`, value: root.cpus },
       { path: `${cpusetDir}/cpuset.mems`, value: root.mems },
     );
+    if (limits.cpuCores !== undefined) plan.writes.push({ path: `${cpusetDir}/cpuset.cpus`, value: limits.cpuCores });
   }
   const cpuDir = dirOf('cpu');
   if (limits.cpuPercent !== undefined && cpuDir !== undefined) {
@@ -199,10 +201,11 @@ function planV2(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 2 }>
     leaves: [dir],
     // Controllers must be enabled at each level down to the job's cgroup; herd's own cgroup holds
     // no process, as the v2 "no internal processes" rule requires.
-    writes: [
+    prepare: [
       { path: `${root}/cgroup.subtree_control`, value: subtree },
       { path: `${herd}/cgroup.subtree_control`, value: subtree },
     ],
+    writes: [],
     procs: [`${dir}/cgroup.procs`],
     usage: [
       { kind: 'cpu.stat', path: `${dir}/cpu.stat` },
