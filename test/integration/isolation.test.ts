@@ -99,6 +99,24 @@ Isolation('a job that orphans 100 children leaves no zombie while it runs', asyn
   assert.is(r.text.trim(), '0', 'PID 1 reaped every orphan');
 });
 
+Isolation('when the command exits, everything it left behind in the job is killed', async () => {
+  // A distinctive sleep that the command leaves running in the background.
+  const marker = `${4000 + (process.pid % 1000)}.25`;
+  const r = await sh(`sleep ${marker} & echo started`);
+  assert.is(r.text, 'started\n');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const survivors = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false;
+      }
+    });
+  assert.equal(survivors, [], 'no process of the job outlives it');
+});
+
 Isolation('SIGTERM from Ctrl-C reaches the command through PID 1', async () => {
   const r = await herd(['run', '--', 'sh', '-c', 'trap "echo term; exit 3" TERM; echo up; while :; do sleep 0.1; done'], {
     ...opts,

@@ -54,6 +54,16 @@ Remote('without stream-local forwarding every run goes through the bootstrap, re
   assert.equal([first.connection.direct, second.connection.direct], [false, false]);
 });
 
+Remote('limits hold on a testbed host too: OOM reported, pids capped, usage returned', async () => {
+  const oom = await run(['run', '-H', 'h3', '--max-memory', '32M', '--', 'timeout', '20', 'tail', '/dev/zero']);
+  assert.is(oom.code, 137, oom.stderr);
+  assert.match(oom.stderr, /h3: job [0-9a-f]{12} ran out of memory \(--max-memory 32 MiB\)/);
+  const pids = await run(['run', '-H', 'h3', '--json', '--max-pids', '30', '--', 'sh', '-c', '(i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done) 2>/dev/null; set -- /proc/[0-9]*; echo $#']);
+  const host = pids.json<{ hosts: Array<{ stdout: string; result: { usage: { cpuMs: number; peakMemoryBytes: number } } }> }>().hosts[0]!;
+  assert.ok(Number(host.stdout) <= 30, `${host.stdout.trim()} processes (limit 30)`);
+  assert.ok(host.result.usage.peakMemoryBytes > 0 && host.result.usage.cpuMs >= 0, 'usage comes back over SSH');
+});
+
 Remote('output and exit status come back exactly, with stdin forwarded', async () => {
   const r = await run(['run', '-H', 'h1', '--', 'sh', '-c', "cat; printf '\\0\\377'; printf e >&2; exit 9"], { stdin: 'from stdin\n' });
   assert.is(r.code, 9);
