@@ -48,7 +48,8 @@ const home = mkdtempSync(join(tmpdir(), 'herd-bench-iso-'));
 const state = join(home, 'state');
 mkdirSync(state);
 const env = { ...process.env, HOME: home, HERD_STATE_DIR: state };
-const limits = ['--max-memory', '256M', '--max-cpu', '100', '--max-pids', '1000'];
+// --network none: a network namespace with loopback only (bridge networks are measured by the network benchmark).
+const limits = ['--network', 'none', '--max-memory', '256M', '--max-cpu', '100', '--max-pids', '1000'];
 try {
   writeFileSync(join(home, 'true.sh'), '');
   console.error(`isolation benchmark: ${RUNS} runs each`);
@@ -70,7 +71,7 @@ try {
       for (const [k, v] of Object.entries(phases)) (phaseSamples[`${label} ${k}`] ??= []).push(v);
       return total;
     });
-  rows.push(await herdSeries('herd job, isolation only (agent timing)', []));
+  rows.push(await herdSeries('herd job, isolation only (agent timing)', ['--network', 'none']));
   rows.push(await herdSeries('herd job, isolation + limits (agent timing)', limits));
   rows.push(await series('herd run -- true, local, wall time (node client)', async () => (await wall([process.execPath, herdJs, 'run', ...limits, '--', 'true'], env)).ms));
 

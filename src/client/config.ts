@@ -23,6 +23,8 @@ export interface IdentityConfig {
 export interface HerdConfig {
   identity?: IdentityConfig;
   hosts?: Record<string, HostEntry>;
+  /** Defaults for herd run. */
+  defaults?: { network?: string };
 }
 
 export interface LoadedConfig {
@@ -55,6 +57,10 @@ function checkConfig(value: unknown, path: string): HerdConfig {
       if (e.port !== undefined && !(Number.isInteger(e.port) && (e.port as number) > 0 && (e.port as number) < 65536)) bad(`hosts.${name}.port: must be 1-65535`);
       for (const key of ['address', 'user', 'identityFile']) if (e[key] !== undefined && typeof e[key] !== 'string') bad(`hosts.${name}.${key}: must be a string`);
     }
+  }
+  if (config.defaults !== undefined) {
+    const d = config.defaults as Record<string, unknown>;
+    if (typeof d !== 'object' || d === null || (d.network !== undefined && typeof d.network !== 'string')) bad('defaults: a mapping; defaults.network a string');
   }
   if (config.identity !== undefined) {
     const id = config.identity as Record<string, unknown>;

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'CERT_EXPIRED',
   'CERT_NOT_YET_VALID',
   'PERMISSION_DENIED',
+  'NETWORK', // a job network could not be set up, or a network request was refused
   'LIMIT_UNSUPPORTED', // the host cannot enforce a requested limit (no controller, no block device)
   'COMMAND_NOT_FOUND',
   'JOB_FAILED', // the job could not be started on the host

@@ -64,6 +64,12 @@ export interface RunRequest {
   /** Run the command as this user and group (default: root, or the agent's user). */
   user?: { uid: number; gid: number };
   limits?: JobLimits;
+  /** none, host, or a network's name (bridge, isolated, or one made with herd network create). */
+  network?: string;
+  /** A fixed address in the network. */
+  ip?: string;
+  /** Traffic limit of the job's interface, each way, in bytes per second. */
+  maxBandwidthBps?: number;
 }
 export interface Started { t: 'started'; jobId: string }
 export interface SignalRequest { t: 'signal'; signal: JobSignal }
@@ -178,6 +184,9 @@ export function parseMessage(value: unknown): Message {
       if (entries.length > MAX_ENV || !entries.every(([, v]) => typeof v === 'string')) fail('run.env values must be strings');
       str(o, 'workdir', true);
       if (o.limits !== undefined) checkLimits(o.limits);
+      str(o, 'network', true);
+      str(o, 'ip', true);
+      if (o.maxBandwidthBps !== undefined && !(Number.isSafeInteger(o.maxBandwidthBps) && (o.maxBandwidthBps as number) > 0)) fail('run.maxBandwidthBps');
       if (o.user !== undefined) {
         const user = o.user as Shape;
         const id = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32 - 1;

@@ -8,6 +8,7 @@ import { readCgroupFacts, readText } from './cgroups/facts.ts';
 import { detectHierarchy } from './cgroups/hierarchy.ts';
 import { planCgroup } from './cgroups/plan.ts';
 import { LauncherPool } from './launcher.ts';
+import { NetworkManager } from './net/manager.ts';
 import { readHostMounts, readHostRoot } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
 
@@ -66,6 +67,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     hostRoot: readHostRoot(),
     tools: () => (tools ??= findHostTools()),
     launchers: null,
+    networks: new NetworkManager(paths.dir),
     cgroups: () => {
       if (cgroups === undefined) {
         // Only root can create cgroups here; a rootless agent runs jobs without them.

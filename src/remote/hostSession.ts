@@ -13,6 +13,7 @@ import { planCgroup, type CgroupFacts } from './cgroups/plan.ts';
 import { resolveCommand } from './command.ts';
 import { Job } from './job.ts';
 import { spawnLauncher, type Launch, type LauncherPool } from './launcher.ts';
+import type { NetworkManager } from './net/manager.ts';
 import type { HostTools } from './jobPlan.ts';
 import { readHostMounts } from './sandbox.ts';
 import type { RootEntry } from './sandboxPlan.ts';
@@ -35,6 +36,7 @@ export interface AgentState {
   cgroups(): { hierarchy: Hierarchy | null; facts: CgroupFacts };
   /** Spare launchers waiting in spare cgroups; null where there are no cgroups. */
   launchers: LauncherPool | null;
+  networks: NetworkManager;
 }
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
@@ -135,12 +137,17 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
           cgroup: cgroupPlan === null ? null : JobCgroup.create(cgroupPlan),
           joined: false,
         };
+        // Network phase 1 (bridge, rules, an address) starts now; phase 2 when the init is up.
+        const joining =
+          plan.network === 'none' || plan.network === 'host' ? null : agent.networks.join(plan.network, jobId, message.ip, message.maxBandwidthBps);
+        joining?.catch(() => {});
         let job: Job;
         try {
-          job = new Job(plan, agent.paths.jobs, tools, command, launch);
+          job = new Job(plan, agent.paths.jobs, tools, command, launch, joining);
         } catch (err) {
           launch.child.kill('SIGKILL');
           void launch.cgroup?.remove();
+          void joining?.then((network) => network.release(), () => {});
           throw err;
         }
         agent.jobs.set(jobId, job);

@@ -19,10 +19,14 @@
  * When it exits the kernel kills everything left in the PID namespace. stdin is duplicated
  * first because sh gives background commands /dev/null.
  *
- * Arguments: JOB_DIR WORKDIR COMMAND... (COMMAND is setpriv ... -- the user's command).
+ *   network     with --network none, the loopback interface (other networks are set up by the
+ *               agent from outside, in phase 2 of the network setup, while these steps run)
+ *
+ * Arguments: JOB_DIR WORKDIR NET COMMAND... (NET is "lo" to bring up loopback, anything else to leave
+ * the network to the agent; COMMAND is setpriv ... -- the user's command).
  */
 export const INIT_SCRIPT = [
-  'j=$1 w=$2; shift 2',
+  'j=$1 w=$2 net=$3; shift 3',
   'fail() { printf "fail %s %s\\n" "$1" "$2" >&4; exit 125; }',
   'read -r p _ < /proc/self/stat && printf "pid %s\\n" "$p" >&4',
   'e=$(mount -a -T "$j/fstab" 2>&1) || fail mount "$e"',
@@ -30,6 +34,7 @@ export const INIT_SCRIPT = [
   // its own) cannot write it; sethostname(2), through hostname(1), is allowed there.
   'read -r n < "$j/hostname" || fail hostname "no hostname file"',
   '{ printf "%s\\n" "$n" > /proc/sys/kernel/hostname; } 2>/dev/null || hostname "$n" 2>/dev/null || fail hostname "cannot set the hostname to $n"',
+  'if [ "$net" = lo ]; then e=$(ip link set lo up 2>&1) || fail network "cannot bring up lo: $e"; fi',
   'cd "$j/root" || fail pivot_root "no job root at $j/root"',
   'e=$(pivot_root . . 2>&1) || fail pivot_root "$e"',
   'e=$(umount -l . 2>&1) || fail pivot_root "$e"',

@@ -10,6 +10,7 @@ import { SETUP_FAILED_STATUS } from './init.ts';
 import { JobLog } from './jobLog.ts';
 import { jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
 import type { Launch } from './launcher.ts';
+import type { JobNetwork } from './net/manager.ts';
 import { prepareSandbox, removeSandbox } from './sandbox.ts';
 
 /** Where an attached client hears of a job; `data` returns false to ask the job to pause. */
@@ -63,7 +64,10 @@ export class Job {
    * `launch` is a launcher waiting for its script: a spare already in the job's cgroup, or a fresh
    * one whose init joins the cgroup during setup. The caller has resolved the command.
    */
-  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch) {
+  private network: JobNetwork | null = null;
+  private joining: Promise<JobNetwork> | null = null;
+
+  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null) {
     this.plan = plan;
     this.dir = join(jobsDir, plan.jobId);
     this.cgroup = launch.cgroup;
@@ -84,23 +88,44 @@ export class Job {
     this.child.stdout!.on('data', (chunk: Uint8Array) => this.output(1, chunk));
     this.child.stderr!.on('data', (chunk: Uint8Array) => this.output(2, chunk));
     let attached: Promise<void> = Promise.resolve();
+    let networked: Promise<void> = Promise.resolve();
+    // Phase 1 of the network (the address) may still be under way; its failure fails the job.
+    this.joining = joining;
+    joining?.then((network) => (this.network = network)).catch(() => {});
     this.readReports(this.child.stdio[4] as Readable, (line) => {
       if (line.startsWith('pid ')) {
-        // In its cgroup before the command exists: everything the job starts is counted and limited.
         const pid = Number(line.slice(4));
-        if (this.cgroup !== null && !launch.joined) attached = this.cgroup.attach(pid);
+        // In its cgroup before the command exists: everything the job starts is counted and limited.
+        if (this.cgroup !== null && !launch.joined) {
+          attached = this.cgroup.attach(pid).catch((err: Error) => {
+            throw new HerdError('JOB_FAILED', `job setup failed at attach: cannot join the job's cgroup: ${err.message}`);
+          });
+        }
+        // Phase 2 of the network, from outside, while the init makes its mounts.
+        if (joining !== null) {
+          const netBegan = performance.now();
+          networked = joining.then(
+            (network) => network.attach(pid).then(() => void (this.phases.networkMs = Math.round(performance.now() - netBegan))),
+            (err: unknown) => {
+              throw err;
+            },
+          ).catch((err: unknown) => {
+            const reason = err instanceof HerdError ? err.message : String(err);
+            throw new HerdError(err instanceof HerdError && err.code === 'INVALID_SPEC' ? 'INVALID_SPEC' : 'NETWORK', `job setup failed at network: ${reason}`);
+          });
+        }
       } else if (line === 'ready') {
         this.phases.setupMs = Math.round(performance.now() - began);
         const readyAt = performance.now();
-        attached.then(
+        Promise.all([attached, networked]).then(
           () => {
             this.phases.attachMs = Math.round(performance.now() - readyAt);
             control.end('go\n');
             this.isRunning = true;
             this.sink?.started();
           },
-          (err: Error) => {
-            this.setupError = new HerdError('JOB_FAILED', `job setup failed at attach: cannot join the job's cgroup: ${err.message}`);
+          (err: unknown) => {
+            this.setupError = err instanceof HerdError ? err : new HerdError('JOB_FAILED', `job setup failed: ${String(err)}`);
             this.child.kill('SIGKILL');
           },
         );
@@ -220,6 +245,9 @@ export class Job {
     if (setupFailed) this.log.note((this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed')).message);
     this.log.close();
     removeSandbox(this.plan.sandbox, this.dir);
+    // The veth went with the job's network namespace; the address is free again (also when phase 1
+    // finishes only after a failed job).
+    void this.joining?.then((network) => network.release(), () => {});
     this.writeRecord();
     if (setupFailed) this.sink?.failed(this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed before the command started'));
     else this.sink?.exit(this.result);
@@ -231,6 +259,8 @@ export class Job {
       argv: this.plan.argv,
       workdir: this.plan.workdir,
       hostname: this.plan.hostname,
+      network: this.plan.network,
+      ip: this.network?.ip ?? null,
       startedAt: this.startedAt.toISOString(),
       result: this.result,
       setupError: this.setupError?.message ?? null,

@@ -7,7 +7,7 @@ import { DEFAULT_TMP_BYTES, planSandbox, type RootEntry, type SandboxPlan } from
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export type Namespace = 'pid' | 'mount' | 'uts' | 'ipc';
+export type Namespace = 'pid' | 'mount' | 'uts' | 'ipc' | 'net';
 
 /**
  * The capability bounding set a job keeps (Docker's default set). Dropped, among others:
@@ -33,6 +33,8 @@ export interface JobPlan {
   /** Without root, a user namespace maps us to root inside so the other namespaces can be made. */
   userNamespace: boolean;
   user: { uid: number; gid: number } | null;
+  /** host: the host's network namespace; none: loopback only; else the network's name. */
+  network: string;
   sandbox: SandboxPlan;
 }
 
@@ -61,6 +63,14 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     user = { uid, gid };
   }
   const hostname = context.jobId;
+  // Root agents put jobs on the bridge network by default; a rootless one cannot make interfaces.
+  const network = request.network ?? (context.isRoot ? 'bridge' : 'none');
+  if (!context.isRoot && network !== 'none' && network !== 'host') {
+    throw new HerdError('NETWORK', `--network ${network}: job networks need herd to reach the host as root; use --network none or host`);
+  }
+  if (request.ip !== undefined && (network === 'none' || network === 'host')) {
+    throw new HerdError('INVALID_SPEC', `--ip ${request.ip}: a fixed address needs a network, not --network ${network}`);
+  }
   // The environment starts empty: nothing of the helper's (or herd's control data) leaks into the job.
   const env: Record<string, string> = {
     PATH: DEFAULT_PATH,
@@ -74,9 +84,10 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     env,
     workdir,
     hostname,
-    namespaces: ['pid', 'mount', 'uts', 'ipc'],
+    namespaces: network === 'host' ? ['pid', 'mount', 'uts', 'ipc'] : ['pid', 'mount', 'uts', 'ipc', 'net'],
     userNamespace: !context.isRoot,
     user,
+    network,
     sandbox: planSandbox(context.rootEntries, context.mounts, {
       jobDir: context.jobDir,
       hostname,
@@ -104,7 +115,7 @@ export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: H
   if (joined) args.push('--cgroup');
   if (plan.userNamespace) args.push('--user', '--map-root-user');
   // --kill-child ties the namespace to the unshare process, our handle for SIGKILL.
-  args.push('--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, jobDir, plan.workdir);
+  args.push('--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, jobDir, plan.workdir, plan.network === 'none' ? 'lo' : 'agent');
   if (!joined) args.push(tools.unshare, '--cgroup', '--');
   args.push(tools.setpriv, '--no-new-privs', `--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`);
   if (plan.user !== null) args.push(`--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups');

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../../fixtures/testbed/testbed.ts';
@@ -98,6 +98,17 @@ export function tempHome(prefix: string): { home: string; remove(): void } {
   const home = mkdtempSync(join(tmpdir(), `herd-${prefix}-`));
   mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
   return { home, remove: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/**
+ * A HOME for runs on this machine: its config defaults to --network none, so local tests never make
+ * bridges or NAT rules in the machine's own network namespace (network tests use testbed hosts).
+ */
+export function localHome(prefix: string): { home: string; remove(): void } {
+  const box = tempHome(prefix);
+  mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
+  writeFileSync(join(box.home, '.config', 'herd', 'config.yml'), 'defaults:\n  network: none\n');
+  return box;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -2,11 +2,11 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gate, herd, sleep, tempHome } from './harness.ts';
+import { gate, herd, localHome, sleep } from './harness.ts';
 
 const Isolation = suite('what a job sees');
 const enabled = gate('isolation.test.ts', { root: true, commands: ['unshare', 'setpriv'] });
-const box = tempHome('isolation');
+const box = localHome('isolation');
 const state = join(box.home, 'state');
 const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
 const sh = (script: string, extra: string[] = []) => herd(['run', ...extra, '--', 'sh', '-c', script], opts);

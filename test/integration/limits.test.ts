@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gate, herd, tempHome } from './harness.ts';
+import { gate, herd, localHome } from './harness.ts';
 
 /*
  * Limits the kernel really enforces, on this machine's cgroup v1 hierarchies. Every test
@@ -12,7 +12,7 @@ import { gate, herd, tempHome } from './harness.ts';
  */
 const Limits = suite('resource limits (cgroup v1)');
 const enabled = gate('limits.test.ts', { root: true, commands: ['unshare', 'setpriv', 'losetup', 'mkfs.ext4'] });
-const box = tempHome('limits');
+const box = localHome('limits');
 const state = join(box.home, 'state');
 const opts = { home: box.home, env: { HERD_STATE_DIR: state }, timeoutMs: 60_000 };
 

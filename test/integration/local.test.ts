@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { gate, herd, sleep, tempHome } from './harness.ts';
+import { gate, herd, localHome, sleep } from './harness.ts';
 
 const Local = suite('local runs');
 const enabled = gate('local.test.ts', { root: true, commands: ['unshare', 'nsenter'] });
-const box = tempHome('local');
+const box = localHome('local');
 const state = join(box.home, 'state');
 const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
 
@@ -219,7 +219,7 @@ Local('cert issue writes a usable identity; a viewer may not run jobs', async ()
 });
 
 Local('an identity from another CA is refused with CERT_UNTRUSTED', async () => {
-  const other = tempHome('other-ca');
+  const other = localHome('other-ca');
   try {
     const r = await herd(['run', '--', 'true'], { home: other.home, env: { HERD_STATE_DIR: state } });
     assert.is(r.code, 255);
@@ -294,7 +294,7 @@ Local('a noexec state directory still works: the helper is run by the runtime, n
 });
 
 Local('rootless: an unprivileged user gets the same namespaces through a user namespace', async () => {
-  const nobody = tempHome('nobody');
+  const nobody = localHome('nobody');
   cleanups.push(() => {
     stopAgents(join(nobody.home, '.cache', 'herd'));
     nobody.remove();

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { REPO, up, type Testbed } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, loud, tempHome } from './harness.ts';
+import { gate, herd, localHome, loud } from './harness.ts';
 
 const RUNTIMES: Record<string, string[]> = {
   node: [process.execPath],
@@ -37,7 +37,7 @@ for (const [name, runtime] of Object.entries(RUNTIMES)) {
 
 for (const name of ['bun', 'deno']) {
   Runtimes(`the helper and agent run under ${name} on a host without node`, async () => {
-    const box = tempHome(`host-${name}`);
+    const box = localHome(`host-${name}`);
     const state = join(box.home, 'state');
     try {
       // A PATH with the tools bootstrap.sh and jobs use, and this runtime, but no node.

@@ -25,6 +25,9 @@ export interface RunOptions extends GlobalOptions {
   workdir?: string;
   user?: string;
   limits: LimitFlags;
+  network?: string;
+  ip?: string;
+  maxBandwidth?: string;
   grace: string;
   acceptNew: boolean;
   stdin: boolean;
@@ -91,8 +94,13 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const env = parseEnv(options.env);
   const user = options.user === undefined ? undefined : parseUser(options.user);
   const limits = limitsFrom(options.limits);
+  const maxBandwidthBps = options.maxBandwidth === undefined ? undefined : parseSize(options.maxBandwidth, '--max-bandwidth', true);
   const loaded = loadConfig(options.config);
   const targets = resolveHosts(options.hosts, loaded.config);
+  const network = options.network ?? loaded.config.defaults?.network;
+  if (network !== undefined && !/^[a-z0-9][a-z0-9-]{0,11}$/.test(network)) {
+    throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);
+  }
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const context = { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew, connectTimeoutMs } };
   const prefixed = targets.length > 1 && !options.json;
@@ -126,6 +134,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
           ...(options.workdir === undefined ? {} : { workdir: options.workdir }),
           ...(user === undefined ? {} : { user }),
           ...(Object.keys(limits).length === 0 ? {} : { limits }),
+          ...(network === undefined ? {} : { network }),
+          ...(options.ip === undefined ? {} : { ip: options.ip }),
+          ...(maxBandwidthBps === undefined ? {} : { maxBandwidthBps }),
         },
         {
           started: (jobId) => {
@@ -196,6 +207,9 @@ function runOptions(argv: Args): RunOptions {
     env: (argv.env as string[] | undefined) ?? [],
     ...(typeof argv.workdir === 'string' ? { workdir: argv.workdir } : {}),
     ...(typeof argv.user === 'string' ? { user: argv.user } : {}),
+    ...(typeof argv.network === 'string' ? { network: argv.network } : {}),
+    ...(typeof argv.ip === 'string' ? { ip: argv.ip } : {}),
+    ...(typeof argv.maxBandwidth === 'string' ? { maxBandwidth: argv.maxBandwidth } : {}),
     limits: {
       ...(argv.maxCpu === undefined ? {} : { maxCpu: String(argv.maxCpu) }),
       ...(argv.cpuCores === undefined ? {} : { cpuCores: String(argv.cpuCores) }),
@@ -230,6 +244,9 @@ export const runModule: CommandModule = {
       .option('max-read-bps', { type: 'string', describe: 'read rate limit on the disk behind /work, e.g. 10M', group: 'Limits:' })
       .option('max-write-bps', { type: 'string', describe: 'write rate limit on the disk behind /work, e.g. 5M', group: 'Limits:' })
       .option('max-iobps', { type: 'string', describe: 'read and write rate limit (each), e.g. 20M', group: 'Limits:' })
+      .option('network', { alias: 'n', type: 'string', describe: 'bridge (default as root), isolated, none (loopback only), host (not isolated), or a network made with herd network create', group: 'Network:' })
+      .option('ip', { type: 'string', describe: 'a fixed address in the job\'s network', group: 'Network:' })
+      .option('max-bandwidth', { type: 'string', describe: 'limit the job\'s traffic, each way, e.g. 10M (bytes per second)', group: 'Network:' })
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C, time between SIGTERM and SIGKILL' })
       .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
       .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })

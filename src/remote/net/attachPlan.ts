@@ -1,0 +1,80 @@
+import { formatIp } from './cidr.ts';
+import type { NetworkSpec, Resolved } from './network.ts';
+
+/** The kernel changes of phase 2, as data: one `ip -batch` on the host, one inside the job. */
+export interface AttachPlan {
+  veth: string;
+  host: string[];
+  job: string[];
+  /** tc commands on the host end, for --max-bandwidth. */
+  tc: string[];
+}
+
+/** Host-side veth name: "hv" and the job id, 14 characters (the kernel allows 15). */
+export function vethName(jobId: string): string {
+  return `hv${jobId}`.slice(0, 15);
+}
+
+export function planAttach(spec: NetworkSpec, network: Resolved, ip: number, jobId: string, initPid: number, bandwidthBps?: number): AttachPlan {
+  const veth = vethName(jobId);
+  const host = [
+    // Created with its peer already in the job's network namespace: it never appears on the host as eth0.
+    `link add ${veth} type veth peer name eth0 netns ${initPid}`,
+    `link set ${veth} master ${spec.bridge}`,
+  ];
+  if (spec.isolated) host.push(`link set ${veth} type bridge_slave isolated on`);
+  host.push(`link set ${veth} up`);
+  const job = [
+    'link set lo up',
+    `addr add ${formatIp(ip)}/${network.cidr.prefix} dev eth0`,
+    'link set eth0 up',
+    `route add default via ${formatIp(network.gateway)}`,
+  ];
+  const tc: string[] = [];
+  if (bandwidthBps !== undefined) {
+    const rate = `${bandwidthBps * 8}bit`;
+    // Toward the job: shape the host end's egress. From the job: police the host end's ingress.
+    const burst = Math.max(32 * 1024, Math.ceil(bandwidthBps / 10));
+    tc.push(
+      `qdisc add dev ${veth} root tbf rate ${rate} burst ${burst} latency 50ms`,
+      `qdisc add dev ${veth} handle ffff: ingress`,
+      `filter add dev ${veth} parent ffff: matchall action police rate ${rate} burst ${burst} conform-exceed drop`,
+    );
+  }
+  return { veth, host, job, tc };
+}
+
+/** The bridge of a network, made once: phase 0, before its first job. */
+export function bridgeBatch(spec: NetworkSpec, network: Resolved): string[] {
+  return [`link add ${spec.bridge} type bridge`, `addr add ${formatIp(network.gateway)}/${network.cidr.prefix} dev ${spec.bridge}`, `link set ${spec.bridge} up`];
+}
+
+/**
+ * herd's own nftables table, replaced whole in one transaction whenever the set of networks
+ * changes: NAT for each network, and no forwarding from one herd network into another.
+ * Nothing outside this table is touched.
+ */
+export function nftRuleset(networks: readonly NetworkSpec[]): string {
+  const nat = networks.map((n) => `    ip saddr ${n.cidr} oifname != "${n.bridge}" masquerade`);
+  const forward = networks
+    .map((n) => {
+      const others = networks.filter((o) => o.bridge !== n.bridge).map((o) => `"${o.bridge}"`);
+      return others.length === 0 ? null : `    iifname "${n.bridge}" oifname { ${others.join(', ')} } drop`;
+    })
+    .filter((line): line is string => line !== null);
+  return [
+    'table inet herd',
+    'delete table inet herd',
+    'table inet herd {',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    ...nat,
+    '  }',
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    ...forward,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
