@@ -300,7 +300,9 @@ Local('rootless: an unprivileged user gets the same namespaces through a user na
     nobody.remove();
   });
   const home = nobody.home;
-  chownSync(home, 65534, 65534);
+  for (const path of [home, join(home, '.ssh'), join(home, '.config'), join(home, '.config', 'herd'), join(home, '.config', 'herd', 'config.yml')]) {
+    chownSync(path, 65534, 65534);
+  }
   const r = await herd(['run', '--', 'sh', '-c', 'head -c 7 /proc/1/cmdline; echo; hostname; id -u; touch /usr/x 2>/dev/null || echo ro'], { home, uid: 65534, gid: 65534 });
   assert.is(r.code, 0, r.stderr);
   assert.match(r.text, /^\/bin\/sh\n[0-9a-f]{12}\n0\nro\n$/, 'init as PID 1, the job id as hostname, mapped to root inside, host read-only');
