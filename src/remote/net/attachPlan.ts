@@ -6,8 +6,8 @@ export interface AttachPlan {
   veth: string;
   host: string[];
   job: string[];
-  /** tc commands on the host end, for --max-bandwidth. */
-  tc: string[];
+  /** tc batches for --max-bandwidth: on the host end (toward the job), inside (from the job). */
+  tc: { host: string[]; job: string[] };
 }
 
 /** Host-side veth name: "hv" and the job id, 14 characters (the kernel allows 15). */
@@ -30,16 +30,15 @@ export function planAttach(spec: NetworkSpec, network: Resolved, ip: number, job
     'link set eth0 up',
     `route add default via ${formatIp(network.gateway)}`,
   ];
-  const tc: string[] = [];
+  const tc: AttachPlan['tc'] = { host: [], job: [] };
   if (bandwidthBps !== undefined) {
-    const rate = `${bandwidthBps * 8}bit`;
-    // Toward the job: shape the host end's egress. From the job: police the host end's ingress.
-    const burst = Math.max(32 * 1024, Math.ceil(bandwidthBps / 10));
-    tc.push(
-      `qdisc add dev ${veth} root tbf rate ${rate} burst ${burst} latency 50ms`,
-      `qdisc add dev ${veth} handle ffff: ingress`,
-      `filter add dev ${veth} parent ffff: matchall action police rate ${rate} burst ${burst} conform-exceed drop`,
-    );
+    // A token bucket on each end's egress: the host end shapes what goes to the job, the job's
+    // eth0 what it sends (it cannot change that qdisc: no CAP_NET_ADMIN). Only the tbf qdisc is
+    // needed; ingress policing would need classifier and action modules many kernels lack.
+    const qdisc = (dev: string): string =>
+      `qdisc add dev ${dev} root tbf rate ${bandwidthBps * 8}bit burst ${Math.max(32 * 1024, Math.ceil(bandwidthBps / 10))} latency 50ms`;
+    tc.host.push(qdisc(veth));
+    tc.job.push(qdisc('eth0'));
   }
   return { veth, host, job, tc };
 }

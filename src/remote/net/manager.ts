@@ -112,14 +112,28 @@ export class NetworkManager {
           await runBatch('veth', [this.tool('ip'), '-batch', '-'], `${plan.host.join('\n')}\n`);
           attachedVeth = plan.veth;
           await runBatch('address', [this.tool('nsenter'), `--net=/proc/${initPid}/ns/net`, this.tool('ip'), '-batch', '-'], `${plan.job.join('\n')}\n`);
-          if (plan.tc.length > 0) await runBatch('bandwidth', [this.tool('tc'), '-batch', '-'], `${plan.tc.join('\n')}\n`);
+          if (plan.tc.host.length > 0) {
+            await runBatch('bandwidth', [this.tool('tc'), '-batch', '-'], `${plan.tc.host.join('\n')}\n`);
+            await runBatch('bandwidth', [this.tool('nsenter'), `--net=/proc/${initPid}/ns/net`, this.tool('tc'), '-batch', '-'], `${plan.tc.job.join('\n')}\n`);
+          }
         } catch (err) {
           // Roll back: the interface (the lease goes with release()).
           if (attachedVeth !== null) await runBatch('rollback', [this.tool('ip'), 'link', 'del', attachedVeth], '').catch(() => {});
           throw err;
         }
       },
-      release: () => leases.release(ip),
+      release: () => {
+        // The kernel removes the veth with the job's network namespace, but asynchronously (and
+        // slowly under load); deleting the host end now makes "gone after the job" hold at once.
+        const veth = attachedVeth;
+        if (veth === null) {
+          leases.release(ip);
+          return;
+        }
+        void runBatch('release', [this.tool('ip'), 'link', 'del', veth], '')
+          .catch(() => {})
+          .finally(() => leases.release(ip));
+      },
     };
   }
 }

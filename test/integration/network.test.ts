@@ -1,0 +1,173 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
+import { gate, herd, loud, HERD } from './harness.ts';
+
+/*
+ * Job networks on testbed hosts (each its own network namespace, so bridges, NAT rules and
+ * forwarding settings live and die with the testbed). Connectivity is checked with node, which
+ * jobs see through the host's read-only root.
+ */
+const Net = suite('job networks');
+const enabled = gate('network.test.ts', { root: true, commands: ['ip', 'nsenter', 'nft', 'tc', '/usr/sbin/sshd'] });
+let bed: Testbed;
+const host = (i: number): TestHost => bed.hosts[i - 1]!;
+const run = (args: string[], timeoutMs = 60_000) => herd(args, { home: bed.home, timeoutMs });
+const servers: ChildProcess[] = [];
+
+/** A TCP server "outside": on testbed host 2's own address, answering with the peer address it sees. */
+function outsideServer(port: number, payloadBytes = 0): Promise<void> {
+  const script = `require('net').createServer((s) => { s.write(s.remoteAddress + '\\n'); if (${payloadBytes}) s.write(Buffer.alloc(${payloadBytes}, 97)); s.end(); }).listen(${port}, '${host(2).address}', () => console.log('up'))`;
+  const child = spawn('nsenter', [`--net=/run/netns/${host(2).netns}`, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('close', (code) => reject(new Error(`the outside server ended (exit ${code})`)));
+  });
+}
+
+/** A job-side client: prints the first line the server sends, and how many bytes came in total. */
+const client = (address: string, port: number) =>
+  `const s = require('net').connect(${port}, '${address}'); let d = ''; s.on('data', (c) => (d += c)); s.on('end', () => console.log(d.split('\\n')[0], d.length)); s.on('error', (e) => { console.log('error', e.code); }); s.setTimeout(3000, () => { console.log('timeout'); s.destroy(); });`;
+
+Net.before(loud(async () => {
+  bed = await up(3);
+  mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
+  writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }])) }));
+}));
+
+Net.after(() => {
+  for (const server of servers) server.kill('SIGKILL');
+  bed?.down();
+});
+
+Net('--network none: loopback only', async () => {
+  const r = await run(['run', '-H', 'h1', '--network', 'none', '--', 'sh', '-c', 'ip -o link | cut -d: -f2 | tr -d " "; ip -4 -o addr | wc -l']);
+  assert.is(r.text, 'lo\n1\n', r.stderr);
+});
+
+Net('--network host: the host\'s own interfaces (not isolated)', async () => {
+  const r = await run(['run', '-H', 'h1', '--network', 'host', '--', 'sh', '-c', 'ip -4 -o addr show eth0']);
+  assert.match(r.text, host(1).address);
+});
+
+Net('bridge (the default): an address of 172.20.0.0/16 and NAT to the outside', async () => {
+  await outsideServer(7001);
+  const r = await run(['run', '-H', 'h1', '--', 'sh', '-c', `ip -4 -o addr show eth0 | awk '{print $4}'; node -e "${client(host(2).address, 7001).replace(/"/g, '\\"')}"`]);
+  const [address, reply] = r.text.trim().split('\n');
+  assert.match(address!, /^172\.20\.\d+\.\d+\/16$/, r.stderr);
+  assert.is(reply!.split(' ')[0], host(1).address, 'the outside sees the host\'s address: masqueraded');
+});
+
+/** Starts a listening job and resolves with its address once it is up; the job ends after one connection. */
+function listener(network: string): { address: Promise<string>; done: Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    [HERD, 'run', '-H', 'h1', '--network', network, '--', 'node', '-e', "const os=require('os');const a=os.networkInterfaces().eth0.find(i=>i.family==='IPv4').address;require('net').createServer((s)=>{s.end('hello from '+a+'\\n');process.exit(0)}).listen(7100,()=>console.log(a));setTimeout(()=>process.exit(0),15000)"],
+    { env: { PATH: process.env.PATH ?? '', HOME: bed.home }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const done = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // Fails rather than waits forever when the job never comes up.
+  const address = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the listening job did not start within 30 s'));
+    }, 30_000);
+    child.stdout.once('data', (c: Buffer) => {
+      clearTimeout(timer);
+      resolve(c.toString().trim());
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the listening job ended (exit ${code}) before it listened`));
+    });
+  });
+  address.catch(() => {});
+  return { address, done };
+}
+
+Net('jobs on one network reach each other; isolated jobs do not, but still reach the outside', async () => {
+  const a = listener('bridge');
+  const address = await a.address;
+  const r = await run(['run', '-H', 'h1', '--', 'node', '-e', client(address, 7100)]);
+  assert.match(r.text, `hello from ${address}`);
+  await a.done;
+
+  const b = listener('isolated');
+  const isolatedAddress = await b.address;
+  assert.match(isolatedAddress, /^172\.21\./);
+  const blocked = await run(['run', '-H', 'h1', '--network', 'isolated', '--', 'node', '-e', client(isolatedAddress, 7100)]);
+  assert.match(blocked.text, /^(timeout|error EHOSTUNREACH)/, `an isolated neighbour is unreachable: ${blocked.text}`);
+  const outside = await run(['run', '-H', 'h1', '--network', 'isolated', '--', 'node', '-e', client(host(2).address, 7001)]);
+  assert.is(outside.text.split(' ')[0], host(1).address, 'isolated jobs still reach the outside through NAT');
+  const fromBridge = await run(['run', '-H', 'h1', '--network', 'bridge', '--', 'node', '-e', client(isolatedAddress, 7100)]);
+  assert.match(fromBridge.text, /^(timeout|error)/, `another network cannot reach it either: ${fromBridge.text}`);
+  await b.done;
+});
+
+Net('--ip: a fixed address; one in use or not assignable is refused before the job runs', async () => {
+  const r = await run(['run', '-H', 'h3', '--ip', '172.20.9.9', '--', 'sh', '-c', 'ip -4 -o addr show eth0 | awk "{print \\$4}"']);
+  assert.is(r.text, '172.20.9.9/16\n', r.stderr);
+  const gateway = await run(['run', '-H', 'h3', '--ip', '172.20.0.1', '--', 'echo', 'ran']);
+  assert.is(gateway.text, '');
+  assert.match(gateway.stderr, /--ip 172\.20\.0\.1: not an address a job may have in bridge .*\[INVALID_SPEC\]/);
+  const outside = await run(['run', '-H', 'h3', '--ip', '10.9.9.9', '--', 'echo', 'ran']);
+  assert.match(outside.stderr, '[INVALID_SPEC]');
+  const holder = spawn(process.execPath, [HERD, 'run', '-H', 'h3', '--ip', '172.20.7.7', '--', 'sh', '-c', 'echo up; sleep 3'], {
+    env: { PATH: process.env.PATH ?? '', HOME: bed.home },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise((resolve, reject) => {
+    holder.stdout.once('data', resolve);
+    holder.once('close', (code) => reject(new Error(`the job holding the address ended early (exit ${code})`)));
+  });
+  const taken = await run(['run', '-H', 'h3', '--ip', '172.20.7.7', '--', 'echo', 'ran']);
+  assert.is(taken.text, '');
+  assert.match(taken.stderr, /--ip 172\.20\.7\.7 is in use by another job \[NETWORK\]/);
+  await new Promise((resolve) => holder.once('close', resolve));
+  const again = await run(['run', '-H', 'h3', '--ip', '172.20.7.7', '--', 'echo', 'ran']);
+  assert.is(again.text, 'ran\n', 'the address is free again once its job ended');
+});
+
+Net('--max-bandwidth measurably caps a transfer', async () => {
+  await outsideServer(7002, 1_500_000);
+  const fetch = client(host(2).address, 7002);
+  const started = Date.now();
+  const limited = await run(['run', '-H', 'h1', '--max-bandwidth', '500K', '--', 'node', '-e', fetch]);
+  const seconds = (Date.now() - started) / 1000;
+  assert.match(limited.text, /\d+ 15000\d\d/, limited.text + limited.stderr);
+  assert.ok(seconds >= 2.2, `1.5 MB at 500 KiB/s took ${seconds.toFixed(1)} s`);
+  const free = Date.now();
+  await run(['run', '-H', 'h1', '--', 'node', '-e', fetch]);
+  assert.ok((Date.now() - free) / 1000 < seconds / 2, 'without the limit it is much faster');
+});
+
+Net('50 concurrent jobs get 50 distinct addresses; afterwards no interface or lease is left', async () => {
+  // A barrier outside: it answers only once all 50 jobs are connected, so all 50 hold their address at once.
+  const barrier = `const all=[];require('net').createServer((s)=>{all.push(s);if(all.length===50)for(const x of all)x.end('go');}).listen(7003,'${host(2).address}',()=>console.log('up'));setTimeout(()=>process.exit(0),110000)`;
+  const server = spawn('nsenter', [`--net=/run/netns/${host(2).netns}`, process.execPath, '-e', barrier], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(server);
+  await new Promise((resolve, reject) => {
+    server.stdout!.once('data', resolve);
+    server.once('close', (code) => reject(new Error(`the barrier server ended (exit ${code})`)));
+  });
+  const wait = `const s=require('net').connect(7003,'${host(2).address}');s.on('data',()=>{});s.on('end',()=>process.exit(0));setTimeout(()=>process.exit(3),100000)`;
+  const runs = await Promise.all(
+    Array.from({ length: 50 }, () => run(['run', '-H', 'h3', '--', 'sh', '-c', `ip -4 -o addr show eth0 | awk '{print $4}'; node -e "${wait}"`], 120_000)),
+  );
+  const addresses = runs.map((r) => r.text.trim());
+  assert.ok(runs.every((r) => r.code === 0), runs.find((r) => r.code !== 0)?.stderr ?? '');
+  assert.is(new Set(addresses).size, 50, 'all distinct');
+  assert.ok(addresses.every((a) => /^172\.20\.\d+\.\d+\/16$/.test(a)));
+  // Each job's clean-up runs right after its result went out: allow it a moment to finish.
+  const veths = (): string => bed.onHost(host(3), ['sh', '-c', 'ip -o link | grep -c " hv" || true']).trim();
+  for (let i = 0; i < 30 && veths() !== '0'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.is(veths(), '0', 'no veth left');
+  assert.is(bed.onHost(host(3), ['sh', '-c', 'ls /var/lib/herd/networks/bridge/leases | wc -l']).trim(), '0', 'no lease left');
+});
+
+if (enabled) Net.run();

@@ -1,0 +1,73 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { HerdError } from '../../src/protocol/errors.ts';
+import { bridgeBatch, nftRuleset, planAttach, vethName } from '../../src/remote/net/attachPlan.ts';
+import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp } from '../../src/remote/net/cidr.ts';
+import { BUILTIN_NETWORKS, bridgeName, resolveNetwork, validateNetworkName, type NetworkSpec } from '../../src/remote/net/network.ts';
+
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+    return 'none';
+  } catch (err) {
+    return (err as HerdError).code;
+  }
+};
+
+test('IPv4 and CIDR parsing, formatting and arithmetic', () => {
+  assert.is(formatIp(parseIp('10.1.2.3', 'f')), '10.1.2.3');
+  assert.is(formatCidr(parseCidr('172.20.0.0/16', 'f')), '172.20.0.0/16');
+  for (const bad of ['10.1.2', '10.1.2.300', 'a.b.c.d']) assert.is(codeOf(() => parseIp(bad, 'f')), 'INVALID_SPEC', bad);
+  for (const bad of ['10.0.0.1/24', '10.0.0.0/33', '10.0.0.0/4', '10.0.0.0']) assert.is(codeOf(() => parseCidr(bad, '--cidr')), 'INVALID_SPEC', bad);
+  assert.ok(overlaps(parseCidr('10.0.0.0/16', 'f'), parseCidr('10.0.5.0/24', 'f')));
+  assert.not.ok(overlaps(parseCidr('10.0.0.0/24', 'f'), parseCidr('10.0.1.0/24', 'f')));
+  const net = parseCidr('10.0.0.0/24', 'f');
+  const gw = parseIp('10.0.0.1', 'f');
+  assert.not.ok(assignable(net, gw, parseIp('10.0.0.0', 'f')), 'network address');
+  assert.not.ok(assignable(net, gw, gw), 'gateway');
+  assert.not.ok(assignable(net, gw, parseIp('10.0.0.255', 'f')), 'broadcast');
+  assert.not.ok(assignable(net, gw, parseIp('10.0.1.5', 'f')), 'outside');
+  assert.ok(assignable(net, gw, parseIp('10.0.0.7', 'f')));
+});
+
+test('networks: names, gateway and range checked, each error naming its option', () => {
+  const spec: NetworkSpec = { name: 'web', cidr: '10.9.0.0/24', gateway: '10.9.0.1', dns: [], bridge: bridgeName('web'), isolated: false, builtin: false };
+  const r = resolveNetwork(spec);
+  assert.equal([formatIp(r.first), formatIp(r.last)], ['10.9.0.1', '10.9.0.254']);
+  assert.is(resolveNetwork({ ...spec, range: { start: '10.9.0.100', end: '10.9.0.150' } }).first, parseIp('10.9.0.100', 'f'));
+  assert.is(codeOf(() => resolveNetwork({ ...spec, gateway: '10.8.0.1' })), 'INVALID_SPEC');
+  assert.is(codeOf(() => resolveNetwork({ ...spec, range: { start: '10.9.0.150', end: '10.9.0.100' } })), 'INVALID_SPEC');
+  assert.is(codeOf(() => resolveNetwork({ ...spec, dns: ['nine'] })), 'INVALID_SPEC');
+  for (const bad of ['Web', 'a_b', '-x', 'waytoolongname', 'none', 'host', 'bridge']) assert.is(codeOf(() => validateNetworkName(bad)), 'INVALID_SPEC', bad);
+  validateNetworkName('db-1');
+  assert.ok(bridgeName('abcdefghijkl').length <= 15, 'bridge names fit the kernel\'s 15 characters');
+});
+
+test('phase 2: the veth is born with its peer in the job, on the bridge; one batch each side', () => {
+  const spec = BUILTIN_NETWORKS[0]!;
+  const plan = planAttach(spec, resolveNetwork(spec), parseIp('172.20.0.9', 'f'), 'abc123def456', 4242);
+  assert.is(plan.veth, 'hvabc123def456');
+  assert.ok(vethName('abc123def456').length <= 15);
+  assert.equal(plan.host, ['link add hvabc123def456 type veth peer name eth0 netns 4242', 'link set hvabc123def456 master herd0', 'link set hvabc123def456 up']);
+  assert.equal(plan.job, ['link set lo up', 'addr add 172.20.0.9/16 dev eth0', 'link set eth0 up', 'route add default via 172.20.0.1']);
+  assert.equal(plan.tc, { host: [], job: [] });
+  const iso = BUILTIN_NETWORKS[1]!;
+  assert.ok(planAttach(iso, resolveNetwork(iso), parseIp('172.21.0.9', 'f'), 'j', 1).host.includes('link set hvj type bridge_slave isolated on'));
+  const limited = planAttach(spec, resolveNetwork(spec), parseIp('172.20.0.9', 'f'), 'j', 1, 1000);
+  assert.match(limited.tc.host[0]!, /^qdisc add dev hvj root tbf rate 8000bit /);
+  assert.match(limited.tc.job[0]!, /^qdisc add dev eth0 root tbf rate 8000bit /);
+  assert.equal(bridgeBatch(spec, resolveNetwork(spec)), ['link add herd0 type bridge', 'addr add 172.20.0.1/16 dev herd0', 'link set herd0 up']);
+});
+
+test('nftables: herd\'s own table replaced in one transaction, NAT per network, no cross-network forwarding', () => {
+  const named: NetworkSpec = { name: 'web', cidr: '10.9.0.0/24', gateway: '10.9.0.1', dns: [], bridge: 'hn-web', isolated: false, builtin: false };
+  const rules = nftRuleset([...BUILTIN_NETWORKS, named]);
+  const lines = rules.split('\n');
+  assert.equal(lines.slice(0, 3), ['table inet herd', 'delete table inet herd', 'table inet herd {']);
+  assert.ok(lines.includes('    ip saddr 172.20.0.0/16 oifname != "herd0" masquerade'));
+  assert.ok(lines.includes('    ip saddr 10.9.0.0/24 oifname != "hn-web" masquerade'));
+  assert.ok(lines.includes('    iifname "hn-web" oifname { "herd0", "herd-iso" } drop'));
+  assert.not.match(rules, /table ip |table inet filter|flush ruleset/, 'no other table is touched');
+});
+
+test.run();
