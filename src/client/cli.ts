@@ -4,6 +4,7 @@ import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { installNativeEd25519 } from '../remote/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { certModule } from './commands/cert.ts';
+import { networkModule } from './commands/network.ts';
 import { runModule } from './commands/run.ts';
 import type { CommandModule, CommandResult, Io } from './commands/types.ts';
 import { EXIT_HERD_ERROR, EXIT_USAGE } from './outcome.ts';
@@ -26,9 +27,12 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .command('job', 'manage jobs: run (same as herd run)', (y) => mount(y, runModule).demandCommand(1, 'name a job subcommand: run'))
     .command(certModule.command, certModule.describe, (y) =>
       certModule.subcommands.reduce(mount, y).demandCommand(1, 'name a cert subcommand: issue or show'),
+    )
+    .command(networkModule.command, networkModule.describe, (y) =>
+      networkModule.subcommands.reduce(mount, y).demandCommand(1, 'name a network subcommand: create, list or remove'),
     );
   return parser
-    .demandCommand(1, 'name a command: run, job, cert (see herd --help)')
+    .demandCommand(1, 'name a command: run, job, network, cert (see herd --help)')
     .example('$0 run -- uname -a', 'a first job, local and isolated')
     .example('$0 run -H web1,web2 -- uptime', 'on two hosts from the config')
     .example('$0 cert issue alice --role user --out alice.yml', 'an identity for someone else')

@@ -47,6 +47,7 @@ export class HostConnection implements JobChannel {
   private raw!: RawChannel;
   private nextStream = 1;
   private readonly jobs = new Map<number, PendingJob>();
+  private readonly requests = new Map<number, { resolve(message: Message): void; reject(error: HerdError): void }>();
   private readonly drainWaiters: Array<() => void> = [];
   private closedError: HerdError | null = null;
 
@@ -164,6 +165,8 @@ export class HostConnection implements JobChannel {
           job.reject(lost);
         }
         this.jobs.clear();
+        for (const request of this.requests.values()) request.reject(failure);
+        this.requests.clear();
         for (const waiter of this.drainWaiters.splice(0)) waiter();
       },
     });
@@ -196,6 +199,18 @@ export class HostConnection implements JobChannel {
     return job;
   }
 
+  /** A one-shot request (network create, list...): the host's one answer, or its error. */
+  request(message: Message): Promise<Message> {
+    if (this.closedError !== null) return Promise.reject(this.closedError);
+    const stream = this.nextStream;
+    this.nextStream += 2;
+    this.session.open(stream);
+    return new Promise((resolve, reject) => {
+      this.requests.set(stream, { resolve, reject });
+      this.session.sendMessage(stream, message);
+    });
+  }
+
   sendToStream(stream: number, message: Message): void {
     if (this.session.hasStream(stream)) this.session.sendMessage(stream, message);
   }
@@ -221,6 +236,14 @@ export class HostConnection implements JobChannel {
   }
 
   private onStreamMessage(stream: number, message: Message): void {
+    const request = this.requests.get(stream);
+    if (request !== undefined) {
+      this.requests.delete(stream);
+      this.session.close(stream);
+      if (message.t === 'error') request.reject(remoteError(message, this.target.name));
+      else request.resolve(message);
+      return;
+    }
     const job = this.jobs.get(stream);
     if (job === undefined) return;
     switch (message.t) {
@@ -239,7 +262,7 @@ export class HostConnection implements JobChannel {
       case 'error':
         this.jobs.delete(stream);
         this.session.close(stream);
-        job.reject(new HerdError(isErrorCode(message.code) ? message.code : 'JOB_FAILED', message.message, { host: this.target.name }));
+        job.reject(remoteError(message, this.target.name));
         return;
       default:
         this.session.fail(new HerdError('PROTOCOL', `unexpected "${message.t}" on a job stream`));
@@ -248,3 +271,11 @@ export class HostConnection implements JobChannel {
 }
 
 
+
+/** A host's stream error as the client's one error type, hint included. */
+function remoteError(message: { code: string; message: string; hint?: string }, host: string): HerdError {
+  return new HerdError(isErrorCode(message.code) ? message.code : 'JOB_FAILED', message.message, {
+    host,
+    ...(message.hint === undefined ? {} : { hint: message.hint }),
+  });
+}

@@ -66,6 +66,8 @@ export interface RunRequest {
   limits?: JobLimits;
   /** none, host, or a network's name (bridge, isolated, or one made with herd network create). */
   network?: string;
+  /** The job's name: its hostname, and how other jobs of its network reach it. */
+  name?: string;
   /** A fixed address in the network. */
   ip?: string;
   /** Traffic limit of the job's interface, each way, in bytes per second. */
@@ -73,6 +75,32 @@ export interface RunRequest {
 }
 export interface Started { t: 'started'; jobId: string }
 export interface SignalRequest { t: 'signal'; signal: JobSignal }
+
+/** What a user asks for when creating a network. */
+export interface NetworkRequest {
+  name: string;
+  cidr: string;
+  gateway?: string;
+  range?: { start: string; end: string };
+  dns?: string[];
+}
+/** A network as the host reports it. */
+export interface NetworkInfo {
+  name: string;
+  cidr: string;
+  gateway: string;
+  range: { start: string; end: string };
+  dns: string[];
+  bridge: string;
+  isolated: boolean;
+  builtin: boolean;
+  jobs: number;
+}
+export interface NetworkCreate { t: 'network-create'; network: NetworkRequest }
+export interface NetworkList { t: 'network-list' }
+export interface NetworkRemove { t: 'network-remove'; name: string }
+export interface Networks { t: 'networks'; networks: NetworkInfo[] }
+export interface Done { t: 'done' }
 
 /** The outcome of a job, as data. Rendering happens only in the CLI. */
 export interface JobResult {
@@ -99,9 +127,9 @@ export interface JobUsage {
 }
 export interface Exit { t: 'exit'; result: JobResult }
 /** A request-level failure; the session stays up. */
-export interface StreamError { t: 'error'; code: string; message: string }
+export interface StreamError { t: 'error'; code: string; message: string; hint?: string }
 
-export type Message = HostHello | Auth | Welcome | RunRequest | Started | SignalRequest | Exit | StreamError;
+export type Message = NetworkCreate | NetworkList | NetworkRemove | Networks | Done | HostHello | Auth | Welcome | RunRequest | Started | SignalRequest | Exit | StreamError;
 
 type Shape = Record<string, unknown>;
 
@@ -185,6 +213,7 @@ export function parseMessage(value: unknown): Message {
       str(o, 'workdir', true);
       if (o.limits !== undefined) checkLimits(o.limits);
       str(o, 'network', true);
+      str(o, 'name', true);
       str(o, 'ip', true);
       if (o.maxBandwidthBps !== undefined && !(Number.isSafeInteger(o.maxBandwidthBps) && (o.maxBandwidthBps as number) > 0)) fail('run.maxBandwidthBps');
       if (o.user !== undefined) {
@@ -194,6 +223,28 @@ export function parseMessage(value: unknown): Message {
       }
       break;
     }
+    case 'network-create': {
+      const n = o.network as Shape;
+      if (typeof n !== 'object' || n === null) fail('network-create.network');
+      str(n, 'name');
+      str(n, 'cidr');
+      str(n, 'gateway', true);
+      if (n.range !== undefined) {
+        const r = n.range as Shape;
+        if (typeof r !== 'object' || r === null || typeof r.start !== 'string' || typeof r.end !== 'string') fail('network-create.network.range');
+      }
+      if (n.dns !== undefined) stringArray(n, 'dns', 16);
+      break;
+    }
+    case 'network-list':
+    case 'done':
+      break;
+    case 'network-remove':
+      str(o, 'name');
+      break;
+    case 'networks':
+      if (!Array.isArray(o.networks) || o.networks.length > 4096) fail('networks.networks');
+      break;
     case 'started':
       str(o, 'jobId');
       break;
@@ -206,6 +257,7 @@ export function parseMessage(value: unknown): Message {
     case 'error':
       str(o, 'code');
       str(o, 'message');
+      str(o, 'hint', true);
       break;
     default:
       fail(`unknown type ${JSON.stringify(o.t)}`);

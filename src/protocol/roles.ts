@@ -5,6 +5,8 @@ export const PERMISSIONS = {
   run: ['admin', 'user'],
   signal: ['admin', 'user'],
   status: ['admin', 'user', 'viewer'],
+  'network-list': ['admin', 'user', 'viewer'],
+  'network-manage': ['admin'],
   enroll: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 

@@ -9,7 +9,7 @@ import { detectHierarchy } from './cgroups/hierarchy.ts';
 import { planCgroup } from './cgroups/plan.ts';
 import { LauncherPool } from './launcher.ts';
 import { NetworkManager } from './net/manager.ts';
-import { readHostMounts, readHostRoot } from './sandbox.ts';
+import { readEtcFiles, readHostMounts, readHostRoot } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
 
 /** An agent with no client and no running job for this long exits; the next contact starts a new one. */
@@ -65,6 +65,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     jobs: new Map(),
     isRoot: process.getuid?.() === 0,
     hostRoot: readHostRoot(),
+    etcFiles: readEtcFiles(),
     tools: () => (tools ??= findHostTools()),
     launchers: null,
     networks: new NetworkManager(paths.dir),

@@ -17,7 +17,7 @@ import type { NetworkManager } from './net/manager.ts';
 import type { HostTools } from './jobPlan.ts';
 import { readHostMounts } from './sandbox.ts';
 import type { RootEntry } from './sandboxPlan.ts';
-import { planJob } from './jobPlan.ts';
+import { jobNetwork, planJob } from './jobPlan.ts';
 import type { StatePaths } from './paths.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
 
@@ -30,6 +30,8 @@ export interface AgentState {
   isRoot: boolean;
   /** The host's root directory entries, read once per agent. */
   hostRoot: RootEntry[];
+  /** Which of /etc/hostname, hosts and resolv.conf the host has, read once per agent. */
+  etcFiles: ReadonlySet<string>;
   /** The tools jobs are started with, found on first use. */
   tools(): HostTools;
   /** The cgroup hierarchy herd can use (null: none, e.g. rootless) and the host facts limits are checked against. */
@@ -83,7 +85,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
   session.sendMessage(0, hostHello(agent.identity, phase.hostNonce));
 
   function streamError(stream: number, error: HerdError): void {
-    session.sendMessage(stream, { t: 'error', code: error.code, message: error.message });
+    session.sendMessage(stream, { t: 'error', code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
     session.close(stream);
   }
 
@@ -119,6 +121,10 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         }
         // A job takes the spare launcher's id when there is one: its cgroup already has that name.
         const jobId = agent.launchers?.peek() ?? toHex(randomBytes(6));
+        const networkName = jobNetwork(message, agent.isRoot);
+        const joinsNetwork = networkName !== 'none' && networkName !== 'host' && agent.isRoot;
+        const networkSpec = joinsNetwork ? agent.networks.find(networkName) : null;
+        const etcResolv = networkSpec === null ? undefined : agent.networks.resolvFile(networkSpec);
         const plan = planJob(message, {
           jobId,
           isRoot: agent.isRoot,
@@ -126,6 +132,9 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
           stateDir: agent.paths.dir,
           rootEntries: agent.hostRoot,
           mounts: readHostMounts(),
+          etcFiles: agent.etcFiles,
+          ...(networkSpec === null ? {} : { etcHosts: agent.networks.hostsFile(networkSpec) }),
+          ...(etcResolv === undefined ? {} : { etcResolv }),
         });
         const tools = agent.tools();
         const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
@@ -139,7 +148,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         };
         // Network phase 1 (bridge, rules, an address) starts now; phase 2 when the init is up.
         const joining =
-          plan.network === 'none' || plan.network === 'host' ? null : agent.networks.join(plan.network, jobId, message.ip, message.maxBandwidthBps);
+          plan.network === 'none' || plan.network === 'host' ? null : agent.networks.join(plan.network, jobId, message.name, message.ip, message.maxBandwidthBps);
         joining?.catch(() => {});
         let job: Job;
         try {
@@ -159,7 +168,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         job.attach({
           started: () => session.sendMessage(stream, { t: 'started', jobId }),
           failed: (error) => {
-            session.sendMessage(stream, { t: 'error', code: error.code, message: error.message });
+            session.sendMessage(stream, { t: 'error', code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
             done();
           },
           data: (channel, bytes) => session.write(stream, channel, bytes),
@@ -168,6 +177,25 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
             done();
           },
         });
+        return;
+      }
+      case 'network-list': {
+        if (!allows(role, 'network-list')) throw new HerdError('PERMISSION_DENIED', `role "${role}" may not list networks`);
+        session.sendMessage(stream, { t: 'networks', networks: agent.networks.all().map((n) => agent.networks.info(n)) });
+        session.close(stream);
+        return;
+      }
+      case 'network-create':
+      case 'network-remove': {
+        if (!allows(role, 'network-manage')) throw new HerdError('PERMISSION_DENIED', `role "${role}" may not create or remove networks`, { hint: 'use an admin certificate' });
+        const work =
+          message.t === 'network-create'
+            ? agent.networks.create(message.network).then((info) => session.sendMessage(stream, { t: 'networks', networks: [info] }))
+            : agent.networks.remove(message.name).then(() => session.sendMessage(stream, { t: 'done' }));
+        work.then(
+          () => session.close(stream),
+          (err: unknown) => streamError(stream, asHerdError(err)),
+        );
         return;
       }
       case 'signal': {

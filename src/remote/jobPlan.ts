@@ -45,6 +45,17 @@ export interface PlanContext {
   stateDir: string;
   rootEntries: readonly RootEntry[];
   mounts: readonly MountEntry[];
+  /** The hosts file of the job's network, if it joins one. */
+  etcHosts?: string;
+  /** The network's resolv.conf, when it has its own name servers. */
+  etcResolv?: string;
+  /** The host's /etc files a job may cover (see SandboxContext). */
+  etcFiles: ReadonlySet<string>;
+}
+
+/** The network a job joins: what it asked for, else bridge on a root agent and none on a rootless one. */
+export function jobNetwork(request: RunRequest, isRoot: boolean): string {
+  return request.network ?? (isRoot ? 'bridge' : 'none');
 }
 
 export function planJob(request: RunRequest, context: PlanContext): JobPlan {
@@ -62,9 +73,12 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     }
     user = { uid, gid };
   }
-  const hostname = context.jobId;
+  if (request.name !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(request.name)) {
+    throw new HerdError('INVALID_SPEC', `--name: "${request.name}" must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit`);
+  }
+  const hostname = request.name ?? context.jobId;
   // Root agents put jobs on the bridge network by default; a rootless one cannot make interfaces.
-  const network = request.network ?? (context.isRoot ? 'bridge' : 'none');
+  const network = jobNetwork(request, context.isRoot);
   if (!context.isRoot && network !== 'none' && network !== 'host') {
     throw new HerdError('NETWORK', `--network ${network}: job networks need herd to reach the host as root; use --network none or host`);
   }
@@ -94,6 +108,9 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
       stateDir: context.stateDir,
       tmpBytes: DEFAULT_TMP_BYTES,
       recursive: !context.isRoot,
+      etcFiles: context.etcFiles,
+      ...(context.etcHosts === undefined ? {} : { etcHosts: context.etcHosts }),
+      ...(context.etcResolv === undefined ? {} : { etcResolv: context.etcResolv }),
     }),
   };
 }

@@ -13,6 +13,19 @@ export function readHostRoot(): RootEntry[] {
   });
 }
 
+/** The /etc files a job's root may cover with its own (see SandboxContext.etcFiles). */
+export function readEtcFiles(): Set<string> {
+  const files = new Set<string>();
+  for (const name of ['hostname', 'hosts', 'resolv.conf']) {
+    try {
+      if (lstatSync(join('/etc', name)).isFile()) files.add(name);
+    } catch {
+      // absent
+    }
+  }
+  return files;
+}
+
 export function readHostMounts(): ReturnType<typeof parseMountinfo> {
   return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 }

@@ -43,6 +43,15 @@ export interface SandboxContext {
    * nothing: file access there stays bounded by the invoking user's own permissions.
    */
   recursive: boolean;
+  /** A network's hosts file, bound read-only as the job's /etc/hosts. */
+  etcHosts?: string;
+  /** A network's resolv.conf (its --dns servers), bound read-only as the job's /etc/resolv.conf. */
+  etcResolv?: string;
+  /**
+   * Which of /etc/hostname, /etc/hosts and /etc/resolv.conf the host has as regular files: a bind
+   * mount needs an existing target (a minimal Debian has no /etc/hosts), and must not follow a symlink.
+   */
+  etcFiles: ReadonlySet<string>;
 }
 
 /** Default size cap of a job's /tmp (and /dev/shm). */
@@ -110,8 +119,13 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
     { source: 'herd-tmp', target: at('tmp'), type: 'tmpfs', options: `nosuid,nodev,mode=1777,${size}` },
     { source: 'herd-run', target: at('run'), type: 'tmpfs', options: 'nosuid,nodev,mode=755,size=4m' },
     { source: posix.join(context.jobDir, 'work'), target: at('work'), type: 'none', options: 'bind,nosuid,nodev' },
-    { source: posix.join(context.jobDir, 'hostname'), target: at('etc/hostname'), type: 'none', options: 'bind,ro' },
   );
+  const etc = (name: string, source: string | undefined): void => {
+    if (source !== undefined && context.etcFiles.has(name)) fstab.push({ source, target: at(`etc/${name}`), type: 'none', options: 'bind,ro' });
+  };
+  etc('hostname', posix.join(context.jobDir, 'hostname'));
+  etc('hosts', context.etcHosts);
+  etc('resolv.conf', context.etcResolv);
   if ([...topLevel].some((dir) => under(context.stateDir, dir))) {
     // The state directory holds the host key: the job sees an empty, read-only directory there.
     fstab.push({ source: 'herd-hidden', target: at(context.stateDir), type: 'tmpfs', options: 'ro,nosuid,nodev,noexec,size=4k' });

@@ -64,10 +64,10 @@ Net('bridge (the default): an address of 172.20.0.0/16 and NAT to the outside', 
 });
 
 /** Starts a listening job and resolves with its address once it is up; the job ends after one connection. */
-function listener(network: string): { address: Promise<string>; done: Promise<void> } {
+function listener(network: string, name?: string): { address: Promise<string>; done: Promise<void> } {
   const child = spawn(
     process.execPath,
-    [HERD, 'run', '-H', 'h1', '--network', network, '--', 'node', '-e', "const os=require('os');const a=os.networkInterfaces().eth0.find(i=>i.family==='IPv4').address;require('net').createServer((s)=>{s.end('hello from '+a+'\\n');process.exit(0)}).listen(7100,()=>console.log(a));setTimeout(()=>process.exit(0),15000)"],
+    [HERD, 'run', '-H', 'h1', '--network', network, ...(name === undefined ? [] : ['--name', name]), '--', 'node', '-e', "const os=require('os');const a=os.networkInterfaces().eth0.find(i=>i.family==='IPv4').address;require('net').createServer((s)=>{s.end('hello from '+a+'\\n');process.exit(0)}).listen(7100,()=>console.log(a));setTimeout(()=>process.exit(0),15000)"],
     { env: { PATH: process.env.PATH ?? '', HOME: bed.home }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const done = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -168,6 +168,58 @@ Net('50 concurrent jobs get 50 distinct addresses; afterwards no interface or le
   for (let i = 0; i < 30 && veths() !== '0'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.is(veths(), '0', 'no veth left');
   assert.is(bed.onHost(host(3), ['sh', '-c', 'ls /var/lib/herd/networks/bridge/leases | wc -l']).trim(), '0', 'no lease left');
+});
+
+Net('named networks: create, list, overlap and name errors, jobs reach each other by name, remove refused while in use', async () => {
+  const created = await run(['network', 'create', 'backend', '--cidr', '10.30.0.0/24', '--dns', '10.30.0.53', '-H', 'h1']);
+  assert.is(created.code, 0, created.stderr);
+  assert.is(created.text, 'created network backend (10.30.0.0/24)\n');
+  const listed = (await run(['network', 'list', '-H', 'h1', '--json'])).json<{ hosts: Array<{ networks: Array<{ name: string; cidr: string; gateway: string; dns: string[] }> }> }>();
+  const backend = listed.hosts[0]!.networks.find((n) => n.name === 'backend')!;
+  assert.equal([backend.cidr, backend.gateway, backend.dns], ['10.30.0.0/24', '10.30.0.1', ['10.30.0.53']]);
+  assert.equal(listed.hosts[0]!.networks.map((n) => n.name).sort(), ['backend', 'bridge', 'isolated']);
+
+  const errors: Array<[string[], RegExp]> = [
+    [['backend', '--cidr', '10.31.0.0/24'], /network backend already exists/],
+    [['clash', '--cidr', '10.30.0.128/25'], /--cidr 10\.30\.0\.128\/25 overlaps herd network backend \(10\.30\.0\.0\/24\) \[NETWORK\]/],
+    [['lan', '--cidr', '10.250.0.0/16'], /overlaps a route of this host: 10\.250\.\d+\.0\/24 dev eth0 \[NETWORK\]/],
+    [['Bad_Name', '--cidr', '10.40.0.0/24'], /network name "Bad_Name".*\[INVALID_SPEC\]/],
+    [['odd', '--cidr', '10.40.0.1/24'], /--cidr: "10\.40\.0\.1\/24" has host bits set.*\[INVALID_SPEC\]/],
+    [['gw', '--cidr', '10.41.0.0/24', '--gateway', '10.42.0.1'], /--gateway 10\.42\.0\.1: not a host address of 10\.41\.0\.0\/24/],
+  ];
+  for (const [args, message] of errors) {
+    const r = await run(['network', 'create', ...args, '-H', 'h1']);
+    assert.is(r.code, 255, args.join(' '));
+    assert.match(r.stderr, message, args.join(' '));
+  }
+
+  const db = listener('backend', 'db');
+  const dbAddress = await db.address;
+  assert.match(dbAddress, /^10\.30\.0\./);
+  const busy = await run(['network', 'remove', 'backend', '-H', 'h1']);
+  assert.match(busy.stderr, /network backend is in use by 1 job\(s\); stop them first \[NETWORK\]/);
+  const fromBridge = await run(['run', '-H', 'h1', '--', 'node', '-e', client(dbAddress, 7100)]);
+  assert.match(fromBridge.text, /^(timeout|error)/, `a job of another network cannot reach it: ${fromBridge.text}`);
+  const app = await run(['run', '-H', 'h1', '--network', 'backend', '--name', 'app', '--', 'sh', '-c', `hostname; grep -c db /etc/hosts; cat /etc/resolv.conf; node -e "${client('db', 7100).replace(/"/g, '\\"')}"`]);
+  const [appName, hostsLines, resolv, reply] = app.text.trim().split('\n');
+  assert.is(appName, 'app');
+  assert.is(hostsLines, '1', 'db is in the app\'s /etc/hosts');
+  assert.is(resolv, 'nameserver 10.30.0.53', 'the network\'s DNS');
+  assert.match(reply!, `hello from ${dbAddress}`, 'reached by name');
+  await db.done;
+  const duplicate = listener('backend', 'db');
+  await duplicate.address;
+  const clash = await run(['run', '-H', 'h1', '--network', 'backend', '--name', 'db', '--', 'true']);
+  assert.match(clash.stderr, /a job named "db" is already running in network backend \[NETWORK\]/);
+  await run(['run', '-H', 'h1', '--network', 'backend', '--', 'node', '-e', client('db', 7100)]);
+  await duplicate.done;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const removed = await run(['network', 'remove', 'backend', '-H', 'h1']);
+  assert.is(removed.code, 0, removed.stderr);
+  assert.is(bed.onHost(host(1), ['sh', '-c', 'ip -o link | grep -c hn-backend || true']).trim(), '0', 'its bridge is gone');
+  assert.not.match(bed.onHost(host(1), ['nft', 'list', 'table', 'inet', 'herd']), '10.30.0.0', 'and its rules');
+  const unknown = await run(['run', '-H', 'h1', '--network', 'backend', '--', 'true']);
+  assert.match(unknown.stderr, /no network "backend" on this host.*\[NETWORK\] — create it with: herd network create backend --cidr CIDR/);
 });
 
 if (enabled) Net.run();

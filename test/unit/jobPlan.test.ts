@@ -39,6 +39,7 @@ const context: PlanContext = {
   stateDir: '/var/lib/herd',
   rootEntries: ROOT,
   mounts: parseMountinfo(MOUNTINFO),
+  etcFiles: new Set(['hostname', 'hosts', 'resolv.conf']),
 };
 const codeOf = (fn: () => unknown): string => {
   try {
@@ -56,7 +57,7 @@ test('mountinfo: fields after the separator, octal escapes undone', () => {
 });
 
 test('sandbox: host root read-only per top-level entry, data submounts added back, pseudo filesystems not', () => {
-  const plan = planSandbox(ROOT, parseMountinfo(MOUNTINFO), { jobDir: '/j', hostname: 'h', stateDir: '/var/lib/herd', tmpBytes: 1024, recursive: false });
+  const plan = planSandbox(ROOT, parseMountinfo(MOUNTINFO), { jobDir: '/j', hostname: 'h', stateDir: '/var/lib/herd', tmpBytes: 1024, recursive: false, etcFiles: new Set(['hostname']), etcHosts: '/n/hosts' });
   const byTarget = new Map(plan.fstab.map((e) => [e.target, e]));
   assert.is(plan.fstab[0]!.target, '/j/root', 'the root is made a mount point first, for pivot_root');
   for (const dir of ['usr', 'etc', 'home', 'var', 'opt']) assert.match(byTarget.get(`/j/root/${dir}`)!.options, /^bind,ro,nosuid,nodev$/);
@@ -68,6 +69,7 @@ test('sandbox: host root read-only per top-level entry, data submounts added bac
   assert.is(byTarget.get('/j/root/tmp')!.options, 'nosuid,nodev,mode=1777,size=1024');
   assert.is(byTarget.get('/j/root/work')!.source, '/j/work');
   assert.is(byTarget.get('/j/root/etc/hostname')!.source, '/j/hostname');
+  assert.not.ok(byTarget.has('/j/root/etc/hosts'), 'no bind onto an /etc file the host does not have');
   assert.is(byTarget.get('/j/root/sys')!.options, 'bind,ro,nosuid,nodev,noexec');
   assert.ok(plan.skeleton.some((e) => e.kind === 'symlink' && e.path === 'root/bin' && e.target === 'usr/bin'));
   assert.ok(plan.skeleton.some((e) => e.kind === 'file' && e.path === 'root/vmlinuz'));
@@ -80,7 +82,7 @@ test('sandbox: host root read-only per top-level entry, data submounts added bac
 });
 
 test('sandbox: rootless jobs bind the host recursively (locked submounts refuse a plain bind)', () => {
-  const plan = planSandbox(ROOT, parseMountinfo(MOUNTINFO), { jobDir: '/j', hostname: 'h', stateDir: '/home/u/.cache/herd', tmpBytes: 1024, recursive: true });
+  const plan = planSandbox(ROOT, parseMountinfo(MOUNTINFO), { jobDir: '/j', hostname: 'h', stateDir: '/home/u/.cache/herd', tmpBytes: 1024, recursive: true, etcFiles: new Set() });
   const byTarget = new Map(plan.fstab.map((e) => [e.target, e]));
   assert.is(byTarget.get('/j/root/usr')!.options, 'rbind,ro,nosuid,nodev');
   assert.not.ok(byTarget.has('/j/root/home/data set'), 'submounts come with the recursive bind');

@@ -26,6 +26,7 @@ export interface RunOptions extends GlobalOptions {
   user?: string;
   limits: LimitFlags;
   network?: string;
+  name?: string;
   ip?: string;
   maxBandwidth?: string;
   grace: string;
@@ -135,6 +136,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
           ...(user === undefined ? {} : { user }),
           ...(Object.keys(limits).length === 0 ? {} : { limits }),
           ...(network === undefined ? {} : { network }),
+          ...(options.name === undefined ? {} : { name: options.name }),
           ...(options.ip === undefined ? {} : { ip: options.ip }),
           ...(maxBandwidthBps === undefined ? {} : { maxBandwidthBps }),
         },
@@ -209,6 +211,7 @@ function runOptions(argv: Args): RunOptions {
     ...(typeof argv.user === 'string' ? { user: argv.user } : {}),
     ...(typeof argv.network === 'string' ? { network: argv.network } : {}),
     ...(typeof argv.ip === 'string' ? { ip: argv.ip } : {}),
+    ...(typeof argv.name === 'string' ? { name: argv.name } : {}),
     ...(typeof argv.maxBandwidth === 'string' ? { maxBandwidth: argv.maxBandwidth } : {}),
     limits: {
       ...(argv.maxCpu === undefined ? {} : { maxCpu: String(argv.maxCpu) }),
@@ -245,6 +248,7 @@ export const runModule: CommandModule = {
       .option('max-write-bps', { type: 'string', describe: 'write rate limit on the disk behind /work, e.g. 5M', group: 'Limits:' })
       .option('max-iobps', { type: 'string', describe: 'read and write rate limit (each), e.g. 20M', group: 'Limits:' })
       .option('network', { alias: 'n', type: 'string', describe: 'bridge (default as root), isolated, none (loopback only), host (not isolated), or a network made with herd network create', group: 'Network:' })
+      .option('name', { type: 'string', describe: 'the job\'s name: its hostname, and how other jobs of its network reach it (/etc/hosts)', group: 'Network:' })
       .option('ip', { type: 'string', describe: 'a fixed address in the job\'s network', group: 'Network:' })
       .option('max-bandwidth', { type: 'string', describe: 'limit the job\'s traffic, each way, e.g. 10M (bytes per second)', group: 'Network:' })
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C, time between SIGTERM and SIGKILL' })

@@ -17,10 +17,10 @@ export class Leases {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  private tryTake(ip: number, jobId: string): boolean {
+  private tryTake(ip: number, holder: string): boolean {
     try {
       const fd = openSync(join(this.dir, formatIp(ip)), 'wx', 0o600);
-      writeSync(fd, `${jobId}\n`);
+      writeSync(fd, `${holder}\n`);
       closeSync(fd);
       return true;
     } catch (err) {
@@ -29,14 +29,14 @@ export class Leases {
     }
   }
 
-  /** Phase 1: the first free address of the range, or the one asked for. */
-  allocate(network: Resolved, jobId: string, wanted?: number): number {
+  /** Phase 1: the first free address of the range, or the one asked for. The holder is "jobId [name]". */
+  allocate(network: Resolved, holder: string, wanted?: number): number {
     if (wanted !== undefined) {
-      if (!this.tryTake(wanted, jobId)) throw new HerdError('NETWORK', `--ip ${formatIp(wanted)} is in use by another job`);
+      if (!this.tryTake(wanted, holder)) throw new HerdError('NETWORK', `--ip ${formatIp(wanted)} is in use by another job`);
       return wanted;
     }
     for (let ip = network.first; ip <= network.last; ip++) {
-      if (ip !== network.gateway && this.tryTake(ip, jobId)) return ip;
+      if (ip !== network.gateway && this.tryTake(ip, holder)) return ip;
     }
     throw new HerdError('NETWORK', `no free address left in ${formatIp(network.first)}-${formatIp(network.last)}`);
   }
@@ -49,7 +49,7 @@ export class Leases {
     }
   }
 
-  /** Address → job id of every lease. */
+  /** Address → holder ("jobId [name]") of every lease. */
   all(): Map<string, string> {
     const leases = new Map<string, string>();
     for (const name of readdirSync(this.dir)) {

@@ -1,14 +1,29 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import { resolveCommand } from '../command.ts';
 import { bridgeBatch, nftRuleset, planAttach } from './attachPlan.ts';
-import { assignable, formatIp, parseIp } from './cidr.ts';
+import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp, type Cidr } from './cidr.ts';
 import { Leases } from './leases.ts';
-import { BUILTIN_NETWORKS, resolveNetwork, type NetworkSpec } from './network.ts';
+import { BUILTIN_NETWORKS, bridgeName, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
+import type { NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { runBatch } from './run.ts';
 
 const SBIN = '/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin';
+
+/** IPv4 routes of this network namespace, from /proc/net/route (little-endian hex fields). */
+function hostRoutes(): Array<Cidr & { device: string }> {
+  const flip = (hex: string): number => Number.parseInt(hex.match(/../g)!.reverse().join(''), 16);
+  return readFileSync('/proc/net/route', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length >= 8)
+    .map((f) => {
+      const prefix = flip(f[7]!).toString(2).replace(/0/g, '').length;
+      return { device: f[0]!, base: flip(f[1]!), prefix };
+    });
+}
 
 /** Interfaces in this process's network namespace (/proc/net is per namespace; /sys may not be). */
 function interfaces(): Set<string> {
@@ -88,8 +103,105 @@ export class NetworkManager {
     await runBatch('network rules', [this.tool('nft'), '-f', '-'], nftRuleset(active));
   }
 
+  /** The network's hosts file, bound read-only into its jobs as /etc/hosts; made if missing. */
+  hostsFile(spec: NetworkSpec): string {
+    const path = join(this.dir, spec.name, 'hosts');
+    if (!existsSync(path)) {
+      mkdirSync(join(this.dir, spec.name), { recursive: true, mode: 0o700 });
+      this.writeHosts(spec);
+    }
+    return path;
+  }
+
+  /**
+   * The network's resolv.conf when it has --dns servers (bound as the job's /etc/resolv.conf);
+   * undefined otherwise, and the job reads the host's. The host's must be a regular file to be
+   * covered by a bind mount: a symlink (systemd-resolved) would be followed onto the host's target.
+   */
+  resolvFile(spec: NetworkSpec): string | undefined {
+    if (spec.dns.length === 0) return undefined;
+    try {
+      if (!lstatSync('/etc/resolv.conf').isFile()) return undefined;
+    } catch {
+      return undefined;
+    }
+    const path = join(this.dir, spec.name, 'resolv.conf');
+    mkdirSync(join(this.dir, spec.name), { recursive: true, mode: 0o700 });
+    writeFileSync(path, spec.dns.map((server) => `nameserver ${server}\n`).join(''), { mode: 0o644 });
+    return path;
+  }
+
+  /**
+   * Rewrites the hosts file from the leases. In place (truncate and write, same inode): jobs see it
+   * through a bind mount, which a rename would leave pointing at the old file.
+   */
+  private writeHosts(spec: NetworkSpec): void {
+    const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+    if (existsSync(join(this.dir, spec.name, 'leases'))) {
+      for (const [ip, holder] of this.leases(spec).all()) {
+        const [jobId, jobName] = holder.split(' ');
+        lines.push(`${ip}\t${[jobName, jobId].filter(Boolean).join(' ')}`);
+      }
+    }
+    writeFileSync(join(this.dir, spec.name, 'hosts'), `${lines.join('\n')}\n`, { mode: 0o644 });
+  }
+
+  info(spec: NetworkSpec): NetworkInfo {
+    const { first, last } = resolveNetwork(spec);
+    const jobs = existsSync(join(this.dir, spec.name, 'leases')) ? this.leases(spec).all().size : 0;
+    return { ...spec, range: { start: formatIp(first), end: formatIp(last) }, jobs };
+  }
+
+  /** herd network create: checked against herd's other networks and this host's routes. */
+  async create(request: NetworkRequest): Promise<NetworkInfo> {
+    validateNetworkName(request.name);
+    const cidr = parseCidr(request.cidr, '--cidr');
+    const spec: NetworkSpec = {
+      name: request.name,
+      cidr: formatCidr(cidr),
+      gateway: request.gateway ?? formatIp(cidr.base + 1),
+      ...(request.range === undefined ? {} : { range: request.range }),
+      dns: request.dns ?? [],
+      bridge: bridgeName(request.name),
+      isolated: false,
+      builtin: false,
+    };
+    resolveNetwork(spec);
+    for (const other of this.all()) {
+      if (other.name === spec.name) throw new HerdError('NETWORK', `network ${spec.name} already exists on this host`);
+      if (overlaps(cidr, parseCidr(other.cidr, 'cidr'))) throw new HerdError('NETWORK', `--cidr ${spec.cidr} overlaps herd network ${other.name} (${other.cidr})`);
+    }
+    const herdBridges = new Set(this.all().map((n) => n.bridge));
+    for (const route of hostRoutes()) {
+      if (route.prefix > 0 && !herdBridges.has(route.device) && overlaps(cidr, route)) {
+        throw new HerdError('NETWORK', `--cidr ${spec.cidr} overlaps a route of this host: ${formatCidr(route)} dev ${route.device}`);
+      }
+    }
+    mkdirSync(join(this.dir, spec.name), { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(join(this.dir, `${spec.name}.json`), `${JSON.stringify(spec, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
+    } catch {
+      throw new HerdError('NETWORK', `network ${spec.name} already exists on this host`);
+    }
+    await this.ensure(spec);
+    return this.info(spec);
+  }
+
+  /** herd network remove: refused while jobs use it; removes its bridge and rules. */
+  async remove(name: string): Promise<void> {
+    const spec = this.find(name);
+    if (spec.builtin) throw new HerdError('NETWORK', `network ${name} is built in and cannot be removed`);
+    const jobs = this.info(spec).jobs;
+    if (jobs > 0) throw new HerdError('NETWORK', `network ${name} is in use by ${jobs} job(s); stop them first`);
+    if (interfaces().has(spec.bridge)) await runBatch(`network ${name}: bridge`, [this.tool('ip'), 'link', 'del', spec.bridge], '');
+    rmSync(join(this.dir, `${spec.name}.json`), { force: true });
+    rmSync(join(this.dir, spec.name), { recursive: true, force: true });
+    this.ensured.delete(spec.name);
+    await this.applyRules();
+  }
+
   /** Phase 1: a lease on an address, before the job starts. */
-  async join(name: string, jobId: string, wantedIp: string | undefined, bandwidthBps: number | undefined): Promise<JobNetwork> {
+  async join(name: string, jobId: string, jobName: string | undefined, wantedIp: string | undefined, bandwidthBps: number | undefined): Promise<JobNetwork> {
     const spec = this.find(name);
     const network = resolveNetwork(spec);
     let wanted: number | undefined;
@@ -101,7 +213,11 @@ export class NetworkManager {
     }
     await this.ensure(spec);
     const leases = this.leases(spec);
-    const ip = leases.allocate(network, jobId, wanted);
+    if (jobName !== undefined && [...leases.all().values()].some((holder) => holder.split(' ')[1] === jobName)) {
+      throw new HerdError('NETWORK', `a job named "${jobName}" is already running in network ${spec.name}`);
+    }
+    const ip = leases.allocate(network, jobName === undefined ? jobId : `${jobId} ${jobName}`, wanted);
+    this.writeHosts(spec);
     let attachedVeth: string | null = null;
     return {
       spec,
@@ -126,13 +242,17 @@ export class NetworkManager {
         // The kernel removes the veth with the job's network namespace, but asynchronously (and
         // slowly under load); deleting the host end now makes "gone after the job" hold at once.
         const veth = attachedVeth;
-        if (veth === null) {
+        const free = (): void => {
           leases.release(ip);
+          this.writeHosts(spec);
+        };
+        if (veth === null) {
+          free();
           return;
         }
         void runBatch('release', [this.tool('ip'), 'link', 'del', veth], '')
           .catch(() => {})
-          .finally(() => leases.release(ip));
+          .finally(free);
       },
     };
   }
