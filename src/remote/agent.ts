@@ -15,12 +15,20 @@ import type { StatePaths } from './paths.ts';
 /** An agent with no client and no running job for this long exits; the next contact starts a new one. */
 export const AGENT_IDLE_EXIT_MS = 10 * 60 * 1000;
 
+/**
+ * Whether the lock's holder is a live herd agent. Not just kill(pid, 0): an agent that was
+ * SIGKILLed stays a zombie until reaped (and a container's PID 1 may never reap it), and a
+ * recycled pid may now belong to anything else.
+ */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state is the first field after the command name, which is in parentheses.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/helper-');
+  } catch {
+    return false;
   }
 }
 
@@ -79,6 +87,12 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
       return cgroups;
     },
   };
+  // Leases of jobs that are gone (the previous agent died, or the host rebooted) are freed.
+  try {
+    state.networks.reconcile();
+  } catch (err) {
+    process.stderr.write(`${new Date().toISOString()} herd agent: network reconcile failed: ${(err as Error).message}\n`);
+  }
   const { hierarchy, facts } = state.cgroups();
   if (hierarchy !== null) {
     state.launchers = new LauncherPool(paths.jobs, (name) => planCgroup({}, hierarchy, facts, name)!);

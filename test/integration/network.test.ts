@@ -222,4 +222,21 @@ Net('named networks: create, list, overlap and name errors, jobs reach each othe
   assert.match(unknown.stderr, /no network "backend" on this host.*\[NETWORK\] — create it with: herd network create backend --cidr CIDR/);
 });
 
+Net('a failed phase 2 runs nothing and leaves nothing behind; stale leases are reconciled when an agent starts', async () => {
+  // A token bucket this large is refused by tc, after the veth exists: the bandwidth step fails.
+  const failed = await run(['run', '-H', 'h2', '--ip', '172.20.5.5', '--max-bandwidth', '4000T', '--', 'echo', 'ran']);
+  assert.is(failed.text, '', 'the command never ran');
+  assert.match(failed.stderr, /job setup failed at network: bandwidth: .*\[NETWORK\]/);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.is(bed.onHost(host(2), ['sh', '-c', 'ip -o link | grep -c " hv" || true']).trim(), '0', 'the veth was rolled back');
+  const again = await run(['run', '-H', 'h2', '--ip', '172.20.5.5', '--', 'echo', 'ran']);
+  assert.is(again.text, 'ran\n', `the address was released: ${again.stderr}`);
+
+  // A lease whose job vanished (as after a reboot or an agent killed mid-job), then a new agent.
+  bed.onHost(host(2), ['sh', '-c', 'echo deadbeef0000 ghost > /var/lib/herd/networks/bridge/leases/172.20.6.6']);
+  for (const p of bed.processes(host(2))) if (p.argv.at(-1) === 'agent') process.kill(p.pid, 'SIGKILL');
+  const reclaimed = await run(['run', '-H', 'h2', '--ip', '172.20.6.6', '--', 'echo', 'mine']);
+  assert.is(reclaimed.text, 'mine\n', `the stale lease was reconciled: ${reclaimed.stderr}`);
+});
+
 if (enabled) Net.run();

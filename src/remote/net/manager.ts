@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import { resolveCommand } from '../command.ts';
-import { bridgeBatch, nftRuleset, planAttach } from './attachPlan.ts';
+import { bridgeBatch, nftRuleset, planAttach, vethName } from './attachPlan.ts';
 import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp, type Cidr } from './cidr.ts';
 import { Leases } from './leases.ts';
 import { BUILTIN_NETWORKS, bridgeName, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
@@ -101,6 +101,31 @@ export class NetworkManager {
     const present = interfaces();
     const active = this.all().filter((n) => present.has(n.bridge));
     await runBatch('network rules', [this.tool('nft'), '-f', '-'], nftRuleset(active));
+  }
+
+  /**
+   * After a helper restart or a host reboot: a lease is live exactly while its job's host-side veth
+   * exists (the veth dies with the job's network namespace), so leases without one are released.
+   * A job still in phase 1 under another agent (a second herd version) has no veth yet: reconcile
+   * runs only when an agent starts, and the window is a few milliseconds.
+   */
+  reconcile(): number {
+    const present = interfaces();
+    let released = 0;
+    for (const spec of this.all()) {
+      if (!existsSync(join(this.dir, spec.name, 'leases'))) continue;
+      const leases = this.leases(spec);
+      let changed = false;
+      for (const [ip, holder] of leases.all()) {
+        const jobId = holder.split(' ')[0] ?? '';
+        if (present.has(vethName(jobId))) continue;
+        leases.release(parseIp(ip, 'lease'));
+        changed = true;
+        released++;
+      }
+      if (changed) this.writeHosts(spec);
+    }
+    return released;
   }
 
   /** The network's hosts file, bound read-only into its jobs as /etc/hosts; made if missing. */
