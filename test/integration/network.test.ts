@@ -35,7 +35,8 @@ const client = (address: string, port: number) =>
   `const s = require('net').connect(${port}, '${address}'); let d = ''; s.on('data', (c) => (d += c)); s.on('end', () => console.log(d.split('\\n')[0], d.length)); s.on('error', (e) => { console.log('error', e.code); }); s.setTimeout(3000, () => { console.log('timeout'); s.destroy(); });`;
 
 Net.before(loud(async () => {
-  bed = await up(3);
+  // Host 3 has no nft: herd falls back to iptables there.
+  bed = await up(3, { hide: (n) => (n === 3 ? ['/usr/sbin/nft'] : []) });
   mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
   writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }])) }));
 }));
@@ -165,9 +166,10 @@ Net('50 concurrent jobs get 50 distinct addresses; afterwards no interface or le
   assert.ok(addresses.every((a) => /^172\.20\.\d+\.\d+\/16$/.test(a)));
   // Each job's clean-up runs right after its result went out: allow it a moment to finish.
   const veths = (): string => bed.onHost(host(3), ['sh', '-c', 'ip -o link | grep -c " hv" || true']).trim();
-  for (let i = 0; i < 30 && veths() !== '0'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const leases = (): string => bed.onHost(host(3), ['sh', '-c', 'ls /var/lib/herd/networks/bridge/leases | wc -l']).trim();
+  for (let i = 0; i < 50 && (veths() !== '0' || leases() !== '0'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.is(veths(), '0', 'no veth left');
-  assert.is(bed.onHost(host(3), ['sh', '-c', 'ls /var/lib/herd/networks/bridge/leases | wc -l']).trim(), '0', 'no lease left');
+  assert.is(leases(), '0', 'no lease left');
 });
 
 Net('named networks: create, list, overlap and name errors, jobs reach each other by name, remove refused while in use', async () => {
@@ -200,7 +202,7 @@ Net('named networks: create, list, overlap and name errors, jobs reach each othe
   assert.match(busy.stderr, /network backend is in use by 1 job\(s\); stop them first \[NETWORK\]/);
   const fromBridge = await run(['run', '-H', 'h1', '--', 'node', '-e', client(dbAddress, 7100)]);
   assert.match(fromBridge.text, /^(timeout|error)/, `a job of another network cannot reach it: ${fromBridge.text}`);
-  const app = await run(['run', '-H', 'h1', '--network', 'backend', '--name', 'app', '--', 'sh', '-c', `hostname; grep -c db /etc/hosts; cat /etc/resolv.conf; node -e "${client('db', 7100).replace(/"/g, '\\"')}"`]);
+  const app = await run(['run', '-H', 'h1', '--network', 'backend', '--name', 'app', '--', 'sh', '-c', `hostname; grep -c -w db /etc/hosts; cat /etc/resolv.conf; node -e "${client('db', 7100).replace(/"/g, '\\"')}"`]);
   const [appName, hostsLines, resolv, reply] = app.text.trim().split('\n');
   assert.is(appName, 'app');
   assert.is(hostsLines, '1', 'db is in the app\'s /etc/hosts');
@@ -220,6 +222,16 @@ Net('named networks: create, list, overlap and name errors, jobs reach each othe
   assert.not.match(bed.onHost(host(1), ['nft', 'list', 'table', 'inet', 'herd']), '10.30.0.0', 'and its rules');
   const unknown = await run(['run', '-H', 'h1', '--network', 'backend', '--', 'true']);
   assert.match(unknown.stderr, /no network "backend" on this host.*\[NETWORK\] — create it with: herd network create backend --cidr CIDR/);
+});
+
+Net('without nft, NAT and isolation rules go into herd\'s own iptables chains', async () => {
+  const r = await run(['run', '-H', 'h3', '--', 'node', '-e', client(host(2).address, 7001)]);
+  assert.is(r.text.split(' ')[0], host(3).address, `masqueraded through iptables: ${r.text} ${r.stderr}`);
+  const rules = bed.onHost(host(3), ['iptables-save']);
+  assert.match(rules, /-A POSTROUTING -j HERD-POSTROUTING/);
+  assert.match(rules, /-A HERD-POSTROUTING -s 172\.20\.0\.0\/16 ! -o herd0 -j MASQUERADE/);
+  assert.match(rules, /-A FORWARD -j HERD-FORWARD/);
+  assert.is(rules.match(/-j HERD-POSTROUTING/g)?.length, 1, 'the jump is added once');
 });
 
 Net('a failed phase 2 runs nothing and leaves nothing behind; stale leases are reconciled when an agent starts', async () => {

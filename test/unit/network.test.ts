@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { HerdError } from '../../src/protocol/errors.ts';
-import { bridgeBatch, nftRuleset, planAttach, vethName } from '../../src/remote/net/attachPlan.ts';
+import { bridgeBatch, iptablesRestore, nftRuleset, planAttach, vethName } from '../../src/remote/net/attachPlan.ts';
 import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp } from '../../src/remote/net/cidr.ts';
 import { BUILTIN_NETWORKS, bridgeName, resolveNetwork, validateNetworkName, type NetworkSpec } from '../../src/remote/net/network.ts';
 
@@ -68,6 +68,14 @@ test('nftables: herd\'s own table replaced in one transaction, NAT per network, 
   assert.ok(lines.includes('    ip saddr 10.9.0.0/24 oifname != "hn-web" masquerade'));
   assert.ok(lines.includes('    iifname "hn-web" oifname { "herd0", "herd-iso" } drop'));
   assert.not.match(rules, /table ip |table inet filter|flush ruleset/, 'no other table is touched');
+});
+
+test('iptables fallback: only herd\'s own chains are flushed and filled', () => {
+  const text = iptablesRestore(BUILTIN_NETWORKS);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('-F') || l.startsWith(':')), [':HERD-POSTROUTING - [0:0]', '-F HERD-POSTROUTING', ':HERD-FORWARD - [0:0]', '-F HERD-FORWARD']);
+  assert.match(text, /-A HERD-POSTROUTING -s 172\.20\.0\.0\/16 ! -o herd0 -j MASQUERADE/);
+  assert.match(text, /-A HERD-FORWARD -i herd0 -o herd-iso -j DROP/);
+  assert.not.match(text, /-A (POSTROUTING|FORWARD) /, 'built-in chains only get a jump, added separately');
 });
 
 test.run();

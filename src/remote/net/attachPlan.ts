@@ -77,3 +77,24 @@ export function nftRuleset(networks: readonly NetworkSpec[]): string {
     '',
   ].join('\n');
 }
+
+/**
+ * The same rules for hosts without nft: herd's own chains, flushed and refilled in one
+ * iptables-restore --noflush (atomic per table); the built-in chains only get a jump into them.
+ */
+export function iptablesRestore(networks: readonly NetworkSpec[]): string {
+  const lines = ['*nat', ':HERD-POSTROUTING - [0:0]', '-F HERD-POSTROUTING'];
+  for (const n of networks) lines.push(`-A HERD-POSTROUTING -s ${n.cidr} ! -o ${n.bridge} -j MASQUERADE`);
+  lines.push('COMMIT', '*filter', ':HERD-FORWARD - [0:0]', '-F HERD-FORWARD');
+  for (const n of networks) {
+    for (const other of networks) if (other.bridge !== n.bridge) lines.push(`-A HERD-FORWARD -i ${n.bridge} -o ${other.bridge} -j DROP`);
+  }
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/** Jumps from the built-in chains into herd's, each added once. */
+export const IPTABLES_JUMPS: ReadonlyArray<[table: string, chain: string, target: string]> = [
+  ['nat', 'POSTROUTING', 'HERD-POSTROUTING'],
+  ['filter', 'FORWARD', 'HERD-FORWARD'],
+];

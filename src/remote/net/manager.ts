@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import { resolveCommand } from '../command.ts';
-import { bridgeBatch, nftRuleset, planAttach, vethName } from './attachPlan.ts';
+import { bridgeBatch, IPTABLES_JUMPS, iptablesRestore, nftRuleset, planAttach, vethName } from './attachPlan.ts';
 import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp, type Cidr } from './cidr.ts';
 import { Leases } from './leases.ts';
 import { BUILTIN_NETWORKS, bridgeName, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
@@ -10,6 +10,9 @@ import type { NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { runBatch } from './run.ts';
 
 const SBIN = '/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin';
+
+type Tool = 'ip' | 'nsenter' | 'nft' | 'tc' | 'iptables-restore' | 'iptables';
+const PACKAGES: Record<Tool, string> = { ip: 'iproute2', nsenter: 'util-linux', nft: 'nftables', tc: 'iproute2', 'iptables-restore': 'iptables', iptables: 'iptables' };
 
 /** IPv4 routes of this network namespace, from /proc/net/route (little-endian hex fields). */
 function hostRoutes(): Array<Cidr & { device: string }> {
@@ -44,21 +47,28 @@ export interface JobNetwork {
 export class NetworkManager {
   private readonly dir: string;
   private readonly ensured = new Set<string>();
-  private tools: { ip: string; nsenter: string; nft: string; tc: string } | undefined;
+  private tools: Record<Tool, string> | undefined;
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'networks');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  private tool(name: 'ip' | 'nsenter' | 'nft' | 'tc'): string {
-    this.tools ??= { ip: '', nsenter: '', nft: '', tc: '' };
+  private tool(name: Tool): string {
+    const found = this.findTool(name);
+    if (found === null) {
+      throw new HerdError('NETWORK', `${name}(8) is not installed on this host; job networks need it (install ${PACKAGES[name]}), or use --network none`);
+    }
+    return found;
+  }
+
+  private findTool(name: Tool): string | null {
+    this.tools ??= { ip: '', nsenter: '', nft: '', tc: '', 'iptables-restore': '', iptables: '' };
     if (this.tools[name] === '') {
       try {
         this.tools[name] = resolveCommand(name, SBIN);
       } catch {
-        const pkg = { ip: 'iproute2', nsenter: 'util-linux', nft: 'nftables', tc: 'iproute2' }[name];
-        throw new HerdError('NETWORK', `${name}(8) is not installed on this host; job networks need it (install ${pkg}), or use --network none`);
+        return null;
       }
     }
     return this.tools[name];
@@ -96,11 +106,26 @@ export class NetworkManager {
     this.ensured.add(spec.name);
   }
 
-  /** Rewrites herd's nftables table for the networks whose bridges exist, in one transaction. */
+  /**
+   * Rewrites herd's rules for the networks whose bridges exist: its nftables table in one
+   * transaction, or where nft is missing its own iptables chains.
+   */
   async applyRules(): Promise<void> {
     const present = interfaces();
     const active = this.all().filter((n) => present.has(n.bridge));
-    await runBatch('network rules', [this.tool('nft'), '-f', '-'], nftRuleset(active));
+    const nft = this.findTool('nft');
+    if (nft !== null) {
+      await runBatch('network rules', [nft, '-f', '-'], nftRuleset(active));
+      return;
+    }
+    const restore = this.findTool('iptables-restore');
+    const iptables = this.findTool('iptables');
+    if (restore === null || iptables === null) {
+      throw new HerdError('NETWORK', 'neither nft(8) nor iptables(8) is installed on this host; job networks need one for NAT (install nftables), or use --network none');
+    }
+    await runBatch('network rules', [restore, '--noflush'], iptablesRestore(active));
+    const jumps = IPTABLES_JUMPS.map(([table, chain, target]) => `${iptables} -t ${table} -C ${chain} -j ${target} 2>/dev/null || ${iptables} -t ${table} -I ${chain} -j ${target}`);
+    await runBatch('network rules', ['/bin/sh', '-s'], `${jumps.join('\n')}\n`);
   }
 
   /**
