@@ -15,7 +15,7 @@ import { Job } from './job.ts';
 import { spawnLauncher, type Launch, type LauncherPool } from './launcher.ts';
 import type { NetworkManager } from './net/manager.ts';
 import type { HostTools } from './jobPlan.ts';
-import { readHostMounts } from './sandbox.ts';
+import { readHostMounts, readResolvLink } from './sandbox.ts';
 import type { RootEntry } from './sandboxPlan.ts';
 import { jobNetwork, planJob } from './jobPlan.ts';
 import type { StatePaths } from './paths.ts';
@@ -125,6 +125,11 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         const joinsNetwork = networkName !== 'none' && networkName !== 'host' && agent.isRoot;
         const networkSpec = joinsNetwork ? agent.networks.find(networkName) : null;
         const etcResolv = networkSpec === null ? undefined : agent.networks.resolvFile(networkSpec);
+        // systemd-resolved hosts: resolv.conf links into /run, which the job gets empty.
+        const link = readResolvLink();
+        const dns = networkSpec?.dns ?? [];
+        const resolvLink =
+          link === null ? undefined : { target: link.target, content: dns.length > 0 ? dns.map((d) => `nameserver ${d}\n`).join('') : link.content };
         const plan = planJob(message, {
           jobId,
           isRoot: agent.isRoot,
@@ -135,6 +140,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
           etcFiles: agent.etcFiles,
           ...(networkSpec === null ? {} : { etcHosts: agent.networks.hostsFile(networkSpec) }),
           ...(etcResolv === undefined ? {} : { etcResolv }),
+          ...(resolvLink === undefined ? {} : { resolvLink }),
         });
         const tools = agent.tools();
         const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');

@@ -51,6 +51,8 @@ export interface PlanContext {
   etcResolv?: string;
   /** The host's /etc files a job may cover (see SandboxContext). */
   etcFiles: ReadonlySet<string>;
+  /** The host's resolv.conf symlink into /run, with the content the job's copy gets. */
+  resolvLink?: { target: string; content: string };
 }
 
 /** The network a job joins: what it asked for, else bridge on a root agent and none on a rootless one. */
@@ -109,6 +111,7 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
       tmpBytes: DEFAULT_TMP_BYTES,
       recursive: !context.isRoot,
       etcFiles: context.etcFiles,
+      ...(context.resolvLink === undefined ? {} : { resolvLink: context.resolvLink }),
       ...(context.etcHosts === undefined ? {} : { etcHosts: context.etcHosts }),
       ...(context.etcResolv === undefined ? {} : { etcResolv: context.etcResolv }),
     }),

@@ -1,4 +1,4 @@
-import { chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMountinfo } from './mountinfo.ts';
 import { renderFstab, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
@@ -24,6 +24,21 @@ export function readEtcFiles(): Set<string> {
     }
   }
   return files;
+}
+
+/**
+ * Where /etc/resolv.conf leads when it is a symlink into /run or /tmp (which jobs get fresh), and
+ * what the file says now; null for a regular file or a link the job can follow in the host's root.
+ */
+export function readResolvLink(): { target: string; content: string } | null {
+  try {
+    if (!lstatSync('/etc/resolv.conf').isSymbolicLink()) return null;
+    const target = realpathSync('/etc/resolv.conf');
+    if (!/^\/(run|tmp)\//.test(target)) return null;
+    return { target, content: readFileSync(target, 'utf8') };
+  } catch {
+    return null;
+  }
 }
 
 export function readHostMounts(): ReturnType<typeof parseMountinfo> {

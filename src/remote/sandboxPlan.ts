@@ -52,6 +52,12 @@ export interface SandboxContext {
    * mount needs an existing target (a minimal Debian has no /etc/hosts), and must not follow a symlink.
    */
   etcFiles: ReadonlySet<string>;
+  /**
+   * When the host's /etc/resolv.conf is a symlink into a directory the job gets fresh (/run or
+   * /tmp, as with systemd-resolved), the job's copy of the file it points to: the symlink then
+   * resolves inside the job. Content: the network's --dns servers, else the host's.
+   */
+  resolvLink?: { target: string; content: string };
 }
 
 /** Default size cap of a job's /tmp (and /dev/shm). */
@@ -123,6 +129,14 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   const etc = (name: string, source: string | undefined): void => {
     if (source !== undefined && context.etcFiles.has(name)) fstab.push({ source, target: at(`etc/${name}`), type: 'none', options: 'bind,ro' });
   };
+  if (context.resolvLink !== undefined) {
+    skeleton.push(
+      { kind: 'dir', path: 'resolve' },
+      { kind: 'file', path: posix.join('resolve', posix.basename(context.resolvLink.target)), content: context.resolvLink.content },
+    );
+    // After the job's /run tmpfs (above); X-mount.mkdir makes the directories inside it.
+    fstab.push({ source: posix.join(context.jobDir, 'resolve'), target: at(posix.dirname(context.resolvLink.target)), type: 'none', options: 'bind,ro,X-mount.mkdir' });
+  }
   etc('hostname', posix.join(context.jobDir, 'hostname'));
   etc('hosts', context.etcHosts);
   etc('resolv.conf', context.etcResolv);

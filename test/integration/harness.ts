@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../../fixtures/testbed/testbed.ts';
@@ -109,6 +109,25 @@ export function localHome(prefix: string): { home: string; remove(): void } {
   mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
   writeFileSync(join(box.home, '.config', 'herd', 'config.yml'), 'defaults:\n  network: none\n');
   return box;
+}
+
+/** The pids of the agents of a state directory, from their lock files. */
+export function agentPids(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^agent-[0-9a-f]+\.lock$/.test(f))
+    .map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
+}
+
+/** Ends the agents a test started for a state directory, by pid. */
+export function stopAgents(dir: string): void {
+  for (const pid of agentPids(dir)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gate, herd, localHome, sleep } from './harness.ts';
+import { gate, herd, localHome, sleep, stopAgents } from './harness.ts';
 
 const Isolation = suite('what a job sees');
 const enabled = gate('isolation.test.ts', { root: true, commands: ['unshare', 'setpriv'] });
@@ -12,15 +12,7 @@ const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
 const sh = (script: string, extra: string[] = []) => herd(['run', ...extra, '--', 'sh', '-c', script], opts);
 
 Isolation.after(() => {
-  if (existsSync(state)) {
-    for (const f of readdirSync(state).filter((n) => /^agent-.*\.lock$/.test(n))) {
-      try {
-        process.kill(Number(readFileSync(join(state, f), 'utf8')), 'SIGTERM');
-      } catch {
-        // gone
-      }
-    }
-  }
+  stopAgents(state);
   box.remove();
 });
 
@@ -65,13 +57,7 @@ Isolation('herd\'s state directory (the host key) is hidden from the job', async
     assert.is(r.text, '0\nno-key\n', r.stderr);
     assert.ok(existsSync(join(hidden, 'host.key')), 'the key is there on the host');
   } finally {
-    for (const f of existsSync(hidden) ? readdirSync(hidden).filter((n) => /^agent-.*\.lock$/.test(n)) : []) {
-      try {
-        process.kill(Number(readFileSync(join(hidden, f), 'utf8')), 'SIGTERM');
-      } catch {
-        // gone
-      }
-    }
+    stopAgents(hidden);
     rmSync(hidden, { recursive: true, force: true });
   }
 });

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gate, herd, localHome } from './harness.ts';
+import { gate, herd, localHome, stopAgents } from './harness.ts';
 
 /*
  * Limits the kernel really enforces, on this machine's cgroup v1 hierarchies. Every test
@@ -24,17 +24,6 @@ const runJson = async (flags: string[], script: string, env: Record<string, stri
   const r = await herd(['run', '--json', ...flags, '--', 'sh', '-c', script], { ...opts, env });
   return { code: r.code, doc: r.json<Result>(), host: r.json<Result>().hosts[0]! };
 };
-
-function stopAgents(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const f of readdirSync(dir).filter((n) => /^agent-.*\.lock$/.test(n))) {
-    try {
-      process.kill(Number(readFileSync(join(dir, f), 'utf8')), 'SIGTERM');
-    } catch {
-      // gone
-    }
-  }
-}
 
 const cleanups: Array<() => void> = [];
 Limits.after(() => {

@@ -4,31 +4,13 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { gate, herd, localHome, sleep } from './harness.ts';
+import { agentPids, gate, herd, localHome, sleep, stopAgents } from './harness.ts';
 
 const Local = suite('local runs');
 const enabled = gate('local.test.ts', { root: true, commands: ['unshare', 'nsenter'] });
 const box = localHome('local');
 const state = join(box.home, 'state');
 const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
-
-/** The agents this file started, by the pids in their lock files. */
-function agentPids(dir: string): number[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^agent-[0-9a-f]+\.lock$/.test(f))
-    .map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
-}
-
-function stopAgents(dir: string): void {
-  for (const pid of agentPids(dir)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 const mounts: string[] = [];
 const cleanups: Array<() => void> = [];

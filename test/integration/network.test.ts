@@ -36,7 +36,8 @@ const client = (address: string, port: number) =>
 
 Net.before(loud(async () => {
   // Host 3 has no nft: herd falls back to iptables there.
-  bed = await up(3, { hide: (n) => (n === 3 ? ['/usr/sbin/nft'] : []) });
+  // Host 2 is shaped like a systemd-resolved machine: /etc/resolv.conf links into /run.
+  bed = await up(3, { hide: (n) => (n === 3 ? ['/usr/sbin/nft'] : []), resolvedLike: (n) => n === 2 });
   mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
   writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }])) }));
 }));
@@ -232,6 +233,17 @@ Net('without nft, NAT and isolation rules go into herd\'s own iptables chains', 
   assert.match(rules, /-A HERD-POSTROUTING -s 172\.20\.0\.0\/16 ! -o herd0 -j MASQUERADE/);
   assert.match(rules, /-A FORWARD -j HERD-FORWARD/);
   assert.is(rules.match(/-j HERD-POSTROUTING/g)?.length, 1, 'the jump is added once');
+});
+
+Net('on a host whose resolv.conf links into /run (systemd-resolved), jobs still resolve: the host\'s servers, or --dns', async () => {
+  const hostView = bed.onHost(host(2), ['sh', '-c', 'readlink /etc/resolv.conf; cat /etc/resolv.conf']);
+  assert.is(hostView, '/run/systemd/resolve/stub-resolv.conf\nnameserver 10.99.99.99\n', 'the host is shaped as intended');
+  const plain = await run(['run', '-H', 'h2', '--', 'cat', '/etc/resolv.conf']);
+  assert.is(plain.text, 'nameserver 10.99.99.99\n', `the job follows the link into its own /run: ${plain.stderr}`);
+  await run(['network', 'create', 'dnsnet', '--cidr', '10.60.0.0/24', '--dns', '10.60.0.53', '-H', 'h2']);
+  const custom = await run(['run', '-H', 'h2', '--network', 'dnsnet', '--', 'cat', '/etc/resolv.conf']);
+  assert.is(custom.text, 'nameserver 10.60.0.53\n', custom.stderr);
+  await run(['network', 'remove', 'dnsnet', '-H', 'h2']);
 });
 
 Net('a failed phase 2 runs nothing and leaves nothing behind; stale leases are reconciled when an agent starts', async () => {

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { HerdError } from '../../src/protocol/errors.ts';
 import { expandCpuList, splitDevice } from '../../src/remote/cgroups/facts.ts';
 import { detectHierarchy, type Hierarchy } from '../../src/remote/cgroups/hierarchy.ts';
 import { parseCpuList, planCgroup, type CgroupFacts } from '../../src/remote/cgroups/plan.ts';
 import { parseMountinfo } from '../../src/remote/mountinfo.ts';
+import { codeOf } from './codeOf.ts';
 
 const HYBRID = parseMountinfo(
   [
@@ -20,14 +20,6 @@ const HYBRID = parseMountinfo(
 const V2 = parseMountinfo('30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate');
 const files = (map: Record<string, string>) => (path: string) => map[path] ?? null;
 const facts: CgroupFacts = { onlineCpus: [0, 1], ioDevice: { device: '254:0' }, v1Cpuset: { cpus: '0-1', mems: '0' }, v1Memsw: true, v2Swap: true };
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return (err as HerdError).code;
-  }
-};
 
 test('detection: a hybrid host whose cgroup2 has no memory controller is v1, co-mounted controllers resolved', () => {
   const h = detectHierarchy(HYBRID, files({ '/sys/fs/cgroup/unified/cgroup.controllers': 'hugetlb\n' }));

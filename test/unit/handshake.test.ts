@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPair, issueCert, type KeyPair } from '../../src/protocol/cert.ts';
-import type { HerdError } from '../../src/protocol/errors.ts';
 import { chooseVersion, clientAuth, clientCheckWelcome, hostAccept, hostHello, newNonce, type ClientIdentity, type HostIdentity } from '../../src/protocol/handshake.ts';
 import type { Role } from '../../src/protocol/messages.ts';
 import { allows } from '../../src/protocol/roles.ts';
+import { codeOf } from './codeOf.ts';
 
 const now = 1_800_000_000;
 function client(ca: KeyPair, role: Role, withCa: boolean): ClientIdentity {
@@ -20,14 +20,6 @@ function handshake(c: ClientIdentity, host: HostIdentity) {
   clientCheckWelcome({ t: 'welcome', sig: accepted.sig, subject: accepted.subject, role: accepted.role, hostId: '', socket: '', agentVersion: '' }, pending);
   return accepted;
 }
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return (err as HerdError).code;
-  }
-};
 
 test('first contact: an admin enrols the host (CA pinned, host cert issued)', () => {
   const ca = generateKeyPair();

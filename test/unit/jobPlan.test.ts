@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { HerdError } from '../../src/protocol/errors.ts';
 import { jobArgv, KEPT_CAPABILITIES, launchScript, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
 import { parseMountinfo } from '../../src/remote/mountinfo.ts';
 import { planSandbox, renderFstab, type RootEntry } from '../../src/remote/sandboxPlan.ts';
+import { codeOf } from './codeOf.ts';
 
 const MOUNTINFO = [
   '22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
@@ -40,14 +40,6 @@ const context: PlanContext = {
   rootEntries: ROOT,
   mounts: parseMountinfo(MOUNTINFO),
   etcFiles: new Set(['hostname', 'hosts', 'resolv.conf']),
-};
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return (err as HerdError).code;
-  }
 };
 
 test('mountinfo: fields after the separator, octal escapes undone', () => {
@@ -87,6 +79,18 @@ test('sandbox: rootless jobs bind the host recursively (locked submounts refuse 
   assert.is(byTarget.get('/j/root/usr')!.options, 'rbind,ro,nosuid,nodev');
   assert.not.ok(byTarget.has('/j/root/home/data set'), 'submounts come with the recursive bind');
   assert.is(byTarget.get('/j/root/home/u/.cache/herd')!.type, 'tmpfs', 'the state directory under /home is hidden');
+});
+
+test('sandbox: a resolv.conf symlink into /run gets its target inside the job\'s own /run', () => {
+  const plan = planSandbox(ROOT, parseMountinfo(MOUNTINFO), {
+    jobDir: '/j', hostname: 'h', stateDir: '/var/lib/herd', tmpBytes: 1024, recursive: false, etcFiles: new Set(),
+    resolvLink: { target: '/run/systemd/resolve/stub-resolv.conf', content: 'nameserver 1.2.3.4\n' },
+  });
+  assert.ok(plan.skeleton.some((e) => e.kind === 'file' && e.path === 'resolve/stub-resolv.conf' && e.content === 'nameserver 1.2.3.4\n'));
+  const targets = plan.fstab.map((e) => e.target);
+  const bind = plan.fstab.find((e) => e.target === '/j/root/run/systemd/resolve')!;
+  assert.is(bind.options, 'bind,ro,X-mount.mkdir');
+  assert.ok(targets.indexOf('/j/root/run') < targets.indexOf('/j/root/run/systemd/resolve'), 'after the job\'s /run tmpfs');
 });
 
 test('fstab rendering escapes white space and refuses newlines', () => {

@@ -1,18 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { HerdError } from '../../src/protocol/errors.ts';
 import { bridgeBatch, iptablesRestore, nftRuleset, planAttach, vethName } from '../../src/remote/net/attachPlan.ts';
 import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp } from '../../src/remote/net/cidr.ts';
 import { BUILTIN_NETWORKS, bridgeName, resolveNetwork, validateNetworkName, type NetworkSpec } from '../../src/remote/net/network.ts';
+import { codeOf } from './codeOf.ts';
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return (err as HerdError).code;
-  }
-};
 
 test('IPv4 and CIDR parsing, formatting and arithmetic', () => {
   assert.is(formatIp(parseIp('10.1.2.3', 'f')), '10.1.2.3');
