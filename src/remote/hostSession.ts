@@ -1,23 +1,18 @@
-import { join } from 'node:path';
 import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { hostAccept, hostHello, newNonce, type HostIdentity } from '../protocol/handshake.ts';
-import { keyId, randomBytes } from '../protocol/cert.ts';
-import { toHex } from '../protocol/bytes.ts';
+import { keyId } from '../protocol/cert.ts';
 import type { Message, Role } from '../protocol/messages.ts';
 import { allows } from '../protocol/roles.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import { pinCa, storeHostCert } from './identity.ts';
 import type { Hierarchy } from './cgroups/hierarchy.ts';
-import { JobCgroup } from './cgroups/jobCgroup.ts';
-import { planCgroup, type CgroupFacts } from './cgroups/plan.ts';
-import { resolveCommand } from './command.ts';
-import { Job } from './job.ts';
-import { spawnLauncher, type Launch, type LauncherPool } from './launcher.ts';
+import type { Job } from './job.ts';
+import type { LauncherPool } from './launcher.ts';
+import type { CgroupFacts } from './cgroups/plan.ts';
+import { startJob } from './startJob.ts';
 import type { NetworkManager } from './net/manager.ts';
 import type { HostTools } from './jobPlan.ts';
-import { readHostMounts, readResolvLink } from './sandbox.ts';
 import type { RootEntry } from './sandboxPlan.ts';
-import { jobNetwork, planJob } from './jobPlan.ts';
 import type { StatePaths } from './paths.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
 
@@ -119,52 +114,8 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
             hint: 'use a certificate with role user or admin',
           });
         }
-        // A job takes the spare launcher's id when there is one: its cgroup already has that name.
-        const jobId = agent.launchers?.peek() ?? toHex(randomBytes(6));
-        const networkName = jobNetwork(message, agent.isRoot);
-        const joinsNetwork = networkName !== 'none' && networkName !== 'host' && agent.isRoot;
-        const networkSpec = joinsNetwork ? agent.networks.find(networkName) : null;
-        const etcResolv = networkSpec === null ? undefined : agent.networks.resolvFile(networkSpec);
-        // systemd-resolved hosts: resolv.conf links into /run, which the job gets empty.
-        const link = readResolvLink();
-        const dns = networkSpec?.dns ?? [];
-        const resolvLink =
-          link === null ? undefined : { target: link.target, content: dns.length > 0 ? dns.map((d) => `nameserver ${d}\n`).join('') : link.content };
-        const plan = planJob(message, {
-          jobId,
-          isRoot: agent.isRoot,
-          jobDir: join(agent.paths.jobs, jobId),
-          stateDir: agent.paths.dir,
-          rootEntries: agent.hostRoot,
-          mounts: readHostMounts(),
-          etcFiles: agent.etcFiles,
-          ...(networkSpec === null ? {} : { etcHosts: agent.networks.hostsFile(networkSpec) }),
-          ...(etcResolv === undefined ? {} : { etcResolv }),
-          ...(resolvLink === undefined ? {} : { resolvLink }),
-        });
-        const tools = agent.tools();
-        const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
-        const host = agent.cgroups();
-        const cgroupPlan = planCgroup(message.limits ?? {}, host.hierarchy, host.facts, jobId);
-        const spare = cgroupPlan !== null && agent.launchers?.peek() === jobId ? agent.launchers.take(cgroupPlan) : null;
-        const launch: Launch = spare ?? {
-          child: spawnLauncher(agent.paths.jobs),
-          cgroup: cgroupPlan === null ? null : JobCgroup.create(cgroupPlan),
-          joined: false,
-        };
-        // Network phase 1 (bridge, rules, an address) starts now; phase 2 when the init is up.
-        const joining =
-          plan.network === 'none' || plan.network === 'host' ? null : agent.networks.join(plan.network, jobId, message.name, message.ip, message.maxBandwidthBps);
-        joining?.catch(() => {});
-        let job: Job;
-        try {
-          job = new Job(plan, agent.paths.jobs, tools, command, launch, joining);
-        } catch (err) {
-          launch.child.kill('SIGKILL');
-          void launch.cgroup?.remove();
-          void joining?.then((network) => network.release(), () => {});
-          throw err;
-        }
+        const job = startJob(agent, message);
+        const jobId = job.id;
         agent.jobs.set(jobId, job);
         attached.set(stream, job);
         const done = (): void => {

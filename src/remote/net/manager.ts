@@ -5,7 +5,7 @@ import { resolveCommand } from '../command.ts';
 import { bridgeBatch, IPTABLES_JUMPS, iptablesRestore, nftRuleset, planAttach, vethName } from './attachPlan.ts';
 import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp, type Cidr } from './cidr.ts';
 import { Leases } from './leases.ts';
-import { BUILTIN_NETWORKS, bridgeName, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
+import { BUILTIN_NETWORKS, bridgeName, resolvConf, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
 import type { NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { runBatch } from './run.ts';
 
@@ -177,7 +177,7 @@ export class NetworkManager {
     }
     const path = join(this.dir, spec.name, 'resolv.conf');
     mkdirSync(join(this.dir, spec.name), { recursive: true, mode: 0o700 });
-    writeFileSync(path, spec.dns.map((server) => `nameserver ${server}\n`).join(''), { mode: 0o644 });
+    writeFileSync(path, resolvConf(spec.dns), { mode: 0o644 });
     return path;
   }
 

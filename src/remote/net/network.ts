@@ -71,3 +71,8 @@ export function describe(spec: NetworkSpec): string {
   const { first, last } = resolveNetwork(spec);
   return `${spec.name} ${spec.cidr} gateway ${spec.gateway} range ${formatIp(first)}-${formatIp(last)}`;
 }
+
+/** A resolv.conf naming these servers. */
+export function resolvConf(servers: readonly string[]): string {
+  return servers.map((server) => `nameserver ${server}\n`).join('');
+}

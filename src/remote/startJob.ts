@@ -1,0 +1,68 @@
+import { join } from 'node:path';
+import { toHex } from '../protocol/bytes.ts';
+import { randomBytes } from '../protocol/cert.ts';
+import type { RunRequest } from '../protocol/messages.ts';
+import { JobCgroup } from './cgroups/jobCgroup.ts';
+import { planCgroup } from './cgroups/plan.ts';
+import { resolveCommand } from './command.ts';
+import type { AgentState } from './hostSession.ts';
+import { Job } from './job.ts';
+import { jobNetwork, planJob } from './jobPlan.ts';
+import { spawnLauncher, type Launch } from './launcher.ts';
+import { resolvConf } from './net/network.ts';
+import { readHostMounts, readResolvLink } from './sandbox.ts';
+
+/**
+ * Starts a job on this host: its plan (sandbox inputs, network files), its cgroup (a spare
+ * launcher's when one is ready), network phase 1, then the Job itself. Anything made before a
+ * failure is undone; the error goes to the caller.
+ */
+export function startJob(agent: AgentState, message: RunRequest): Job {
+  // A job takes the spare launcher's id when there is one: its cgroup already has that name.
+  const jobId = agent.launchers?.peek() ?? toHex(randomBytes(6));
+  const networkName = jobNetwork(message, agent.isRoot);
+  const joinsNetwork = networkName !== 'none' && networkName !== 'host' && agent.isRoot;
+  const networkSpec = joinsNetwork ? agent.networks.find(networkName) : null;
+  const etcResolv = networkSpec === null ? undefined : agent.networks.resolvFile(networkSpec);
+  // systemd-resolved hosts: resolv.conf links into /run, which the job gets empty.
+  const link = readResolvLink();
+  const dns = networkSpec?.dns ?? [];
+  const resolvLink =
+    link === null ? undefined : { target: link.target, content: dns.length > 0 ? resolvConf(dns) : link.content };
+  const plan = planJob(message, {
+    jobId,
+    isRoot: agent.isRoot,
+    jobDir: join(agent.paths.jobs, jobId),
+    stateDir: agent.paths.dir,
+    rootEntries: agent.hostRoot,
+    mounts: readHostMounts(),
+    etcFiles: agent.etcFiles,
+    ...(networkSpec === null ? {} : { etcHosts: agent.networks.hostsFile(networkSpec) }),
+    ...(etcResolv === undefined ? {} : { etcResolv }),
+    ...(resolvLink === undefined ? {} : { resolvLink }),
+  });
+  const tools = agent.tools();
+  const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
+  const host = agent.cgroups();
+  const cgroupPlan = planCgroup(message.limits ?? {}, host.hierarchy, host.facts, jobId);
+  const spare = cgroupPlan !== null && agent.launchers?.peek() === jobId ? agent.launchers.take(cgroupPlan) : null;
+  const launch: Launch = spare ?? {
+    child: spawnLauncher(agent.paths.jobs),
+    cgroup: cgroupPlan === null ? null : JobCgroup.create(cgroupPlan),
+    joined: false,
+  };
+  // Network phase 1 (bridge, rules, an address) starts now; phase 2 when the init is up.
+  const joining =
+    plan.network === 'none' || plan.network === 'host' ? null : agent.networks.join(plan.network, jobId, message.name, message.ip, message.maxBandwidthBps);
+  joining?.catch(() => {});
+  let job: Job;
+  try {
+    job = new Job(plan, agent.paths.jobs, tools, command, launch, joining);
+  } catch (err) {
+    launch.child.kill('SIGKILL');
+    void launch.cgroup?.remove();
+    void joining?.then((network) => network.release(), () => {});
+    throw err;
+  }
+  return job;
+}
