@@ -12,6 +12,9 @@ import { NetworkManager } from './net/manager.ts';
 import { readEtcFiles, readHostMounts, readHostRoot } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
 
+/** How long a stopping agent waits for its spare launcher's cgroup to be removed. */
+const SHUTDOWN_WAIT_MS = 2000;
+
 /** An agent with no client and no running job for this long exits; the next contact starts a new one. */
 export const AGENT_IDLE_EXIT_MS = 10 * 60 * 1000;
 
@@ -101,10 +104,13 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   const connections = new Set<Socket>();
   let idleSince = Date.now();
   const shutdown = (): void => {
-    state.launchers?.close();
     removeQuietly(paths.socket);
-    removeQuietly(paths.lock);
-    process.exit(0);
+    // The spare launcher's cgroup goes with it; bounded, so a stuck kernel cannot hold the exit.
+    const closing = state.launchers?.close() ?? Promise.resolve();
+    void Promise.race([closing, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS))]).finally(() => {
+      removeQuietly(paths.lock);
+      process.exit(0);
+    });
   };
   removeQuietly(paths.socket);
   const server = createServer((socket) => {

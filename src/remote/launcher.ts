@@ -32,7 +32,7 @@ export interface Launch {
  */
 export class LauncherPool {
   private spare: { jobId: string; child: ChildProcess; cgroup: JobCgroup } | null = null;
-  private preparing = false;
+  private preparing: Promise<void> | null = null;
   private closed = false;
   private readonly jobsDir: string;
   private readonly makeCgroup: (name: string) => CgroupPlan;
@@ -45,10 +45,9 @@ export class LauncherPool {
 
   /** Prepares a spare in the background if there is none. */
   refill(): void {
-    if (this.spare !== null || this.preparing || this.closed) return;
-    this.preparing = true;
-    void this.prepare().finally(() => {
-      this.preparing = false;
+    if (this.spare !== null || this.preparing !== null || this.closed) return;
+    this.preparing = this.prepare().finally(() => {
+      this.preparing = null;
     });
   }
 
@@ -74,10 +73,21 @@ export class LauncherPool {
     return { child: spare.child, cgroup, joined: true };
   }
 
-  close(): void {
+  /** Ends the spare launcher and removes its cgroup (it is empty once the launcher has exited). */
+  async close(): Promise<void> {
     this.closed = true;
-    this.spare?.child.kill('SIGKILL');
+    // A spare still being prepared sees `closed` and undoes itself.
+    await this.preparing;
+    const spare = this.spare;
     this.spare = null;
+    if (spare === null) return;
+    const exited = new Promise<void>((resolve) => {
+      if (spare.child.exitCode !== null || spare.child.signalCode !== null) resolve();
+      else spare.child.once('exit', () => resolve());
+    });
+    spare.child.kill('SIGKILL');
+    await exited;
+    await spare.cgroup.remove();
   }
 
   private async prepare(): Promise<void> {
@@ -88,18 +98,33 @@ export class LauncherPool {
     } catch {
       return; // no spare: jobs start their own launchers
     }
-    const child = spawnLauncher(this.jobsDir);
-    child.on('error', () => {});
+    let child: ChildProcess;
     try {
-      await cgroup.attach(child.pid!);
+      child = spawnLauncher(this.jobsDir);
     } catch {
+      // bun and deno throw at once for a missing directory, where node reports 'error'.
+      await cgroup.remove();
+      return;
+    }
+    // A launcher that could not even start (its directory gone) reports 'error' and never 'exit'.
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
+    const undo = async (): Promise<void> => {
       child.kill('SIGKILL');
-      void cgroup.remove();
+      await exited;
+      await cgroup.remove();
+    };
+    try {
+      if (child.pid === undefined) throw new Error('the launcher did not start');
+      await cgroup.attach(child.pid);
+    } catch {
+      await undo();
       return;
     }
     if (this.closed) {
-      child.kill('SIGKILL');
-      void cgroup.remove();
+      await undo();
       return;
     }
     // A spare that dies unused takes its cgroup with it.

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -30,6 +30,13 @@ Limits.after(() => {
   stopAgents(state);
   for (const cleanup of cleanups.reverse()) cleanup();
   box.remove();
+});
+
+Limits('a stopped agent leaves no cgroup behind (not even its spare launcher\'s)', async () => {
+  stopAgents(state);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const left = existsSync('/sys/fs/cgroup/memory/herd') ? readdirSync('/sys/fs/cgroup/memory/herd').filter((n) => /^[0-9a-f]{12}$/.test(n)) : [];
+  assert.equal(left, [], `cgroups left: ${left.join(' ')}`);
 });
 
 Limits('memory: a job allocating past --max-memory is OOM-killed and reported as such', async () => {
