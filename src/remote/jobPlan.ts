@@ -2,6 +2,7 @@ import { HerdError } from '../protocol/errors.ts';
 import type { RunRequest } from '../protocol/messages.ts';
 import { INIT_NAME, INIT_SCRIPT } from './init.ts';
 import type { MountEntry } from './mountinfo.ts';
+import { shellQuote } from './shellQuote.ts';
 import { DEFAULT_TMP_BYTES, planSandbox, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -143,15 +144,10 @@ export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: H
   return args;
 }
 
-/** POSIX sh single quoting. */
-function quote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The script a launcher sources: the job's directory, its environment, then exec unshare. */
 export function launchScript(plan: JobPlan, jobDir: string, argv: readonly string[]): string {
-  const lines = [`cd ${quote(jobDir)} || exit 125`];
-  for (const [name, value] of Object.entries(plan.env)) lines.push(`export ${name}=${quote(value)}`);
-  lines.push(`exec ${argv.map(quote).join(' ')}`);
+  const lines = [`cd ${shellQuote(jobDir)} || exit 125`];
+  for (const [name, value] of Object.entries(plan.env)) lines.push(`export ${name}=${shellQuote(value)}`);
+  lines.push(`exec ${argv.map(shellQuote).join(' ')}`);
   return `${lines.join('\n')}\n`;
 }

@@ -52,8 +52,7 @@ export function startJob(agent: AgentState, message: RunRequest): Job {
     joined: false,
   };
   // Network phase 1 (bridge, rules, an address) starts now; phase 2 when the init is up.
-  const joining =
-    plan.network === 'none' || plan.network === 'host' ? null : agent.networks.join(plan.network, jobId, message.name, message.ip, message.maxBandwidthBps);
+  const joining = networkSpec === null ? null : agent.networks.join(networkSpec, jobId, message.name, message.ip, message.maxBandwidthBps);
   joining?.catch(() => {});
   let job: Job;
   try {

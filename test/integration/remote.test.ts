@@ -1,7 +1,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
@@ -24,6 +24,17 @@ Remote.before(loud(async () => {
 }));
 
 Remote.after(() => bed?.down());
+
+/** A fresh client HOME with the chosen pieces of the suite's own: its SSH key, known_hosts, herd config. */
+function homeWith(prefix: string, pieces: ReadonlyArray<'key' | 'known_hosts' | 'config'>): { home: string; remove(): void } {
+  const box = tempHome(prefix);
+  const from = { key: join('.ssh', 'id_ed25519'), known_hosts: join('.ssh', 'known_hosts'), config: join('.config', 'herd', 'config.yml') };
+  for (const piece of pieces) {
+    mkdirSync(dirname(join(box.home, from[piece])), { recursive: true });
+    copyFileSync(join(home, from[piece]), join(box.home, from[piece]));
+  }
+  return box;
+}
 
 const run = (args: string[], extra: Partial<Parameters<typeof herd>[1]> = {}) => herd(args, { home, timeoutMs: 60_000, ...extra });
 
@@ -137,11 +148,8 @@ Remote('a lost connection leaves the job running and names it', async () => {
 });
 
 Remote('an unknown host is refused with its fingerprint; --accept-new records it', async () => {
-  const box = tempHome('unknown');
+  const box = homeWith('unknown', ['key', 'config']);
   try {
-    copyFileSync(join(home, '.ssh', 'id_ed25519'), join(box.home, '.ssh', 'id_ed25519'));
-    mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
-    copyFileSync(join(home, '.config', 'herd', 'config.yml'), join(box.home, '.config', 'herd', 'config.yml'));
     const target = `root@${host(3).address}`;
     const refused = await herd(['run', '-H', target, '--', 'true'], { home: box.home });
     assert.is(refused.code, 255);
@@ -157,9 +165,8 @@ Remote('an unknown host is refused with its fingerprint; --accept-new records it
 });
 
 Remote('a changed host key is always refused, even with --accept-new', async () => {
-  const box = tempHome('changed');
+  const box = homeWith('changed', ['key']);
   try {
-    copyFileSync(join(home, '.ssh', 'id_ed25519'), join(box.home, '.ssh', 'id_ed25519'));
     // Record h5's key under h3's address: to herd, h3's key has changed.
     writeFileSync(join(box.home, '.ssh', 'known_hosts'), `${bed.knownHostsLine(host(5)).replace(host(5).address, host(3).address)}\n`);
     const r = await herd(['run', '-H', `root@${host(3).address}`, '--accept-new', '--', 'true'], { home: box.home });
@@ -171,16 +178,13 @@ Remote('a changed host key is always refused, even with --accept-new', async () 
 });
 
 Remote('authenticates through a real ssh-agent when SSH_AUTH_SOCK is set and no key file exists', async () => {
-  const box = tempHome('agent');
+  const box = homeWith('agent', ['known_hosts', 'config']);
   const socket = join(box.home, 'agent.sock');
   // -D: stay in the foreground, so the agent is ours to end by pid.
   const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: ['ignore', 'pipe', 'ignore'] });
   try {
     await new Promise<void>((resolve) => agent.stdout!.once('data', () => resolve()));
     execFileSync('ssh-add', ['-q', bed.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
-    copyFileSync(join(home, '.ssh', 'known_hosts'), join(box.home, '.ssh', 'known_hosts'));
-    mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
-    copyFileSync(join(home, '.config', 'herd', 'config.yml'), join(box.home, '.config', 'herd', 'config.yml'));
     const r = await herd(['run', '-H', 'h1', '--', 'echo', 'via-agent'], { home: box.home, env: { SSH_AUTH_SOCK: socket } });
     assert.is(r.code, 0, r.stderr);
     assert.is(r.text, 'via-agent\n');
@@ -194,11 +198,10 @@ Remote('authenticates through a real ssh-agent when SSH_AUTH_SOCK is set and no 
 });
 
 Remote('a host\'s identityFile from the config is used (with ~ expanded)', async () => {
-  const box = tempHome('identity-file');
+  const box = homeWith('identity-file', ['known_hosts']);
   try {
     mkdirSync(join(box.home, 'keys'));
     copyFileSync(bed.clientKey, join(box.home, 'keys', 'deploy'));
-    copyFileSync(join(home, '.ssh', 'known_hosts'), join(box.home, '.ssh', 'known_hosts'));
     const config = parse(readFileSync(join(home, '.config', 'herd', 'config.yml'), 'utf8')) as Record<string, unknown>;
     config.hosts = { web: { address: host(1).address, user: 'root', identityFile: '~/keys/deploy' } };
     mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
@@ -212,9 +215,8 @@ Remote('a host\'s identityFile from the config is used (with ~ expanded)', async
 });
 
 Remote('no usable key is SSH_AUTH; a closed port is HOST_UNREACHABLE', async () => {
-  const box = tempHome('nokey');
+  const box = homeWith('nokey', ['known_hosts']);
   try {
-    copyFileSync(join(home, '.ssh', 'known_hosts'), join(box.home, '.ssh', 'known_hosts'));
     const auth = await herd(['run', '-H', `root@${host(1).address}`, '--', 'true'], { home: box.home });
     assert.is(auth.code, 255);
     assert.match(auth.stderr, /authentication failed for root@.*\[SSH_AUTH\]/);
@@ -227,10 +229,8 @@ Remote('no usable key is SSH_AUTH; a closed port is HOST_UNREACHABLE', async () 
 });
 
 Remote('a host enrolled by one CA refuses another CA; a viewer may not run', async () => {
-  const stranger = tempHome('stranger');
+  const stranger = homeWith('stranger', ['key', 'known_hosts']);
   try {
-    copyFileSync(join(home, '.ssh', 'id_ed25519'), join(stranger.home, '.ssh', 'id_ed25519'));
-    copyFileSync(join(home, '.ssh', 'known_hosts'), join(stranger.home, '.ssh', 'known_hosts'));
     const r = await herd(['run', '-H', `root@${host(1).address}`, '--', 'true'], { home: stranger.home });
     assert.is(r.code, 255);
     assert.match(r.stderr, /trusts CA [0-9a-f]{16}, but your identity comes from CA [0-9a-f]{16}.*\[CERT_UNTRUSTED\]/);

@@ -8,7 +8,3 @@ export interface RawChannel {
   close(): void;
 }
 
-/** The bootstrap command line: the script and its arguments, as one POSIX-sh-quoted string. */
-export function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}

@@ -8,7 +8,8 @@ import { HerdError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts.ts';
 import { fingerprint, judgeHostKey, knownHostsName, knownKeys, recordHostKey } from '../knownHosts.ts';
-import { shellQuote, type RawChannel } from './channel.ts';
+import { shellQuote } from '../../remote/shellQuote.ts';
+import type { RawChannel } from './channel.ts';
 
 export interface SshOptions {
   acceptNew: boolean;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Hierarchy } from './hierarchy.ts';
-import type { CgroupFacts } from './plan.ts';
+import { parseCpuList, type CgroupFacts } from './plan.ts';
 
 export function readText(path: string): string | null {
   try {
@@ -11,14 +11,9 @@ export function readText(path: string): string | null {
   }
 }
 
-/** "0-3,6" as the kernel writes it in .../cpu/online and cpuset.cpus. */
+/** "0-3,6\n" as the kernel writes it in .../cpu/online: the same list syntax --cpu-cores takes. */
 export function expandCpuList(text: string): number[] {
-  const cpus: number[] = [];
-  for (const part of text.trim().split(',').filter(Boolean)) {
-    const [a, b] = part.split('-').map(Number);
-    for (let cpu = a!; cpu <= (b ?? a!); cpu++) cpus.push(cpu);
-  }
-  return cpus;
+  return parseCpuList(text.trim(), '/sys/devices/system/cpu/online');
 }
 
 /** major and minor of a dev_t, as glibc's gnu_dev_major/minor split it. */

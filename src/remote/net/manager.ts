@@ -251,8 +251,7 @@ export class NetworkManager {
   }
 
   /** Phase 1: a lease on an address, before the job starts. */
-  async join(name: string, jobId: string, jobName: string | undefined, wantedIp: string | undefined, bandwidthBps: number | undefined): Promise<JobNetwork> {
-    const spec = this.find(name);
+  async join(spec: NetworkSpec, jobId: string, jobName: string | undefined, wantedIp: string | undefined, bandwidthBps: number | undefined): Promise<JobNetwork> {
     const network = resolveNetwork(spec);
     let wanted: number | undefined;
     if (wantedIp !== undefined) {

@@ -1,5 +1,5 @@
 import { HerdError } from '../../protocol/errors.ts';
-import { assignable, broadcast, contains, formatIp, parseCidr, parseIp, type Cidr } from './cidr.ts';
+import { assignable, broadcast, contains, parseCidr, parseIp, type Cidr } from './cidr.ts';
 
 /** A network jobs can join: a bridge on the host with its own CIDR, NAT to the outside. */
 export interface NetworkSpec {
@@ -65,11 +65,6 @@ export function validateNetworkName(name: string): void {
   if ((SPECIAL_MODES as readonly string[]).includes(name) || BUILTIN_NETWORKS.some((n) => n.name === name)) {
     throw new HerdError('INVALID_SPEC', `network name "${name}" is reserved`);
   }
-}
-
-export function describe(spec: NetworkSpec): string {
-  const { first, last } = resolveNetwork(spec);
-  return `${spec.name} ${spec.cidr} gateway ${spec.gateway} range ${formatIp(first)}-${formatIp(last)}`;
 }
 
 /** A resolv.conf naming these servers. */
