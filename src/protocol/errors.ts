@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'LIMIT_UNSUPPORTED', // the host cannot enforce a requested limit (no controller, no block device)
   'COMMAND_NOT_FOUND',
   'JOB_FAILED', // the job could not be started on the host
+  'JOB_NOT_FOUND', // no job on the host has that id (or id prefix)
+  'JOB_RUNNING', // the job must have ended first (delete)
   'CONNECTION_LOST',
   'INTERRUPTED',
   'INTERNAL',

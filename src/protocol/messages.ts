@@ -72,6 +72,16 @@ export interface RunRequest {
   ip?: string;
   /** Traffic limit of the job's interface, each way, in bytes per second. */
   maxBandwidthBps?: number;
+  /** Answer once the job has started (or is scheduled) and leave it running: no output, no exit. */
+  detach?: boolean;
+  /** Stop the job after this long: SIGTERM, then SIGKILL after graceMs; it ends FAILED, timedOut. */
+  timeoutMs?: number;
+  /** Time between SIGTERM and SIGKILL when the job is stopped for its timeout. */
+  graceMs?: number;
+  /** Bytes of output kept in the job's log on the host. */
+  maxLogBytes?: number;
+  /** Start at this time (ISO 8601, the host's clock) instead of now; implies detach. */
+  schedule?: string;
 }
 export interface Started { t: 'started'; jobId: string }
 export interface SignalRequest { t: 'signal'; signal: JobSignal }
@@ -126,10 +136,72 @@ export interface JobUsage {
   writeBytes?: number;
 }
 export interface Exit { t: 'exit'; result: JobResult }
+
+export const JOB_STATES = ['SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'STOPPED', 'LOST'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** A job as a host reports it (herd job list/status). */
+export interface JobInfo {
+  id: string;
+  argv: string[];
+  state: JobState;
+  /** Why it is FAILED, STOPPED or LOST, in a few words ("exit 3", "timed out after 5s"). */
+  reason: string | null;
+  /** The certificate subject that started it. */
+  owner: string;
+  hostname: string;
+  network: string;
+  ip: string | null;
+  createdAt: string;
+  scheduledFor: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  oomKilled: boolean;
+  timedOut: boolean;
+  timeoutMs: number | null;
+  usage?: JobUsage;
+  /** Output bytes recorded on the host, the cap, and whether output past it was dropped. */
+  log: { bytes: number; maxBytes: number; dropped: boolean };
+}
+
+export interface JobListRequest { t: 'job-list'; state?: JobState }
+/** id: a job id or a unique prefix of one. */
+export interface JobStatusRequest { t: 'job-status'; id: string }
+export interface JobWaitRequest { t: 'job-wait'; id: string }
+export interface JobStopRequest { t: 'job-stop'; id: string; graceMs: number }
+export interface JobDeleteRequest { t: 'job-delete'; id: string }
+/** Deletes finished jobs that ended at least olderThanMs ago (all finished jobs without it). */
+export interface JobPruneRequest { t: 'job-prune'; olderThanMs?: number }
+/**
+ * A job's recorded output: a `jobs` answer naming the job, then its output as data frames
+ * (each preceded by `log-at` when timestamps were asked for; herd's own notes as `log-note`),
+ * then a last `jobs` answer with its state. fromByte skips that many bytes of the selected
+ * output; tail starts at the last N lines.
+ */
+export interface JobLogsRequest {
+  t: 'job-logs';
+  id: string;
+  follow: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  timestamps: boolean;
+  tail?: number;
+  fromByte?: number;
+}
+export interface Jobs { t: 'jobs'; jobs: JobInfo[] }
+export interface LogAt { t: 'log-at'; ms: number }
+export interface LogNote { t: 'log-note'; text: string }
+
+export type JobRequest = JobListRequest | JobStatusRequest | JobWaitRequest | JobStopRequest | JobDeleteRequest | JobPruneRequest | JobLogsRequest;
 /** A request-level failure; the session stays up. */
 export interface StreamError { t: 'error'; code: string; message: string; hint?: string }
 
-export type Message = NetworkCreate | NetworkList | NetworkRemove | Networks | Done | HostHello | Auth | Welcome | RunRequest | Started | SignalRequest | Exit | StreamError;
+export type Message =
+  | NetworkCreate | NetworkList | NetworkRemove | Networks | Done | HostHello | Auth | Welcome | RunRequest | Started | SignalRequest | Exit | StreamError
+  | JobRequest | Jobs | LogAt | LogNote;
 
 type Shape = Record<string, unknown>;
 
@@ -153,6 +225,14 @@ function stringArray(o: Shape, key: string, max: number): void {
   }
 }
 
+function positive(o: Shape, key: string, optional = false): void {
+  if (optional && o[key] === undefined) return;
+  if (!(Number.isSafeInteger(o[key]) && (o[key] as number) > 0)) fail(`${String(o.t)}.${key} must be a positive integer`);
+}
+function bool(o: Shape, key: string): void {
+  if (typeof o[key] !== 'boolean') fail(`${String(o.t)}.${key} must be true or false`);
+}
+
 function checkLimits(value: unknown): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('run.limits must be an object');
   const limits = value as Shape;
@@ -173,6 +253,20 @@ function checkResult(value: unknown): void {
   str(r, 'startedAt');
   str(r, 'endedAt');
   if (typeof r.durationMs !== 'number') fail('exit.result.durationMs');
+}
+
+function checkJobInfo(value: unknown): void {
+  if (typeof value !== 'object' || value === null) fail('jobs.jobs[] must be objects');
+  const j = value as Shape;
+  str(j, 'id');
+  stringArray(j, 'argv', MAX_ARGV);
+  if (!(JOB_STATES as readonly unknown[]).includes(j.state)) fail('jobs.jobs[].state');
+  nullableStr(j, 'reason');
+  str(j, 'owner');
+  str(j, 'createdAt');
+  for (const key of ['oomKilled', 'timedOut']) bool(j, key);
+  if (j.exitCode !== null && !Number.isSafeInteger(j.exitCode)) fail('jobs.jobs[].exitCode');
+  if (typeof j.log !== 'object' || j.log === null) fail('jobs.jobs[].log');
 }
 
 /** Validates a decoded JSON value into a Message; anything else is a PROTOCOL error. */
@@ -215,7 +309,10 @@ export function parseMessage(value: unknown): Message {
       str(o, 'network', true);
       str(o, 'name', true);
       str(o, 'ip', true);
-      if (o.maxBandwidthBps !== undefined && !(Number.isSafeInteger(o.maxBandwidthBps) && (o.maxBandwidthBps as number) > 0)) fail('run.maxBandwidthBps');
+      for (const key of ['maxBandwidthBps', 'timeoutMs', 'maxLogBytes']) positive(o, key, true);
+      if (o.graceMs !== undefined && !(Number.isSafeInteger(o.graceMs) && (o.graceMs as number) >= 0)) fail('run.graceMs');
+      if (o.detach !== undefined && typeof o.detach !== 'boolean') fail('run.detach');
+      str(o, 'schedule', true);
       if (o.user !== undefined) {
         const user = o.user as Shape;
         const id = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32 - 1;
@@ -253,6 +350,37 @@ export function parseMessage(value: unknown): Message {
       break;
     case 'exit':
       checkResult(o.result);
+      break;
+    case 'job-list':
+      if (o.state !== undefined && !(JOB_STATES as readonly unknown[]).includes(o.state)) fail('job-list.state');
+      break;
+    case 'job-status':
+    case 'job-wait':
+    case 'job-delete':
+      str(o, 'id');
+      break;
+    case 'job-stop':
+      str(o, 'id');
+      if (!(Number.isSafeInteger(o.graceMs) && (o.graceMs as number) >= 0)) fail('job-stop.graceMs');
+      break;
+    case 'job-prune':
+      if (o.olderThanMs !== undefined && !(Number.isSafeInteger(o.olderThanMs) && (o.olderThanMs as number) >= 0)) fail('job-prune.olderThanMs');
+      break;
+    case 'job-logs':
+      str(o, 'id');
+      for (const key of ['follow', 'stdout', 'stderr', 'timestamps']) bool(o, key);
+      if (o.tail !== undefined && !(Number.isSafeInteger(o.tail) && (o.tail as number) >= 0)) fail('job-logs.tail');
+      if (o.fromByte !== undefined && !(Number.isSafeInteger(o.fromByte) && (o.fromByte as number) >= 0)) fail('job-logs.fromByte');
+      break;
+    case 'jobs':
+      if (!Array.isArray(o.jobs) || o.jobs.length > 100_000) fail('jobs.jobs');
+      for (const job of o.jobs as unknown[]) checkJobInfo(job);
+      break;
+    case 'log-at':
+      if (typeof o.ms !== 'number') fail('log-at.ms');
+      break;
+    case 'log-note':
+      str(o, 'text');
       break;
     case 'error':
       str(o, 'code');

@@ -4,6 +4,8 @@ import type { Role } from './messages.ts';
 export const PERMISSIONS = {
   run: ['admin', 'user'],
   signal: ['admin', 'user'],
+  /** Stop, delete or prune jobs someone else started (everyone may do so with their own). */
+  'manage-any-job': ['admin'],
   status: ['admin', 'user', 'viewer'],
   'network-list': ['admin', 'user', 'viewer'],
   'network-manage': ['admin'],

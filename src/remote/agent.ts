@@ -1,6 +1,9 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { serveConnection, type AgentState } from './hostSession.ts';
+import { DEFAULT_RETENTION_MS, isLiveHelper, JobBook } from './jobs/jobBook.ts';
+import { Scheduler } from './jobs/scheduler.ts';
+import { startScheduled } from './scheduleJob.ts';
 import { loadHostIdentity } from './identity.ts';
 import { findHostTools } from './job.ts';
 import type { HostTools } from './jobPlan.ts';
@@ -18,23 +21,6 @@ const SHUTDOWN_WAIT_MS = 2000;
 /** An agent with no client and no running job for this long exits; the next contact starts a new one. */
 export const AGENT_IDLE_EXIT_MS = 10 * 60 * 1000;
 
-/**
- * Whether the lock's holder is a live herd agent. Not just kill(pid, 0): an agent that was
- * SIGKILLed stays a zombie until reaped (and a container's PID 1 may never reap it), and a
- * recycled pid may now belong to anything else.
- */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state is the first field after the command name, which is in parentheses.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/helper-');
-  } catch {
-    return false;
-  }
-}
-
 /** One agent per state directory: an O_EXCL lock file holding its pid; a stale one (dead pid) is replaced. */
 function acquireLock(path: string): boolean {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -46,7 +32,7 @@ function acquireLock(path: string): boolean {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+      if (Number.isInteger(holder) && holder > 0 && isLiveHelper(holder)) return false;
       unlinkSync(path);
     }
   }
@@ -69,11 +55,13 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   }
   let tools: HostTools | undefined;
   let cgroups: ReturnType<AgentState['cgroups']> | undefined;
+  const book = new JobBook(paths.jobs);
   const state: AgentState = {
     paths,
     version,
     identity: loadHostIdentity(paths),
-    jobs: new Map(),
+    book,
+    scheduler: new Scheduler(book, (record) => startScheduled(state, record)),
     isRoot: process.getuid?.() === 0,
     hostRoot: readHostRoot(),
     etcFiles: readEtcFiles(),
@@ -101,6 +89,17 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     state.launchers = new LauncherPool(paths.jobs, (name) => planCgroup({}, hierarchy, facts, name)!);
     state.launchers.refill();
   }
+  // Schedules outlive agents: the ones on disk are armed again (overdue ones start now).
+  state.scheduler.load();
+  const prune = (): void => {
+    try {
+      book.prune(DEFAULT_RETENTION_MS);
+    } catch (err) {
+      process.stderr.write(`${new Date().toISOString()} herd agent: pruning old jobs failed: ${(err as Error).message}\n`);
+    }
+  };
+  prune();
+  setInterval(prune, 3600_000).unref?.();
   const connections = new Set<Socket>();
   let idleSince = Date.now();
   const shutdown = (): void => {
@@ -133,8 +132,8 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   setInterval(() => {
-    const running = [...state.jobs.values()].some((job) => job.result === null);
-    if (running || connections.size > 0) idleSince = Date.now();
+    // Running and scheduled jobs need their agent; so do clients.
+    if (book.live.size > 0 || state.scheduler.pending > 0 || connections.size > 0) idleSince = Date.now();
     else if (Date.now() - idleSince >= AGENT_IDLE_EXIT_MS) shutdown();
   }, 30_000).unref?.();
   // Keep the event loop alive through the server; the interval above is only a check.

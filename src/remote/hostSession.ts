@@ -7,6 +7,10 @@ import { Channel, type Session } from '../protocol/session.ts';
 import { pinCa, storeHostCert } from './identity.ts';
 import type { Hierarchy } from './cgroups/hierarchy.ts';
 import type { Job } from './job.ts';
+import type { JobBook } from './jobs/jobBook.ts';
+import type { Scheduler } from './jobs/scheduler.ts';
+import { serveJobRequest, type ServedStreams } from './jobRequests.ts';
+import { scheduleJob } from './scheduleJob.ts';
 import type { LauncherPool } from './launcher.ts';
 import type { CgroupFacts } from './cgroups/plan.ts';
 import { startJob } from './startJob.ts';
@@ -21,7 +25,9 @@ export interface AgentState {
   /** sha256 of the helper this agent runs */
   version: string;
   identity: HostIdentity;
-  jobs: Map<string, Job>;
+  /** Every job of the host: live ones in memory, all on disk. */
+  book: JobBook;
+  scheduler: Scheduler;
   isRoot: boolean;
   /** The host's root directory entries, read once per agent. */
   hostRoot: RootEntry[];
@@ -42,6 +48,7 @@ type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: str
 export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState): void {
   let phase: Phase = { step: 'auth', hostNonce: newNonce() };
   const attached = new Map<number, Job>();
+  const served: ServedStreams = new Map();
   const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
   const session: Session = wireSession(readable, writable, {
@@ -68,11 +75,14 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
     },
     drain(stream) {
       attached.get(stream)?.resume();
+      served.get(stream)?.pump?.();
     },
     closed() {
       // The client went away; its jobs keep running and keep writing their logs.
       for (const job of attached.values()) job.detach();
       attached.clear();
+      for (const stream of served.values()) stream.close();
+      served.clear();
     },
   });
 
@@ -114,16 +124,36 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
             hint: 'use a certificate with role user or admin',
           });
         }
-        const job = startJob(agent, message);
+        const terms = {
+          owner: phase.subject,
+          ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
+          ...(message.graceMs === undefined ? {} : { graceMs: message.graceMs }),
+          ...(message.maxLogBytes === undefined ? {} : { maxLogBytes: message.maxLogBytes }),
+        };
+        if (message.schedule !== undefined) {
+          session.sendMessage(stream, { t: 'jobs', jobs: [scheduleJob(agent, message, terms)] });
+          session.close(stream);
+          return;
+        }
+        const job = startJob(agent, message, terms);
         const jobId = job.id;
-        agent.jobs.set(jobId, job);
+        agent.book.track(job);
         attached.set(stream, job);
         const done = (): void => {
           attached.delete(stream);
           session.close(stream);
         };
         job.attach({
-          started: () => session.sendMessage(stream, { t: 'started', jobId }),
+          started: () => {
+            if (message.detach !== true) {
+              session.sendMessage(stream, { t: 'started', jobId });
+              return;
+            }
+            // Detached: the job's id and state, and the stream is done; the job runs on alone.
+            session.sendMessage(stream, { t: 'jobs', jobs: [job.info()] });
+            job.detach();
+            done();
+          },
           failed: (error) => {
             session.sendMessage(stream, { t: 'error', code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
             done();
@@ -134,6 +164,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
             done();
           },
         });
+        if (message.detach === true) job.endStdin();
         return;
       }
       case 'network-list': {
@@ -162,6 +193,15 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         else job.signal(message.signal);
         return;
       }
+      case 'job-list':
+      case 'job-status':
+      case 'job-wait':
+      case 'job-stop':
+      case 'job-delete':
+      case 'job-prune':
+      case 'job-logs':
+        serveJobRequest(agent, session, stream, message, { subject: phase.subject, role }, served);
+        return;
       default:
         throw new HerdError('PROTOCOL', `unexpected "${message.t}" request`);
     }

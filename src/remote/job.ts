@@ -3,11 +3,12 @@ import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { HerdError } from '../protocol/errors.ts';
-import type { JobResult, JobSignal } from '../protocol/messages.ts';
+import type { JobInfo, JobResult, JobSignal } from '../protocol/messages.ts';
 import { resolveCommand } from './command.ts';
 import type { JobCgroup } from './cgroups/jobCgroup.ts';
 import { SETUP_FAILED_STATUS } from './init.ts';
-import { JobLog } from './jobLog.ts';
+import { DEFAULT_MAX_LOG_BYTES, JobLog } from './jobs/jobLog.ts';
+import { currentBootId, endState, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import { jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
 import type { Launch } from './launcher.ts';
 import type { JobNetwork } from './net/manager.ts';
@@ -22,6 +23,21 @@ export interface JobSink {
   data(channel: 1 | 2, bytes: Uint8Array): boolean;
   exit(result: JobResult): void;
 }
+
+/** Who started a job and how it is to be looked after. */
+export interface JobTerms {
+  owner: string;
+  timeoutMs?: number;
+  /** Between SIGTERM and SIGKILL when the timeout stops the job. */
+  graceMs?: number;
+  maxLogBytes?: number;
+  /** When a scheduled job was created and for when (it starts now, late or on time). */
+  createdAt?: string;
+  scheduledFor?: string;
+}
+
+/** Grace of a timeout's SIGTERM when the request names none. */
+export const DEFAULT_GRACE_MS = 10_000;
 
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -55,8 +71,17 @@ export class Job {
   private readonly phases: Record<string, number> = {};
   private sink: JobSink | null = null;
   private stopRequested = false;
+  private stoppedBy: string | null = null;
+  private timedOut = false;
   private setupError: HerdError | null = null;
   private isRunning = false;
+  /** Set when the job ended before its command could start. */
+  private setupFailed = false;
+  private readonly terms: JobTerms;
+  private readonly createdAt: string;
+  private readonly bootId = currentBootId();
+  private readonly watchers = new Set<() => void>();
+  private timers: Array<ReturnType<typeof setTimeout>> = [];
 
   private readonly cgroup: JobCgroup | null;
 
@@ -67,14 +92,22 @@ export class Job {
   private network: JobNetwork | null = null;
   private joining: Promise<JobNetwork> | null = null;
 
-  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null) {
+  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null, terms: JobTerms) {
     this.plan = plan;
+    this.terms = terms;
+    this.createdAt = terms.createdAt ?? this.startedAt.toISOString();
     this.dir = join(jobsDir, plan.jobId);
     this.cgroup = launch.cgroup;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     prepareSandbox(plan.sandbox, this.dir, plan.user);
-    this.log = new JobLog(this.dir);
+    this.log = new JobLog(this.dir, terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
     this.writeRecord();
+    if (terms.timeoutMs !== undefined) {
+      this.later(terms.timeoutMs, () => {
+        this.timedOut = true;
+        this.stop(terms.graceMs ?? DEFAULT_GRACE_MS, null);
+      });
+    }
     const script = join(this.dir, 'launch');
     writeFileSync(script, launchScript(plan, this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
     const began = performance.now();
@@ -149,6 +182,31 @@ export class Job {
     return this.isRunning;
   }
 
+  /** Calls `changed` whenever output is recorded or the job ends; returns the way to stop. */
+  watch(changed: () => void): () => void {
+    this.watchers.add(changed);
+    return () => this.watchers.delete(changed);
+  }
+
+  /**
+   * SIGTERM to the command, SIGKILL to everything after `graceMs`. A job still in setup has no
+   * command to ask: it is killed at once.
+   */
+  stop(graceMs: number, by: string | null): void {
+    if (this.result !== null) return;
+    if (this.stoppedBy === null && by !== null) this.stoppedBy = by;
+    if (!this.isRunning || graceMs === 0) {
+      this.signal('KILL');
+      return;
+    }
+    this.signal('TERM');
+    this.later(graceMs, () => this.signal('KILL'));
+  }
+
+  info(): JobInfo {
+    return toInfo(this.record());
+  }
+
   attach(sink: JobSink): void {
     this.sink = sink;
     if (this.isRunning) sink.started();
@@ -214,8 +272,19 @@ export class Job {
     }
   }
 
+  private later(ms: number, fn: () => void): void {
+    // setTimeout fires at once for delays past 2^31 - 1 ms (24.8 days); such a timer waits in steps.
+    const step = Math.min(ms, 2 ** 31 - 1);
+    this.timers.push(setTimeout(() => (step < ms ? this.later(ms - step, fn) : fn()), step));
+  }
+
+  private changed(): void {
+    for (const watcher of this.watchers) watcher();
+  }
+
   private output(channel: 1 | 2, chunk: Uint8Array): void {
     this.log.write(channel, chunk);
+    this.changed();
     if (this.sink !== null && !this.sink.data(channel, chunk)) {
       this.child.stdout?.pause();
       this.child.stderr?.pause();
@@ -227,13 +296,14 @@ export class Job {
     const endedAt = new Date();
     if (this.isRunning) this.phases.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.phases.setupMs ?? 0) - (this.phases.attachMs ?? 0));
     const setupFailed = !this.isRunning && (this.setupError !== null || code === SETUP_FAILED_STATUS);
+    this.setupFailed = setupFailed;
     const measured = this.cgroup?.usage();
     this.result = {
       jobId: this.id,
       exitCode: setupFailed ? null : code,
       signal: signal === null || setupFailed ? null : signal.replace(/^SIG/, ''),
       oomKilled: measured?.oomKilled ?? false,
-      timedOut: false,
+      timedOut: this.timedOut,
       stopped: this.stopRequested,
       startedAt: this.startedAt.toISOString(),
       endedAt: endedAt.toISOString(),
@@ -248,29 +318,50 @@ export class Job {
     // The veth went with the job's network namespace; the address is free again (also when phase 1
     // finishes only after a failed job).
     void this.joining?.then((network) => network.release(), () => {});
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
     this.writeRecord();
+    this.changed();
+    this.watchers.clear();
     if (setupFailed) this.sink?.failed(this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed before the command started'));
     else this.sink?.exit(this.result);
   }
 
-  private writeRecord(): void {
-    const record = {
+  private record(): JobRecord {
+    const result = this.result;
+    const ended =
+      result === null
+        ? { state: 'RUNNING' as const, reason: null }
+        : endState(result, this.setupFailed ? (this.setupError?.message ?? 'job setup failed') : null, this.terms.timeoutMs ?? null, this.stoppedBy);
+    const live = result === null ? this.cgroup?.usage() : undefined;
+    const usage = result?.usage ?? live?.usage;
+    return {
       id: this.id,
       argv: this.plan.argv,
-      workdir: this.plan.workdir,
+      state: ended.state,
+      reason: ended.reason,
+      owner: this.terms.owner,
       hostname: this.plan.hostname,
       network: this.plan.network,
       ip: this.network?.ip ?? null,
+      createdAt: this.createdAt,
+      scheduledFor: this.terms.scheduledFor ?? null,
       startedAt: this.startedAt.toISOString(),
-      result: this.result,
-      setupError: this.setupError?.message ?? null,
-      logBytes: this.log.bytes,
-      logStopped: this.log.stopped,
+      endedAt: result?.endedAt ?? null,
+      durationMs: result?.durationMs ?? null,
+      exitCode: result?.exitCode ?? null,
+      signal: result?.signal ?? null,
+      oomKilled: result?.oomKilled ?? false,
+      timedOut: this.timedOut,
+      timeoutMs: this.terms.timeoutMs ?? null,
+      ...(usage === undefined ? {} : { usage }),
+      log: { bytes: this.log.bytes, maxBytes: this.log.maxBytes, dropped: this.log.stopped !== null },
+      agentPid: process.pid,
+      bootId: this.bootId,
     };
-    try {
-      writeFileSync(join(this.dir, 'job.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-    } catch {
-      // a full disk loses the record, not the job; the client still gets the result
-    }
+  }
+
+  private writeRecord(): void {
+    writeRecord(this.dir, this.record());
   }
 }

@@ -14,7 +14,8 @@ import type { CgroupPlan } from './cgroups/plan.ts';
 export const LAUNCHER_SCRIPT = 'read -r f <&3 || exit 0; . "$f"';
 
 export function spawnLauncher(cwd: string): ChildProcess {
-  return spawn('/bin/sh', ['-c', LAUNCHER_SCRIPT], { cwd, env: {}, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  // detached: a session of its own, so a signal to the agent's process group never reaches a job.
+  return spawn('/bin/sh', ['-c', LAUNCHER_SCRIPT], { cwd, env: {}, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
 }
 
 /** A launcher for one job, and its cgroup: `joined` when the launcher is already in it. */

@@ -3,11 +3,12 @@ import { toHex } from '../protocol/bytes.ts';
 import { randomBytes } from '../protocol/cert.ts';
 import type { RunRequest } from '../protocol/messages.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
-import { planCgroup } from './cgroups/plan.ts';
+import { planCgroup, type CgroupPlan } from './cgroups/plan.ts';
 import { resolveCommand } from './command.ts';
 import type { AgentState } from './hostSession.ts';
-import { Job } from './job.ts';
-import { jobNetwork, planJob } from './jobPlan.ts';
+import { Job, type JobTerms } from './job.ts';
+import { jobNetwork, planJob, type JobPlan } from './jobPlan.ts';
+import type { NetworkSpec } from './net/network.ts';
 import { spawnLauncher, type Launch } from './launcher.ts';
 import { resolvConf } from './net/network.ts';
 import { readHostMounts, readResolvLink } from './sandbox.ts';
@@ -17,9 +18,38 @@ import { readHostMounts, readResolvLink } from './sandbox.ts';
  * launcher's when one is ready), network phase 1, then the Job itself. Anything made before a
  * failure is undone; the error goes to the caller.
  */
-export function startJob(agent: AgentState, message: RunRequest): Job {
+export function startJob(agent: AgentState, message: RunRequest, terms: JobTerms, fixedId?: string): Job {
   // A job takes the spare launcher's id when there is one: its cgroup already has that name.
-  const jobId = agent.launchers?.peek() ?? toHex(randomBytes(6));
+  const jobId = fixedId ?? agent.launchers?.peek() ?? toHex(randomBytes(6));
+  const { plan, networkSpec, cgroupPlan } = planFor(agent, message, jobId);
+  const tools = agent.tools();
+  const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
+  const spare = cgroupPlan !== null && agent.launchers?.peek() === jobId ? agent.launchers.take(cgroupPlan) : null;
+  const launch: Launch = spare ?? {
+    child: spawnLauncher(agent.paths.jobs),
+    cgroup: cgroupPlan === null ? null : JobCgroup.create(cgroupPlan),
+    joined: false,
+  };
+  // Network phase 1 (bridge, rules, an address) starts now; phase 2 when the init is up.
+  const joining = networkSpec === null ? null : agent.networks.join(networkSpec, jobId, message.name, message.ip, message.maxBandwidthBps);
+  joining?.catch(() => {});
+  let job: Job;
+  try {
+    job = new Job(plan, agent.paths.jobs, tools, command, launch, joining, terms);
+  } catch (err) {
+    launch.child.kill('SIGKILL');
+    void launch.cgroup?.remove();
+    void joining?.then((network) => network.release(), () => {});
+    throw err;
+  }
+  return job;
+}
+
+/**
+ * A request as a plan, checked against this host (its networks, its limits) without starting
+ * anything: what a job will be, and what a scheduled one is validated with when it is created.
+ */
+export function planFor(agent: AgentState, message: RunRequest, jobId: string): { plan: JobPlan; networkSpec: NetworkSpec | null; cgroupPlan: CgroupPlan | null } {
   const networkName = jobNetwork(message, agent.isRoot);
   const joinsNetwork = networkName !== 'none' && networkName !== 'host' && agent.isRoot;
   const networkSpec = joinsNetwork ? agent.networks.find(networkName) : null;
@@ -41,27 +71,8 @@ export function startJob(agent: AgentState, message: RunRequest): Job {
     ...(etcResolv === undefined ? {} : { etcResolv }),
     ...(resolvLink === undefined ? {} : { resolvLink }),
   });
-  const tools = agent.tools();
-  const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
+  // Limits the host cannot enforce fail here, before anything exists.
   const host = agent.cgroups();
   const cgroupPlan = planCgroup(message.limits ?? {}, host.hierarchy, host.facts, jobId);
-  const spare = cgroupPlan !== null && agent.launchers?.peek() === jobId ? agent.launchers.take(cgroupPlan) : null;
-  const launch: Launch = spare ?? {
-    child: spawnLauncher(agent.paths.jobs),
-    cgroup: cgroupPlan === null ? null : JobCgroup.create(cgroupPlan),
-    joined: false,
-  };
-  // Network phase 1 (bridge, rules, an address) starts now; phase 2 when the init is up.
-  const joining = networkSpec === null ? null : agent.networks.join(networkSpec, jobId, message.name, message.ip, message.maxBandwidthBps);
-  joining?.catch(() => {});
-  let job: Job;
-  try {
-    job = new Job(plan, agent.paths.jobs, tools, command, launch, joining);
-  } catch (err) {
-    launch.child.kill('SIGKILL');
-    void launch.cgroup?.remove();
-    void joining?.then((network) => network.release(), () => {});
-    throw err;
-  }
-  return job;
+  return { plan, networkSpec, cgroupPlan };
 }

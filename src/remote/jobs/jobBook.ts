@@ -1,0 +1,146 @@
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { HerdError } from '../../protocol/errors.ts';
+import type { JobInfo, JobState } from '../../protocol/messages.ts';
+import type { Job } from '../job.ts';
+import { currentBootId, isFinal, readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
+import { LOG_FILE } from './logFormat.ts';
+import type { LogSource } from './logStream.ts';
+
+const JOB_ID = /^[0-9a-f]{12}$/;
+
+/** How often a reader checks a job that another agent (another herd version) looks after. */
+const FOREIGN_POLL_MS = 250;
+
+/** Finished jobs older than this are removed by the agent itself (herd job prune removes them sooner). */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/** Whether `pid` is a live herd helper: not a zombie, not a recycled pid of something else. */
+export function isLiveHelper(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state is the first field after the command name, which is in parentheses.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/helper-');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The jobs of one host, as the agent knows them: live ones in memory, every one on disk
+ * (jobs/<id>/job.json). Ids are found by unique prefix.
+ */
+export class JobBook {
+  readonly dir: string;
+  /** Jobs this agent started and watches, until they end. */
+  readonly live = new Map<string, Job>();
+  private readonly bootId = currentBootId();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Keeps a job this agent started among the live ones until it ends. */
+  track(job: Job): void {
+    this.live.set(job.id, job);
+    job.watch(() => {
+      if (job.result !== null) this.live.delete(job.id);
+    });
+  }
+
+  ids(): string[] {
+    try {
+      return readdirSync(this.dir).filter((name) => JOB_ID.test(name));
+    } catch {
+      return [];
+    }
+  }
+
+  /** The one job id `prefix` names. */
+  resolve(prefix: string): string {
+    if (!/^[0-9a-f]{1,12}$/.test(prefix)) throw new HerdError('INVALID_SPEC', `"${prefix}" is not a job id (12 hex digits, or a unique prefix of them)`);
+    const matches = this.ids().filter((id) => id.startsWith(prefix) && readRecord(join(this.dir, id)) !== null);
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) throw new HerdError('JOB_NOT_FOUND', `no job ${prefix} on this host`, { hint: 'herd job list shows the jobs of a host' });
+    throw new HerdError('INVALID_SPEC', `job id ${prefix} is ambiguous: it matches ${matches.slice(0, 5).join(', ')}${matches.length > 5 ? ', ...' : ''}`, { hint: 'give more of the id' });
+  }
+
+  record(id: string): JobRecord {
+    const record = readRecord(join(this.dir, id));
+    if (record === null) throw new HerdError('JOB_NOT_FOUND', `no job ${id} on this host`);
+    return this.checked(record);
+  }
+
+  info(id: string): JobInfo {
+    return this.live.get(id)?.info() ?? toInfo(this.record(id));
+  }
+
+  list(state?: JobState): JobInfo[] {
+    const all: JobInfo[] = [];
+    for (const id of this.ids()) {
+      const live = this.live.get(id);
+      const record = live === undefined ? readRecord(join(this.dir, id)) : null;
+      const info = live?.info() ?? (record === null ? null : toInfo(this.checked(record)));
+      if (info !== null && (state === undefined || info.state === state)) all.push(info);
+    }
+    return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  logPath(id: string): string {
+    return join(this.dir, id, LOG_FILE);
+  }
+
+  /** What a log reader needs to know about a job: whether it has ended, and when it changes. */
+  source(id: string): LogSource {
+    const live = this.live.get(id);
+    if (live !== undefined) return { finished: () => live.result !== null, watch: (changed) => live.watch(changed) };
+    return {
+      finished: () => isFinal(this.info(id).state),
+      watch: (changed) => {
+        // Not ours: started by another agent (another herd version), or scheduled and not started yet.
+        const timer = setInterval(changed, FOREIGN_POLL_MS);
+        return () => clearInterval(timer);
+      },
+    };
+  }
+
+  /** Removes a job that has ended: its record, log and files. */
+  delete(id: string): JobInfo {
+    const info = this.info(id);
+    if (!isFinal(info.state)) {
+      throw new HerdError('JOB_RUNNING', `job ${id} is ${info.state.toLowerCase()}`, { hint: `stop it first: herd job stop ${id}` });
+    }
+    rmSync(join(this.dir, id), { recursive: true, force: true });
+    return info;
+  }
+
+  /** Deletes the finished jobs that ended at least `olderThanMs` ago; returns them. */
+  prune(olderThanMs: number, mayDelete: (info: JobInfo) => boolean = () => true): JobInfo[] {
+    const cutoff = Date.now() - olderThanMs;
+    const pruned: JobInfo[] = [];
+    for (const info of this.list()) {
+      if (!isFinal(info.state) || !mayDelete(info)) continue;
+      const ended = Date.parse(info.endedAt ?? info.createdAt);
+      if (ended <= cutoff) pruned.push(this.delete(info.id));
+    }
+    return pruned;
+  }
+
+  /**
+   * A record that says RUNNING while no agent watches it: the host rebooted, or the agent that
+   * started it ended; its exit status was never recorded. Said once, on disk, as LOST.
+   */
+  private checked(record: JobRecord): JobRecord {
+    if (record.state !== 'RUNNING' || this.live.has(record.id)) return record;
+    let reason: string | null = null;
+    if (record.bootId !== this.bootId) reason = 'the host rebooted while it ran';
+    else if (record.agentPid !== process.pid && !isLiveHelper(record.agentPid)) reason = `the agent that watched it (pid ${record.agentPid}) ended while it ran; its exit status was not recorded`;
+    else if (record.agentPid === process.pid) reason = 'its processes vanished while no one watched';
+    if (reason === null) return record;
+    const lost: JobRecord = { ...record, state: 'LOST', reason, endedAt: record.endedAt ?? new Date().toISOString() };
+    writeRecord(join(this.dir, record.id), lost);
+    return lost;
+  }
+}

@@ -1,0 +1,73 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JobInfo, JobResult, JobState, RunRequest } from '../../protocol/messages.ts';
+
+/** What job.json holds: the job as users see it, plus what the agent needs to look after it. */
+export interface JobRecord extends JobInfo {
+  /** The agent that watches it and the boot it ran in: RUNNING under a dead agent or another boot is LOST. */
+  agentPid: number;
+  bootId: string;
+  /** A scheduled job's request, kept so the schedule survives agent restarts. */
+  request?: RunRequest;
+}
+
+export const RECORD_FILE = 'job.json';
+
+export const FINAL_STATES: readonly JobState[] = ['COMPLETED', 'FAILED', 'STOPPED', 'LOST'];
+
+export function isFinal(state: JobState): boolean {
+  return FINAL_STATES.includes(state);
+}
+
+/** How a job that ran (or tried to) ended, as a state and the reason in a few words. */
+export function endState(result: JobResult, setupError: string | null, timeoutMs: number | null, stoppedBy: string | null): { state: JobState; reason: string | null } {
+  if (setupError !== null) return { state: 'FAILED', reason: setupError };
+  if (result.timedOut) return { state: 'FAILED', reason: `timed out after ${formatMs(timeoutMs ?? 0)}` };
+  if (result.stopped) return { state: 'STOPPED', reason: stoppedBy === null ? 'stopped' : `stopped by ${stoppedBy}` };
+  if (result.oomKilled) return { state: 'FAILED', reason: 'out of memory: killed by the kernel\'s OOM killer' };
+  if (result.exitCode === 0) return { state: 'COMPLETED', reason: null };
+  if (result.exitCode !== null) return { state: 'FAILED', reason: `exit ${result.exitCode}` };
+  return { state: 'FAILED', reason: result.signal === null ? 'ended without an exit status' : `killed by SIG${result.signal}` };
+}
+
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+export function toInfo(record: JobRecord): JobInfo {
+  const { agentPid: _agentPid, bootId: _bootId, request: _request, ...info } = record;
+  return info;
+}
+
+export function readRecord(dir: string): JobRecord | null {
+  try {
+    const parsed = JSON.parse(readFileSync(join(dir, RECORD_FILE), 'utf8')) as JobRecord;
+    return typeof parsed === 'object' && parsed !== null && typeof parsed.id === 'string' && typeof parsed.state === 'string' ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Replaces job.json atomically, so a reader never sees half a record. Never throws: a full disk loses the record, not the job. */
+export function writeRecord(dir: string, record: JobRecord): void {
+  const path = join(dir, RECORD_FILE);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch {
+    // the client still gets the result over the connection
+  }
+}
+
+/** This boot of the host: a record from another boot is of a job the reboot ended. */
+export function currentBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}

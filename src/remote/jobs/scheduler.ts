@@ -1,0 +1,76 @@
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JobInfo } from '../../protocol/messages.ts';
+import type { JobBook } from './jobBook.ts';
+import { readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
+
+/**
+ * Jobs created SCHEDULED: their record (with the request) is on disk from the start, so a
+ * schedule outlives the agent; every agent arms the ones it finds. Starting and cancelling both
+ * claim the job first (an O_EXCL file), so two agents (two herd versions) never both start it.
+ */
+export class Scheduler {
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly book: JobBook;
+  private readonly start: (record: JobRecord) => void;
+
+  constructor(book: JobBook, start: (record: JobRecord) => void) {
+    this.book = book;
+    this.start = start;
+  }
+
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Arms the scheduled jobs on disk; those whose time passed while no agent ran start now. */
+  load(): void {
+    for (const id of this.book.ids()) {
+      const record = readRecord(join(this.book.dir, id));
+      if (record?.state === 'SCHEDULED' && !this.timers.has(id)) this.arm(record);
+    }
+  }
+
+  add(record: JobRecord): void {
+    writeRecord(join(this.book.dir, record.id), record);
+    this.arm(record);
+  }
+
+  /** Cancels a job that has not started; null when it already has (stop it instead). */
+  cancel(id: string, by: string): JobInfo | null {
+    if (!this.claim(id)) return null;
+    clearTimeout(this.timers.get(id));
+    this.timers.delete(id);
+    const record = readRecord(join(this.book.dir, id));
+    if (record === null) return null;
+    const cancelled: JobRecord = { ...record, state: 'STOPPED', reason: `cancelled by ${by} before it started`, endedAt: new Date().toISOString() };
+    delete cancelled.request;
+    writeRecord(join(this.book.dir, id), cancelled);
+    return toInfo(cancelled);
+  }
+
+  private arm(record: JobRecord): void {
+    const due = Date.parse(record.scheduledFor ?? '') - Date.now();
+    // setTimeout fires at once past 2^31 - 1 ms (24.8 days): long waits are re-armed in steps.
+    const step = Math.min(Math.max(due, 0), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      this.timers.delete(record.id);
+      if (step < due) {
+        this.arm(record);
+        return;
+      }
+      const current = readRecord(join(this.book.dir, record.id));
+      if (current?.state === 'SCHEDULED' && this.claim(record.id)) this.start(current);
+    }, step);
+    this.timers.set(record.id, timer);
+  }
+
+  private claim(id: string): boolean {
+    try {
+      closeSync(openSync(join(this.book.dir, id, 'claimed'), 'wx', 0o600));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

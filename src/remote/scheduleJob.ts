@@ -1,0 +1,78 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { toHex } from '../protocol/bytes.ts';
+import { randomBytes } from '../protocol/cert.ts';
+import { HerdError } from '../protocol/errors.ts';
+import type { JobInfo, RunRequest } from '../protocol/messages.ts';
+import type { AgentState } from './hostSession.ts';
+import { DEFAULT_MAX_LOG_BYTES } from './jobs/jobLog.ts';
+import { currentBootId, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
+import type { JobTerms } from './job.ts';
+import { planFor, startJob } from './startJob.ts';
+
+/** The furthest ahead a job may be scheduled. */
+const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 3600 * 1000;
+
+/**
+ * Creates a SCHEDULED job: checked now as if it started now (command syntax, network, limits),
+ * recorded with its request, started by the scheduler when its time comes.
+ */
+export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTerms): JobInfo {
+  const at = Date.parse(message.schedule ?? '');
+  if (Number.isNaN(at)) throw new HerdError('INVALID_SPEC', `--schedule: "${message.schedule}" is not a time`);
+  if (at - Date.now() > MAX_SCHEDULE_AHEAD_MS) throw new HerdError('INVALID_SPEC', `--schedule: ${message.schedule} is more than a year ahead`);
+  const id = toHex(randomBytes(6));
+  const { plan } = planFor(agent, message, id);
+  const now = new Date().toISOString();
+  const { schedule: _schedule, detach: _detach, ...request } = message;
+  const record: JobRecord = {
+    id,
+    argv: plan.argv,
+    state: 'SCHEDULED',
+    reason: null,
+    owner: terms.owner,
+    hostname: plan.hostname,
+    network: plan.network,
+    ip: null,
+    createdAt: now,
+    scheduledFor: new Date(at).toISOString(),
+    startedAt: null,
+    endedAt: null,
+    durationMs: null,
+    exitCode: null,
+    signal: null,
+    oomKilled: false,
+    timedOut: false,
+    timeoutMs: terms.timeoutMs ?? null,
+    log: { bytes: 0, maxBytes: terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES, dropped: false },
+    agentPid: process.pid,
+    bootId: currentBootId(),
+    request: { ...request, t: 'run' },
+  };
+  mkdirSync(join(agent.book.dir, id), { recursive: true, mode: 0o700 });
+  agent.scheduler.add(record);
+  return toInfo(record);
+}
+
+/** Starts a scheduled job whose time has come; a job that cannot start is recorded FAILED. */
+export function startScheduled(agent: AgentState, record: JobRecord): void {
+  const request = record.request;
+  const terms: JobTerms = {
+    owner: record.owner,
+    createdAt: record.createdAt,
+    ...(record.scheduledFor === null ? {} : { scheduledFor: record.scheduledFor }),
+    ...(request?.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+    ...(request?.graceMs === undefined ? {} : { graceMs: request.graceMs }),
+    ...(request?.maxLogBytes === undefined ? {} : { maxLogBytes: request.maxLogBytes }),
+  };
+  try {
+    if (request === undefined) throw new HerdError('JOB_FAILED', 'the scheduled job\'s request is missing from its record');
+    const job = startJob(agent, request, terms, record.id);
+    agent.book.track(job);
+    job.endStdin();
+  } catch (err) {
+    const failed: JobRecord = { ...record, state: 'FAILED', reason: `could not start: ${(err as Error).message}`, endedAt: new Date().toISOString() };
+    delete failed.request;
+    writeRecord(join(agent.book.dir, record.id), failed);
+  }
+}
