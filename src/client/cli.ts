@@ -4,6 +4,7 @@ import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { installNativeEd25519 } from '../remote/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { certModule } from './commands/cert.ts';
+import { jobModule } from './commands/job.ts';
 import { networkModule } from './commands/network.ts';
 import { runModule } from './commands/run.ts';
 import type { CommandModule, CommandResult, Io } from './commands/types.ts';
@@ -24,7 +25,9 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .option('json', { type: 'boolean', default: false, global: true, describe: 'print results as one JSON document' });
   parser = mount(parser, runModule);
   parser = parser
-    .command('job', 'manage jobs: run (same as herd run)', (y) => mount(y, runModule).demandCommand(1, 'name a job subcommand: run'))
+    .command(jobModule.command, jobModule.describe, (y) =>
+      jobModule.subcommands.reduce(mount, y).demandCommand(1, 'name a job subcommand: run, list, status, logs, wait, stop, delete or prune'),
+    )
     .command(certModule.command, certModule.describe, (y) =>
       certModule.subcommands.reduce(mount, y).demandCommand(1, 'name a cert subcommand: issue or show'),
     )
@@ -35,6 +38,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .demandCommand(1, 'name a command: run, job, network, cert (see herd --help)')
     .example('$0 run -- uname -a', 'a first job, local and isolated')
     .example('$0 run -H web1,web2 -- uptime', 'on two hosts from the config')
+    .example('$0 run -H web1 --detach -- ./long-task', 'start it and come back later: herd job logs -f ID')
     .example('$0 cert issue alice --role user --out alice.yml', 'an identity for someone else')
     .epilog(
       'Environment: HERD_CONFIG (config file), SSH_AUTH_SOCK (ssh-agent), HERD_STATE_DIR (state directory of local runs).\nExit status and error codes: docs/exit-codes.md. Documentation: README.md and docs/.',

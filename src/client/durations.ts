@@ -12,3 +12,27 @@ export function parseDuration(text: string, flag: string): number {
   }
   return parts.reduce((sum, p) => sum + Number(p[1]) * UNITS[p[2]!]!, 0);
 }
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** `--schedule`: an RFC 3339 time (with its zone) or `+DURATION` from now; the result is ISO 8601 UTC. */
+export function parseWhen(text: string, flag: string, now: number = Date.now()): string {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('+')) return new Date(now + parseDuration(trimmed.slice(1), flag)).toISOString();
+  const at = RFC3339.test(trimmed) ? Date.parse(trimmed.replace(' ', 'T')) : Number.NaN;
+  if (Number.isNaN(at)) {
+    throw new HerdError('INVALID_SPEC', `${flag}: "${text}" is not a time (examples: +10m, +1h30m, 2026-12-01T03:00:00Z, 2026-12-01T04:00:00+01:00)`);
+  }
+  return new Date(at).toISOString();
+}
+
+/** "850ms", "12.3s", "4m05s", "2h03m", "3d04h": short, for tables. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86_400)}d${pad(Math.floor((s % 86_400) / 3600))}h`;
+}

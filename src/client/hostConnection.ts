@@ -24,6 +24,13 @@ export interface ConnectContext {
   ssh: SshOptions;
 }
 
+/** How the answers to a streamed request are taken: messages (say 'end' at the last) and output. */
+export interface StreamHandlers {
+  message(message: Message): 'more' | 'end';
+  /** Output; call `done` once it has been written so the host may send more. */
+  data?(channel: 1 | 2, bytes: Uint8Array, done: () => void): void;
+}
+
 interface PendingJob {
   jobId: string | null;
   handlers: JobHandlers;
@@ -47,7 +54,7 @@ export class HostConnection implements JobChannel {
   private raw!: RawChannel;
   private nextStream = 1;
   private readonly jobs = new Map<number, PendingJob>();
-  private readonly requests = new Map<number, { resolve(message: Message): void; reject(error: HerdError): void }>();
+  private readonly requests = new Map<number, StreamHandlers & { resolve(): void; reject(error: HerdError): void }>();
   private readonly drainWaiters: Array<() => void> = [];
   private closedError: HerdError | null = null;
 
@@ -143,6 +150,11 @@ export class HostConnection implements JobChannel {
       },
       data: (stream, channel, bytes) => {
         const job = this.jobs.get(stream);
+        const request = this.requests.get(stream);
+        if (request?.data !== undefined && channel !== Channel.Stdin) {
+          request.data(channel, bytes, () => this.session.consumed(stream, bytes.length));
+          return;
+        }
         if (job === undefined || channel === Channel.Stdin) {
           this.session.consumed(stream, bytes.length);
           return;
@@ -199,14 +211,29 @@ export class HostConnection implements JobChannel {
     return job;
   }
 
-  /** A one-shot request (network create, list...): the host's one answer, or its error. */
-  request(message: Message): Promise<Message> {
+  /** A one-shot request (network create, job status...): the host's one answer, or its error. */
+  async request(message: Message): Promise<Message> {
+    let answer: Message | null = null;
+    await this.requestStream(message, {
+      message: (reply) => {
+        answer = reply;
+        return 'end';
+      },
+    });
+    return answer!;
+  }
+
+  /**
+   * A request answered by several messages and perhaps output (job logs, job list): each
+   * message goes to `handlers.message` until it says 'end'; an error message rejects.
+   */
+  requestStream(message: Message, handlers: StreamHandlers): Promise<void> {
     if (this.closedError !== null) return Promise.reject(this.closedError);
     const stream = this.nextStream;
     this.nextStream += 2;
     this.session.open(stream);
     return new Promise((resolve, reject) => {
-      this.requests.set(stream, { resolve, reject });
+      this.requests.set(stream, { ...handlers, resolve, reject });
       this.session.sendMessage(stream, message);
     });
   }
@@ -238,10 +265,11 @@ export class HostConnection implements JobChannel {
   private onStreamMessage(stream: number, message: Message): void {
     const request = this.requests.get(stream);
     if (request !== undefined) {
+      if (message.t !== 'error' && request.message(message) === 'more') return;
       this.requests.delete(stream);
       this.session.close(stream);
       if (message.t === 'error') request.reject(remoteError(message, this.target.name));
-      else request.resolve(message);
+      else request.resolve();
       return;
     }
     const job = this.jobs.get(stream);

@@ -34,3 +34,23 @@ export class PrefixedLines {
     return out;
   }
 }
+
+/** Starts every line with the time its first byte was recorded (`herd job logs --timestamps`). */
+export class StampedLines {
+  private atLineStart = true;
+
+  push(bytes: Uint8Array, stamp: string): Buffer {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const parts: Buffer[] = [];
+    let start = 0;
+    while (start < data.length) {
+      if (this.atLineStart) parts.push(Buffer.from(`${stamp} `));
+      const newline = data.indexOf(10, start);
+      const end = newline < 0 ? data.length : newline + 1;
+      parts.push(data.subarray(start, end));
+      this.atLineStart = newline >= 0;
+      start = end;
+    }
+    return Buffer.concat(parts);
+  }
+}

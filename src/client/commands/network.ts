@@ -1,41 +1,25 @@
-import { asHerdError, HerdError } from '../../protocol/errors.ts';
+import { HerdError } from '../../protocol/errors.ts';
 import type { Message, NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { commandContext } from '../context.ts';
-import { eachLimited } from '../fanout.ts';
-import { HostConnection } from '../hostConnection.ts';
+import { eachHost, type HostAnswer } from '../hostRequests.ts';
 import { EXIT_HERD_ERROR } from '../outcome.ts';
 import { errorLine } from '../render.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type Io } from './types.ts';
 
-interface HostAnswer {
-  host: string;
-  networks: NetworkInfo[] | null;
-  error: HerdError | null;
-}
+type NetworksAnswer = HostAnswer<NetworkInfo[]>;
 
-/** Sends one request to every host (in parallel) and collects each host's answer. */
-async function askHosts(argv: Args, io: Io, message: Message): Promise<HostAnswer[]> {
+/** Sends one request to every host (in parallel) and collects each host's networks. */
+function askHosts(argv: Args, io: Io, message: Message): Promise<NetworksAnswer[]> {
   const context = commandContext({ ...globalOptions(argv), acceptNew: argv.acceptNew === true }, (line) => io.stderr.write(`${line}\n`));
-  const answers: HostAnswer[] = context.targets.map((t) => ({ host: t.name, networks: null, error: null }));
-  await eachLimited(context.targets, 64, async (target) => {
-    const answer = answers.find((a) => a.host === target.name)!;
-    let connection: HostConnection | undefined;
-    try {
-      connection = await HostConnection.open(target, context.connect);
-      const reply = await connection.request(message);
-      answer.networks = reply.t === 'networks' ? reply.networks : [];
-    } catch (err) {
-      answer.error = asHerdError(err).withHost(target.name);
-    } finally {
-      connection?.close();
-    }
+  return eachHost(context, async (connection) => {
+    const reply = await connection.request(message);
+    return reply.t === 'networks' ? reply.networks : [];
   });
-  return answers;
 }
 
-function report(answers: HostAnswer[], io: Io, json: boolean, human: (answer: HostAnswer) => string): CommandResult {
+function report(answers: NetworksAnswer[], io: Io, json: boolean, human: (answer: NetworksAnswer) => string): CommandResult {
   if (json) {
-    io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, networks: a.networks, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, networks: a.value, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
   } else {
     for (const answer of answers) {
       if (answer.error !== null) io.stderr.write(`${errorLine(answer.error)}\n`);
@@ -45,8 +29,8 @@ function report(answers: HostAnswer[], io: Io, json: boolean, human: (answer: Ho
   return { exitCode: answers.some((a) => a.error !== null) ? EXIT_HERD_ERROR : 0 };
 }
 
-function table(answer: HostAnswer, many: boolean): string {
-  const rows = (answer.networks ?? []).map((n) => [n.name, n.cidr, n.gateway, `${n.range.start}-${n.range.end}`, n.dns.join(',') || '-', String(n.jobs), n.isolated ? 'isolated' : n.builtin ? 'built in' : '']);
+function table(answer: NetworksAnswer, many: boolean): string {
+  const rows = (answer.value ?? []).map((n) => [n.name, n.cidr, n.gateway, `${n.range.start}-${n.range.end}`, n.dns.join(',') || '-', String(n.jobs), n.isolated ? 'isolated' : n.builtin ? 'built in' : '']);
   const header = ['NAME', 'CIDR', 'GATEWAY', 'RANGE', 'DNS', 'JOBS', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `${many ? `${answer.host}: ` : ''}${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
@@ -75,7 +59,7 @@ const create: CommandModule = {
     }
     if (typeof argv.dns === 'string') request.dns = argv.dns.split(',').map((s) => s.trim()).filter(Boolean);
     const answers = await askHosts(argv, io, { t: 'network-create', network: request });
-    return report(answers, io, argv.json === true, (a) => `${answers.length > 1 ? `${a.host}: ` : ''}created network ${request.name} (${a.networks?.[0]?.cidr})\n`);
+    return report(answers, io, argv.json === true, (a) => `${answers.length > 1 ? `${a.host}: ` : ''}created network ${request.name} (${a.value?.[0]?.cidr})\n`);
   },
 };
 

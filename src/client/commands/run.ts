@@ -1,8 +1,9 @@
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
-import type { JobResult } from '../../protocol/messages.ts';
+import type { JobResult, RunRequest } from '../../protocol/messages.ts';
 import { helperAsset } from '../buildInfo.ts';
 import { loadConfig } from '../config.ts';
-import { parseDuration } from '../durations.ts';
+import { parseDuration, parseWhen } from '../durations.ts';
+import { rememberJobs } from '../jobIndex.ts';
 import { parseCpuList } from '../../remote/cgroups/plan.ts';
 import type { JobLimits } from '../../protocol/messages.ts';
 import { eachLimited } from '../fanout.ts';
@@ -14,7 +15,7 @@ import { resolveHosts } from '../hosts.ts';
 import { ensureIdentity } from '../identity.ts';
 import { PrefixedLines } from '../lineWriter.ts';
 import { OutputGate } from '../outputGate.ts';
-import { EXIT_INTERRUPTED, overallStatus, summaryLine, type HostOutcome } from '../outcome.ts';
+import { EXIT_INTERRUPTED, exitStatus, overallStatus, summaryLine, type HostOutcome } from '../outcome.ts';
 import { errorLine, resultNote, runReportJson } from '../render.ts';
 import { pumpStdin } from '../stdinPump.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
@@ -34,6 +35,10 @@ export interface RunOptions extends GlobalOptions {
   stdin: boolean;
   parallel: number;
   connectTimeout: string;
+  detach: boolean;
+  timeout?: string;
+  schedule?: string;
+  maxLogSize?: string;
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -96,6 +101,12 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const user = options.user === undefined ? undefined : parseUser(options.user);
   const limits = limitsFrom(options.limits);
   const maxBandwidthBps = options.maxBandwidth === undefined ? undefined : parseSize(options.maxBandwidth, '--max-bandwidth', true);
+  const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, '--timeout');
+  if (timeoutMs !== undefined && timeoutMs < 1) throw new HerdError('INVALID_SPEC', `--timeout: "${options.timeout}" must be at least 1ms`);
+  const maxLogBytes = options.maxLogSize === undefined ? undefined : parseSize(options.maxLogSize, '--max-log-size');
+  const schedule = options.schedule === undefined ? undefined : parseWhen(options.schedule, '--schedule');
+  // A scheduled job starts when no one is attached: it is always detached.
+  const detach = options.detach || schedule !== undefined;
   const loaded = loadConfig(options.config);
   const targets = resolveHosts(options.hosts, loaded.config);
   const network = options.network ?? loaded.config.defaults?.network;
@@ -126,25 +137,44 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
       }
       outcome.shippedHelper = connection.shipped;
       outcome.connection = { direct: connection.direct, phases: connection.phases };
+      const request: Omit<RunRequest, 't'> = {
+        argv: options.command,
+        env,
+        ...(options.workdir === undefined ? {} : { workdir: options.workdir }),
+        ...(user === undefined ? {} : { user }),
+        ...(Object.keys(limits).length === 0 ? {} : { limits }),
+        ...(network === undefined ? {} : { network }),
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.ip === undefined ? {} : { ip: options.ip }),
+        ...(maxBandwidthBps === undefined ? {} : { maxBandwidthBps }),
+        ...(timeoutMs === undefined ? {} : { timeoutMs, graceMs }),
+        ...(maxLogBytes === undefined ? {} : { maxLogBytes }),
+        ...(schedule === undefined ? {} : { schedule }),
+        ...(detach ? { detach } : {}),
+      };
+      if (detach) {
+        try {
+          const reply = await connection.request({ t: 'run', ...request });
+          if (reply.t !== 'jobs' || reply.jobs.length !== 1) throw new HerdError('PROTOCOL', `expected the detached job, got "${reply.t}"`);
+          outcome.job = reply.jobs[0]!;
+          outcome.jobId = outcome.job.id;
+        } catch (err) {
+          outcome.error = asHerdError(err).withHost(target.name);
+        } finally {
+          connection.close();
+        }
+        return;
+      }
+      // Output bytes handed on so far: where `herd job logs --from-byte` resumes if the connection drops.
+      let delivered = 0;
       const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
       const prefixers = prefixed ? { 1: new PrefixedLines(`${target.name}: `), 2: new PrefixedLines(`${target.name}: `) } : null;
-      const job = connection.run(
-        {
-          argv: options.command,
-          env,
-          ...(options.workdir === undefined ? {} : { workdir: options.workdir }),
-          ...(user === undefined ? {} : { user }),
-          ...(Object.keys(limits).length === 0 ? {} : { limits }),
-          ...(network === undefined ? {} : { network }),
-          ...(options.name === undefined ? {} : { name: options.name }),
-          ...(options.ip === undefined ? {} : { ip: options.ip }),
-          ...(maxBandwidthBps === undefined ? {} : { maxBandwidthBps }),
-        },
-        {
+      const job = connection.run(request, {
           started: (jobId) => {
             outcome.jobId = jobId;
           },
           output: (channel, bytes, done) => {
+            delivered += bytes.length;
             if (options.json) {
               collected[channel].push(Buffer.from(bytes));
               done();
@@ -152,8 +182,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
             }
             gates[channel].write(prefixers === null ? bytes : prefixers[channel].push(bytes), done);
           },
-        },
-      );
+        });
       interrupts.add(job);
       jobsReady.push({ job, drained: () => connection.drained() });
       finished.push(
@@ -164,7 +193,14 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
             outcome.jobId = result.jobId;
           },
           (err: unknown) => {
-            outcome.error = asHerdError(err).withHost(target.name);
+            const error = asHerdError(err).withHost(target.name);
+            outcome.error =
+              error.code === 'CONNECTION_LOST' && outcome.jobId !== null
+                ? new HerdError(error.code, error.message, {
+                    host: target.name,
+                    hint: `follow it from where it stopped: herd job logs -H ${target.name} -f ${outcome.jobId} --from-byte ${delivered}`,
+                  })
+                : error;
           },
         ).finally(() => {
           if (prefixers !== null) {
@@ -187,6 +223,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   }
 
   const list = targets.map((t) => outcomes.get(t.name)!);
+  rememberJobs(list.filter((o) => o.jobId !== null).map((o) => ({ id: o.jobId!, host: o.host })));
+  if (detach) return reportDetached(list, options.json, io);
   if (options.json) {
     io.stdout.write(runReportJson(list));
   } else {
@@ -198,6 +236,23 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     if (list.length > 1) io.stderr.write(`${summaryLine(list)}\n`);
   }
   return { exitCode: interrupts.interrupted ? EXIT_INTERRUPTED : overallStatus(list) };
+}
+
+/** `--detach`: each host's job id (alone for one host, so scripts can capture it), or why there is none. */
+function reportDetached(list: readonly HostOutcome[], json: boolean, io: Io): CommandResult {
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ hosts: list.map((o) => ({ host: o.host, jobId: o.jobId, job: o.job ?? null, error: o.error?.toJSON() ?? null })) }, null, 2)}\n`);
+  } else {
+    for (const o of list) {
+      if (o.error !== null) io.stderr.write(`${errorLine(o.error)}\n`);
+      else io.stdout.write(list.length > 1 ? `${o.host}: ${o.jobId}\n` : `${o.jobId}\n`);
+    }
+    const first = list.find((o) => o.job !== undefined)?.job;
+    if (first !== undefined && (io.stderr as { isTTY?: boolean }).isTTY === true) {
+      io.stderr.write(first.state === 'SCHEDULED' ? `herd: scheduled for ${first.scheduledFor}; herd job list shows it\n` : `herd: follow it with: herd job logs -f ${first.id}\n`);
+    }
+  }
+  return { exitCode: list.some((o) => o.error !== null) ? Math.max(...list.map((o) => exitStatus(o))) : 0 };
 }
 
 function runOptions(argv: Args): RunOptions {
@@ -227,6 +282,10 @@ function runOptions(argv: Args): RunOptions {
     stdin: argv.stdin !== false,
     parallel: Number(argv.parallel),
     connectTimeout: String(argv.connectTimeout),
+    detach: argv.detach === true,
+    ...(typeof argv.timeout === 'string' ? { timeout: argv.timeout } : {}),
+    ...(typeof argv.schedule === 'string' ? { schedule: argv.schedule } : {}),
+    ...(typeof argv.maxLogSize === 'string' ? { maxLogSize: argv.maxLogSize } : {}),
   };
 }
 
@@ -251,7 +310,11 @@ export const runModule: CommandModule = {
       .option('name', { type: 'string', describe: 'the job\'s name: its hostname, and how other jobs of its network reach it (/etc/hosts)', group: 'Network:' })
       .option('ip', { type: 'string', describe: 'a fixed address in the job\'s network', group: 'Network:' })
       .option('max-bandwidth', { type: 'string', describe: 'limit the job\'s traffic, each way, e.g. 10M (bytes per second)', group: 'Network:' })
-      .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C, time between SIGTERM and SIGKILL' })
+      .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'start the job, print its id and return; it runs on (see herd job logs, status, wait)', group: 'Jobs:' })
+      .option('timeout', { type: 'string', describe: 'stop the job after this long (e.g. 30s, 2h); it ends FAILED, exit status 124', group: 'Jobs:' })
+      .option('schedule', { type: 'string', describe: 'start the job later: +10m, or a time like 2026-12-01T03:00:00Z (implies --detach)', group: 'Jobs:' })
+      .option('max-log-size', { type: 'string', describe: 'output kept on the host for herd job logs (default 64M); past it output still streams but is not kept', group: 'Jobs:' })
+      .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C or --timeout, time between SIGTERM and SIGKILL' })
       .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
       .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })
       .option('parallel', { alias: 'f', type: 'number', default: DEFAULT_PARALLEL, describe: 'hosts contacted at once' })
@@ -260,8 +323,10 @@ export const runModule: CommandModule = {
       .example('$0 run -H web1,web2 -- df -h /', 'run on two hosts from the config')
       .example('$0 run -H root@10.0.0.5:2222 --accept-new -- hostname', 'first contact with a new host')
       .example('$0 run --json -H web1,web2 -- uptime', 'one JSON document with each host\'s result')
+      .example('$0 run -H web1 --detach --timeout 2h -- ./backup.sh', 'a job that outlives this command')
+      .example('$0 run -H web1 --schedule +30m -- ./report.sh', 'start it in half an hour')
       .epilog(
-        'Exit status: the job\'s (the largest over several hosts); 128+n when killed by signal n; 127 when the command is not found; 130 after Ctrl-C; 2 for a usage error; 255 when herd itself failed for a host (the error line names the code).',
+        'Exit status: the job\'s (the largest over several hosts); 128+n when killed by signal n; 127 when the command is not found; 124 when --timeout stopped it; 130 after Ctrl-C; 2 for a usage error; 255 when herd itself failed for a host (the error line names the code). A dropped connection leaves the job running and says how to follow it.',
       ),
   handler: (argv, io) => runCommand(runOptions(argv), io),
 };

@@ -1,0 +1,277 @@
+import { HerdError } from '../../protocol/errors.ts';
+import { JOB_STATES, type JobInfo, type JobState, type Message } from '../../protocol/messages.ts';
+import { commandContext, type CommandContext } from '../context.ts';
+import { formatDuration, parseDuration } from '../durations.ts';
+import type { HostConnection } from '../hostConnection.ts';
+import { eachHost, type HostAnswer } from '../hostRequests.ts';
+import { hostsOfJob } from '../jobIndex.ts';
+import { commandLine, jobDetails, jobTable } from '../jobRender.ts';
+import { StampedLines } from '../lineWriter.ts';
+import { errorStatus, EXIT_HERD_ERROR, jobExitStatus } from '../outcome.ts';
+import { OutputGate } from '../outputGate.ts';
+import { errorLine } from '../render.ts';
+import { runModule } from './run.ts';
+import { globalOptions, type Args, type CommandModule, type Io } from './types.ts';
+
+/**
+ * The hosts a job command goes to: -H when given; else the host(s) this user started a job
+ * with that id on (remembered by herd run); else the local machine.
+ */
+function jobContext(argv: Args, io: Io, id?: string): CommandContext {
+  let hosts = globalOptions(argv).hosts;
+  if (hosts === undefined && id !== undefined) {
+    const known = hostsOfJob(id);
+    if (known.length > 0) hosts = known.join(',');
+  }
+  return commandContext(
+    { ...globalOptions(argv), ...(hosts === undefined ? {} : { hosts }), acceptNew: argv.acceptNew === true },
+    (line) => io.stderr.write(`${line}\n`),
+  );
+}
+
+/** All `jobs` answers until `done`. */
+async function collectJobs(connection: HostConnection, message: Message): Promise<JobInfo[]> {
+  const jobs: JobInfo[] = [];
+  await connection.requestStream(message, {
+    message: (reply) => {
+      if (reply.t !== 'jobs') return 'end';
+      jobs.push(...reply.jobs);
+      return 'more';
+    },
+  });
+  return jobs;
+}
+
+async function oneJob(connection: HostConnection, message: Message): Promise<JobInfo> {
+  const reply = await connection.request(message);
+  if (reply.t !== 'jobs' || reply.jobs.length !== 1) throw new HerdError('PROTOCOL', `expected one job in the answer, got "${reply.t}"`);
+  return reply.jobs[0]!;
+}
+
+function jobId(argv: Args): string {
+  const id = String(argv.id ?? '').trim().toLowerCase();
+  if (!/^[0-9a-f]{1,12}$/.test(id)) throw new HerdError('INVALID_SPEC', `"${String(argv.id)}" is not a job id (12 hex digits, or a unique prefix of them)`);
+  return id;
+}
+
+function printErrors(answers: ReadonlyArray<HostAnswer<unknown>>, io: Io): void {
+  for (const answer of answers) if (answer.error !== null) io.stderr.write(`${errorLine(answer.error)}\n`);
+}
+
+/** 0, or the largest status the hosts' errors stand for (2 for a usage error such as an ambiguous id). */
+function failed(answers: ReadonlyArray<HostAnswer<unknown>>): number {
+  return Math.max(0, ...answers.map((a) => (a.error === null ? 0 : errorStatus(a.error))));
+}
+
+/** --json of the commands that answer with one job per host. */
+function jobJson(answers: ReadonlyArray<HostAnswer<JobInfo>>, extra: (job: JobInfo) => Record<string, unknown> = () => ({})): string {
+  return `${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, job: a.value, ...(a.value === null ? {} : extra(a.value)), error: a.error?.toJSON() ?? null })) }, null, 2)}\n`;
+}
+
+const idPositional = (y: import('yargs').Argv): import('yargs').Argv =>
+  y
+    .positional('id', { type: 'string', describe: 'the job id, or a unique prefix of it', demandOption: true })
+    .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts' });
+
+const list: CommandModule = {
+  command: 'list',
+  describe: 'list the jobs of each host: running, scheduled and finished',
+  builder: (y) =>
+    y
+      .option('status', { type: 'string', choices: [...JOB_STATES, ...JOB_STATES.map((s) => s.toLowerCase())], describe: 'only jobs in this state' })
+      .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts' })
+      .example('$0 job list -H web1,web2 --status running', 'what is running on two hosts'),
+  handler: async (argv, io) => {
+    const state = typeof argv.status === 'string' ? (argv.status.toUpperCase() as JobState) : undefined;
+    const context = jobContext(argv, io);
+    const answers = await eachHost(context, (c) => collectJobs(c, { t: 'job-list', ...(state === undefined ? {} : { state }) }));
+    if (argv.json === true) {
+      io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, jobs: a.value, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+    } else {
+      printErrors(answers, io);
+      const rows = answers.flatMap((a) => (a.value ?? []).map((job) => ({ host: a.host, job })));
+      if (rows.length > 0) io.stdout.write(jobTable(rows, answers.length > 1));
+      else if (answers.some((a) => a.error === null)) io.stderr.write(`herd: no ${state === undefined ? '' : `${state} `}jobs\n`);
+    }
+    return { exitCode: failed(answers) };
+  },
+};
+
+const status: CommandModule = {
+  command: 'status <id>',
+  describe: 'a job\'s state, exit status, times, resource use and network',
+  builder: idPositional,
+  handler: async (argv, io) => {
+    const id = jobId(argv);
+    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-status', id }));
+    if (argv.json === true) io.stdout.write(jobJson(answers));
+    else {
+      printErrors(answers, io);
+      io.stdout.write(answers.filter((a) => a.value !== null).map((a) => jobDetails(a.host, a.value!)).join('\n'));
+    }
+    return { exitCode: failed(answers) };
+  },
+};
+
+const wait: CommandModule = {
+  command: 'wait <id>',
+  describe: 'wait for a job to end and exit with its status (124 when it timed out)',
+  builder: idPositional,
+  handler: async (argv, io) => {
+    const id = jobId(argv);
+    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-wait', id }));
+    const statuses = answers.map((a) => (a.value === null ? EXIT_HERD_ERROR : jobExitStatus(a.value)));
+    if (argv.json === true) io.stdout.write(jobJson(answers, (job) => ({ exitCode: jobExitStatus(job) })));
+    else {
+      printErrors(answers, io);
+      for (const a of answers) {
+        if (a.value !== null && a.value.state !== 'COMPLETED') io.stderr.write(`herd: ${a.host}: job ${a.value.id} ${a.value.state}${a.value.reason === null ? '' : ` (${a.value.reason})`}\n`);
+      }
+    }
+    return { exitCode: Math.max(0, ...statuses) };
+  },
+};
+
+const stop: CommandModule = {
+  command: 'stop <id>',
+  describe: 'stop a job: SIGTERM, then SIGKILL after the grace period; cancels a scheduled job',
+  builder: (y) => idPositional(y).option('grace', { type: 'string', default: '10s', describe: 'time between SIGTERM and SIGKILL (0: SIGKILL at once)' }),
+  handler: async (argv, io) => {
+    const id = jobId(argv);
+    const graceMs = parseDuration(String(argv.grace), '--grace');
+    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-stop', id, graceMs }));
+    if (argv.json === true) io.stdout.write(jobJson(answers));
+    else {
+      printErrors(answers, io);
+      for (const a of answers) if (a.value !== null) io.stdout.write(`${a.value.id}  ${a.value.state}${a.value.reason === null ? '' : ` (${a.value.reason})`}\n`);
+    }
+    return { exitCode: failed(answers) };
+  },
+};
+
+const remove: CommandModule = {
+  command: 'delete <id>',
+  describe: 'delete a finished job: its record and recorded output',
+  builder: idPositional,
+  handler: async (argv, io) => {
+    const id = jobId(argv);
+    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-delete', id }));
+    if (argv.json === true) io.stdout.write(jobJson(answers));
+    else {
+      printErrors(answers, io);
+      for (const a of answers) if (a.value !== null) io.stdout.write(`deleted job ${a.value.id} (${commandLine(a.value.argv, 60)})\n`);
+    }
+    return { exitCode: failed(answers) };
+  },
+};
+
+const prune: CommandModule = {
+  command: 'prune',
+  describe: 'delete finished jobs (all of them, or those that ended longer ago than --older-than)',
+  builder: (y) =>
+    y
+      .option('older-than', { type: 'string', describe: 'only jobs that ended at least this long ago, e.g. 12h, 7d' })
+      .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts' })
+      .epilog('Hosts also delete finished jobs by themselves 7 days after they ended.'),
+  handler: async (argv, io) => {
+    const olderThanMs = typeof argv.olderThan === 'string' ? parseDuration(argv.olderThan, '--older-than') : undefined;
+    const answers = await eachHost(jobContext(argv, io), (c) => collectJobs(c, { t: 'job-prune', ...(olderThanMs === undefined ? {} : { olderThanMs }) }));
+    if (argv.json === true) {
+      io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, pruned: a.value, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+    } else {
+      printErrors(answers, io);
+      for (const a of answers) {
+        if (a.value !== null) io.stdout.write(`${answers.length > 1 ? `${a.host}: ` : ''}pruned ${a.value.length} job${a.value.length === 1 ? '' : 's'}${olderThanMs === undefined ? '' : ` that ended over ${formatDuration(olderThanMs)} ago`}\n`);
+      }
+    }
+    return { exitCode: failed(answers) };
+  },
+};
+
+const logs: CommandModule = {
+  command: 'logs <id>',
+  describe: 'a job\'s recorded output: all of it, the end (--tail), or live (-f)',
+  builder: (y) =>
+    idPositional(y)
+      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing output as the job writes it, until it ends' })
+      .option('tail', { type: 'number', describe: 'start at the last N lines' })
+      .option('stdout', { type: 'boolean', default: false, describe: 'only the job\'s stdout' })
+      .option('stderr', { type: 'boolean', default: false, describe: 'only the job\'s stderr' })
+      .option('timestamps', { alias: 't', type: 'boolean', default: false, describe: 'start each line with the time it was recorded' })
+      .option('from-byte', { type: 'number', describe: 'skip the first N bytes of the output (where an interrupted herd run stopped)' })
+      .conflicts('tail', 'from-byte')
+      .example('$0 job logs -f 3fa2c1', 'follow a job from the start')
+      .example('$0 job logs --tail 20 --stderr 3fa2c1', 'the last 20 lines of its stderr'),
+  handler: async (argv, io) => {
+    const id = jobId(argv);
+    const context = jobContext(argv, io, id);
+    if (context.targets.length !== 1) {
+      throw new HerdError('INVALID_SPEC', `job logs reads one host's job; ${context.targets.map((t) => t.name).join(', ')} were named`, { hint: 'pick one with -H' });
+    }
+    const count = (value: unknown, flag: string): number | undefined => {
+      if (value === undefined) return undefined;
+      if (!Number.isSafeInteger(value) || (value as number) < 0) throw new HerdError('INVALID_SPEC', `${flag}: "${String(value)}" must be a whole number of at least 0`);
+      return value as number;
+    };
+    const tail = count(argv.tail, '--tail');
+    const fromByte = count(argv.fromByte, '--from-byte');
+    const json = argv.json === true;
+    const gates = { 1: new OutputGate(io.stdout), 2: new OutputGate(io.stderr) };
+    const stamped = { 1: new StampedLines(), 2: new StampedLines() };
+    const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
+    const notes: string[] = [];
+    let stamp = '';
+    let job: JobInfo | null = null;
+    const answers = await eachHost(context, async (connection) => {
+      await connection.requestStream(
+        {
+          t: 'job-logs',
+          id,
+          follow: argv.follow === true,
+          stdout: argv.stdout === true,
+          stderr: argv.stderr === true,
+          timestamps: argv.timestamps === true,
+          ...(tail === undefined ? {} : { tail }),
+          ...(fromByte === undefined ? {} : { fromByte }),
+        },
+        {
+          message: (reply) => {
+            if (reply.t === 'log-at') stamp = new Date(reply.ms).toISOString();
+            else if (reply.t === 'log-note') {
+              notes.push(reply.text);
+              if (!json) io.stderr.write(`${reply.text}\n`);
+            } else if (reply.t === 'jobs') {
+              // The first names the job; the second, after the output, is its state at the end.
+              const first = job === null;
+              job = reply.jobs[0] ?? null;
+              return first ? 'more' : 'end';
+            }
+            return 'more';
+          },
+          data: (channel, bytes, done) => {
+            const out = argv.timestamps === true ? stamped[channel].push(bytes, stamp) : bytes;
+            if (json) {
+              collected[channel].push(Buffer.from(out));
+              done();
+            } else gates[channel].write(out, done);
+          },
+        },
+      );
+      return job;
+    });
+    if (json) {
+      const a = answers[0]!;
+      io.stdout.write(
+        `${JSON.stringify({ host: a.host, job: a.value, stdout: Buffer.concat(collected[1]).toString('utf8'), stderr: Buffer.concat(collected[2]).toString('utf8'), notes, error: a.error?.toJSON() ?? null }, null, 2)}\n`,
+      );
+    } else printErrors(answers, io);
+    return { exitCode: failed(answers) };
+  },
+};
+
+export const jobModule = {
+  command: 'job',
+  describe: 'jobs: run, list, status, logs, wait, stop, delete, prune',
+  subcommands: [runModule, list, status, logs, wait, stop, remove, prune],
+};
+
