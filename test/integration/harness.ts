@@ -130,6 +130,12 @@ export function stopAgents(dir: string): void {
   }
 }
 
+/** Ends a state directory's agents and waits (up to 5 s) until they have cleaned up and exited. */
+export async function stopAgentsAndWait(dir: string): Promise<void> {
+  stopAgents(dir);
+  for (let i = 0; i < 50 && agentPids(dir).length > 0; i++) await sleep(100);
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -147,4 +153,16 @@ export function loud(hook: () => Promise<void> | void): () => Promise<void> {
       throw err;
     }
   };
+}
+
+/** Stops (SIGKILL) every job still running or scheduled in a client's view of a host, so no test leaves one behind. */
+export async function stopJobs(options: HerdOptions, hosts?: string): Promise<void> {
+  const list = await herd(['job', 'list', '--json', ...(hosts === undefined ? [] : ['-H', hosts])], options);
+  if (list.code !== 0) return;
+  const doc = list.json<{ hosts: Array<{ host: string; jobs: Array<{ id: string; state: string }> | null }> }>();
+  for (const host of doc.hosts) {
+    for (const job of host.jobs ?? []) {
+      if (job.state === 'RUNNING' || job.state === 'SCHEDULED') await herd(['job', 'stop', '--grace', '0', '-H', host.host, job.id], options);
+    }
+  }
 }

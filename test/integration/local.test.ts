@@ -140,13 +140,15 @@ Local('a killed client does not kill the job: it finishes and its result is reco
   });
   assert.is(r.signal, 'SIGKILL');
   await sleep(2000);
-  const jobs = readdirSync(join(state, 'jobs'))
-    .map((id) => JSON.parse(readFileSync(join(state, 'jobs', id, 'job.json'), 'utf8')) as { argv: string[]; result: { exitCode: number } | null })
-    .filter((j) => j.argv.join(' ').includes('echo finished'));
+  const list = await herd(['job', 'list', '--json'], opts);
+  const jobs = list.json<{ hosts: Array<{ jobs: Array<{ id: string; argv: string[]; state: string; exitCode: number | null }> }> }>().hosts[0]!.jobs.filter((j) =>
+    j.argv.join(' ').includes('echo finished'),
+  );
   assert.is(jobs.length, 1);
-  assert.is(jobs[0]!.result?.exitCode, 0, 'the job ran to the end');
-  const id = readdirSync(join(state, 'jobs')).find((d) => readFileSync(join(state, 'jobs', d, 'job.json'), 'utf8').includes('echo finished'))!;
-  assert.is(readFileSync(join(state, 'jobs', id, 'stdout'), 'utf8'), 'started\nfinished\n', 'its output was kept on the host');
+  assert.is(jobs[0]!.state, 'COMPLETED', 'the job ran to the end');
+  assert.is(jobs[0]!.exitCode, 0);
+  const logs = await herd(['job', 'logs', jobs[0]!.id], opts);
+  assert.is(logs.text, 'started\nfinished\n', 'its output was kept on the host');
 });
 
 Local('--json gives one document with the result', async () => {

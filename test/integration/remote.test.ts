@@ -147,6 +147,53 @@ Remote('a lost connection leaves the job running and names it', async () => {
   assert.is(bed.onHost(host(2), ['cat', `/var/lib/herd/jobs/${jobId}/work/lost-job-done`]), 'finished\n');
 });
 
+Remote('a connection killed mid-stream: the hint\'s --from-byte resumes the output exactly where it stopped', async () => {
+  // 3000 numbered lines over ~3 s, so the connection dies while output flows.
+  const script = 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); seq $((i*100-99)) $((i*100)); sleep 0.1; done';
+  const expected = Array.from({ length: 3000 }, (_, i) => `${i + 1}\n`).join('');
+  let severed = false;
+  const r = await run(['run', '-H', 'h2', '--', 'sh', '-c', script], {
+    onStart: (child) => {
+      let seen = 0;
+      child.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (severed || seen < 2000) return;
+        severed = true;
+        for (const p of bed.processes(host(2)).filter((p) => p.pid !== host(2).sshdPid && p.argv[0]?.startsWith('sshd: '))) process.kill(p.pid, 'SIGKILL');
+      });
+    },
+  });
+  assert.ok(severed, 'the connection was cut');
+  assert.is(r.code, 255);
+  const hint = /herd job logs -H h2 -f ([0-9a-f]{12}) --from-byte (\d+)/.exec(r.stderr);
+  assert.ok(hint !== null, r.stderr);
+  assert.is(Number(hint[2]), r.stdout.length, 'the offset is what this client printed');
+  assert.ok(r.stdout.length < expected.length, 'cut before the end');
+  const rest = await run(['job', 'logs', '-H', 'h2', '-f', hint[1]!, '--from-byte', hint[2]!]);
+  assert.is(rest.code, 0, rest.stderr);
+  const whole = Buffer.concat([r.stdout, rest.stdout]);
+  const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+  assert.is(sha(whole), sha(expected), 'the printed part and the resumed part make the job\'s output, each byte once');
+});
+
+Remote('job commands on a warm host use the agent socket (no process started); without -H they find the job\'s host', async () => {
+  const started = await run(['run', '-H', 'h3', '--detach', '--', 'sh', '-c', 'sleep 1; echo done-on-h3']);
+  assert.is(started.code, 0, started.stderr);
+  const id = started.text.trim();
+  const helpers = (): number[] => bed.processes(host(3)).filter((p) => p.argv.some((a) => a.includes('/helper-'))).map((p) => p.pid).sort();
+  for (let i = 0; i < 30 && helpers().length > 1; i++) await sleep(100);
+  const before = helpers();
+  const st = await run(['job', 'status', '--json', id]);
+  assert.is(st.code, 0, st.stderr);
+  const doc = st.json<{ hosts: Array<{ host: string; job: { state: string } }> }>();
+  assert.is(doc.hosts[0]!.host, 'h3', 'the host this client started the job on');
+  assert.equal(helpers(), before, 'no helper process was started on the host');
+  const followed = await run(['job', 'logs', '-f', id]);
+  assert.is(followed.text, 'done-on-h3\n');
+  const waited = await run(['job', 'wait', id]);
+  assert.is(waited.code, 0);
+});
+
 Remote('an unknown host is refused with its fingerprint; --accept-new records it', async () => {
   const box = homeWith('unknown', ['key', 'config']);
   try {
