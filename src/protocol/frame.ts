@@ -51,50 +51,128 @@ export function encodeFrame(type: FrameTypeValue, stream: number, payload: Uint8
 }
 
 /**
- * Incremental decoder. It keeps only the unconsumed tail; "need more bytes"
- * is a normal return (an empty list), never an exception.
+ * The header of a data frame and its channel byte: sent ahead of the data itself, so a sender
+ * never copies the bytes it forwards into a frame of their own.
+ */
+export function encodeDataHeader(stream: number, channel: number, length: number): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES + 1);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, length + 1);
+  view.setUint8(4, FrameType.Data);
+  view.setUint32(5, stream >>> 0);
+  out[HEADER_BYTES] = channel;
+  return out;
+}
+
+/** Part of a data frame's bytes, handed on as it arrives (see FrameDecoder's `streamData`). */
+export interface DataPiece {
+  piece: true;
+  stream: number;
+  channel: number;
+  bytes: Uint8Array;
+  /** The first piece of its frame, which carries the frame's whole data length. */
+  first: boolean;
+  frameBytes: number;
+}
+
+/**
+ * Incremental decoder. "Need more bytes" is a normal return (an empty list), never an exception.
+ * Each payload byte is copied at most once: a frame that lies whole in one chunk is a view of it,
+ * and one split across chunks is assembled in a buffer of its exact size, allocated only once its
+ * header (and so its checked length) is known. With `streamData`, data frames are not assembled
+ * at all: their bytes come out as pieces, views of the chunks they arrived in.
  */
 export class FrameDecoder {
-  private buffer: Uint8Array = new Uint8Array(0);
+  private readonly header = new Uint8Array(HEADER_BYTES);
+  private headerFill = 0;
+  private partial: { type: FrameTypeValue; stream: number; payload: Uint8Array; fill: number } | null = null;
+  private data: { stream: number; channel: number; remaining: number; frameBytes: number; first: boolean } | null = null;
   private readonly maxPayload: number;
+  private readonly streamData: boolean;
 
-  constructor(maxPayload: number = MAX_FRAME_PAYLOAD) {
+  constructor(maxPayload: number = MAX_FRAME_PAYLOAD, options: { streamData?: boolean } = {}) {
     this.maxPayload = maxPayload;
+    this.streamData = options.streamData === true;
   }
 
   /** Bytes held waiting for the rest of a frame. */
   get pending(): number {
-    return this.buffer.length;
+    return this.headerFill + (this.partial?.fill ?? 0);
   }
 
   push(chunk: Uint8Array): Frame[] {
-    let data: Uint8Array;
-    if (this.buffer.length === 0) {
-      data = chunk;
-    } else {
-      data = new Uint8Array(this.buffer.length + chunk.length);
-      data.set(this.buffer, 0);
-      data.set(chunk, this.buffer.length);
-    }
-    const frames: Frame[] = [];
+    return this.decode(chunk) as Frame[];
+  }
+
+  /** As push, with data frames as pieces (only with `streamData`). */
+  decode(chunk: Uint8Array): Array<Frame | DataPiece> {
+    const out: Array<Frame | DataPiece> = [];
     let offset = 0;
-    while (data.length - offset >= HEADER_BYTES) {
-      const view = new DataView(data.buffer, data.byteOffset + offset, HEADER_BYTES);
-      const length = view.getUint32(0);
-      const type = view.getUint8(4);
-      if (length > this.maxPayload) {
-        throw new HerdError('PROTOCOL', `frame of ${length} bytes exceeds the limit of ${this.maxPayload}`);
+    while (offset < chunk.length) {
+      if (this.data !== null) {
+        const data = this.data;
+        if (data.channel < 0) {
+          data.channel = chunk[offset]!;
+          offset++;
+          if (data.remaining === 0) {
+            out.push({ piece: true, stream: data.stream, channel: data.channel, bytes: new Uint8Array(0), first: true, frameBytes: 0 });
+            this.data = null;
+          }
+          continue;
+        }
+        const take = Math.min(data.remaining, chunk.length - offset);
+        out.push({ piece: true, stream: data.stream, channel: data.channel, bytes: chunk.subarray(offset, offset + take), first: data.first, frameBytes: data.frameBytes });
+        data.first = false;
+        data.remaining -= take;
+        offset += take;
+        if (data.remaining === 0) this.data = null;
+        continue;
       }
-      if (!FRAME_TYPES.has(type)) {
-        throw new HerdError('PROTOCOL', `unknown frame type ${type}`);
+      if (this.partial === null) {
+        let head: Uint8Array;
+        if (this.headerFill === 0 && chunk.length - offset >= HEADER_BYTES) {
+          head = chunk.subarray(offset, offset + HEADER_BYTES);
+          offset += HEADER_BYTES;
+        } else {
+          const take = Math.min(HEADER_BYTES - this.headerFill, chunk.length - offset);
+          this.header.set(chunk.subarray(offset, offset + take), this.headerFill);
+          this.headerFill += take;
+          offset += take;
+          if (this.headerFill < HEADER_BYTES) break;
+          this.headerFill = 0;
+          head = this.header;
+        }
+        const view = new DataView(head.buffer, head.byteOffset, HEADER_BYTES);
+        const length = view.getUint32(0);
+        const type = view.getUint8(4);
+        if (length > this.maxPayload) {
+          throw new HerdError('PROTOCOL', `frame of ${length} bytes exceeds the limit of ${this.maxPayload}`);
+        }
+        if (!FRAME_TYPES.has(type)) {
+          throw new HerdError('PROTOCOL', `unknown frame type ${type}`);
+        }
+        const stream = view.getUint32(5);
+        if (this.streamData && type === FrameType.Data && length > 0) {
+          this.data = { stream, channel: -1, remaining: length - 1, frameBytes: length - 1, first: true };
+          continue;
+        }
+        if (chunk.length - offset >= length) {
+          out.push({ type: type as FrameTypeValue, stream, payload: chunk.subarray(offset, offset + length) });
+          offset += length;
+          continue;
+        }
+        this.partial = { type: type as FrameTypeValue, stream, payload: new Uint8Array(length), fill: 0 };
       }
-      if (data.length - offset < HEADER_BYTES + length) break;
-      const start = offset + HEADER_BYTES;
-      // Copy so a frame outlives the chunk it arrived in and the tail is not pinned.
-      frames.push({ type: type as FrameTypeValue, stream: view.getUint32(5), payload: data.slice(start, start + length) });
-      offset = start + length;
+      const partial = this.partial;
+      const take = Math.min(partial.payload.length - partial.fill, chunk.length - offset);
+      partial.payload.set(chunk.subarray(offset, offset + take), partial.fill);
+      partial.fill += take;
+      offset += take;
+      if (partial.fill === partial.payload.length) {
+        out.push({ type: partial.type, stream: partial.stream, payload: partial.payload });
+        this.partial = null;
+      }
     }
-    this.buffer = offset === data.length ? new Uint8Array(0) : data.slice(offset);
-    return frames;
+    return out;
   }
 }

@@ -5,7 +5,7 @@ export const MAX_FRAME_PAYLOAD = 1024 * 1024;
 /** Size senders split stream data into. */
 export const DATA_CHUNK = 64 * 1024;
 /** Bytes a sender may have in flight per stream before the receiver grants more credit. */
-export const INITIAL_WINDOW = 1024 * 1024;
+export const INITIAL_WINDOW = 4 * 1024 * 1024;
 /** Streams one session may have open at once. */
 export const MAX_STREAMS = 256;
 /** Bytes queued by a local writer beyond the peer's window before `write` asks it to wait. */

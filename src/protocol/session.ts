@@ -1,14 +1,14 @@
 import { fromUtf8, utf8 } from './bytes.ts';
 import { asHerdError, HerdError, isErrorCode } from './errors.ts';
-import { encodeFrame, FrameDecoder, FrameType, type Frame } from './frame.ts';
-import { DATA_CHUNK, INITIAL_WINDOW, MAX_MESSAGE_BYTES, MAX_STREAMS, WRITE_HIGH_WATER } from './limits.ts';
+import { encodeDataHeader, encodeFrame, FrameDecoder, FrameType, type DataPiece, type Frame } from './frame.ts';
+import { DATA_CHUNK, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_MESSAGE_BYTES, MAX_STREAMS, WRITE_HIGH_WATER } from './limits.ts';
 import { parseMessage, type Message } from './messages.ts';
 
 export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
 export type ChannelValue = (typeof Channel)[keyof typeof Channel];
 
 export interface SessionEvents {
-  /** Bytes to put on the wire, in order. */
+  /** Bytes to put on the wire, in order (a data frame comes as two pieces: its header, then its data). */
   send(bytes: Uint8Array): void;
   message(stream: number, message: Message): void;
   data(stream: number, channel: ChannelValue, bytes: Uint8Array): void;
@@ -43,7 +43,7 @@ interface StreamState {
  * goes down the one fatal path: an error frame if possible, then `closed(error)`.
  */
 export class Session {
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder = new FrameDecoder(MAX_FRAME_PAYLOAD, { streamData: true });
   private readonly streams = new Map<number, StreamState>();
   private readonly events: SessionEvents;
   private done = false;
@@ -65,9 +65,14 @@ export class Session {
   receive(chunk: Uint8Array): void {
     if (this.done) return;
     try {
-      for (const frame of this.decoder.push(chunk)) {
-        this.framesReceived++;
-        this.handle(frame);
+      for (const item of this.decoder.decode(chunk)) {
+        if ('piece' in item) {
+          if (item.first) this.framesReceived++;
+          this.handlePiece(item);
+        } else {
+          this.framesReceived++;
+          this.handle(item);
+        }
         if (this.done) return;
       }
     } catch (err) {
@@ -210,14 +215,14 @@ export class Session {
       }
       if (state.sendWindow === 0) break;
       const take = Math.min(head.bytes.length, state.sendWindow);
-      const payload = new Uint8Array(take + 1);
-      payload[0] = head.channel;
-      payload.set(head.bytes.subarray(0, take), 1);
+      const bytes = head.bytes.subarray(0, take);
       if (take === head.bytes.length) state.queue.shift();
       else head.bytes = head.bytes.subarray(take);
       state.sendWindow -= take;
       state.queuedBytes -= take;
-      this.events.send(encodeFrame(FrameType.Data, stream, payload));
+      // Header and data go out as two pieces: the data is never copied into a frame.
+      this.events.send(encodeDataHeader(stream, head.channel, take));
+      this.events.send(bytes);
     }
     if (wasAbove && state.queuedBytes < WRITE_HIGH_WATER) this.events.drain?.(stream);
   }
@@ -231,6 +236,22 @@ export class Session {
     const channel = frame.payload[0];
     if (channel !== 0 && channel !== 1 && channel !== 2) throw new HerdError('PROTOCOL', `unknown channel ${String(channel)}`);
     return channel;
+  }
+
+  /** Data arrives in pieces as it comes off the wire; the window is charged for the whole frame at its first piece. */
+  private handlePiece(piece: DataPiece): void {
+    if (piece.stream === 0) throw new HerdError('PROTOCOL', 'stream data on stream 0');
+    const channel = piece.channel;
+    if (channel !== 0 && channel !== 1 && channel !== 2) throw new HerdError('PROTOCOL', `unknown channel ${String(channel)}`);
+    const state = this.streams.get(piece.stream);
+    if (state === undefined) return;
+    if (piece.first) {
+      if (piece.frameBytes > state.receiveWindow) {
+        throw new HerdError('FLOW_CONTROL', `peer sent ${piece.frameBytes} bytes with only ${state.receiveWindow} of credit`);
+      }
+      state.receiveWindow -= piece.frameBytes;
+    }
+    if (piece.bytes.length > 0) this.events.data(piece.stream, channel, piece.bytes);
   }
 
   private handle(frame: Frame): void {

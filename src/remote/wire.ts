@@ -14,6 +14,13 @@ export interface ByteReadable {
 export interface ByteWritable {
   write(chunk: Uint8Array): boolean;
   end(): unknown;
+  cork?(): void;
+  uncork?(): void;
+}
+
+/** Whether corked writes reach the kernel as one writev (a node socket), so pieces need no joining. */
+function gathers(writable: ByteWritable): boolean {
+  return typeof writable.cork === 'function' && typeof (writable as { _writev?: unknown })._writev === 'function';
 }
 
 /**
@@ -31,12 +38,18 @@ export function wireSession(
   // instead of several, which matters because sshd's forwarded channels run with Nagle on.
   let batch: Uint8Array[] = [];
   let scheduled = false;
+  const gather = gathers(writable);
   const flush = (): void => {
     scheduled = false;
     if (batch.length === 0) return;
-    const out = batch.length === 1 ? batch[0]! : concat(batch);
+    const pieces = batch;
     batch = [];
-    writable.write(out);
+    if (pieces.length === 1) writable.write(pieces[0]!);
+    else if (gather) {
+      writable.cork!();
+      for (const piece of pieces) writable.write(piece);
+      writable.uncork!();
+    } else writable.write(concat(pieces));
   };
   const session = new Session({
     ...events,
