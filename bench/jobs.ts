@@ -54,7 +54,7 @@ try {
   const sshOptions = ['-F', 'none', '-i', bed.clientKey, '-o', `UserKnownHostsFile=${bed.knownHosts}`, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
   const command = ['head', '-c', String(BYTES), '/dev/zero'];
   await measure('warm-up', 1, [process.execPath, herdJs, 'run', '-H', 'h1', '--', 'true'], env);
-  const agentPid = bed.processes(h1).find((p) => p.argv.at(-1) === 'agent')!.pid;
+  const agentPid = bed.processes(h1).find((p) => p.argv[0] !== '/bin/sh' && p.argv.at(-1) === 'agent')!.pid;
 
   const rows: Timing[] = [];
   const note = (t: Timing): Timing => {

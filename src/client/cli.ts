@@ -71,6 +71,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`herd job logs ID | head`) ends us quietly, as SIGPIPE ends other tools.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
+}
+
 const code = await main(hideBin(process.argv));
 // Open SSH sockets or a terminal on stdin must not keep us alive once the work is done.
 process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

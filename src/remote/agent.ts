@@ -4,6 +4,7 @@ import { serveConnection, type AgentState } from './hostSession.ts';
 import { DEFAULT_RETENTION_MS, isLiveHelper, JobBook } from './jobs/jobBook.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { startScheduled } from './scheduleJob.ts';
+import { adoptOrphan } from './adoptJob.ts';
 import { loadHostIdentity } from './identity.ts';
 import { findHostTools } from './job.ts';
 import type { HostTools } from './jobPlan.ts';
@@ -55,7 +56,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   }
   let tools: HostTools | undefined;
   let cgroups: ReturnType<AgentState['cgroups']> | undefined;
-  const book = new JobBook(paths.jobs);
+  const book = new JobBook(paths.jobs, (record) => adoptOrphan(state, record));
   const state: AgentState = {
     paths,
     version,
@@ -89,7 +90,13 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     state.launchers = new LauncherPool(paths.jobs, (name) => planCgroup({}, hierarchy, facts, name)!);
     state.launchers.refill();
   }
-  // Schedules outlive agents: the ones on disk are armed again (overdue ones start now).
+  // Jobs outlive agents: those of an agent that died are taken over; schedules are armed again
+  // (overdue ones start now).
+  try {
+    book.sweep();
+  } catch (err) {
+    process.stderr.write(`${new Date().toISOString()} herd agent: taking over jobs failed: ${(err as Error).message}\n`);
+  }
   state.scheduler.load();
   const prune = (): void => {
     try {

@@ -2,7 +2,13 @@
  * PID 1 of every job: a POSIX sh script run by `unshare --fork`, in two halves.
  *
  * Setup, named step by step (a failure reports "fail STEP message" on fd 4 and exits 125):
- *   pid         first, its pid as the host sees it: /proc is still the host's procfs here, so the
+ *   output      the job's stdout and stderr are the FIFOs in its directory (stdout.pipe, stderr.pipe),
+ *               which the init also holds open read-write (fds 7 and 8) until it exits: a writer never
+ *               meets a pipe without a reader, so the job neither dies of SIGPIPE nor loses output when
+ *               the agent that reads them is killed; it blocks once 64 KiB wait, until a new agent
+ *               opens the FIFOs and carries on. fd 9 appends the command's exit status to `status`,
+ *               so a later agent learns it too.
+ *   pid         its pid as the host sees it: /proc is still the host's procfs here, so the
  *               agent can move the init into its cgroup while the mounts below are made (joining
  *               a cgroup waits for an RCU grace period, ~15 ms, worth overlapping)
  *   mount       every mount of the job's root, from the fstab the agent wrote (one process)
@@ -28,6 +34,9 @@
 export const INIT_SCRIPT = [
   'j=$1 w=$2 net=$3; shift 3',
   'fail() { printf "fail %s %s\\n" "$1" "$2" >&4; exit 125; }',
+  // `command` keeps a failed redirection from ending the shell before it can report.
+  'command exec 7<>"$j/stdout.pipe" 8<>"$j/stderr.pipe" 9>>"$j/status" || fail output "cannot open the output pipes in $j"',
+  'exec 1>"$j/stdout.pipe" 2>"$j/stderr.pipe"',
   'read -r p _ < /proc/self/stat && printf "pid %s\\n" "$p" >&4',
   'e=$(mount -a -T "$j/fstab" 2>&1) || fail mount "$e"',
   // /proc/sys is owned by the initial user namespace, so a rootless job (in a user namespace of
@@ -47,10 +56,11 @@ export const INIT_SCRIPT = [
   "trap 'kill -TERM $c' TERM",
   "trap 'kill -INT $c' INT",
   "trap 'kill -HUP $c' HUP",
-  '"$@" <&5 2>&6 5<&- 6>&- &',
+  '"$@" <&5 2>&6 5<&- 6>&- 7<&- 8<&- 9>&- &',
   'c=$!',
   'exec 5<&- 6>&-',
   'while :; do wait $c; s=$?; kill -0 $c || break; done',
+  'printf "exit %s\\n" "$s" >&9',
   'exit $s',
 ].join('\n');
 

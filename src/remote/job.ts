@@ -5,13 +5,14 @@ import type { Readable, Writable } from 'node:stream';
 import { HerdError } from '../protocol/errors.ts';
 import type { JobInfo, JobResult, JobSignal } from '../protocol/messages.ts';
 import { resolveCommand } from './command.ts';
-import type { JobCgroup } from './cgroups/jobCgroup.ts';
-import { SETUP_FAILED_STATUS } from './init.ts';
+import { JobCgroup } from './cgroups/jobCgroup.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './jobs/jobLog.ts';
+import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobs/jobOutput.ts';
 import { currentBootId, endState, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import { jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
 import type { Launch } from './launcher.ts';
 import type { JobNetwork } from './net/manager.ts';
+import { processStart } from './processes.ts';
 import { prepareSandbox, removeSandbox } from './sandbox.ts';
 
 /** Where an attached client hears of a job; `data` returns false to ask the job to pause. */
@@ -36,6 +37,9 @@ export interface JobTerms {
   scheduledFor?: string;
 }
 
+/** How an adopted job's network lease is given back when it ends. */
+export type ReleaseLease = (network: string, jobId: string) => void;
+
 /** Grace of a timeout's SIGTERM when the request names none. */
 export const DEFAULT_GRACE_MS = 10_000;
 
@@ -54,8 +58,10 @@ export function findHostTools(): HostTools {
 }
 
 /**
- * A job, owned by the agent. It outlives the connection that started it: output always
- * goes to the job's log on disk, and to an attached sink when there is one.
+ * A job, owned by the agent. It outlives the connection that started it and the agent itself:
+ * its output goes through FIFOs its init holds open (see init.ts) into the job's log on disk,
+ * and to an attached sink when there is one. A job is either launched by this agent, or adopted
+ * from an agent that died while it ran (`Job.adopt`).
  *
  * Start-up has two phases. The init (PID 1) sets up the mounts, hostname and root and says
  * "ready" on fd 4; the agent runs the attach step with the init's pid and answers "go" on
@@ -64,13 +70,21 @@ export function findHostTools(): HostTools {
 export class Job {
   readonly plan: JobPlan;
   readonly dir: string;
-  readonly startedAt = new Date();
+  readonly startedAt: Date;
   result: JobResult | null = null;
-  private readonly child: ChildProcess;
+  /** The launcher (unshare) of a job this agent started; null for an adopted one. */
+  private child: ChildProcess | null = null;
+  /** The init (PID 1 of the job) as the host sees it, and its start time (to tell a reused pid). */
+  private initPid: number | null = null;
+  private initStart: string | null = null;
+  private outputs: JobOutputs | null = null;
+  private outputEnded = false;
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private readonly log: JobLog;
   private readonly phases: Record<string, number> = {};
   private sink: JobSink | null = null;
   private stopRequested = false;
+  private killed = false;
   private stoppedBy: string | null = null;
   private timedOut = false;
   private setupError: HerdError | null = null;
@@ -82,52 +96,102 @@ export class Job {
   private readonly bootId = currentBootId();
   private readonly watchers = new Set<() => void>();
   private timers: Array<ReturnType<typeof setTimeout>> = [];
-
   private readonly cgroup: JobCgroup | null;
-
-  /**
-   * `launch` is a launcher waiting for its script: a spare already in the job's cgroup, or a fresh
-   * one whose init joins the cgroup during setup. The caller has resolved the command.
-   */
   private network: JobNetwork | null = null;
   private joining: Promise<JobNetwork> | null = null;
+  /** An adopted job's network, released by name when it ends. */
+  private adoptedLease: { network: string; release: ReleaseLease } | null = null;
 
-  constructor(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null, terms: JobTerms) {
+  private constructor(plan: JobPlan, dir: string, terms: JobTerms, cgroup: JobCgroup | null, startedAt: Date, log: JobLog) {
     this.plan = plan;
+    this.dir = dir;
     this.terms = terms;
-    this.createdAt = terms.createdAt ?? this.startedAt.toISOString();
-    this.dir = join(jobsDir, plan.jobId);
-    this.cgroup = launch.cgroup;
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    prepareSandbox(plan.sandbox, this.dir, plan.user);
-    this.log = new JobLog(this.dir, terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
-    this.writeRecord();
+    this.cgroup = cgroup;
+    this.startedAt = startedAt;
+    this.createdAt = terms.createdAt ?? startedAt.toISOString();
+    this.log = log;
     if (terms.timeoutMs !== undefined) {
-      this.later(terms.timeoutMs, () => {
+      this.later(Math.max(0, startedAt.getTime() + terms.timeoutMs - Date.now()), () => {
         this.timedOut = true;
         this.stop(terms.graceMs ?? DEFAULT_GRACE_MS, null);
       });
     }
+  }
+
+  /**
+   * Starts a job: `launch` is a launcher waiting for its script, a spare already in the job's
+   * cgroup or a fresh one whose init joins the cgroup during setup. The caller has resolved the command.
+   */
+  static launch(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null, terms: JobTerms): Job {
+    const dir = join(jobsDir, plan.jobId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    prepareSandbox(plan.sandbox, dir, plan.user);
+    makeOutputPipes(dir);
+    const job = new Job(plan, dir, terms, launch.cgroup, new Date(), new JobLog(dir, terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES));
+    job.writeRecord();
+    job.start(tools, command, launch, joining);
+    return job;
+  }
+
+  /**
+   * Takes over a job whose agent died while it ran: its FIFOs are read again from where the
+   * kernel kept them, its log continues, its timeout stands; its exit status comes from the
+   * `status` line the init writes. The caller has checked that the init still runs.
+   */
+  static adopt(record: JobRecord, jobsDir: string, release: ReleaseLease): Job {
+    const plan = record.plan!;
+    const dir = join(jobsDir, record.id);
+    const terms: JobTerms = {
+      owner: record.owner,
+      createdAt: record.createdAt,
+      ...(record.scheduledFor === null ? {} : { scheduledFor: record.scheduledFor }),
+      ...(record.timeoutMs === null ? {} : { timeoutMs: record.timeoutMs }),
+      ...(record.graceMs === undefined ? {} : { graceMs: record.graceMs }),
+    };
+    const log = new JobLog(dir, record.log.maxBytes, { written: record.log.bytes, dropped: record.log.dropped });
+    const cgroup = record.cgroup === undefined ? null : JobCgroup.existing(record.cgroup);
+    const job = new Job(plan, dir, terms, cgroup, new Date(record.startedAt ?? record.createdAt), log);
+    job.initPid = record.initPid ?? null;
+    job.initStart = record.initStart ?? null;
+    job.isRunning = true;
+    Object.assign(job.phases, record.phases ?? {});
+    if (record.leaseNetwork !== undefined) job.adoptedLease = { network: record.leaseNetwork, release };
+    job.log.note(`herd: the agent watching this job ended; a new agent (pid ${process.pid}) took it over`);
+    job.readOutputs();
+    job.writeRecord();
+    return job;
+  }
+
+  private start(tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null): void {
+    const plan = this.plan;
     const script = join(this.dir, 'launch');
     writeFileSync(script, launchScript(plan, this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
     const began = performance.now();
-    this.child = launch.child;
-    this.child.stdin!.on('error', () => {
+    const child = launch.child;
+    this.child = child;
+    child.stdin!.on('error', () => {
       // a job that does not read stdin closes it early; that is not an error
     });
-    const control = this.child.stdio[3] as Writable;
+    const control = child.stdio[3] as Writable;
     control.on('error', () => {});
     control.write(`${script}\n`);
-    this.child.stdout!.on('data', (chunk: Uint8Array) => this.output(1, chunk));
-    this.child.stderr!.on('data', (chunk: Uint8Array) => this.output(2, chunk));
+    // What the launcher and unshare say before the init has its output pipes (e.g. unshare failing).
+    let launcherSaid = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      launcherSaid = (launcherSaid + chunk.toString('utf8')).slice(-2000);
+    });
     let attached: Promise<void> = Promise.resolve();
     let networked: Promise<void> = Promise.resolve();
     // Phase 1 of the network (the address) may still be under way; its failure fails the job.
     this.joining = joining;
     joining?.then((network) => (this.network = network)).catch(() => {});
-    this.readReports(this.child.stdio[4] as Readable, (line) => {
+    this.readReports(child.stdio[4] as Readable, (line) => {
       if (line.startsWith('pid ')) {
         const pid = Number(line.slice(4));
+        this.initPid = pid;
+        this.initStart = processStart(pid);
+        // The init holds its output FIFOs now, so opening them cannot wait.
+        this.readOutputs();
         // In its cgroup before the command exists: everything the job starts is counted and limited.
         if (this.cgroup !== null && !launch.joined) {
           attached = this.cgroup.attach(pid).catch((err: Error) => {
@@ -155,11 +219,13 @@ export class Job {
             this.phases.attachMs = Math.round(performance.now() - readyAt);
             control.end('go\n');
             this.isRunning = true;
+            // With the init's pid recorded, a later agent can take the job over.
+            this.writeRecord();
             this.sink?.started();
           },
           (err: unknown) => {
             this.setupError = err instanceof HerdError ? err : new HerdError('JOB_FAILED', `job setup failed: ${String(err)}`);
-            this.child.kill('SIGKILL');
+            child.kill('SIGKILL');
           },
         );
       } else if (line.startsWith('fail ')) {
@@ -167,11 +233,16 @@ export class Job {
         this.setupError = new HerdError('JOB_FAILED', `job setup failed at ${step}: ${words.join(' ')}`);
       }
     });
-    this.child.on('error', (err) => {
+    child.on('error', (err) => {
       this.setupError = new HerdError('JOB_FAILED', `could not start the job's launcher: ${err.message}`);
-      this.finish(null, null);
+      this.exited(null, null);
     });
-    this.child.on('close', (code, signal) => this.finish(code, signal));
+    child.on('close', (code, signal) => {
+      if (!this.isRunning && this.setupError === null && launcherSaid.trim() !== '') {
+        this.setupError = new HerdError('JOB_FAILED', `job setup failed: ${launcherSaid.trim().split('\n').at(-1)}`);
+      }
+      this.exited(code, signal);
+    });
   }
 
   get id(): string {
@@ -219,13 +290,12 @@ export class Job {
   }
 
   resume(): void {
-    this.child.stdout?.resume();
-    this.child.stderr?.resume();
+    this.outputs?.resume();
   }
 
   writeStdin(bytes: Uint8Array, done: () => void): void {
-    const stdin = this.child.stdin;
-    if (stdin === null || stdin.destroyed || stdin.writableEnded) {
+    const stdin = this.child?.stdin;
+    if (stdin === null || stdin === undefined || stdin.destroyed || stdin.writableEnded) {
       done();
       return;
     }
@@ -233,19 +303,39 @@ export class Job {
   }
 
   endStdin(): void {
-    this.child.stdin?.end();
+    this.child?.stdin?.end();
   }
 
   signal(signal: JobSignal): void {
-    if (this.result !== null || this.child.pid === undefined) return;
+    if (this.result !== null) return;
     this.stopRequested = true;
-    if (signal === 'KILL') {
+    if (signal === 'KILL') this.killed = true;
+    if (signal === 'KILL' && this.child !== null && this.child.pid !== undefined) {
       // --kill-child turns the death of unshare into SIGKILL for PID 1, and so for the whole namespace.
       this.child.kill('SIGKILL');
       return;
     }
-    const init = this.initPid();
-    if (init !== null) process.kill(init, `SIG${signal}`);
+    // The init forwards TERM, INT and HUP to the command; SIGKILL from outside ends the namespace.
+    if (this.initPid !== null && processStart(this.initPid) === this.initStart) {
+      try {
+        process.kill(this.initPid, `SIG${signal}`);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  private readOutputs(): void {
+    try {
+      this.outputs = new JobOutputs(this.dir, (channel, chunk) => this.output(channel, chunk), () => {
+        this.outputEnded = true;
+        this.maybeFinish();
+      });
+    } catch (err) {
+      this.setupError = new HerdError('JOB_FAILED', `cannot read the job's output: ${(err as Error).message}`);
+      this.outputEnded = true;
+      this.signal('KILL');
+    }
   }
 
   private readReports(stream: Readable, onLine: (line: string) => void): void {
@@ -261,17 +351,6 @@ export class Job {
     stream.on('error', () => {});
   }
 
-  private initPid(): number | null {
-    const pid = this.child.pid;
-    try {
-      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
-      const first = Number(children[0]);
-      return Number.isInteger(first) && first > 0 ? first : null;
-    } catch {
-      return null;
-    }
-  }
-
   private later(ms: number, fn: () => void): void {
     // setTimeout fires at once for delays past 2^31 - 1 ms (24.8 days); such a timer waits in steps.
     const step = Math.min(ms, 2 ** 31 - 1);
@@ -285,9 +364,32 @@ export class Job {
   private output(channel: 1 | 2, chunk: Uint8Array): void {
     this.log.write(channel, chunk);
     this.changed();
-    if (this.sink !== null && !this.sink.data(channel, chunk)) {
-      this.child.stdout?.pause();
-      this.child.stderr?.pause();
+    if (this.sink !== null && !this.sink.data(channel, chunk)) this.outputs?.pause();
+  }
+
+  /** The launcher exited; the job is over once its output has been read to the end too. */
+  private exited(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exit = { code, signal };
+    // Without output pipes (setup failed before the init opened them) there is nothing to wait for.
+    if (this.outputs === null) this.outputEnded = true;
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (!this.outputEnded || this.result !== null) return;
+    // An adopted job has no launcher to report; its init wrote the exit status to a file.
+    if (this.child === null) this.exit ??= { code: this.recordedStatus(), signal: this.killed ? 'SIGKILL' : null };
+    if (this.exit === null) return;
+    this.finish(this.exit.code, this.exit.signal);
+  }
+
+  /** The command's exit status as the init recorded it, or null (the init was killed). */
+  private recordedStatus(): number | null {
+    try {
+      const match = /^exit (\d+)$/m.exec(readFileSync(join(this.dir, 'status'), 'utf8'));
+      return match === null ? null : Number(match[1]);
+    } catch {
+      return null;
     }
   }
 
@@ -295,7 +397,8 @@ export class Job {
     if (this.result !== null) return;
     const endedAt = new Date();
     if (this.isRunning) this.phases.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.phases.setupMs ?? 0) - (this.phases.attachMs ?? 0));
-    const setupFailed = !this.isRunning && (this.setupError !== null || code === SETUP_FAILED_STATUS);
+    // Anything that ends before "go" is a setup failure, whatever the status.
+    const setupFailed = !this.isRunning;
     this.setupFailed = setupFailed;
     const measured = this.cgroup?.usage();
     this.result = {
@@ -315,9 +418,11 @@ export class Job {
     if (setupFailed) this.log.note((this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed')).message);
     this.log.close();
     removeSandbox(this.plan.sandbox, this.dir);
+    removeOutputPipes(this.dir);
     // The veth went with the job's network namespace; the address is free again (also when phase 1
     // finishes only after a failed job).
     void this.joining?.then((network) => network.release(), () => {});
+    if (this.adoptedLease !== null) this.adoptedLease.release(this.adoptedLease.network, this.id);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
     this.writeRecord();
@@ -335,6 +440,7 @@ export class Job {
         : endState(result, this.setupFailed ? (this.setupError?.message ?? 'job setup failed') : null, this.terms.timeoutMs ?? null, this.stoppedBy);
     const live = result === null ? this.cgroup?.usage() : undefined;
     const usage = result?.usage ?? live?.usage;
+    const leaseNetwork = this.network?.spec.name ?? this.adoptedLease?.network;
     return {
       id: this.id,
       argv: this.plan.argv,
@@ -358,6 +464,18 @@ export class Job {
       log: { bytes: this.log.bytes, maxBytes: this.log.maxBytes, dropped: this.log.stopped !== null },
       agentPid: process.pid,
       bootId: this.bootId,
+      // What a later agent needs to take the job over; the environment stays out of the record.
+      ...(result === null
+        ? {
+            plan: { ...this.plan, env: {} },
+            ...(this.cgroup === null ? {} : { cgroup: this.cgroup.plan }),
+            ...(this.initPid === null ? {} : { initPid: this.initPid }),
+            ...(this.initStart === null ? {} : { initStart: this.initStart }),
+            ...(leaseNetwork === undefined ? {} : { leaseNetwork }),
+            ...(this.terms.graceMs === undefined ? {} : { graceMs: this.terms.graceMs }),
+            phases: { ...this.phases },
+          }
+        : {}),
     };
   }
 

@@ -1,21 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, rmdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { toHex } from '../protocol/bytes.ts';
 import { randomBytes } from '../protocol/cert.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import type { CgroupPlan } from './cgroups/plan.ts';
+import { makeOutputPipesLater, removeUnusedJobDir } from './jobs/jobOutput.ts';
 
 /**
  * A launcher waits for the path of a launch script on fd 3, then becomes it (the script ends by
- * exec'ing unshare). It is spawned with an empty environment and the five pipes the job will use:
- * stdin, stdout, stderr, fd 3 (the agent's "go") and fd 4 (the init's reports).
+ * exec'ing unshare). It is spawned with an empty environment and the pipes the job will use:
+ * stdin, stderr (until the init opens its output FIFOs), fd 3 (the agent's "go") and fd 4 (the
+ * init's reports).
  */
 export const LAUNCHER_SCRIPT = 'read -r f <&3 || exit 0; . "$f"';
 
 export function spawnLauncher(cwd: string): ChildProcess {
   // detached: a session of its own, so a signal to the agent's process group never reaches a job.
-  return spawn('/bin/sh', ['-c', LAUNCHER_SCRIPT], { cwd, env: {}, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  // stdout is not read: the job's output goes to FIFOs (see init.ts); stderr carries what the
+  // launcher and unshare say before the init has them.
+  return spawn('/bin/sh', ['-c', LAUNCHER_SCRIPT], { cwd, env: {}, detached: true, stdio: ['pipe', 'ignore', 'pipe', 'pipe', 'pipe'] });
 }
 
 /** A launcher for one job, and its cgroup: `joined` when the launcher is already in it. */
@@ -89,6 +93,7 @@ export class LauncherPool {
     spare.child.kill('SIGKILL');
     await exited;
     await spare.cgroup.remove();
+    removeUnusedJobDir(join(this.jobsDir, spare.jobId));
   }
 
   private async prepare(): Promise<void> {
@@ -116,6 +121,7 @@ export class LauncherPool {
       child.kill('SIGKILL');
       await exited;
       await cgroup.remove();
+      removeUnusedJobDir(join(this.jobsDir, jobId));
     };
     try {
       if (child.pid === undefined) throw new Error('the launcher did not start');
@@ -123,6 +129,13 @@ export class LauncherPool {
     } catch {
       await undo();
       return;
+    }
+    // The FIFOs of the job that will take this spare, made now, while nothing waits on them.
+    try {
+      mkdirSync(join(this.jobsDir, jobId), { recursive: true, mode: 0o700 });
+      await makeOutputPipesLater(join(this.jobsDir, jobId));
+    } catch {
+      // the job makes them itself
     }
     if (this.closed) {
       await undo();
@@ -133,6 +146,7 @@ export class LauncherPool {
       if (this.spare?.child === child) {
         this.spare = null;
         void cgroup.remove();
+        removeUnusedJobDir(join(this.jobsDir, jobId));
       }
     });
     this.spare = { jobId, child, cgroup };

@@ -18,11 +18,28 @@ function tryConnect(path: string): Promise<Socket | null> {
   });
 }
 
+/**
+ * Runs the agent and starts it again when it dies of a signal (SIGKILL, a crash), so running
+ * jobs are taken over at once, and scheduled ones start on time. It stops when the agent exits
+ * by itself (idle, or another agent runs) and after five deaths within a minute.
+ */
+export const AGENT_SUPERVISOR = [
+  'n=0 since=0',
+  'while :; do',
+  '  "$@"; s=$?',
+  '  [ "$s" -gt 128 ] || exit "$s"',
+  '  now=$(date +%s 2>/dev/null || echo 0)',
+  '  if [ $((now - since)) -ge 60 ]; then n=0 since=$now; fi',
+  '  n=$((n + 1)); [ "$n" -le 5 ] || exit "$s"',
+  '  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ 2>/dev/null) herd supervisor: the agent died (status $s); starting it again" >&2',
+  'done',
+].join('\n');
+
 function startAgent(paths: StatePaths, helperPath: string): Promise<string> {
   const [file, args] = selfCommand(helperPath, ['--state', paths.dir, 'agent']);
   const log = openSync(paths.log, 'a', 0o600);
   // detached: a session of its own, so the SSH session ending (SIGHUP) does not reach it.
-  const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', log], cwd: paths.dir });
+  const child = spawn('/bin/sh', ['-c', AGENT_SUPERVISOR, 'herd-agent-supervisor', file, ...args], { detached: true, stdio: ['ignore', 'pipe', log], cwd: paths.dir });
   child.unref();
   return new Promise((resolve, reject) => {
     let text = '';

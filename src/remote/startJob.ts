@@ -35,7 +35,7 @@ export function startJob(agent: AgentState, message: RunRequest, terms: JobTerms
   joining?.catch(() => {});
   let job: Job;
   try {
-    job = new Job(plan, agent.paths.jobs, tools, command, launch, joining, terms);
+    job = Job.launch(plan, agent.paths.jobs, tools, command, launch, joining, terms);
   } catch (err) {
     launch.child.kill('SIGKILL');
     void launch.cgroup?.remove();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -229,16 +229,75 @@ Jobs('a RUNNING record no agent watches is LOST: after a reboot, or when its age
     writeFileSync(join(dir, id, 'job.json'), JSON.stringify({ ...base, ...changes }));
   };
   record('aaaaaaaaaaa1', { bootId: '00000000-0000-0000-0000-000000000000' });
-  // A pid that is not a herd helper (this test runner), as after the agent died and the pid was reused.
-  record('aaaaaaaaaaa2', { agentPid: process.pid });
+  // A pid that is not a herd helper (this test runner), as after the agent died and the pid was reused;
+  // the job's init is gone too, and wrote no exit status.
+  record('aaaaaaaaaaa2', { agentPid: process.pid, initPid: 999_999_999, initStart: '1' });
+  // Its init is gone as well, but wrote the command's exit status first.
+  record('aaaaaaaaaaa3', { agentPid: process.pid, initPid: 999_999_999, initStart: '1' });
+  writeFileSync(join(dir, 'aaaaaaaaaaa3', 'status'), 'exit 6\n');
   const rebooted = await status('aaaaaaaaaaa1');
   assert.is(rebooted.state, 'LOST');
   assert.match(rebooted.reason ?? '', /host rebooted/);
   const vanished = await status('aaaaaaaaaaa2');
   assert.is(vanished.state, 'LOST');
-  assert.match(vanished.reason ?? '', /agent that watched it \(pid \d+\) ended/);
+  assert.match(vanished.reason ?? '', /ended while no agent watched it; its exit status was not recorded/);
+  const ended = await status('aaaaaaaaaaa3');
+  assert.is(ended.state, 'FAILED');
+  assert.is(ended.exitCode, 6, 'the exit status the init recorded');
   const waited = await herd(['job', 'wait', 'aaaaaaaaaaa1'], opts);
   assert.is(waited.code, 255, 'a LOST job has no exit status');
+});
+
+/** The shell that restarts this state directory's agent when it dies. */
+function supervisorPid(): number | undefined {
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('herd-agent-supervisor') && argv.includes(state)) return Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+Jobs('SIGKILL of the agent mid-job: a new agent takes the job over; its output and exit status are complete', async () => {
+  const id = await detach(['sh', '-c', 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); seq $((i*100-99)) $((i*100)); sleep 0.1; done; exit 5']);
+  // A follower connected to the agent that dies reconnects to the next one and resumes where it was.
+  const follower = herd(['job', 'logs', '-f', '--stdout', id], opts);
+  await sleep(1000);
+  const [before] = agentPids(state);
+  assert.ok(before !== undefined);
+  process.kill(before, 'SIGKILL');
+  const followed = await follower;
+  assert.is(followed.code, 0, followed.stderr);
+  assert.is(followed.text, seqText(3000), 'the follower saw every line once');
+  const waited = await herd(['job', 'wait', id], opts);
+  assert.is(waited.code, 5, waited.stderr);
+  const [after] = agentPids(state);
+  assert.ok(after !== undefined && after !== before, 'another agent runs');
+  const logs = await herd(['job', 'logs', id], opts);
+  assert.is(logs.text, seqText(3000), 'every line once, in order, across the change of agent');
+  assert.match(logs.stderr, /a new agent \(pid \d+\) took it over/);
+  const info = await status(id);
+  assert.is(info.state, 'FAILED');
+  assert.is(info.exitCode, 5);
+  assert.ok(info.usage?.cpuMs !== undefined, 'its cgroup was read by the new agent');
+});
+
+Jobs('agent and its supervisor killed, the job ends meanwhile: the next agent records its exit status', async () => {
+  const id = await detach(['sh', '-c', 'echo started; sleep 1; echo finished; exit 9']);
+  await sleep(300);
+  const supervisor = supervisorPid();
+  assert.ok(supervisor !== undefined, 'the agent runs under its supervisor');
+  process.kill(supervisor, 'SIGKILL');
+  for (const pid of agentPids(state)) process.kill(pid, 'SIGKILL');
+  await sleep(2000);
+  const info = await status(id);
+  assert.is(info.state, 'FAILED');
+  assert.is(info.exitCode, 9);
+  const logs = await herd(['job', 'logs', id], opts);
+  assert.match(logs.text, /^started\n/, 'what was recorded before the agent died');
 });
 
 Jobs('delete refuses a running job; prune removes finished ones, --older-than keeps recent ones', async () => {

@@ -36,6 +36,9 @@ function homeWith(prefix: string, pieces: ReadonlyArray<'key' | 'known_hosts' | 
   return box;
 }
 
+/** A helper process (relay or agent); not the shell that restarts a dying agent, which names it in its arguments. */
+const isHelper = (p: { argv: string[] }): boolean => p.argv[0] !== '/bin/sh' && p.argv.some((a) => a.includes('/helper-'));
+
 const run = (args: string[], extra: Partial<Parameters<typeof herd>[1]> = {}) => herd(args, { home, timeoutMs: 60_000, ...extra });
 
 Remote('first contact ships the helper; the second run reuses the cached one', async () => {
@@ -46,7 +49,7 @@ Remote('first contact ships the helper; the second run reuses the cached one', a
   assert.is(doc.hosts[0]!.stdout, 'hello\n');
   assert.is(doc.hosts[0]!.stderr, 'oops\n');
   assert.is(doc.hosts[0]!.connection.direct, false, 'first contact goes through the bootstrap');
-  const helpers = (): number[] => bed.processes(host(1)).filter((p) => p.argv.some((a) => a.includes('/helper-'))).map((p) => p.pid).sort();
+  const helpers = (): number[] => bed.processes(host(1)).filter(isHelper).map((p) => p.pid).sort();
   // The first contact's relay exits once its connection is closed.
   for (let i = 0; i < 30 && helpers().length > 1; i++) await sleep(100);
   const before = helpers();
@@ -113,7 +116,7 @@ Remote('8 concurrent first contacts to one host all succeed and leave one intact
   const local = readFileSync(join(import.meta.dirname ?? '.', '..', '..', 'dist', 'helper.mjs'));
   const remote = bed.onHost(host(4), ['sha256sum', `/var/lib/herd/${listing[0]}`]).split(' ')[0];
   assert.is(remote, createHash('sha256').update(local).digest('hex'));
-  const agents = bed.processes(host(4)).filter((p) => p.argv.some((a) => a.includes('/helper-')) && p.argv.at(-1) === 'agent');
+  const agents = bed.processes(host(4)).filter((p) => isHelper(p) && p.argv.at(-1) === 'agent');
   assert.is(agents.length, 1, 'a single agent per state directory');
 });
 
@@ -180,7 +183,7 @@ Remote('job commands on a warm host use the agent socket (no process started); w
   const started = await run(['run', '-H', 'h3', '--detach', '--', 'sh', '-c', 'sleep 1; echo done-on-h3']);
   assert.is(started.code, 0, started.stderr);
   const id = started.text.trim();
-  const helpers = (): number[] => bed.processes(host(3)).filter((p) => p.argv.some((a) => a.includes('/helper-'))).map((p) => p.pid).sort();
+  const helpers = (): number[] => bed.processes(host(3)).filter(isHelper).map((p) => p.pid).sort();
   for (let i = 0; i < 30 && helpers().length > 1; i++) await sleep(100);
   const before = helpers();
   const st = await run(['job', 'status', '--json', id]);

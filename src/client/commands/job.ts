@@ -2,7 +2,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import { JOB_STATES, type JobInfo, type JobState, type Message } from '../../protocol/messages.ts';
 import { commandContext, type CommandContext } from '../context.ts';
 import { formatDuration, parseDuration } from '../durations.ts';
-import type { HostConnection } from '../hostConnection.ts';
+import { HostConnection } from '../hostConnection.ts';
 import { eachHost, type HostAnswer } from '../hostRequests.ts';
 import { hostsOfJob } from '../jobIndex.ts';
 import { commandLine, jobDetails, jobTable } from '../jobRender.ts';
@@ -12,6 +12,10 @@ import { OutputGate } from '../outputGate.ts';
 import { errorLine } from '../render.ts';
 import { runModule } from './run.ts';
 import { globalOptions, type Args, type CommandModule, type Io } from './types.ts';
+
+/** A follower whose connection drops tries again this often, this many times (~10 s). */
+const FOLLOW_RETRY_MS = 250;
+const FOLLOW_RETRIES = 40;
 
 /**
  * The hosts a job command goes to: -H when given; else the host(s) this user started a job
@@ -221,23 +225,35 @@ const logs: CommandModule = {
     const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
     const notes: string[] = [];
     let stamp = '';
-    let job: JobInfo | null = null;
-    const answers = await eachHost(context, async (connection) => {
+    // Where this reader is: output bytes and notes handed on so far, so that a follower whose
+    // connection drops (the host's agent was restarted, say) picks up exactly there.
+    let delivered = 0;
+    let notesSeen = 0;
+    const follow = argv.follow === true;
+    const readLogs = async (connection: HostConnection, attempt: number): Promise<JobInfo | null> => {
+      let job: JobInfo | null = null;
+      let notesToSkip = attempt === 0 ? 0 : notesSeen;
+      const resumeAt = (fromByte ?? 0) + delivered;
       await connection.requestStream(
         {
           t: 'job-logs',
           id,
-          follow: argv.follow === true,
+          follow,
           stdout: argv.stdout === true,
           stderr: argv.stderr === true,
           timestamps: argv.timestamps === true,
-          ...(tail === undefined ? {} : { tail }),
-          ...(fromByte === undefined ? {} : { fromByte }),
+          ...(attempt === 0 && tail !== undefined ? { tail } : {}),
+          ...(attempt === 0 ? (fromByte === undefined ? {} : { fromByte }) : { fromByte: resumeAt }),
         },
         {
           message: (reply) => {
             if (reply.t === 'log-at') stamp = new Date(reply.ms).toISOString();
             else if (reply.t === 'log-note') {
+              if (notesToSkip > 0) {
+                notesToSkip--;
+                return 'more';
+              }
+              notesSeen++;
               notes.push(reply.text);
               if (!json) io.stderr.write(`${reply.text}\n`);
             } else if (reply.t === 'jobs') {
@@ -249,6 +265,7 @@ const logs: CommandModule = {
             return 'more';
           },
           data: (channel, bytes, done) => {
+            delivered += bytes.length;
             const out = argv.timestamps === true ? stamped[channel].push(bytes, stamp) : bytes;
             if (json) {
               collected[channel].push(Buffer.from(out));
@@ -258,6 +275,26 @@ const logs: CommandModule = {
         },
       );
       return job;
+    };
+    const answers = await eachHost(context, async (connection, target) => {
+      try {
+        return await readLogs(connection, 0);
+      } catch (err) {
+        // A follower after --tail has no byte position to resume from; it reports the drop.
+        if (!follow || tail !== undefined || !(err instanceof HerdError) || err.code !== 'CONNECTION_LOST') throw err;
+      }
+      for (let attempt = 1; ; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS));
+        let again: HostConnection | undefined;
+        try {
+          again = await HostConnection.open(target, context.connect);
+          return await readLogs(again, attempt);
+        } catch (err) {
+          if (attempt >= FOLLOW_RETRIES || !(err instanceof HerdError) || !['CONNECTION_LOST', 'HOST_UNREACHABLE', 'HELPER_START'].includes(err.code)) throw err;
+        } finally {
+          again?.close();
+        }
+      }
     });
     if (json) {
       const a = answers[0]!;

@@ -35,6 +35,13 @@ export class JobCgroup {
     return cgroup;
   }
 
+  /** The cgroup of a running job another agent made (a job taken over): read and removed like our own. */
+  static existing(plan: CgroupPlan): JobCgroup {
+    const cgroup = new JobCgroup(plan);
+    cgroup.created.push(...plan.leaves);
+    return cgroup;
+  }
+
   /**
    * Makes this spare cgroup the job's: it was created under the job's id (cgroup v2 cannot rename a
    * cgroup), so only the job's limits remain to be written.

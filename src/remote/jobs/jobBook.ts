@@ -4,6 +4,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, JobState } from '../../protocol/messages.ts';
 import type { Job } from '../job.ts';
 import { currentBootId, isFinal, readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
+import { removeUnusedJobDir } from './jobOutput.ts';
 import { LOG_FILE } from './logFormat.ts';
 import type { LogSource } from './logStream.ts';
 
@@ -37,9 +38,24 @@ export class JobBook {
   /** Jobs this agent started and watches, until they end. */
   readonly live = new Map<string, Job>();
   private readonly bootId = currentBootId();
+  /** What to do with a RUNNING job whose agent died (the agent takes it over; see adoptJob.ts). */
+  private readonly adopt: ((record: JobRecord) => JobRecord) | null;
 
-  constructor(dir: string) {
+  constructor(dir: string, adopt: ((record: JobRecord) => JobRecord) | null = null) {
     this.dir = dir;
+    this.adopt = adopt;
+  }
+
+  /**
+   * At agent start: takes over the jobs of agents that died, records the end of those that ended
+   * meanwhile, marks the ones a reboot ended LOST, and removes what spare launchers left.
+   */
+  sweep(): void {
+    for (const id of this.ids()) {
+      const record = readRecord(join(this.dir, id));
+      if (record === null) removeUnusedJobDir(join(this.dir, id));
+      else this.checked(record);
+    }
   }
 
   /** Keeps a job this agent started among the live ones until it ends. */
@@ -129,15 +145,18 @@ export class JobBook {
   }
 
   /**
-   * A record that says RUNNING while no agent watches it: the host rebooted, or the agent that
-   * started it ended; its exit status was never recorded. Said once, on disk, as LOST.
+   * A record that says RUNNING while no agent watches it. After a reboot the job is gone: LOST.
+   * When its agent died, this agent takes the job over (or records how it ended). Without a way
+   * to (a bare JobBook), or when its processes vanished under this very agent, it is LOST.
    */
   private checked(record: JobRecord): JobRecord {
     if (record.state !== 'RUNNING' || this.live.has(record.id)) return record;
     let reason: string | null = null;
     if (record.bootId !== this.bootId) reason = 'the host rebooted while it ran';
-    else if (record.agentPid !== process.pid && !isLiveHelper(record.agentPid)) reason = `the agent that watched it (pid ${record.agentPid}) ended while it ran; its exit status was not recorded`;
-    else if (record.agentPid === process.pid) reason = 'its processes vanished while no one watched';
+    else if (record.agentPid !== process.pid && !isLiveHelper(record.agentPid)) {
+      if (this.adopt !== null) return this.adopt(record);
+      reason = `the agent that watched it (pid ${record.agentPid}) ended while it ran; its exit status was not recorded`;
+    } else if (record.agentPid === process.pid) reason = 'its processes vanished while no one watched';
     if (reason === null) return record;
     const lost: JobRecord = { ...record, state: 'LOST', reason, endedAt: record.endedAt ?? new Date().toISOString() };
     writeRecord(join(this.dir, record.id), lost);

@@ -21,8 +21,11 @@ export class JobLog {
   /** Why recording stopped early, or null while complete. */
   stopped: string | null = null;
 
-  constructor(dir: string, maxBytes: number = DEFAULT_MAX_LOG_BYTES) {
+  /** `resume`: what an earlier agent had recorded of this job (a job taken over carries on). */
+  constructor(dir: string, maxBytes: number = DEFAULT_MAX_LOG_BYTES, resume?: { written: number; dropped: boolean }) {
     this.maxBytes = maxBytes;
+    this.written = resume?.written ?? 0;
+    if (resume?.dropped === true) this.stopped = `herd: output log capped at ${maxBytes} bytes`;
     this.fd = openSync(join(dir, LOG_FILE), 'a', 0o600);
   }
 

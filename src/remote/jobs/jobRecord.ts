@@ -1,6 +1,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobInfo, JobResult, JobState, RunRequest } from '../../protocol/messages.ts';
+import type { CgroupPlan } from '../cgroups/plan.ts';
+import type { JobPlan } from '../jobPlan.ts';
 
 /** What job.json holds: the job as users see it, plus what the agent needs to look after it. */
 export interface JobRecord extends JobInfo {
@@ -9,6 +11,14 @@ export interface JobRecord extends JobInfo {
   bootId: string;
   /** A scheduled job's request, kept so the schedule survives agent restarts. */
   request?: RunRequest;
+  /** While it runs, what a later agent needs to take it over (see Job.adopt). */
+  plan?: JobPlan;
+  cgroup?: CgroupPlan;
+  initPid?: number;
+  initStart?: string;
+  leaseNetwork?: string;
+  graceMs?: number;
+  phases?: Record<string, number>;
 }
 
 export const RECORD_FILE = 'job.json';
@@ -38,7 +48,7 @@ function formatMs(ms: number): string {
 }
 
 export function toInfo(record: JobRecord): JobInfo {
-  const { agentPid: _agentPid, bootId: _bootId, request: _request, ...info } = record;
+  const { agentPid: _a, bootId: _b, request: _r, plan: _p, cgroup: _c, initPid: _i, initStart: _s, leaseNetwork: _l, graceMs: _g, phases: _ph, ...info } = record;
   return info;
 }
 

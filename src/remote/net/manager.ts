@@ -153,6 +153,23 @@ export class NetworkManager {
     return released;
   }
 
+  /**
+   * Gives back the address of a job this agent took over from one that died, once it has ended:
+   * its veth went with its namespace; only the lease (and the hosts file) remain.
+   */
+  releaseJob(networkName: string, jobId: string): void {
+    const spec = this.all().find((n) => n.name === networkName);
+    if (spec === undefined || !existsSync(join(this.dir, spec.name, 'leases'))) return;
+    const leases = this.leases(spec);
+    let changed = false;
+    for (const [ip, holder] of leases.all()) {
+      if (holder.split(' ')[0] !== jobId) continue;
+      leases.release(parseIp(ip, 'lease'));
+      changed = true;
+    }
+    if (changed) this.writeHosts(spec);
+  }
+
   /** The network's hosts file, bound read-only into its jobs as /etc/hosts; made if missing. */
   hostsFile(spec: NetworkSpec): string {
     const path = join(this.dir, spec.name, 'hosts');
