@@ -26,7 +26,12 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
   parser = mount(parser, runModule);
   parser = parser
     .command(jobModule.command, jobModule.describe, (y) =>
-      jobModule.subcommands.reduce(mount, y).demandCommand(1, 'name a job subcommand: run, list, status, logs, wait, stop, delete or prune'),
+      jobModule.subcommands
+        .reduce(mount, y)
+        .demandCommand(1, 'name a job subcommand: run, list, status, logs, wait, stop, delete or prune')
+        .epilog(
+          'Without -H, commands that take a job id go to the host you started that job on (remembered in ~/.cache/herd/jobs.json), else to the local machine. A unique prefix of an id works. States: SCHEDULED, RUNNING, COMPLETED, FAILED, STOPPED, LOST (see docs/jobs.md).',
+        ),
     )
     .command(certModule.command, certModule.describe, (y) =>
       certModule.subcommands.reduce(mount, y).demandCommand(1, 'name a cert subcommand: issue or show'),

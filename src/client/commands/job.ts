@@ -1,3 +1,4 @@
+import type { Argv } from 'yargs';
 import { HerdError } from '../../protocol/errors.ts';
 import { JOB_STATES, type JobInfo, type JobState, type Message } from '../../protocol/messages.ts';
 import { commandContext, type CommandContext } from '../context.ts';
@@ -7,7 +8,7 @@ import { eachHost, type HostAnswer } from '../hostRequests.ts';
 import { hostsOfJob } from '../jobIndex.ts';
 import { commandLine, jobDetails, jobTable } from '../jobRender.ts';
 import { StampedLines } from '../lineWriter.ts';
-import { errorStatus, EXIT_HERD_ERROR, jobExitStatus } from '../outcome.ts';
+import { errorStatus, jobExitStatus } from '../outcome.ts';
 import { OutputGate } from '../outputGate.ts';
 import { errorLine } from '../render.ts';
 import { runModule } from './run.ts';
@@ -72,7 +73,7 @@ function jobJson(answers: ReadonlyArray<HostAnswer<JobInfo>>, extra: (job: JobIn
   return `${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, job: a.value, ...(a.value === null ? {} : extra(a.value)), error: a.error?.toJSON() ?? null })) }, null, 2)}\n`;
 }
 
-const idPositional = (y: import('yargs').Argv): import('yargs').Argv =>
+const idPositional = (y: Argv): Argv =>
   y
     .positional('id', { type: 'string', describe: 'the job id, or a unique prefix of it', demandOption: true })
     .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts' });
@@ -101,73 +102,75 @@ const list: CommandModule = {
   },
 };
 
-const status: CommandModule = {
+/**
+ * A command that asks each host about one job and gets the job back: what a person reads of each
+ * answer (`human`), and the exit status a job stands for (`status`, 0 unless given).
+ */
+function oneJobCommand(spec: {
+  command: string;
+  describe: string;
+  builder?: (y: Argv) => Argv;
+  request: (id: string, argv: Args) => Message;
+  human: (host: string, job: JobInfo, first: boolean) => { out?: string; err?: string };
+  status?: (job: JobInfo) => number;
+}): CommandModule {
+  return {
+    command: spec.command,
+    describe: spec.describe,
+    builder: spec.builder ?? idPositional,
+    handler: async (argv, io) => {
+      const id = jobId(argv);
+      const request = spec.request(id, argv);
+      const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, request));
+      const status = spec.status;
+      if (argv.json === true) io.stdout.write(jobJson(answers, status === undefined ? undefined : (job) => ({ exitCode: status(job) })));
+      else {
+        printErrors(answers, io);
+        answers
+          .filter((a) => a.value !== null)
+          .forEach((a, i) => {
+            const said = spec.human(a.host, a.value!, i === 0);
+            if (said.out !== undefined) io.stdout.write(said.out);
+            if (said.err !== undefined) io.stderr.write(said.err);
+          });
+      }
+      const statuses = status === undefined ? [] : answers.map((a) => (a.value === null ? 0 : status(a.value)));
+      return { exitCode: Math.max(failed(answers), ...statuses) };
+    },
+  };
+}
+
+const stateLine = (job: JobInfo): string => `${job.state}${job.reason === null ? '' : ` (${job.reason})`}`;
+
+const status = oneJobCommand({
   command: 'status <id>',
   describe: 'a job\'s state, exit status, times, resource use and network',
-  builder: idPositional,
-  handler: async (argv, io) => {
-    const id = jobId(argv);
-    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-status', id }));
-    if (argv.json === true) io.stdout.write(jobJson(answers));
-    else {
-      printErrors(answers, io);
-      io.stdout.write(answers.filter((a) => a.value !== null).map((a) => jobDetails(a.host, a.value!)).join('\n'));
-    }
-    return { exitCode: failed(answers) };
-  },
-};
+  request: (id) => ({ t: 'job-status', id }),
+  human: (host, job, first) => ({ out: `${first ? '' : '\n'}${jobDetails(host, job)}` }),
+});
 
-const wait: CommandModule = {
+const wait = oneJobCommand({
   command: 'wait <id>',
   describe: 'wait for a job to end and exit with its status (124 when it timed out)',
-  builder: idPositional,
-  handler: async (argv, io) => {
-    const id = jobId(argv);
-    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-wait', id }));
-    const statuses = answers.map((a) => (a.value === null ? EXIT_HERD_ERROR : jobExitStatus(a.value)));
-    if (argv.json === true) io.stdout.write(jobJson(answers, (job) => ({ exitCode: jobExitStatus(job) })));
-    else {
-      printErrors(answers, io);
-      for (const a of answers) {
-        if (a.value !== null && a.value.state !== 'COMPLETED') io.stderr.write(`herd: ${a.host}: job ${a.value.id} ${a.value.state}${a.value.reason === null ? '' : ` (${a.value.reason})`}\n`);
-      }
-    }
-    return { exitCode: Math.max(0, ...statuses) };
-  },
-};
+  request: (id) => ({ t: 'job-wait', id }),
+  human: (host, job) => (job.state === 'COMPLETED' ? {} : { err: `herd: ${host}: job ${job.id} ${stateLine(job)}\n` }),
+  status: jobExitStatus,
+});
 
-const stop: CommandModule = {
+const stop = oneJobCommand({
   command: 'stop <id>',
   describe: 'stop a job: SIGTERM, then SIGKILL after the grace period; cancels a scheduled job',
   builder: (y) => idPositional(y).option('grace', { type: 'string', default: '10s', describe: 'time between SIGTERM and SIGKILL (0: SIGKILL at once)' }),
-  handler: async (argv, io) => {
-    const id = jobId(argv);
-    const graceMs = parseDuration(String(argv.grace), '--grace');
-    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-stop', id, graceMs }));
-    if (argv.json === true) io.stdout.write(jobJson(answers));
-    else {
-      printErrors(answers, io);
-      for (const a of answers) if (a.value !== null) io.stdout.write(`${a.value.id}  ${a.value.state}${a.value.reason === null ? '' : ` (${a.value.reason})`}\n`);
-    }
-    return { exitCode: failed(answers) };
-  },
-};
+  request: (id, argv) => ({ t: 'job-stop', id, graceMs: parseDuration(String(argv.grace), '--grace') }),
+  human: (_host, job) => ({ out: `${job.id}  ${stateLine(job)}\n` }),
+});
 
-const remove: CommandModule = {
+const remove = oneJobCommand({
   command: 'delete <id>',
   describe: 'delete a finished job: its record and recorded output',
-  builder: idPositional,
-  handler: async (argv, io) => {
-    const id = jobId(argv);
-    const answers = await eachHost(jobContext(argv, io, id), (c) => oneJob(c, { t: 'job-delete', id }));
-    if (argv.json === true) io.stdout.write(jobJson(answers));
-    else {
-      printErrors(answers, io);
-      for (const a of answers) if (a.value !== null) io.stdout.write(`deleted job ${a.value.id} (${commandLine(a.value.argv, 60)})\n`);
-    }
-    return { exitCode: failed(answers) };
-  },
-};
+  request: (id) => ({ t: 'job-delete', id }),
+  human: (_host, job) => ({ out: `deleted job ${job.id} (${commandLine(job.argv, 60)})\n` }),
+});
 
 const prune: CommandModule = {
   command: 'prune',
