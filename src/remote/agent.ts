@@ -5,6 +5,7 @@ import { DEFAULT_RETENTION_MS, isLiveHelper, JobBook } from './jobs/jobBook.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { startScheduled } from './scheduleJob.ts';
 import { adoptOrphan } from './adoptJob.ts';
+import { stockOutputPipes } from './jobs/jobOutput.ts';
 import { loadHostIdentity } from './identity.ts';
 import { findHostTools } from './job.ts';
 import type { HostTools } from './jobPlan.ts';
@@ -98,6 +99,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     process.stderr.write(`${new Date().toISOString()} herd agent: taking over jobs failed: ${(err as Error).message}\n`);
   }
   state.scheduler.load();
+  stockOutputPipes(paths.jobs);
   const prune = (): void => {
     try {
       book.prune(DEFAULT_RETENTION_MS);

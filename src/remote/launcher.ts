@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, rmdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { toHex } from '../protocol/bytes.ts';
 import { randomBytes } from '../protocol/cert.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import type { CgroupPlan } from './cgroups/plan.ts';
-import { makeOutputPipesLater, removeUnusedJobDir } from './jobs/jobOutput.ts';
 
 /**
  * A launcher waits for the path of a launch script on fd 3, then becomes it (the script ends by
@@ -93,7 +92,6 @@ export class LauncherPool {
     spare.child.kill('SIGKILL');
     await exited;
     await spare.cgroup.remove();
-    removeUnusedJobDir(join(this.jobsDir, spare.jobId));
   }
 
   private async prepare(): Promise<void> {
@@ -121,7 +119,6 @@ export class LauncherPool {
       child.kill('SIGKILL');
       await exited;
       await cgroup.remove();
-      removeUnusedJobDir(join(this.jobsDir, jobId));
     };
     try {
       if (child.pid === undefined) throw new Error('the launcher did not start');
@@ -129,13 +126,6 @@ export class LauncherPool {
     } catch {
       await undo();
       return;
-    }
-    // The FIFOs of the job that will take this spare, made now, while nothing waits on them.
-    try {
-      mkdirSync(join(this.jobsDir, jobId), { recursive: true, mode: 0o700 });
-      await makeOutputPipesLater(join(this.jobsDir, jobId));
-    } catch {
-      // the job makes them itself
     }
     if (this.closed) {
       await undo();
@@ -146,7 +136,6 @@ export class LauncherPool {
       if (this.spare?.child === child) {
         this.spare = null;
         void cgroup.remove();
-        removeUnusedJobDir(join(this.jobsDir, jobId));
       }
     });
     this.spare = { jobId, child, cgroup };

@@ -4,7 +4,6 @@ import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, JobState } from '../../protocol/messages.ts';
 import type { Job } from '../job.ts';
 import { currentBootId, isFinal, readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
-import { removeUnusedJobDir } from './jobOutput.ts';
 import { LOG_FILE } from './logFormat.ts';
 import type { LogSource } from './logStream.ts';
 
@@ -48,13 +47,12 @@ export class JobBook {
 
   /**
    * At agent start: takes over the jobs of agents that died, records the end of those that ended
-   * meanwhile, marks the ones a reboot ended LOST, and removes what spare launchers left.
+   * meanwhile, and marks the ones a reboot ended LOST.
    */
   sweep(): void {
     for (const id of this.ids()) {
       const record = readRecord(join(this.dir, id));
-      if (record === null) removeUnusedJobDir(join(this.dir, id));
-      else this.checked(record);
+      if (record !== null) this.checked(record);
     }
   }
 

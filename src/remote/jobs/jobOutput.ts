@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { constants, createReadStream, existsSync, openSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { constants, createReadStream, existsSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HerdError } from '../../protocol/errors.ts';
 import { resolveCommand } from '../command.ts';
@@ -33,43 +33,94 @@ function mkfifoPath(): string {
   return mkfifo;
 }
 
-/** Makes the job's FIFOs now (no runtime has mkfifo(3); mkfifo(1) does it). */
+/** FIFOs made ahead, many per mkfifo(1) run, and how few are left before more are made. */
+const STOCK_BATCH = 32;
+const STOCK_LOW = 8;
+
+/**
+ * FIFOs made ahead in jobs/.fifos, so starting a job runs no process to make its own: no runtime
+ * has mkfifo(3), and a mkfifo(1) per job cost a fork and exec at the start of every job. A job
+ * renames two of them into its directory.
+ */
+class FifoStock {
+  private readonly dir: string;
+  private made = 0;
+  private refilling = false;
+
+  constructor(jobsDir: string) {
+    this.dir = join(jobsDir, '.fifos');
+  }
+
+  /** Moves two FIFOs into `jobDir` as its output pipes; false when there were none to take. */
+  take(jobDir: string): boolean {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      names = [];
+    }
+    if (names.length - 2 < STOCK_LOW) this.refill();
+    const taken: string[] = [];
+    for (const name of names) {
+      if (taken.length === 2) break;
+      const target = join(jobDir, OUTPUT_PIPES[taken.length === 0 ? 1 : 2]);
+      try {
+        renameSync(join(this.dir, name), target);
+        taken.push(target);
+      } catch {
+        // taken by another agent meanwhile
+      }
+    }
+    if (taken.length === 2) return true;
+    for (const path of taken) unlinkSync(path);
+    return false;
+  }
+
+  refill(): void {
+    if (this.refilling) return;
+    this.refilling = true;
+    let path: string;
+    try {
+      path = mkfifoPath();
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch {
+      this.refilling = false;
+      return;
+    }
+    const names = Array.from({ length: STOCK_BATCH }, () => join(this.dir, `${process.pid}-${this.made++}`));
+    const child = spawn(path, ['-m', '600', ...names], { stdio: 'ignore' });
+    const done = (): void => {
+      this.refilling = false;
+    };
+    child.once('error', done);
+    child.once('exit', done);
+  }
+}
+
+const stocks = new Map<string, FifoStock>();
+
+function stockOf(jobsDir: string): FifoStock {
+  let stock = stocks.get(jobsDir);
+  if (stock === undefined) {
+    stock = new FifoStock(jobsDir);
+    stocks.set(jobsDir, stock);
+  }
+  return stock;
+}
+
+/** Fills the FIFO stock of a jobs directory in the background (at agent start). */
+export function stockOutputPipes(jobsDir: string): void {
+  stockOf(jobsDir).refill();
+}
+
+/** Gives a job its FIFOs: from the stock, or made now when it is empty. */
 export function makeOutputPipes(dir: string): void {
   if (haveFifos(dir)) return;
+  if (stockOf(dirname(dir)).take(dir)) return;
   const made = spawnSync(mkfifoPath(), fifoArgs(dir), { stdio: ['ignore', 'ignore', 'pipe'] });
   if (made.status !== 0) {
     const why = made.error?.message ?? (made.stderr?.toString().trim() || `status ${made.status}`);
     throw new HerdError('JOB_FAILED', `cannot make the job's output pipes: ${why}`);
-  }
-}
-
-/** The same, off the event loop: for a spare launcher's future job, while nothing waits on it. */
-export function makeOutputPipesLater(dir: string): Promise<void> {
-  return new Promise((resolve) => {
-    let path: string;
-    try {
-      path = mkfifoPath();
-    } catch {
-      resolve();
-      return;
-    }
-    const child = spawn(path, fifoArgs(dir), { stdio: 'ignore' });
-    child.once('error', () => resolve());
-    child.once('exit', () => resolve());
-  });
-}
-
-/**
- * Removes the directory a spare launcher prepared for a job that never came (it holds only the
- * FIFOs); anything else in it means a job, and it stays.
- */
-export function removeUnusedJobDir(dir: string): void {
-  try {
-    if (!readdirSync(dir).every((name) => name === OUTPUT_PIPES[1] || name === OUTPUT_PIPES[2])) return;
-    removeOutputPipes(dir);
-    rmdirSync(dir);
-  } catch {
-    // gone already, or in use
   }
 }
 
