@@ -120,6 +120,7 @@ export class HostConnection implements JobChannel {
       authSent = (error) => (error === null ? resolve() : reject(error));
     });
     let step: 'hello' | 'welcome' | 'ready' = 'hello';
+    let nudgePending = false;
     let pending: ClientPending | null = null;
     this.session = wireSession(this.raw.stdout as never, this.raw.stdin as never, {
       message: (stream, message) => {
@@ -141,6 +142,9 @@ export class HostConnection implements JobChannel {
             this.mark('welcome');
             rememberAgent(this.cacheKey(), { socket: message.socket, version: message.agentVersion });
             step = 'ready';
+            // The answer to our request (a job's "started") follows later; unacknowledged, this
+            // welcome would hold it in sshd's Nagle buffer until our delayed ACK (up to 40 ms).
+            this.session.nudge();
           } else {
             throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake`);
           }
@@ -162,6 +166,17 @@ export class HostConnection implements JobChannel {
         job.handlers.output(channel, bytes, () => this.session.consumed(stream, bytes.length));
       },
       eof: () => {},
+      // sshd sends forwarded channels with Nagle on: after a small piece of output, its next small
+      // packet (more output, the exit) would wait for our delayed ACK (40 ms). An unsolicited Pong
+      // carries the ACK at once; bulk output (large frames) needs none.
+      smallData: () => {
+        if (nudgePending) return;
+        nudgePending = true;
+        setImmediate(() => {
+          nudgePending = false;
+          this.session.nudge();
+        });
+      },
       drain: () => {
         for (const waiter of this.drainWaiters.splice(0)) waiter();
       },

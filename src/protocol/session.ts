@@ -5,6 +5,9 @@ import { DATA_CHUNK, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_MESSAGE_BYTES, MAX_S
 import { parseMessage, type Message } from './messages.ts';
 
 export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
+
+/** Data frames below this size are reported as small (see SessionEvents.smallData). */
+export const SMALL_FRAME_BYTES = 16 * 1024;
 export type ChannelValue = (typeof Channel)[keyof typeof Channel];
 
 export interface SessionEvents {
@@ -15,6 +18,8 @@ export interface SessionEvents {
   eof(stream: number, channel: ChannelValue): void;
   /** A stream's local queue fell below the high-water mark again. */
   drain?(stream: number): void;
+  /** A data frame smaller than SMALL_FRAME_BYTES began: output of an interactive kind, not bulk. */
+  smallData?(): void;
   /** The session ended: null for a local close, else the fatal error. Called once. */
   closed(error: HerdError | null): void;
 }
@@ -246,6 +251,7 @@ export class Session {
     const state = this.streams.get(piece.stream);
     if (state === undefined) return;
     if (piece.first) {
+      if (piece.frameBytes < SMALL_FRAME_BYTES) this.events.smallData?.();
       if (piece.frameBytes > state.receiveWindow) {
         throw new HerdError('FLOW_CONTROL', `peer sent ${piece.frameBytes} bytes with only ${state.receiveWindow} of credit`);
       }

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, rmdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { toHex } from '../protocol/bytes.ts';
 import { randomBytes } from '../protocol/cert.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import type { CgroupPlan } from './cgroups/plan.ts';
+import { isLiveHelper } from './jobs/jobBook.ts';
 
 /**
  * A launcher waits for the path of a launch script on fd 3, then becomes it (the script ends by
@@ -65,6 +66,8 @@ export class LauncherPool {
     const spare = this.spare;
     if (spare === null || spare.child.exitCode !== null) return null;
     this.spare = null;
+    // A job's cgroup now, looked after by the job.
+    this.unregister(spare.jobId);
     let cgroup: JobCgroup;
     try {
       cgroup = spare.cgroup.adopt(jobPlan);
@@ -92,14 +95,17 @@ export class LauncherPool {
     spare.child.kill('SIGKILL');
     await exited;
     await spare.cgroup.remove();
+    this.unregister(spare.jobId);
   }
 
   private async prepare(): Promise<void> {
     const jobId = toHex(randomBytes(6));
     let cgroup: JobCgroup;
+    this.register(jobId);
     try {
       cgroup = JobCgroup.create(this.makeCgroup(jobId));
     } catch {
+      this.unregister(jobId);
       return; // no spare: jobs start their own launchers
     }
     let child: ChildProcess;
@@ -108,6 +114,7 @@ export class LauncherPool {
     } catch {
       // bun and deno throw at once for a missing directory, where node reports 'error'.
       await cgroup.remove();
+      this.unregister(jobId);
       return;
     }
     // A launcher that could not even start (its directory gone) reports 'error' and never 'exit'.
@@ -119,6 +126,7 @@ export class LauncherPool {
       child.kill('SIGKILL');
       await exited;
       await cgroup.remove();
+      this.unregister(jobId);
     };
     try {
       if (child.pid === undefined) throw new Error('the launcher did not start');
@@ -135,37 +143,52 @@ export class LauncherPool {
     child.once('exit', () => {
       if (this.spare?.child === child) {
         this.spare = null;
-        void cgroup.remove();
+        void cgroup.remove().then(() => this.unregister(jobId));
       }
     });
     this.spare = { jobId, child, cgroup };
   }
 
   /**
-   * Cgroups left by an agent that did not exit cleanly (its spare, or jobs it could not clean up):
-   * rmdir removes only empty ones, so live jobs, and other agents' spares, are untouched.
+   * Spare cgroups are registered in jobs/.spares/<id> (holding the agent's pid) while they
+   * exist. At start, those of agents that are gone (SIGKILL, a crash) are removed. Only these:
+   * a cgroup hierarchy may be shared with other agents (another herd version, or other hosts'
+   * agents on one machine, as in the testbed), whose new job cgroups are empty for a moment
+   * too, so an empty cgroup is not proof of anything.
    */
   private removeStaleSpares(): void {
-    let parents: string[];
+    let names: string[];
     try {
-      parents = [...new Set(this.makeCgroup('probe').leaves.map((leaf) => dirname(leaf)))];
+      names = readdirSync(this.sparesDir);
     } catch {
       return;
     }
-    for (const parent of parents) {
-      let names: string[];
-      try {
-        names = readdirSync(parent);
-      } catch {
-        continue;
-      }
-      for (const name of names.filter((n) => /^[0-9a-f]{12}$/.test(n))) {
-        try {
-          rmdirSync(`${parent}/${name}`);
-        } catch {
-          // not empty: a live job or another agent's spare
-        }
-      }
+    for (const name of names.filter((n) => /^[0-9a-f]{12}$/.test(n))) {
+      const owner = Number(readFileSync(join(this.sparesDir, name), 'utf8').trim());
+      if (isLiveHelper(owner)) continue;
+      // Its launcher may still be on its way out: remove() kills what is left, then removes it.
+      void JobCgroup.existing(this.makeCgroup(name)).remove().then(() => this.unregister(name));
+    }
+  }
+
+  private get sparesDir(): string {
+    return join(this.jobsDir, '.spares');
+  }
+
+  private register(jobId: string): void {
+    try {
+      mkdirSync(this.sparesDir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(this.sparesDir, jobId), `${process.pid}\n`, { mode: 0o600 });
+    } catch {
+      // unregistered, a spare left by a crash stays until removed by hand
+    }
+  }
+
+  private unregister(jobId: string): void {
+    try {
+      unlinkSync(join(this.sparesDir, jobId));
+    } catch {
+      // already gone
     }
   }
 }
