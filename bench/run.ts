@@ -37,8 +37,12 @@ try {
   // Warm every host once (helper shipped, agent started) before the warm measurements.
   await measure('warm-up', 1, [process.execPath, herdJs, 'run', '-H', all, '--', 'true'], env);
 
-  const resetHost = (): void => {
-    for (const p of bed.processes(h1)) if (p.argv.at(-1) === 'agent') process.kill(p.pid, 'SIGKILL');
+  // Stop the agent as an operator would (it removes its spare cgroup, which the wiped state
+  // directory could no longer name), then wipe the state: the next run is a first contact.
+  const resetHost = async (): Promise<void> => {
+    const agents = bed.processes(h1).filter((p) => p.argv[0] !== '/bin/sh' && p.argv.at(-1) === 'agent');
+    for (const p of agents) process.kill(p.pid, 'SIGTERM');
+    for (let i = 0; i < 50 && bed.processes(h1).some((p) => agents.some((a) => a.pid === p.pid)); i++) await new Promise((r) => setTimeout(r, 50));
     bed.onHost(h1, ['sh', '-c', 'rm -rf /var/lib/herd/* /var/lib/herd/.[!.]*']);
   };
 

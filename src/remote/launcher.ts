@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { toHex } from '../protocol/bytes.ts';
 import { randomBytes } from '../protocol/cert.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
@@ -14,6 +14,9 @@ import { isLiveHelper } from './jobs/jobBook.ts';
  * init's reports).
  */
 export const LAUNCHER_SCRIPT = 'read -r f <&3 || exit 0; . "$f"';
+
+/** An empty job-id cgroup this old that no registry names is removed when an agent starts. */
+const ABANDONED_AFTER_MS = 3600_000;
 
 export function spawnLauncher(cwd: string): ChildProcess {
   // detached: a session of its own, so a signal to the agent's process group never reaches a job.
@@ -157,6 +160,7 @@ export class LauncherPool {
    * too, so an empty cgroup is not proof of anything.
    */
   private removeStaleSpares(): void {
+    this.removeAbandonedCgroups();
     let names: string[];
     try {
       names = readdirSync(this.sparesDir);
@@ -168,6 +172,36 @@ export class LauncherPool {
       if (isLiveHelper(owner)) continue;
       // Its launcher may still be on its way out: remove() kills what is left, then removes it.
       void JobCgroup.existing(this.makeCgroup(name)).remove().then(() => this.unregister(name));
+    }
+  }
+
+  /**
+   * What no registry names (a state directory wiped while its agent's spare existed, a crash of an
+   * older herd): job-id cgroups that are empty and were made long ago. A job's cgroup is empty only
+   * for the moment before its init joins it, so an hour-old empty one belongs to no one.
+   */
+  private removeAbandonedCgroups(): void {
+    let parents: string[];
+    try {
+      parents = [...new Set(this.makeCgroup('probe').leaves.map((leaf) => dirname(leaf)))];
+    } catch {
+      return;
+    }
+    const cutoff = Date.now() - ABANDONED_AFTER_MS;
+    for (const parent of parents) {
+      let names: string[];
+      try {
+        names = readdirSync(parent).filter((n) => /^[0-9a-f]{12}$/.test(n));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        try {
+          if (statSync(`${parent}/${name}`).mtimeMs < cutoff) rmdirSync(`${parent}/${name}`);
+        } catch {
+          // not empty (a live job), or gone
+        }
+      }
     }
   }
 
