@@ -4,6 +4,7 @@ import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { installNativeEd25519 } from '../remote/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { certModule } from './commands/cert.ts';
+import { hostsModule } from './commands/hosts.ts';
 import { jobModule } from './commands/job.ts';
 import { networkModule } from './commands/network.ts';
 import { runModule } from './commands/run.ts';
@@ -20,10 +21,13 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .scriptName('herd')
     .usage('$0 <command> [options]\n\nRun isolated jobs on fleets of Linux hosts over SSH.')
     .parserConfiguration({ 'populate--': true })
-    .option('hosts', { alias: ['H', 'node'], type: 'string', global: true, describe: 'hosts to act on: local, names from the config, or user@host:port, comma-separated (default: local)' })
+    .option('hosts', { alias: ['H', 'node'], type: 'string', global: true, describe: 'hosts to act on, a nodeset: local, names from the config or inventory, user@host:port, web[01-20], @group; comma-separated (default: local)' })
+    .option('exclude', { alias: 'x', type: 'string', global: true, describe: 'leave out these hosts (a nodeset)' })
+    .option('inventory', { alias: 'i', type: 'string', global: true, describe: 'an Ansible inventory (YAML or INI): its hosts, groups (@group), ansible_host/port/user' })
     .option('config', { type: 'string', global: true, describe: 'config file (default: $HERD_CONFIG, else $XDG_CONFIG_HOME/herd/config.yml or ~/.config/herd/config.yml)' })
     .option('json', { type: 'boolean', default: false, global: true, describe: 'print results as one JSON document' });
   parser = mount(parser, runModule);
+  parser = mount(parser, hostsModule);
   parser = parser
     .command(jobModule.command, jobModule.describe, (y) =>
       jobModule.subcommands
@@ -40,7 +44,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
       networkModule.subcommands.reduce(mount, y).demandCommand(1, 'name a network subcommand: create, list or remove'),
     );
   return parser
-    .demandCommand(1, 'name a command: run, job, network, cert (see herd --help)')
+    .demandCommand(1, 'name a command: run, job, hosts, network, cert (see herd --help)')
     .example('$0 run -- uname -a', 'a first job, local and isolated')
     .example('$0 run -H web1,web2 -- uptime', 'on two hosts from the config')
     .example('$0 run -H web1 --detach -- ./long-task', 'start it and come back later: herd job logs -f ID')

@@ -23,6 +23,8 @@ export interface IdentityConfig {
 export interface HerdConfig {
   identity?: IdentityConfig;
   hosts?: Record<string, HostEntry>;
+  /** Named nodesets, used as `-H @name`: a nodeset expression or a list of them. */
+  groups?: Record<string, string | string[]>;
   /** Defaults for herd run. */
   defaults?: { network?: string };
 }
@@ -56,6 +58,13 @@ function checkConfig(value: unknown, path: string): HerdConfig {
       const e = entry as Record<string, unknown>;
       if (e.port !== undefined && !(Number.isInteger(e.port) && (e.port as number) > 0 && (e.port as number) < 65536)) bad(`hosts.${name}.port: must be 1-65535`);
       for (const key of ['address', 'user', 'identityFile']) if (e[key] !== undefined && typeof e[key] !== 'string') bad(`hosts.${name}.${key}: must be a string`);
+    }
+  }
+  if (config.groups !== undefined) {
+    if (typeof config.groups !== 'object' || config.groups === null || Array.isArray(config.groups)) bad('groups: must be a mapping of names to nodesets');
+    for (const [name, members] of Object.entries(config.groups as Record<string, unknown>)) {
+      const ok = typeof members === 'string' || (Array.isArray(members) && members.every((m) => typeof m === 'string'));
+      if (!ok) bad(`groups.${name}: must be a nodeset ("web[01-20],db1") or a list of them`);
     }
   }
   if (config.defaults !== undefined) {

@@ -4,6 +4,7 @@ import { parseDuration } from './durations.ts';
 import type { ConnectContext } from './hostConnection.ts';
 import { resolveHosts, type HostTarget } from './hosts.ts';
 import { ensureIdentity } from './identity.ts';
+import { loadInventory } from './inventory.ts';
 
 /** What every command that talks to hosts needs: the config, the hosts, and how to connect. */
 export interface CommandContext {
@@ -12,12 +13,20 @@ export interface CommandContext {
   connect: ConnectContext;
 }
 
+/** -H, -x and -i against the config: the hosts a command acts on. */
+export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string }, loaded: LoadedConfig): HostTarget[] {
+  return resolveHosts(options.hosts, loaded.config, {
+    ...(options.inventory === undefined ? {} : { inventory: loadInventory(options.inventory) }),
+    ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+  });
+}
+
 export function commandContext(
-  options: { config?: string; hosts?: string; acceptNew?: boolean; connectTimeout?: string },
+  options: { config?: string; hosts?: string; exclude?: string; inventory?: string; acceptNew?: boolean; connectTimeout?: string },
   notice: (line: string) => void,
 ): CommandContext {
   const loaded = loadConfig(options.config);
-  const targets = resolveHosts(options.hosts, loaded.config);
+  const targets = targetsOf(options, loaded);
   const identity = ensureIdentity(loaded, notice);
   const connectTimeoutMs = parseDuration(options.connectTimeout ?? '15s', '--connect-timeout');
   return { loaded, targets, connect: { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew === true, connectTimeoutMs } } };

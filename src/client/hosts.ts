@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
 import { HerdError } from '../protocol/errors.ts';
-import type { HerdConfig } from './config.ts';
+import type { HerdConfig, HostEntry } from './config.ts';
+import type { Inventory } from './inventory.ts';
+import { excludeNodes, expandNodeset, type GroupLookup } from './nodeset.ts';
 
 export type HostTarget =
   | { kind: 'local'; name: 'local' }
@@ -35,20 +37,38 @@ function parseAddress(text: string): { user?: string; host: string; port?: numbe
   return { host, ...(user === undefined ? {} : { user }), ...(port === undefined ? {} : { port }) };
 }
 
-/** Resolves `-H a,b,user@c:2222` against the config; no hosts means the local machine. */
-export function resolveHosts(spec: string | undefined, config: HerdConfig): HostTarget[] {
-  const names = (spec ?? 'local').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (names.length === 0) throw new HerdError('INVALID_SPEC', '--hosts: no host given');
+/** What -H is resolved against: the config's hosts and groups, an inventory, and -x. */
+export interface HostSources {
+  config: HerdConfig;
+  inventory?: Inventory;
+  exclude?: string;
+}
+
+/** `@name`: the config's groups first, then the inventory's. */
+export function groupLookup(sources: HostSources): GroupLookup {
+  return (name) => {
+    const fromConfig = sources.config.groups?.[name];
+    if (fromConfig !== undefined) return typeof fromConfig === 'string' ? [fromConfig] : fromConfig;
+    return sources.inventory?.groups.get(name);
+  };
+}
+
+/**
+ * Resolves `-H` (a nodeset: `web[01-20],db1,@group,user@host:port`, minus `-x`) against the
+ * config and the inventory; no hosts means the local machine.
+ */
+export function resolveHosts(spec: string | undefined, config: HerdConfig, more: Omit<HostSources, 'config'> = {}): HostTarget[] {
+  const sources: HostSources = { config, ...more };
+  const groups = groupLookup(sources);
+  const names = excludeNodes(expandNodeset(spec ?? 'local', groups), sources.exclude, groups);
+  if (names.length === 0) throw new HerdError('INVALID_SPEC', spec === undefined || spec.trim() === '' ? '--hosts: no host given' : `--hosts: "${spec}" names no host${sources.exclude === undefined ? '' : ` once -x ${sources.exclude} is taken out`}`);
   const targets: HostTarget[] = [];
-  const seen = new Set<string>();
   for (const name of names) {
-    if (seen.has(name)) continue;
-    seen.add(name);
     if (name === 'local') {
       targets.push({ kind: 'local', name: 'local' });
       continue;
     }
-    const entry = config.hosts?.[name];
+    const entry: HostEntry | undefined = config.hosts?.[name] ?? sources.inventory?.hosts.get(name);
     if (entry !== undefined) {
       targets.push({
         kind: 'ssh',

@@ -1,6 +1,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -195,6 +196,40 @@ Remote('job commands on a warm host use the agent socket (no process started); w
   assert.is(followed.text, 'done-on-h3\n');
   const waited = await run(['job', 'wait', id]);
   assert.is(waited.code, 0);
+});
+
+Remote('nodesets, -x, config groups and an Ansible inventory choose the hosts; herd hosts shows them', async () => {
+  const listed = await run(['hosts', '-H', 'h[1-5]', '-x', 'h2,h4', '--json']);
+  assert.is(listed.code, 0, listed.stderr);
+  assert.equal(listed.json<{ hosts: Array<{ name: string }> }>().hosts.map((h) => h.name), ['h1', 'h3', 'h5']);
+  const fanned = await run(['run', '-H', 'h[1-3]', '-x', 'h2', '--', 'echo', 'hi']);
+  assert.is(fanned.code, 0, fanned.stderr);
+  assert.equal(fanned.text.split('\n').filter(Boolean).sort(), ['h1: hi', 'h3: hi']);
+  // An inventory naming the hosts its own way, with their addresses and user.
+  const dir = mkdtempSync(join(tmpdir(), 'herd-inventory-'));
+  try {
+    const inventory = join(dir, 'hosts.ini');
+    writeFileSync(inventory, [
+      '[web]',
+      ...[1, 2].map((i) => `web${i} ansible_host=${host(i).address} ansible_user=root`),
+      '[db]',
+      `db1 ansible_host=${host(3).address}`,
+      '[db:vars]',
+      'ansible_user=root',
+      '[prod:children]',
+      'web',
+      'db',
+    ].join('\n'));
+    const shown = await run(['hosts', '-i', inventory, '-H', '@prod', '-x', 'web2', '--json']);
+    const hosts = shown.json<{ hosts: Array<{ name: string; address: string; user: string }> }>().hosts;
+    assert.equal(hosts.map((h) => `${h.name} ${h.user}@${h.address}`), [`web1 root@${host(1).address}`, `db1 root@${host(3).address}`]);
+    // Host keys are known by address, so the inventory's names need no known_hosts entries of their own.
+    const ran = await run(['run', '-i', inventory, '-H', '@web', '--', 'echo', 'from-inventory']);
+    assert.is(ran.code, 0, ran.stderr);
+    assert.equal(ran.text.split('\n').filter(Boolean).sort(), ['web1: from-inventory', 'web2: from-inventory']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 Remote('an unknown host is refused with its fingerprint; --accept-new records it', async () => {

@@ -11,7 +11,7 @@ import { parsePositiveInt, parseSize } from '../units.ts';
 import type { RemoteJob } from '../remoteJob.ts';
 import { HostConnection } from '../hostConnection.ts';
 import { Interrupts } from '../interrupt.ts';
-import { resolveHosts } from '../hosts.ts';
+import { targetsOf } from '../context.ts';
 import { ensureIdentity } from '../identity.ts';
 import { PrefixedLines } from '../lineWriter.ts';
 import { OutputGate } from '../outputGate.ts';
@@ -108,7 +108,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   // A scheduled job starts when no one is attached: it is always detached.
   const detach = options.detach || schedule !== undefined;
   const loaded = loadConfig(options.config);
-  const targets = resolveHosts(options.hosts, loaded.config);
+  const targets = targetsOf(options, loaded);
   const network = options.network ?? loaded.config.defaults?.network;
   if (network !== undefined && !/^[a-z0-9][a-z0-9-]{0,11}$/.test(network)) {
     throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);

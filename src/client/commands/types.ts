@@ -2,6 +2,8 @@ import type { Argv } from 'yargs';
 
 export interface GlobalOptions {
   hosts?: string;
+  exclude?: string;
+  inventory?: string;
   config?: string;
   json: boolean;
 }
@@ -33,6 +35,8 @@ export interface CommandModule {
 export function globalOptions(argv: Args): GlobalOptions {
   return {
     ...(typeof argv.hosts === 'string' ? { hosts: argv.hosts } : {}),
+    ...(typeof argv.exclude === 'string' ? { exclude: argv.exclude } : {}),
+    ...(typeof argv.inventory === 'string' ? { inventory: argv.inventory } : {}),
     ...(typeof argv.config === 'string' ? { config: argv.config } : {}),
     json: argv.json === true,
   };

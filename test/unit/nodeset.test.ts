@@ -1,0 +1,109 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { resolveHosts } from '../../src/client/hosts.ts';
+import { expandInventoryName, parseInventory } from '../../src/client/inventory.ts';
+import { excludeNodes, expandNodeset } from '../../src/client/nodeset.ts';
+import type { HerdError } from '../../src/protocol/errors.ts';
+
+const groups = (table: Record<string, string[]>) => (name: string): string[] | undefined => table[name];
+
+test('nodesets: ranges with padding, lists, several brackets, plain names, no repeats', () => {
+  assert.equal(expandNodeset('web[01-03]'), ['web01', 'web02', 'web03']);
+  assert.equal(expandNodeset('web[1-3,7],db1'), ['web1', 'web2', 'web3', 'web7', 'db1']);
+  assert.equal(expandNodeset('r[1-2]-n[8-10]'), ['r1-n8', 'r1-n9', 'r1-n10', 'r2-n8', 'r2-n9', 'r2-n10']);
+  assert.equal(expandNodeset('a,b,a, c'), ['a', 'b', 'c']);
+  assert.equal(expandNodeset('root@10.0.0.1:2222,local'), ['root@10.0.0.1:2222', 'local']);
+  assert.equal(expandNodeset('web[008-010]'), ['web008', 'web009', 'web010']);
+});
+
+test('nodesets: groups, nested, cycles and unknown groups are errors; -x takes hosts out', () => {
+  const lookup = groups({ web: ['web[1-3]'], all: ['@web', 'db1'], loop: ['@loop2'], loop2: ['@loop'] });
+  assert.throws(() => expandNodeset('@all'), (e: HerdError) => e.code === 'INVALID_SPEC', 'no groups without a lookup');
+  assert.equal(expandNodeset('@all', lookup), ['web1', 'web2', 'web3', 'db1']);
+  assert.throws(() => expandNodeset('@loop', lookup), (e: HerdError) => e.code === 'INVALID_SPEC' && /contains itself/.test(e.message));
+  assert.throws(() => expandNodeset('@nope', lookup), (e: HerdError) => e.code === 'INVALID_SPEC' && /no group @nope/.test(e.message));
+  assert.equal(excludeNodes(expandNodeset('@all', lookup), 'web[2-3]', lookup), ['web1', 'db1']);
+});
+
+test('nodesets: malformed and oversized expressions are refused', () => {
+  for (const bad of ['web[1-', 'web1]', 'web[a-b]', 'web[5-1]', 'n[1-100000000]', 'a[1-1000]b[1-1000]']) {
+    assert.throws(() => expandNodeset(bad), (e: HerdError) => e.code === 'INVALID_SPEC', bad);
+  }
+});
+
+test('inventory names: numeric and letter ranges, strides', () => {
+  assert.equal(expandInventoryName('web[01:03].example.com'), ['web01.example.com', 'web02.example.com', 'web03.example.com']);
+  assert.equal(expandInventoryName('db-[a:c]'), ['db-a', 'db-b', 'db-c']);
+  assert.equal(expandInventoryName('n[1:9:4]'), ['n1', 'n5', 'n9']);
+});
+
+const INI = `
+# a comment
+lonely ansible_host=10.9.9.9
+
+[web]
+web[1:2] ansible_port=2201
+web3:2203
+
+[db]
+db1 ansible_host=10.0.0.5 ansible_user="root"
+
+[prod:children]
+web
+db
+
+[prod:vars]
+ansible_user=deploy
+`;
+
+test('inventory (INI): hosts, ranges, host:port, groups, children, group vars under host vars', () => {
+  const inv = parseInventory(INI, 'inv.ini');
+  assert.equal(inv.groups.get('prod'), ['web1', 'web2', 'web3', 'db1']);
+  assert.equal(inv.groups.get('ungrouped'), ['lonely']);
+  assert.equal(inv.hosts.get('web1'), { port: 2201, user: 'deploy' });
+  assert.equal(inv.hosts.get('web3'), { port: 2203, user: 'deploy' });
+  assert.equal(inv.hosts.get('db1'), { address: '10.0.0.5', user: 'root' });
+  assert.equal(inv.hosts.get('lonely'), { address: '10.9.9.9' });
+  assert.ok(inv.groups.get('all')!.length === 5);
+});
+
+const YAML = `
+all:
+  vars:
+    ansible_user: ops
+  hosts:
+    bastion:
+      ansible_host: 10.1.0.1
+  children:
+    web:
+      hosts:
+        web[01:02]:
+          ansible_port: 2222
+    db:
+      hosts:
+        db1:
+      vars:
+        ansible_user: postgres
+`;
+
+test('inventory (YAML): all, hosts with vars, children, inherited vars', () => {
+  const inv = parseInventory(YAML, 'inv.yml');
+  assert.equal(inv.groups.get('web'), ['web01', 'web02']);
+  assert.equal(inv.hosts.get('web01'), { port: 2222, user: 'ops' });
+  assert.equal(inv.hosts.get('db1'), { user: 'postgres' });
+  assert.equal(inv.hosts.get('bastion'), { address: '10.1.0.1', user: 'ops' });
+  const targets = resolveHosts('@web,db1', { groups: { extra: 'x[1-2]' } }, { inventory: inv, exclude: 'web02' });
+  assert.equal(
+    targets.map((t) => (t.kind === 'ssh' ? `${t.user}@${t.address}:${t.port}` : t.name)),
+    ['ops@web01:2222', 'postgres@db1:22'],
+  );
+});
+
+test('config groups are nodesets and win over inventory groups of the same name', () => {
+  const inv = parseInventory(YAML, 'inv.yml');
+  const targets = resolveHosts('@web', { groups: { web: ['h[1-2]'] }, hosts: { h1: { address: '10.0.0.1' } } }, { inventory: inv });
+  assert.equal(targets.map((t) => t.name), ['h1', 'h2']);
+  assert.throws(() => resolveHosts('h1', {}, { exclude: 'h1' }), (e: HerdError) => e.code === 'INVALID_SPEC' && /names no host/.test(e.message));
+});
+
+test.run();
