@@ -5,6 +5,7 @@ import type { ConnectContext } from './hostConnection.ts';
 import { resolveHosts, type HostTarget } from './hosts.ts';
 import { ensureIdentity } from './identity.ts';
 import { loadInventory } from './inventory.ts';
+import { defaultSources, readSshConfig } from './sshConfig.ts';
 
 /** What every command that talks to hosts needs: the config, the hosts, and how to connect. */
 export interface CommandContext {
@@ -15,9 +16,11 @@ export interface CommandContext {
 
 /** -H, -x and -i against the config: the hosts a command acts on. */
 export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string }, loaded: LoadedConfig): HostTarget[] {
+  const ssh = defaultSources();
   return resolveHosts(options.hosts, loaded.config, {
     ...(options.inventory === undefined ? {} : { inventory: loadInventory(options.inventory) }),
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    sshConfig: { text: readSshConfig(ssh), home: ssh.home, localUser: ssh.localUser },
   });
 }
 

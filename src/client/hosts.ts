@@ -3,10 +3,23 @@ import { HerdError } from '../protocol/errors.ts';
 import type { HerdConfig, HostEntry } from './config.ts';
 import type { Inventory } from './inventory.ts';
 import { excludeNodes, expandNodeset, type GroupLookup } from './nodeset.ts';
+import { expandPath, resolveSsh } from './sshConfig.ts';
+
+/** How to reach an SSH host beyond address, port and user: from ~/.ssh/config (see sshConfig.ts). */
+export interface SshTargetOptions {
+  /** Key files to offer, expanded; empty: OpenSSH's default keys. */
+  identityFiles: string[];
+  identitiesOnly: boolean;
+  proxyJump: string[];
+  connectTimeoutMs: number | null;
+  serverAliveIntervalMs: number;
+  strictHostKeyChecking: 'yes' | 'no' | 'accept-new' | 'ask';
+  knownHostsFiles: string[];
+}
 
 export type HostTarget =
   | { kind: 'local'; name: 'local' }
-  | { kind: 'ssh'; name: string; address: string; port: number; user: string; identityFile?: string };
+  | { kind: 'ssh'; name: string; address: string; port: number; user: string; ssh?: SshTargetOptions };
 
 function currentUser(): string {
   try {
@@ -37,11 +50,13 @@ function parseAddress(text: string): { user?: string; host: string; port?: numbe
   return { host, ...(user === undefined ? {} : { user }), ...(port === undefined ? {} : { port }) };
 }
 
-/** What -H is resolved against: the config's hosts and groups, an inventory, and -x. */
+/** What -H is resolved against: the config's hosts and groups, an inventory, -x, and ~/.ssh/config. */
 export interface HostSources {
   config: HerdConfig;
   inventory?: Inventory;
   exclude?: string;
+  /** OpenSSH's configuration (text with Includes inlined, and where ~ and %u lead); none: not read. */
+  sshConfig?: { text: string; home: string; localUser: string };
 }
 
 /** `@name`: the config's groups first, then the inventory's. */
@@ -68,20 +83,39 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
       targets.push({ kind: 'local', name: 'local' });
       continue;
     }
+    // herd's config and the inventory say what they say; ~/.ssh/config fills in the rest, as
+    // OpenSSH would resolve the name (Host and Match blocks, HostName, User, Port, IdentityFile...).
     const entry: HostEntry | undefined = config.hosts?.[name] ?? sources.inventory?.hosts.get(name);
-    if (entry !== undefined) {
-      targets.push({
-        kind: 'ssh',
-        name,
-        address: entry.address ?? name,
-        port: entry.port ?? 22,
-        user: entry.user ?? currentUser(),
-        ...(entry.identityFile === undefined ? {} : { identityFile: entry.identityFile }),
-      });
-      continue;
-    }
-    const parsed = parseAddress(name);
-    targets.push({ kind: 'ssh', name, address: parsed.host, port: parsed.port ?? 22, user: parsed.user ?? currentUser() });
+    const parsed = entry === undefined ? parseAddress(name) : { host: name };
+    const ssh = sources.sshConfig === undefined ? null : resolveSsh(parsed.host, sources.sshConfig.text, sources.sshConfig);
+    const address = entry?.address ?? ssh?.hostname ?? parsed.host;
+    const port = entry?.port ?? parsed.port ?? ssh?.port ?? 22;
+    const user = entry?.user ?? parsed.user ?? ssh?.user ?? currentUser();
+    const context = { hostname: address, port, user, original: parsed.host };
+    const identityFiles =
+      entry?.identityFile !== undefined
+        ? [entry.identityFile]
+        : (ssh?.identityFiles ?? []).map((f) => (sources.sshConfig === undefined ? f : expandPath(f, context, sources.sshConfig)));
+    targets.push({
+      kind: 'ssh',
+      name,
+      address,
+      port,
+      user,
+      ...(ssh === null && identityFiles.length === 0
+        ? {}
+        : {
+            ssh: {
+              identityFiles,
+              identitiesOnly: ssh?.identitiesOnly ?? false,
+              proxyJump: ssh?.proxyJump ?? [],
+              connectTimeoutMs: ssh?.connectTimeoutMs ?? null,
+              serverAliveIntervalMs: ssh?.serverAliveIntervalMs ?? 0,
+              strictHostKeyChecking: ssh?.strictHostKeyChecking ?? 'ask',
+              knownHostsFiles: ssh?.userKnownHostsFiles ?? [],
+            },
+          }),
+    });
   }
   return targets;
 }

@@ -232,6 +232,44 @@ Remote('nodesets, -x, config groups and an Ansible inventory choose the hosts; h
   }
 });
 
+Remote('~/.ssh/config: Host aliases, HostName, User, IdentityFile, StrictHostKeyChecking, UserKnownHostsFile; ProxyJump refused', async () => {
+  const box = homeWith('sshconfig', ['key', 'known_hosts', 'config']);
+  try {
+    writeFileSync(join(box.home, '.ssh', 'config'), [
+      'Host alias1',
+      `  HostName ${host(1).address}`,
+      '  User root',
+      '  IdentityFile ~/.ssh/id_ed25519',
+      '  IdentitiesOnly yes',
+      'Host jumpy',
+      `  HostName ${host(2).address}`,
+      '  ProxyJump bastion.example',
+      'Host fresh',
+      `  HostName ${host(3).address}`,
+      '  User root',
+      '  StrictHostKeyChecking accept-new',
+      '  UserKnownHostsFile ~/.ssh/known_hosts_fresh',
+      '',
+    ].join('\n'));
+    const shown = await herd(['hosts', '-H', 'alias1,fresh', '--json'], { home: box.home });
+    assert.equal(
+      shown.json<{ hosts: Array<{ name: string; address: string; user: string; port: number }> }>().hosts.map((h) => `${h.name} ${h.user}@${h.address}:${h.port}`),
+      [`alias1 root@${host(1).address}:22`, `fresh root@${host(3).address}:22`],
+    );
+    const ran = await herd(['run', '-H', 'alias1', '--', 'echo', 'via-ssh-config'], { home: box.home });
+    assert.is(ran.code, 0, ran.stderr);
+    assert.is(ran.text, 'via-ssh-config\n');
+    const jumped = await herd(['run', '-H', 'jumpy', '--', 'true'], { home: box.home });
+    assert.is(jumped.code, 255);
+    assert.match(jumped.stderr, /ProxyJump bastion\.example, which herd does not do yet \[HOST_UNREACHABLE\]/);
+    const fresh = await herd(['run', '-H', 'fresh', '--', 'echo', 'recorded'], { home: box.home });
+    assert.is(fresh.code, 0, fresh.stderr);
+    assert.match(readFileSync(join(box.home, '.ssh', 'known_hosts_fresh'), 'utf8'), `${host(3).address} ssh-ed25519 `);
+  } finally {
+    box.remove();
+  }
+});
+
 Remote('an unknown host is refused with its fingerprint; --accept-new records it', async () => {
   const box = homeWith('unknown', ['key', 'config']);
   try {

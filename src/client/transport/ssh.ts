@@ -47,11 +47,14 @@ async function authPlan(target: SshTarget): Promise<AuthPlan> {
   const tried: string[] = [];
   const skipped: string[] = [];
   const agent = process.env.SSH_AUTH_SOCK;
-  if (agent !== undefined && agent !== '') {
+  const configured = target.ssh?.identityFiles ?? [];
+  // IdentitiesOnly: the configured key files, not whatever the agent holds.
+  const useAgent = !(target.ssh?.identitiesOnly === true && configured.length > 0);
+  if (useAgent && agent !== undefined && agent !== '') {
     methods.push({ type: 'agent', username: target.user, agent });
     tried.push('ssh-agent');
   }
-  const files = target.identityFile !== undefined ? [expandHome(target.identityFile)] : DEFAULT_KEYS.map((k) => join(homedir(), '.ssh', k));
+  const files = configured.length > 0 ? configured.map(expandHome) : DEFAULT_KEYS.map((k) => join(homedir(), '.ssh', k));
   for (const file of files) {
     if (!existsSync(file)) continue;
     const key = readFileSync(file);
@@ -72,7 +75,7 @@ function connectionError(err: Error & { level?: string; code?: string }, target:
   if (err.level === 'client-authentication') {
     const detail = [plan.tried.length > 0 ? `tried ${plan.tried.join(', ')}` : 'no agent and no key file found', ...plan.skipped.map((s) => `skipped ${s}`)];
     return new HerdError('SSH_AUTH', `authentication failed for ${where}: ${detail.join('; ')}`, {
-      hint: 'load a key into ssh-agent, or set identityFile for this host in the config',
+      hint: 'load a key into ssh-agent, or set IdentityFile for this host in ~/.ssh/config (or identityFile in herd\'s config)',
     });
   }
   if (err.level === 'client-timeout') return new HerdError('HOST_UNREACHABLE', `${where}: timed out while connecting`);
@@ -90,8 +93,18 @@ export interface SshConnection {
 /** Connects with ssh2, checking the host key against known_hosts and authenticating like OpenSSH. */
 export async function connectSsh(target: SshTarget, options: SshOptions): Promise<SshConnection> {
   const { Client } = (await import('ssh2')).default;
-  const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
-  const known = knownKeys(knownHostsFile, target.address, target.port);
+  const jumps = target.ssh?.proxyJump ?? [];
+  if (jumps.length > 0) {
+    throw new HerdError('HOST_UNREACHABLE', `~/.ssh/config says to reach ${target.name} through ProxyJump ${jumps.join(',')}, which herd does not do yet`, {
+      hint: 'run herd from a machine that reaches the host directly, or set ProxyJump none for it',
+    });
+  }
+  // UserKnownHostsFile: every file is read; a new key is recorded in the first.
+  const files = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.knownHostsFiles ?? []).length > 0 ? target.ssh!.knownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')];
+  const knownHostsFile = files[0]!;
+  const known = files.flatMap((file) => knownKeys(file, target.address, target.port));
+  // StrictHostKeyChecking no or accept-new records unknown hosts like --accept-new; a changed key is always refused.
+  const acceptNew = options.acceptNew || target.ssh?.strictHostKeyChecking === 'accept-new' || target.ssh?.strictHostKeyChecking === 'no';
   const plan = await authPlan(target);
   let keyProblem: HerdError | null = null;
 
@@ -99,7 +112,8 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
     host: target.address,
     port: target.port,
     username: target.user,
-    readyTimeout: options.connectTimeoutMs,
+    readyTimeout: target.ssh?.connectTimeoutMs ?? options.connectTimeoutMs,
+    ...(target.ssh !== undefined && target.ssh.serverAliveIntervalMs > 0 ? { keepaliveInterval: target.ssh.serverAliveIntervalMs } : {}),
     authHandler: (_left, _partial, next) => next(plan.methods.shift() ?? (false as unknown as AuthenticationType)),
     hostVerifier: (key: Buffer) => {
       const verdict = judgeHostKey(known, key);
@@ -111,7 +125,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
         });
         return false;
       }
-      if (options.acceptNew) {
+      if (acceptNew) {
         recordHostKey(knownHostsFile, target.address, target.port, key);
         return true;
       }
