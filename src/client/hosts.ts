@@ -4,6 +4,7 @@ import type { HerdConfig, HostEntry } from './config.ts';
 import type { Inventory } from './inventory.ts';
 import { excludeNodes, expandNodeset, type GroupLookup } from './nodeset.ts';
 import { expandPath, resolveSsh } from './sshConfig.ts';
+import { lastFailed } from './lastRun.ts';
 
 /** How to reach an SSH host beyond address, port and user: from ~/.ssh/config (see sshConfig.ts). */
 export interface SshTargetOptions {
@@ -64,7 +65,11 @@ export function groupLookup(sources: HostSources): GroupLookup {
   return (name) => {
     const fromConfig = sources.config.groups?.[name];
     if (fromConfig !== undefined) return typeof fromConfig === 'string' ? [fromConfig] : fromConfig;
-    return sources.inventory?.groups.get(name);
+    const fromInventory = sources.inventory?.groups.get(name);
+    if (fromInventory !== undefined) return fromInventory;
+    // @failed: the hosts that failed or could not be reached in the last herd run.
+    if (name === 'failed') return lastFailed();
+    return undefined;
   };
 }
 
@@ -76,7 +81,10 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
   const sources: HostSources = { config, ...more };
   const groups = groupLookup(sources);
   const names = excludeNodes(expandNodeset(spec ?? 'local', groups), sources.exclude, groups);
-  if (names.length === 0) throw new HerdError('INVALID_SPEC', spec === undefined || spec.trim() === '' ? '--hosts: no host given' : `--hosts: "${spec}" names no host${sources.exclude === undefined ? '' : ` once -x ${sources.exclude} is taken out`}`);
+  if (names.length === 0) {
+    if (spec?.trim() === '@failed') throw new HerdError('INVALID_SPEC', 'no host failed in the last herd run: @failed is empty');
+    throw new HerdError('INVALID_SPEC', spec === undefined || spec.trim() === '' ? '--hosts: no host given' : `--hosts: "${spec}" names no host${sources.exclude === undefined ? '' : ` once -x ${sources.exclude} is taken out`}`);
+  }
   const targets: HostTarget[] = [];
   for (const name of names) {
     if (name === 'local') {

@@ -25,6 +25,14 @@ export const EXIT_NOT_FOUND = 127;
 export const EXIT_INTERRUPTED = 130;
 /** A job stopped by its --timeout, as timeout(1) reports it. */
 export const EXIT_TIMED_OUT = 124;
+/** No job failed, but some hosts could not be reached. */
+export const EXIT_UNREACHABLE = 254;
+
+/** A host herd could not reach (no connection, or the connection dropped before its job started). */
+export function unreachable(outcome: HostOutcome): boolean {
+  const code = outcome.error?.code;
+  return outcome.result === null && outcome.jobId === null && (code === 'HOST_UNREACHABLE' || code === 'CONNECTION_LOST');
+}
 
 export function signalNumber(name: string): number {
   const value = (constants.signals as Record<string, number>)[`SIG${name}`];
@@ -61,17 +69,29 @@ export function jobExitStatus(job: JobInfo): number {
   return EXIT_HERD_ERROR;
 }
 
+/**
+ * The exit status of a run: 0 when every host succeeded; else the largest status of a job that
+ * ran (or whose command was not found); else 254 when hosts could not be reached, 2 for a usage
+ * error, 255 for herd's own failures.
+ */
 export function overallStatus(outcomes: readonly HostOutcome[]): number {
-  return outcomes.reduce((max, o) => Math.max(max, exitStatus(o)), 0);
+  const jobs = outcomes.filter((o) => o.result !== null || o.error?.code === 'COMMAND_NOT_FOUND').map(exitStatus);
+  const worstJob = Math.max(0, ...jobs);
+  if (worstJob !== 0) return worstJob;
+  return Math.max(0, ...outcomes.map((o) => (unreachable(o) ? EXIT_UNREACHABLE : exitStatus(o))));
 }
 
-/** One line: "herd: 3 hosts: 2 ok, 1 failed (web2: exit 1)". */
+/** One line: "herd: 4 hosts: 2 ok, 1 failed (web2: exit 1), 1 unreachable (web4)". Long lists are cut. */
 export function summaryLine(outcomes: readonly HostOutcome[]): string {
+  const some = (items: string[]): string => (items.length > 8 ? `${items.slice(0, 8).join(', ')}, ...` : items.join(', '));
   const ok = outcomes.filter((o) => exitStatus(o) === 0);
   const failed = outcomes.filter((o) => o.result !== null && exitStatus(o) !== 0);
-  const errored = outcomes.filter((o) => o.result === null);
+  const away = outcomes.filter(unreachable);
+  const errored = outcomes.filter((o) => o.result === null && o.error !== null && !unreachable(o));
   const parts = [`${ok.length} ok`];
-  if (failed.length > 0) parts.push(`${failed.length} failed (${failed.map((o) => `${o.host}: exit ${exitStatus(o)}`).join(', ')})`);
-  if (errored.length > 0) parts.push(`${errored.length} errors (${errored.map((o) => `${o.host}: ${o.error?.code ?? 'unknown'}`).join(', ')})`);
-  return `herd: ${outcomes.length} hosts: ${parts.join(', ')}`;
+  if (failed.length > 0) parts.push(`${failed.length} failed (${some(failed.map((o) => `${o.host}: exit ${exitStatus(o)}`))})`);
+  if (away.length > 0) parts.push(`${away.length} unreachable (${some(away.map((o) => o.host))})`);
+  if (errored.length > 0) parts.push(`${errored.length} errors (${some(errored.map((o) => `${o.host}: ${o.error?.code ?? 'unknown'}`))})`);
+  const rerun = failed.length + away.length + errored.length > 0 ? '; rerun those with -H @failed' : '';
+  return `herd: ${outcomes.length} hosts: ${parts.join(', ')}${rerun}`;
 }

@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import { formatDuration, parseWhen } from '../../src/client/durations.ts';
 import { jobTable } from '../../src/client/jobRender.ts';
 import { StampedLines } from '../../src/client/lineWriter.ts';
-import { jobExitStatus } from '../../src/client/outcome.ts';
-import type { HerdError } from '../../src/protocol/errors.ts';
+import { jobExitStatus, overallStatus, summaryLine, type HostOutcome } from '../../src/client/outcome.ts';
+import { HerdError } from '../../src/protocol/errors.ts';
 import { parseMessage, type JobInfo, type JobResult } from '../../src/protocol/messages.ts';
 import { endState } from '../../src/remote/jobs/jobRecord.ts';
 
@@ -75,6 +75,19 @@ test('job messages are validated', () => {
   assert.throws(() => parseMessage({ t: 'run', argv: ['x'], env: {}, timeoutMs: 0 }), /timeoutMs/);
   assert.ok(parseMessage({ t: 'jobs', jobs: [info({})] }));
   assert.throws(() => parseMessage({ t: 'jobs', jobs: [{ ...info({}), state: 'NOPE' }] }), /state/);
+});
+
+test('run status: a failed job outranks unreachable hosts; unreachable alone is 254; summary names them', () => {
+  const host = (name: string, changes: Partial<HostOutcome>): HostOutcome => ({ host: name, jobId: null, result: null, error: null, shippedHelper: false, ...changes });
+  const ok = host('a', { jobId: 'j1', result: result({}) });
+  const failed = host('b', { jobId: 'j2', result: result({ exitCode: 3 }) });
+  const away = host('c', { error: new HerdError('HOST_UNREACHABLE', 'connection refused') });
+  const auth = host('d', { error: new HerdError('SSH_AUTH', 'denied') });
+  assert.is(overallStatus([ok, away]), 254);
+  assert.is(overallStatus([ok, away, failed]), 3);
+  assert.is(overallStatus([ok, away, auth]), 255);
+  assert.is(overallStatus([ok]), 0);
+  assert.is(summaryLine([ok, failed, away, auth]), 'herd: 4 hosts: 1 ok, 1 failed (b: exit 3), 1 unreachable (c), 1 errors (d: SSH_AUTH); rerun those with -H @failed');
 });
 
 test.run();

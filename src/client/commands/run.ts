@@ -13,10 +13,12 @@ import { HostConnection } from '../hostConnection.ts';
 import { Interrupts } from '../interrupt.ts';
 import { targetsOf } from '../context.ts';
 import { ensureIdentity } from '../identity.ts';
-import { PrefixedLines } from '../lineWriter.ts';
-import { OutputGate } from '../outputGate.ts';
-import { EXIT_INTERRUPTED, exitStatus, overallStatus, summaryLine, type HostOutcome } from '../outcome.ts';
-import { errorLine, resultNote, runReportJson } from '../render.ts';
+import { EXIT_INTERRUPTED, exitStatus, overallStatus, type HostOutcome } from '../outcome.ts';
+import { errorLine } from '../render.ts';
+import { rememberFailed } from '../lastRun.ts';
+import { runOutput, type OutputMode } from '../runOutput.ts';
+import type { HostTarget } from '../hosts.ts';
+import type { ConnectContext } from '../hostConnection.ts';
 import { pumpStdin } from '../stdinPump.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
 
@@ -36,6 +38,10 @@ export interface RunOptions extends GlobalOptions {
   parallel: number;
   connectTimeout: string;
   detach: boolean;
+  gather: boolean;
+  ndjson: boolean;
+  outputDir?: string;
+  retries: number;
   timeout?: string;
   schedule?: string;
   maxLogSize?: string;
@@ -115,8 +121,10 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   }
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const context = { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew, connectTimeoutMs } };
-  const prefixed = targets.length > 1 && !options.json;
-  const gates = { 1: new OutputGate(io.stdout), 2: new OutputGate(io.stderr) };
+  const modes = [options.json && 'json', options.ndjson && 'ndjson', options.outputDir !== undefined && 'dir', options.gather && 'gather'].filter(Boolean) as OutputMode[];
+  if (modes.length > 1) throw new HerdError('INVALID_SPEC', `choose one output mode: ${modes.map((m) => ({ json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather' })[m as 'json']).join(', ')} were given`);
+  if (!Number.isInteger(options.retries) || options.retries < 0) throw new HerdError('INVALID_SPEC', `--retries: "${options.retries}" must be a whole number, 0 or more`);
+  const out = runOutput(modes[0] ?? 'live', io, targets.length, limits, options.outputDir);
 
   const outcomes = new Map<string, HostOutcome>();
   const interrupts = new Interrupts(graceMs, (line) => io.stderr.write(`${line}\n`));
@@ -130,9 +138,10 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
       let connection: HostConnection;
       const connectStarted = performance.now();
       try {
-        connection = await HostConnection.open(target, context);
+        connection = await openWithRetries(target, context, options.retries);
       } catch (err) {
         outcome.error = asHerdError(err).withHost(target.name);
+        out.hostDone(outcome);
         return;
       }
       outcome.shippedHelper = connection.shipped;
@@ -167,22 +176,16 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
       }
       // Output bytes handed on so far: where `herd job logs --from-byte` resumes if the connection drops.
       let delivered = 0;
-      const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
-      const prefixers = prefixed ? { 1: new PrefixedLines(`${target.name}: `), 2: new PrefixedLines(`${target.name}: `) } : null;
       const job = connection.run(request, {
-          started: (jobId) => {
-            outcome.jobId = jobId;
-          },
-          output: (channel, bytes, done) => {
-            delivered += bytes.length;
-            if (options.json) {
-              collected[channel].push(Buffer.from(bytes));
-              done();
-              return;
-            }
-            gates[channel].write(prefixers === null ? bytes : prefixers[channel].push(bytes), done);
-          },
-        });
+        started: (jobId) => {
+          outcome.jobId = jobId;
+          out.started(target.name, jobId);
+        },
+        output: (channel, bytes, done) => {
+          delivered += bytes.length;
+          out.output(target.name, channel, bytes, done);
+        },
+      });
       interrupts.add(job);
       jobsReady.push({ job, drained: () => connection.drained() });
       finished.push(
@@ -203,13 +206,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
                 : error;
           },
         ).finally(() => {
-          if (prefixers !== null) {
-            for (const channel of [1, 2] as const) gates[channel].write(prefixers[channel].end(), () => {});
-          }
-          if (options.json) {
-            outcome.stdout = Buffer.concat(collected[1]).toString('utf8');
-            outcome.stderr = Buffer.concat(collected[2]).toString('utf8');
-          }
+          out.hostDone(outcome);
           connection.close();
         }),
       );
@@ -224,17 +221,10 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
 
   const list = targets.map((t) => outcomes.get(t.name)!);
   rememberJobs(list.filter((o) => o.jobId !== null).map((o) => ({ id: o.jobId!, host: o.host })));
+  rememberFailed(list.filter((o) => (detach ? o.error !== null : exitStatus(o) !== 0)).map((o) => o.host));
   if (detach) return reportDetached(list, options.json, io);
-  if (options.json) {
-    io.stdout.write(runReportJson(list));
-  } else {
-    for (const o of list) {
-      if (o.error !== null) io.stderr.write(`${errorLine(o.error)}\n`);
-      const line = o.result === null ? null : resultNote(o.host, o.result, limits);
-      if (line !== null) io.stderr.write(`${line}\n`);
-    }
-    if (list.length > 1) io.stderr.write(`${summaryLine(list)}\n`);
-  }
+  // Interrupted: what was gathered so far is still printed, hosts not reached included.
+  out.end(list);
   return { exitCode: interrupts.interrupted ? EXIT_INTERRUPTED : overallStatus(list) };
 }
 
@@ -253,6 +243,19 @@ function reportDetached(list: readonly HostOutcome[], json: boolean, io: Io): Co
     }
   }
   return { exitCode: list.some((o) => o.error !== null) ? Math.max(...list.map((o) => exitStatus(o))) : 0 };
+}
+
+/** Connects, trying again (0.5 s, 1 s, 2 s, ...) while the host cannot be reached; other errors end it at once. */
+async function openWithRetries(target: HostTarget, context: ConnectContext, retries: number): Promise<HostConnection> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await HostConnection.open(target, context);
+    } catch (err) {
+      const error = asHerdError(err);
+      if (attempt >= retries || (error.code !== 'HOST_UNREACHABLE' && error.code !== 'CONNECTION_LOST')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 8000)));
+    }
+  }
 }
 
 function runOptions(argv: Args): RunOptions {
@@ -286,6 +289,10 @@ function runOptions(argv: Args): RunOptions {
     ...(typeof argv.timeout === 'string' ? { timeout: argv.timeout } : {}),
     ...(typeof argv.schedule === 'string' ? { schedule: argv.schedule } : {}),
     ...(typeof argv.maxLogSize === 'string' ? { maxLogSize: argv.maxLogSize } : {}),
+    gather: argv.gather === true,
+    ndjson: argv.ndjson === true,
+    ...(typeof argv.outputDir === 'string' ? { outputDir: argv.outputDir } : {}),
+    retries: Number(argv.retries ?? 0),
   };
 }
 
@@ -314,6 +321,10 @@ export const runModule: CommandModule = {
       .option('timeout', { type: 'string', describe: 'stop the job after this long (e.g. 30s, 2h); it ends FAILED, exit status 124', group: 'Jobs:' })
       .option('schedule', { type: 'string', describe: 'start the job later: +10m, or a time like 2026-12-01T03:00:00Z (implies --detach)', group: 'Jobs:' })
       .option('max-log-size', { type: 'string', describe: 'output kept on the host for herd job logs (default 64M); past it output still streams but is not kept', group: 'Jobs:' })
+      .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
+      .option('output-dir', { type: 'string', describe: 'write each host\'s output to DIR/HOST.stdout and DIR/HOST.stderr', group: 'Output:' })
+      .option('ndjson', { type: 'boolean', default: false, describe: 'a stream of JSON events, one per line: started, output, exit, error, summary', group: 'Output:' })
+      .option('retries', { type: 'number', default: 0, describe: 'try connecting again this many times when a host cannot be reached' })
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C or --timeout, time between SIGTERM and SIGKILL' })
       .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
       .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })

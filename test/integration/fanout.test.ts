@@ -1,0 +1,101 @@
+import { readdirSync, readFileSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
+import { gate, herd, loud } from './harness.ts';
+
+/* A 30-host run in each output mode, unreachable hosts, and -H @failed. */
+const Fanout = suite('fan-out over 30 hosts: output modes, unreachable hosts, @failed');
+const enabled = gate('fanout.test.ts', { root: true, commands: ['ip', 'unshare', 'nsenter', 'ssh-keygen', '/usr/sbin/sshd'] });
+const HOSTS = 30;
+let bed: Testbed;
+let home: string;
+const host = (i: number): TestHost => bed.hosts[i - 1]!;
+const all = `h[1-${HOSTS}]`;
+const run = (args: string[]) => herd(args, { home, timeoutMs: 120_000 });
+
+Fanout.before(loud(async () => {
+  bed = await up(HOSTS);
+  home = bed.home;
+  mkdirSync(join(home, '.config', 'herd'), { recursive: true });
+  writeFileSync(join(home, '.config', 'herd', 'config.yml'), stringify({ hosts: Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }])) }));
+  // First contact everywhere (helper shipped, agents started), so the tests below see warm hosts.
+  const warm = await run(['run', '-H', all, '--', 'true']);
+  if (warm.code !== 0) throw new Error(`warm-up failed: ${warm.stderr}`);
+}));
+
+Fanout.after(() => bed?.down());
+
+/** A job that says "first" on h1 and "other" everywhere else (it sees the host's own address). */
+const firstOrOther = (): string[] => ['--network', 'host', '--', 'sh', '-c', `ip -4 -o addr show | grep -q ' ${host(1).address}/' && echo first || echo other`];
+
+Fanout('live: every line prefixed with its host; a summary line', async () => {
+  const r = await run(['run', '-H', all, '--', 'echo', 'same']);
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.text.trim().split('\n').sort();
+  assert.is(lines.length, HOSTS);
+  assert.equal(lines, bed.hosts.map((h) => `${h.name}: same`).sort());
+  assert.match(r.stderr, `herd: ${HOSTS} hosts: ${HOSTS} ok`);
+});
+
+Fanout('--gather: each distinct output once, with the hosts that produced it', async () => {
+  const r = await run(['run', '-b', '-H', all, ...firstOrOther()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.text.split('\n').filter((l) => l === 'other').length, 1, 'the common output is printed once');
+  assert.is(r.text.split('\n').filter((l) => l === 'first').length, 1);
+  assert.match(r.text, /^h1 \(1\)\n-+\nfirst$/m);
+  assert.match(r.text, new RegExp(`^h2,h3,.*,h${HOSTS} \\(${HOSTS - 1}\\)\\n-+\\nother$`, 'm'));
+});
+
+Fanout('--output-dir: a stdout and a stderr file per host', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'herd-outdir-'));
+  try {
+    const r = await run(['run', '--output-dir', dir, '-H', all, '--', 'sh', '-c', 'echo out; echo err >&2']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(r.text, '', 'nothing on stdout');
+    assert.is(readdirSync(dir).length, HOSTS * 2);
+    for (const h of bed.hosts) {
+      assert.is(readFileSync(join(dir, `${h.name}.stdout`), 'utf8'), 'out\n');
+      assert.is(readFileSync(join(dir, `${h.name}.stderr`), 'utf8'), 'err\n');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Fanout('--ndjson: started, output, exit per host, then a summary; --json: one document', async () => {
+  const r = await run(['run', '--ndjson', '-H', all, '--', 'echo', 'evt']);
+  assert.is(r.code, 0, r.stderr);
+  const events = r.text.trim().split('\n').map((l) => JSON.parse(l) as { event: string; host?: string; data?: string; exitCode?: number });
+  for (const kind of ['started', 'output', 'exit']) assert.is(events.filter((e) => e.event === kind).length, HOSTS, kind);
+  assert.ok(events.filter((e) => e.event === 'output').every((e) => e.data === 'evt\n'));
+  assert.is(events.at(-1)!.event, 'summary');
+  const doc = await run(['run', '--json', '-H', all, '--', 'echo', 'doc']);
+  const parsed = doc.json<{ exitCode: number; hosts: Array<{ host: string; stdout: string }> }>();
+  assert.is(parsed.hosts.length, HOSTS);
+  assert.ok(parsed.hosts.every((h) => h.stdout === 'doc\n'));
+  const both = await run(['run', '--json', '--ndjson', '-H', 'h1', '--', 'true']);
+  assert.is(both.code, 2, 'one output mode at a time');
+});
+
+Fanout('an unreachable host: exit 254, named in the summary; -H @failed reruns exactly the failed hosts', async () => {
+  process.kill(host(HOSTS).sshdPid, 'SIGTERM');
+  const started = Date.now();
+  const r = await run(['run', '--retries', '1', '-H', `h[${HOSTS - 2}-${HOSTS}]`, '--', 'true']);
+  assert.is(r.code, 254, r.stderr);
+  assert.match(r.stderr, `3 hosts: 2 ok, 1 unreachable (h${HOSTS}); rerun those with -H @failed`);
+  assert.ok(Date.now() - started >= 500, '--retries waited before trying again');
+  const failed = await run(['hosts', '-H', '@failed', '--json']);
+  assert.equal(failed.json<{ hosts: Array<{ name: string }> }>().hosts.map((h) => h.name), [`h${HOSTS}`]);
+  const mixed = await run(['run', '-H', `h1,h${HOSTS}`, '--', 'sh', '-c', 'exit 3']);
+  assert.is(mixed.code, 3, 'a job\'s own failure outranks an unreachable host');
+  // @failed is now h1 (exit 3) and the unreachable one.
+  const rerun = await run(['run', '-H', '@failed', '--', 'true']);
+  assert.match(rerun.stderr, `2 hosts: 1 ok, 1 unreachable (h${HOSTS})`);
+  assert.is(rerun.code, 254, 'h1 succeeds now; the other is still away');
+});
+
+if (enabled) Fanout.run();
