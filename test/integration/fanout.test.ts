@@ -81,6 +81,25 @@ Fanout('--ndjson: started, output, exit per host, then a summary; --json: one do
   assert.is(both.code, 2, 'one output mode at a time');
 });
 
+Fanout('Ctrl-C with --gather: what was gathered is printed, the jobs are stopped, exit 130', async () => {
+  let sent = false;
+  const r = await herd(['run', '-b', '-H', `h[1-${HOSTS - 1}]`, '--', 'sh', '-c', 'echo partial; trap "echo stopping; exit 7" TERM; sleep 30 & wait'], {
+    home,
+    timeoutMs: 120_000,
+    onStart: (child) => {
+      // Interrupt once the jobs are running (their first output is gathered, so nothing shows yet).
+      setTimeout(() => {
+        sent = true;
+        child.kill('SIGINT');
+      }, 4000);
+    },
+  });
+  assert.ok(sent);
+  assert.is(r.code, 130, r.stderr);
+  assert.match(r.text, /^partial\nstopping$/m, 'the gathered output, with what the jobs said on SIGTERM');
+  assert.match(r.stderr, /interrupted; sent SIGTERM/);
+});
+
 Fanout('an unreachable host: exit 254, named in the summary; -H @failed reruns exactly the failed hosts', async () => {
   process.kill(host(HOSTS).sshdPid, 'SIGTERM');
   const started = Date.now();

@@ -135,6 +135,12 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     await eachLimited(targets, options.parallel, async (target) => {
       const outcome: HostOutcome = { host: target.name, jobId: null, result: null, error: null, shippedHelper: false };
       outcomes.set(target.name, outcome);
+      // After Ctrl-C no new host is started; those already running are stopped and reported.
+      if (interrupts.interrupted) {
+        outcome.error = new HerdError('INTERRUPTED', 'not started: the run was interrupted', { host: target.name });
+        out.hostDone(outcome);
+        return;
+      }
       let connection: HostConnection;
       const connectStarted = performance.now();
       try {
