@@ -3,20 +3,14 @@ import { HerdError } from '../protocol/errors.ts';
 import type { HerdConfig, HostEntry } from './config.ts';
 import type { Inventory } from './inventory.ts';
 import { excludeNodes, expandNodeset, type GroupLookup } from './nodeset.ts';
-import { expandPath, resolveSsh } from './sshConfig.ts';
+import { expandPath, resolveSsh, type SshSettings } from './sshConfig.ts';
 import { lastFailed } from './lastRun.ts';
 
-/** How to reach an SSH host beyond address, port and user: from ~/.ssh/config (see sshConfig.ts). */
-export interface SshTargetOptions {
-  /** Key files to offer, expanded; empty: OpenSSH's default keys. */
-  identityFiles: string[];
-  identitiesOnly: boolean;
-  proxyJump: string[];
-  connectTimeoutMs: number | null;
-  serverAliveIntervalMs: number;
-  strictHostKeyChecking: 'yes' | 'no' | 'accept-new' | 'ask';
-  knownHostsFiles: string[];
-}
+/**
+ * How to reach an SSH host beyond address, port and user: what ~/.ssh/config says (see
+ * sshConfig.ts), with IdentityFile paths expanded.
+ */
+export type SshTargetOptions = Omit<SshSettings, 'hostname' | 'user' | 'port'>;
 
 export type HostTarget =
   | { kind: 'local'; name: 'local' }
@@ -120,7 +114,7 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
               connectTimeoutMs: ssh?.connectTimeoutMs ?? null,
               serverAliveIntervalMs: ssh?.serverAliveIntervalMs ?? 0,
               strictHostKeyChecking: ssh?.strictHostKeyChecking ?? 'ask',
-              knownHostsFiles: ssh?.userKnownHostsFiles ?? [],
+              userKnownHostsFiles: ssh?.userKnownHostsFiles ?? [],
             },
           }),
     });

@@ -100,7 +100,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
     });
   }
   // UserKnownHostsFile: every file is read; a new key is recorded in the first.
-  const files = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.knownHostsFiles ?? []).length > 0 ? target.ssh!.knownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')];
+  const files = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.userKnownHostsFiles ?? []).length > 0 ? target.ssh!.userKnownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')];
   const knownHostsFile = files[0]!;
   const known = files.flatMap((file) => knownKeys(file, target.address, target.port));
   // StrictHostKeyChecking no or accept-new records unknown hosts like --accept-new; a changed key is always refused.
