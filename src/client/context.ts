@@ -2,7 +2,9 @@ import { helperAsset } from './buildInfo.ts';
 import { loadConfig, type LoadedConfig } from './config.ts';
 import { parseDuration } from './durations.ts';
 import type { ConnectContext } from './hostConnection.ts';
-import { resolveHosts, type HostTarget } from './hosts.ts';
+import { HerdError } from '../protocol/errors.ts';
+import { resolveHosts, type HostSources, type HostTarget } from './hosts.ts';
+import type { SshTarget } from './transport/ssh.ts';
 import { ensureIdentity } from './identity.ts';
 import { loadInventory } from './inventory.ts';
 import { defaultSources, readSshConfig } from './sshConfig.ts';
@@ -14,14 +16,32 @@ export interface CommandContext {
   connect: ConnectContext;
 }
 
-/** -H, -x and -i against the config: the hosts a command acts on. */
+/** -H, -x and -i against the config: the hosts a command acts on, and how ProxyJump hops are reached. */
 export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string }, loaded: LoadedConfig): HostTarget[] {
+  return resolveHosts(options.hosts, loaded.config, hostSources(options, loaded));
+}
+
+function hostSources(options: { exclude?: string; inventory?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
   const ssh = defaultSources();
-  return resolveHosts(options.hosts, loaded.config, {
+  return {
     ...(options.inventory === undefined ? {} : { inventory: loadInventory(options.inventory) }),
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
     sshConfig: { text: readSshConfig(ssh), home: ssh.home, localUser: ssh.localUser },
-  });
+  };
+}
+
+/**
+ * A ProxyJump hop resolved like a -H name (herd's config, ~/.ssh/config, user@host:port). The
+ * chain is the target's: a hop's own ProxyJump is not followed.
+ */
+export function jumpResolver(loaded: LoadedConfig): (spec: string) => SshTarget {
+  let sources: Omit<HostSources, 'config'> | undefined;
+  return (spec) => {
+    sources ??= hostSources({}, loaded);
+    const [hop] = resolveHosts(spec, loaded.config, sources);
+    if (hop === undefined || hop.kind !== 'ssh') throw new HerdError('INVALID_SPEC', `ProxyJump ${spec} is not an SSH host`);
+    return hop.ssh === undefined ? hop : { ...hop, ssh: { ...hop.ssh, proxyJump: [] } };
+  };
 }
 
 export function commandContext(
@@ -32,5 +52,5 @@ export function commandContext(
   const targets = targetsOf(options, loaded);
   const identity = ensureIdentity(loaded, notice);
   const connectTimeoutMs = parseDuration(options.connectTimeout ?? '15s', '--connect-timeout');
-  return { loaded, targets, connect: { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew === true, connectTimeoutMs } } };
+  return { loaded, targets, connect: { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew === true, connectTimeoutMs, jumpTarget: jumpResolver(loaded) } } };
 }

@@ -232,7 +232,7 @@ Remote('nodesets, -x, config groups and an Ansible inventory choose the hosts; h
   }
 });
 
-Remote('~/.ssh/config: Host aliases, HostName, User, IdentityFile, StrictHostKeyChecking, UserKnownHostsFile; ProxyJump refused', async () => {
+Remote('~/.ssh/config: Host aliases, HostName, User, IdentityFile, StrictHostKeyChecking, UserKnownHostsFile', async () => {
   const box = homeWith('sshconfig', ['key', 'known_hosts', 'config']);
   try {
     writeFileSync(join(box.home, '.ssh', 'config'), [
@@ -241,9 +241,6 @@ Remote('~/.ssh/config: Host aliases, HostName, User, IdentityFile, StrictHostKey
       '  User root',
       '  IdentityFile ~/.ssh/id_ed25519',
       '  IdentitiesOnly yes',
-      'Host jumpy',
-      `  HostName ${host(2).address}`,
-      '  ProxyJump bastion.example',
       'Host fresh',
       `  HostName ${host(3).address}`,
       '  User root',
@@ -259,14 +256,48 @@ Remote('~/.ssh/config: Host aliases, HostName, User, IdentityFile, StrictHostKey
     const ran = await herd(['run', '-H', 'alias1', '--', 'echo', 'via-ssh-config'], { home: box.home });
     assert.is(ran.code, 0, ran.stderr);
     assert.is(ran.text, 'via-ssh-config\n');
-    const jumped = await herd(['run', '-H', 'jumpy', '--', 'true'], { home: box.home });
-    assert.is(jumped.code, 254, 'a host herd cannot reach');
-    assert.match(jumped.stderr, /ProxyJump bastion\.example, which herd does not do yet \[HOST_UNREACHABLE\]/);
     const fresh = await herd(['run', '-H', 'fresh', '--', 'echo', 'recorded'], { home: box.home });
     assert.is(fresh.code, 0, fresh.stderr);
     assert.match(readFileSync(join(box.home, '.ssh', 'known_hosts_fresh'), 'utf8'), `${host(3).address} ssh-ed25519 `);
   } finally {
     box.remove();
+  }
+});
+
+Remote('ProxyJump: a host only a bastion reaches is reached through it, also through a chain of two', async () => {
+  // h2 refuses SSH from this machine (the testbed's bridge address) and takes it from the other hosts.
+  const here = host(2).address.replace(/\.\d+$/, '.1');
+  const inH2 = (args: string[]): string => execFileSync('nsenter', [`--net=/run/netns/${host(2).netns}`, 'nft', ...args], { encoding: 'utf8' });
+  inH2(['add', 'table', 'inet', 'herdtest']);
+  const box = homeWith('jump', ['key', 'known_hosts', 'config']);
+  try {
+    inH2(['add', 'chain', 'inet', 'herdtest', 'input', '{ type filter hook input priority 0; }']);
+    inH2(['add', 'rule', 'inet', 'herdtest', 'input', 'ip', 'saddr', here, 'tcp', 'dport', '22', 'reject', 'with', 'tcp', 'reset']);
+    writeFileSync(join(box.home, '.ssh', 'config'), [
+      'Host behind',
+      `  HostName ${host(2).address}`,
+      '  User root',
+      `  ProxyJump root@${host(1).address}`,
+      'Host farther',
+      `  HostName ${host(2).address}`,
+      '  User root',
+      `  ProxyJump bastion,root@${host(3).address}:22`,
+      'Host bastion',
+      `  HostName ${host(1).address}`,
+      '  User root',
+      '',
+    ].join('\n'));
+    const direct = await herd(['run', '-H', `root@${host(2).address}`, '--', 'true'], { home: box.home });
+    assert.is(direct.code, 254, 'not reachable directly');
+    const through = await herd(['run', '-H', 'behind', '--', 'echo', 'through-bastion'], { home: box.home });
+    assert.is(through.code, 0, through.stderr);
+    assert.is(through.text, 'through-bastion\n');
+    const chain = await herd(['run', '-H', 'farther', '--', 'echo', 'two-hops'], { home: box.home });
+    assert.is(chain.code, 0, chain.stderr);
+    assert.is(chain.text, 'two-hops\n');
+  } finally {
+    box.remove();
+    inH2(['delete', 'table', 'inet', 'herdtest']);
   }
 });
 

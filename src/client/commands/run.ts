@@ -11,7 +11,7 @@ import { parsePositiveInt, parseSize } from '../units.ts';
 import type { RemoteJob } from '../remoteJob.ts';
 import { HostConnection } from '../hostConnection.ts';
 import { Interrupts } from '../interrupt.ts';
-import { targetsOf } from '../context.ts';
+import { jumpResolver, targetsOf } from '../context.ts';
 import { ensureIdentity } from '../identity.ts';
 import { EXIT_INTERRUPTED, exitStatus, overallStatus, type HostOutcome } from '../outcome.ts';
 import { errorLine } from '../render.ts';
@@ -120,7 +120,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);
   }
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
-  const context = { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew, connectTimeoutMs } };
+  const context = { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew, connectTimeoutMs, jumpTarget: jumpResolver(loaded) } };
   const modes = [options.json && 'json', options.ndjson && 'ndjson', options.outputDir !== undefined && 'dir', options.gather && 'gather'].filter(Boolean) as OutputMode[];
   if (modes.length > 1) throw new HerdError('INVALID_SPEC', `choose one output mode: ${modes.map((m) => ({ json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather' })[m as 'json']).join(', ')} were given`);
   if (!Number.isInteger(options.retries) || options.retries < 0) throw new HerdError('INVALID_SPEC', `--retries: "${options.retries}" must be a whole number, 0 or more`);

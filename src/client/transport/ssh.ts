@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig } from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, Client, ClientChannel, ConnectConfig } from 'ssh2';
 import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
-import { HerdError } from '../../protocol/errors.ts';
+import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts.ts';
 import { fingerprint, judgeHostKey, knownHostsName, knownKeys, recordHostKey } from '../knownHosts.ts';
@@ -15,9 +15,11 @@ export interface SshOptions {
   acceptNew: boolean;
   knownHostsFile?: string;
   connectTimeoutMs: number;
+  /** How a ProxyJump hop (`bastion`, `user@host:port`) is reached: resolved like -H, ~/.ssh/config included. */
+  jumpTarget?: (spec: string) => SshTarget;
 }
 
-type SshTarget = Extract<HostTarget, { kind: 'ssh' }>;
+export type SshTarget = Extract<HostTarget, { kind: 'ssh' }>;
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
@@ -92,13 +94,74 @@ export interface SshConnection {
 
 /** Connects with ssh2, checking the host key against known_hosts and authenticating like OpenSSH. */
 export async function connectSsh(target: SshTarget, options: SshOptions): Promise<SshConnection> {
-  const { Client } = (await import('ssh2')).default;
-  const jumps = target.ssh?.proxyJump ?? [];
-  if (jumps.length > 0) {
-    throw new HerdError('HOST_UNREACHABLE', `~/.ssh/config says to reach ${target.name} through ProxyJump ${jumps.join(',')}, which herd does not do yet`, {
-      hint: 'run herd from a machine that reaches the host directly, or set ProxyJump none for it',
-    });
+  // ProxyJump: each hop is reached through the one before it, the host through the last.
+  const hops: Client[] = [];
+  let via: Client | null = null;
+  try {
+    for (const spec of target.ssh?.proxyJump ?? []) {
+      if (options.jumpTarget === undefined) throw new HerdError('INTERNAL', 'no way to resolve ProxyJump hosts');
+      const hop = options.jumpTarget(spec);
+      via = await handshake(hop, options, via === null ? undefined : await tunnel(via, hop, target));
+      hops.push(via);
+    }
+  } catch (err) {
+    for (const hop of hops) hop.end();
+    throw asHerdError(err).withHost(target.name);
   }
+  let client: Client;
+  try {
+    client = await handshake(target, options, via === null ? undefined : await tunnel(via, target, target));
+  } catch (err) {
+    for (const hop of hops) hop.end();
+    throw err;
+  }
+
+  const wrap = (channel: ClientChannel, stderr: NodeJS.ReadableStream): RawChannel => {
+    const exited = new Promise<number | null>((resolve) => {
+      let code: number | null = null;
+      channel.once('exit', (c: number | null) => {
+        code = typeof c === 'number' ? c : null;
+      });
+      channel.once('close', () => resolve(code));
+    });
+    return { stdout: channel, stderr, stdin: channel, exited, close: () => channel.end() };
+  };
+
+  return {
+    bootstrap: async (helper) => {
+      const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
+      });
+      return wrap(channel, channel.stderr);
+    },
+    forward: (socketPath) =>
+      new Promise((resolve) => {
+        client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
+          if (err) resolve(null);
+          else resolve(wrap(channel, Readable.from([])));
+        });
+      }),
+    close: () => {
+      client.end();
+      for (const hop of hops) hop.end();
+    },
+  };
+}
+
+/** A TCP stream to `hop` opened by the jump host `via` (what ssh -J does with direct-tcpip). */
+function tunnel(via: Client, hop: SshTarget, target: SshTarget): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    via.forwardOut('127.0.0.1', 0, hop.address, hop.port, (err, stream) => {
+      if (err) reject(new HerdError('HOST_UNREACHABLE', `the jump host could not reach ${hop.address}:${hop.port} on the way to ${target.name}: ${err.message}`));
+      else resolve(stream);
+    });
+  });
+}
+
+/** One SSH connection, directly or over `sock` (a tunnel through a jump host), host key checked, authenticated. */
+async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex): Promise<Client> {
+  const { Client } = (await import('ssh2')).default;
   // UserKnownHostsFile: every file is read; a new key is recorded in the first.
   const files = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.userKnownHostsFiles ?? []).length > 0 ? target.ssh!.userKnownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')];
   const knownHostsFile = files[0]!;
@@ -111,6 +174,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
   const config: ConnectConfig = {
     host: target.address,
     port: target.port,
+    ...(sock === undefined ? {} : { sock: sock as never }),
     username: target.user,
     readyTimeout: target.ssh?.connectTimeoutMs ?? options.connectTimeoutMs,
     ...(target.ssh !== undefined && target.ssh.serverAliveIntervalMs > 0 ? { keepaliveInterval: target.ssh.serverAliveIntervalMs } : {}),
@@ -145,38 +209,10 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
     client.connect(config);
     // Every message of the SSH handshake and of ours is small and latency-bound: with Nagle each
     // would wait for the peer's delayed ACK (40 ms). Applied by node once the socket connects.
-    client.setNoDelay(true);
+    if (sock === undefined) client.setNoDelay(true);
   });
   client.on('error', () => {
     // after ready, failures surface as channels closing
   });
-
-  const wrap = (channel: ClientChannel, stderr: NodeJS.ReadableStream): RawChannel => {
-    const exited = new Promise<number | null>((resolve) => {
-      let code: number | null = null;
-      channel.once('exit', (c: number | null) => {
-        code = typeof c === 'number' ? c : null;
-      });
-      channel.once('close', () => resolve(code));
-    });
-    return { stdout: channel, stderr, stdin: channel, exited, close: () => channel.end() };
-  };
-
-  return {
-    bootstrap: async (helper) => {
-      const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
-        client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
-      });
-      return wrap(channel, channel.stderr);
-    },
-    forward: (socketPath) =>
-      new Promise((resolve) => {
-        client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
-          if (err) resolve(null);
-          else resolve(wrap(channel, Readable.from([])));
-        });
-      }),
-    close: () => client.end(),
-  };
+  return client;
 }
