@@ -47,15 +47,19 @@ function checkManage(caller: Caller, info: JobInfo, what: string): void {
   }
 }
 
-/** Calls `then` once the job has ended (at once if it has); returns the way to stop waiting. */
+/**
+ * Calls `then` once the job has ended (at once if it has); returns the way to stop waiting. The
+ * watch fires on every piece of output, so it asks only whether the job has ended.
+ */
 function whenEnded(agent: AgentState, id: string, then: () => void): () => void {
-  if (isFinal(agent.book.info(id).state)) {
+  const source = agent.book.source(id);
+  if (source.finished()) {
     then();
     return () => {};
   }
   let stop = (): void => {};
-  stop = agent.book.source(id).watch(() => {
-    if (!isFinal(agent.book.info(id).state)) return;
+  stop = source.watch(() => {
+    if (!source.finished()) return;
     stop();
     then();
   });

@@ -76,9 +76,11 @@ export class LogStream {
     this.pumping = true;
     try {
       let sent = 0;
+      // Asked before reading (once a turn: for a job of another agent it reads its record): if the
+      // job had ended by then, a read that finds nothing is the end. If it ends during the turn,
+      // its last change schedules another turn.
+      const ended = !this.options.follow || this.source.finished();
       while (sent < TURN_BYTES) {
-        // Asked before reading: if the job had ended by then, a read that finds nothing is the end.
-        const ended = !this.options.follow || this.source.finished();
         const piece = this.cursor.next(PIECE_BYTES);
         if (piece === null) {
           if (ended) this.finish();
