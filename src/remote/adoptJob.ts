@@ -1,11 +1,11 @@
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import type { AgentState } from './hostSession.ts';
 import { Job } from './job.ts';
 import { JobLog } from './jobs/jobLog.ts';
 import { removeOutputPipes } from './jobs/jobOutput.ts';
-import { endState, readRecord, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
+import { endState, readRecord, recordedExitStatus, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import { processStart } from './processes.ts';
 import { removeSandbox } from './sandbox.ts';
 
@@ -30,7 +30,7 @@ export function adoptOrphan(agent: AgentState, record: JobRecord): JobRecord {
     return readRecord(dir) ?? record;
   }
   // It ended while no agent watched: what is left to learn is in its status file.
-  const status = /^exit (\d+)$/m.exec(readText(join(dir, 'status')));
+  const exitCode = recordedExitStatus(dir);
   const cgroup = record.cgroup === undefined ? null : JobCgroup.existing(record.cgroup);
   const measured = cgroup?.usage();
   void cgroup?.remove();
@@ -40,11 +40,10 @@ export function adoptOrphan(agent: AgentState, record: JobRecord): JobRecord {
   const endedAt = new Date().toISOString();
   const log = new JobLog(dir, record.log.maxBytes, { written: record.log.bytes, dropped: record.log.dropped });
   let ended: JobRecord;
-  if (status === null) {
+  if (exitCode === null) {
     log.note('herd: the job ended while no agent watched it, and its exit status was not recorded');
     ended = { ...record, state: 'LOST', reason: 'it ended while no agent watched it; its exit status was not recorded', endedAt };
   } else {
-    const exitCode = Number(status[1]);
     log.note('herd: the job ended while no agent watched it; output it wrote after its agent died may be missing');
     const result = {
       jobId: record.id, exitCode, signal: null, oomKilled: measured?.oomKilled ?? false, timedOut: false, stopped: false,
@@ -58,12 +57,4 @@ export function adoptOrphan(agent: AgentState, record: JobRecord): JobRecord {
   ended.agentPid = process.pid;
   writeRecord(dir, ended);
   return ended;
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { HerdError } from '../protocol/errors.ts';
@@ -8,11 +8,12 @@ import { resolveCommand } from './command.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './jobs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobs/jobOutput.ts';
-import { currentBootId, endState, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
+import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import { jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
 import type { Launch } from './launcher.ts';
 import type { JobNetwork } from './net/manager.ts';
 import { processStart } from './processes.ts';
+import { after } from './timers.ts';
 import { prepareSandbox, removeSandbox } from './sandbox.ts';
 
 /** Where an attached client hears of a job; `data` returns false to ask the job to pause. */
@@ -95,7 +96,8 @@ export class Job {
   private readonly createdAt: string;
   private readonly bootId = currentBootId();
   private readonly watchers = new Set<() => void>();
-  private timers: Array<ReturnType<typeof setTimeout>> = [];
+  /** Cancels the timers of its timeout and of a stop's grace period. */
+  private timers: Array<() => void> = [];
   private readonly cgroup: JobCgroup | null;
   private network: JobNetwork | null = null;
   private joining: Promise<JobNetwork> | null = null;
@@ -249,10 +251,6 @@ export class Job {
     return this.plan.jobId;
   }
 
-  get running(): boolean {
-    return this.isRunning;
-  }
-
   /** Calls `changed` whenever output is recorded or the job ends; returns the way to stop. */
   watch(changed: () => void): () => void {
     this.watchers.add(changed);
@@ -352,9 +350,7 @@ export class Job {
   }
 
   private later(ms: number, fn: () => void): void {
-    // setTimeout fires at once for delays past 2^31 - 1 ms (24.8 days); such a timer waits in steps.
-    const step = Math.min(ms, 2 ** 31 - 1);
-    this.timers.push(setTimeout(() => (step < ms ? this.later(ms - step, fn) : fn()), step));
+    this.timers.push(after(ms, fn));
   }
 
   private changed(): void {
@@ -378,19 +374,9 @@ export class Job {
   private maybeFinish(): void {
     if (!this.outputEnded || this.result !== null) return;
     // An adopted job has no launcher to report; its init wrote the exit status to a file.
-    if (this.child === null) this.exit ??= { code: this.recordedStatus(), signal: this.killed ? 'SIGKILL' : null };
+    if (this.child === null) this.exit ??= { code: recordedExitStatus(this.dir), signal: this.killed ? 'SIGKILL' : null };
     if (this.exit === null) return;
     this.finish(this.exit.code, this.exit.signal);
-  }
-
-  /** The command's exit status as the init recorded it, or null (the init was killed). */
-  private recordedStatus(): number | null {
-    try {
-      const match = /^exit (\d+)$/m.exec(readFileSync(join(this.dir, 'status'), 'utf8'));
-      return match === null ? null : Number(match[1]);
-    } catch {
-      return null;
-    }
   }
 
   private finish(code: number | null, signal: NodeJS.Signals | null): void {
@@ -423,7 +409,7 @@ export class Job {
     // finishes only after a failed job).
     void this.joining?.then((network) => network.release(), () => {});
     if (this.adoptedLease !== null) this.adoptedLease.release(this.adoptedLease.network, this.id);
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const cancel of this.timers) cancel();
     this.timers = [];
     this.writeRecord();
     this.changed();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, JobState } from '../../protocol/messages.ts';
 import type { Job } from '../job.ts';
+import { processStart } from '../processes.ts';
 import { currentBootId, isFinal, readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
 import { LOG_FILE } from './logFormat.ts';
 import type { LogSource } from './logStream.ts';
@@ -15,13 +16,13 @@ const FOREIGN_POLL_MS = 250;
 /** Finished jobs older than this are removed by the agent itself (herd job prune removes them sooner). */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
-/** Whether `pid` is a live herd helper: not a zombie, not a recycled pid of something else. */
+/**
+ * Whether `pid` is a live herd helper: not a zombie (a killed agent stays one where PID 1 does not
+ * reap), not a recycled pid of something else.
+ */
 export function isLiveHelper(pid: number): boolean {
+  if (processStart(pid) === null) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state is the first field after the command name, which is in parentheses.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/helper-');
   } catch {
     return false;

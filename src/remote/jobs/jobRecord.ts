@@ -2,6 +2,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobInfo, JobResult, JobState, RunRequest } from '../../protocol/messages.ts';
 import type { CgroupPlan } from '../cgroups/plan.ts';
+import { readText } from '../cgroups/facts.ts';
 import type { JobPlan } from '../jobPlan.ts';
 
 /** What job.json holds: the job as users see it, plus what the agent needs to look after it. */
@@ -71,6 +72,12 @@ export function writeRecord(dir: string, record: JobRecord): void {
   } catch {
     // the client still gets the result over the connection
   }
+}
+
+/** The command's exit status as the job's init wrote it to `status`, or null (the init was killed first). */
+export function recordedExitStatus(dir: string): number | null {
+  const match = /^exit (\d+)$/m.exec(readText(join(dir, 'status')) ?? '');
+  return match === null ? null : Number(match[1]);
 }
 
 /** This boot of the host: a record from another boot is of a job the reboot ended. */

@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobInfo } from '../../protocol/messages.ts';
+import { after } from '../timers.ts';
 import type { JobBook } from './jobBook.ts';
 import { readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
 
@@ -10,7 +11,8 @@ import { readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts'
  * claim the job first (an O_EXCL file), so two agents (two herd versions) never both start it.
  */
 export class Scheduler {
-  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The way to cancel each armed schedule. */
+  private readonly timers = new Map<string, () => void>();
   private readonly book: JobBook;
   private readonly start: (record: JobRecord) => void;
 
@@ -39,7 +41,7 @@ export class Scheduler {
   /** Cancels a job that has not started; null when it already has (stop it instead). */
   cancel(id: string, by: string): JobInfo | null {
     if (!this.claim(id)) return null;
-    clearTimeout(this.timers.get(id));
+    this.timers.get(id)?.();
     this.timers.delete(id);
     const record = readRecord(join(this.book.dir, id));
     if (record === null) return null;
@@ -51,18 +53,12 @@ export class Scheduler {
 
   private arm(record: JobRecord): void {
     const due = Date.parse(record.scheduledFor ?? '') - Date.now();
-    // setTimeout fires at once past 2^31 - 1 ms (24.8 days): long waits are re-armed in steps.
-    const step = Math.min(Math.max(due, 0), 2 ** 31 - 1);
-    const timer = setTimeout(() => {
+    const cancel = after(due, () => {
       this.timers.delete(record.id);
-      if (step < due) {
-        this.arm(record);
-        return;
-      }
       const current = readRecord(join(this.book.dir, record.id));
       if (current?.state === 'SCHEDULED' && this.claim(record.id)) this.start(current);
-    }, step);
-    this.timers.set(record.id, timer);
+    });
+    this.timers.set(record.id, cancel);
   }
 
   private claim(id: string): boolean {
