@@ -1,6 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readCache, writeCache } from './localState.ts';
 
 /**
  * Where each host's agent listens, learned from its welcome, so the next connection
@@ -12,37 +10,23 @@ export interface AgentEntry {
   version: string;
 }
 
-export function agentCachePath(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'herd', 'agents.json');
-}
+const FILE = 'agents.json';
 
-function readAll(path: string): Record<string, AgentEntry> {
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, AgentEntry>) : {};
-  } catch {
-    return {};
-  }
+function readAll(): Record<string, AgentEntry> {
+  const parsed = readCache(FILE);
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, AgentEntry>) : {};
 }
 
 export function cachedAgent(key: string): AgentEntry | undefined {
-  const entry = readAll(agentCachePath())[key];
+  const entry = readAll()[key];
   return entry !== undefined && typeof entry.socket === 'string' && typeof entry.version === 'string' ? entry : undefined;
 }
 
-/** Records an agent; concurrent writers may lose an entry, which only costs a bootstrap next time. */
+/** Records an agent; a lost entry only costs a bootstrap next time. */
 export function rememberAgent(key: string, entry: AgentEntry): void {
-  const path = agentCachePath();
-  const all = readAll(path);
+  const all = readAll();
   const old = all[key];
   if (old !== undefined && old.socket === entry.socket && old.version === entry.version) return;
   all[key] = entry;
-  try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, path);
-  } catch {
-    // a read-only cache only makes the next contact slower
-  }
+  writeCache(FILE, all);
 }
