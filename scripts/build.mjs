@@ -18,6 +18,17 @@ const helper = readFileSync(join(dist, 'helper.mjs'));
 const sha256 = createHash('sha256').update(helper).digest('hex');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
+// ssh2 loads its native crypto (AES-GCM with one reused context, chacha20-poly1305) as
+// './crypto/build/Release/sshcrypto.node', relative to its own file. Bundled, that would be looked
+// for next to dist/herd.js and never found: ssh2 then makes an OpenSSL decipher per packet, which
+// cost 0.3 s of CPU per GiB received. Resolve it through the ssh2 package instead.
+const sshCryptoBinding = {
+  name: 'ssh2-crypto-binding',
+  setup(b) {
+    b.onResolve({ filter: /sshcrypto\.node$/ }, () => ({ path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }));
+  },
+};
+
 await build({
   ...common,
   entryPoints: [join(root, 'src/client/cli.ts')],
@@ -26,6 +37,7 @@ await build({
   banner: { js: `#!/usr/bin/env node\n${requireShim} import { dirname as __herdDirname } from 'node:path'; import { fileURLToPath as __herdToPath } from 'node:url'; const __filename = __herdToPath(import.meta.url); const __dirname = __herdDirname(__filename);` },
   // ssh2's optional native bindings; it falls back to pure JS without them.
   external: ['cpu-features', '*.node'],
+  plugins: [sshCryptoBinding],
   loader: { '.sh': 'text' },
   define: {
     __HERD_HELPER__: JSON.stringify({ sha256, size: helper.length }),
