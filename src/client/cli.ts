@@ -25,6 +25,11 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .option('exclude', { alias: 'x', type: 'string', global: true, describe: 'leave out these hosts (a nodeset)' })
     .option('inventory', { alias: 'i', type: 'string', global: true, describe: 'an Ansible inventory (YAML or INI): its hosts, groups (@group), ansible_host/port/user' })
     .option('config', { type: 'string', global: true, describe: 'config file (default: $HERD_CONFIG, else $XDG_CONFIG_HOME/herd/config.yml or ~/.config/herd/config.yml)' })
+    .option('transport', {
+      type: 'string',
+      global: true,
+      describe: 'how hosts are reached: ssh2 (built in, the default) or openssh (the system ssh binary: ProxyCommand, OpenSSH certificates, its ControlMaster); config: defaults.transport',
+    })
     .option('json', { type: 'boolean', default: false, global: true, describe: 'print results as one JSON document' });
   parser = mount(parser, runModule);
   parser = mount(parser, hostsModule);

@@ -26,7 +26,7 @@ export interface HerdConfig {
   /** Named nodesets, used as `-H @name`: a nodeset expression or a list of them. */
   groups?: Record<string, string | string[]>;
   /** Defaults for herd run. */
-  defaults?: { network?: string };
+  defaults?: { network?: string; transport?: string; persist?: string };
 }
 
 export interface LoadedConfig {
@@ -69,7 +69,8 @@ function checkConfig(value: unknown, path: string): HerdConfig {
   }
   if (config.defaults !== undefined) {
     const d = config.defaults as Record<string, unknown>;
-    if (typeof d !== 'object' || d === null || (d.network !== undefined && typeof d.network !== 'string')) bad('defaults: a mapping; defaults.network a string');
+    if (typeof d !== 'object' || d === null) bad('defaults: must be a mapping (network, transport, persist)');
+    for (const key of ['network', 'transport', 'persist']) if (d[key] !== undefined && typeof d[key] !== 'string') bad(`defaults.${key}: must be a string`);
   }
   if (config.identity !== undefined) {
     const id = config.identity as Record<string, unknown>;

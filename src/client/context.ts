@@ -4,7 +4,7 @@ import { parseDuration } from './durations.ts';
 import type { ConnectContext } from './hostConnection.ts';
 import { HerdError } from '../protocol/errors.ts';
 import { resolveHosts, type HostSources, type HostTarget } from './hosts.ts';
-import type { SshTarget } from './transport/ssh.ts';
+import { TRANSPORTS, type SshOptions, type SshTarget, type TransportName } from './transport/ssh.ts';
 import { ensureIdentity } from './identity.ts';
 import { loadInventory } from './inventory.ts';
 import { defaultSources, readSshConfig } from './sshConfig.ts';
@@ -44,13 +44,34 @@ export function jumpResolver(loaded: LoadedConfig): (spec: string) => SshTarget 
   };
 }
 
+/** The flags that say how hosts are reached. */
+export interface ConnectFlags {
+  acceptNew?: boolean;
+  connectTimeout?: string;
+  transport?: string;
+}
+
+/** How to reach hosts: --transport (else the config's defaults.transport, else ssh2), timeouts, host keys, jump hosts. */
+export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOptions {
+  const transport = flags.transport ?? loaded.config.defaults?.transport ?? 'ssh2';
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) {
+    throw new HerdError('INVALID_SPEC', `--transport: "${transport}" is not one of ${TRANSPORTS.join(', ')}`);
+  }
+  return {
+    transport: transport as TransportName,
+    acceptNew: flags.acceptNew === true,
+    connectTimeoutMs: parseDuration(flags.connectTimeout ?? '15s', '--connect-timeout'),
+    jumpTarget: jumpResolver(loaded),
+  };
+}
+
 export function commandContext(
-  options: { config?: string; hosts?: string; exclude?: string; inventory?: string; acceptNew?: boolean; connectTimeout?: string },
+  options: ConnectFlags & { config?: string; hosts?: string; exclude?: string; inventory?: string },
   notice: (line: string) => void,
 ): CommandContext {
   const loaded = loadConfig(options.config);
   const targets = targetsOf(options, loaded);
+  const ssh = sshOptions(options, loaded);
   const identity = ensureIdentity(loaded, notice);
-  const connectTimeoutMs = parseDuration(options.connectTimeout ?? '15s', '--connect-timeout');
-  return { loaded, targets, connect: { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew === true, connectTimeoutMs, jumpTarget: jumpResolver(loaded) } } };
+  return { loaded, targets, connect: { helper: helperAsset(), identity, ssh } };
 }

@@ -11,6 +11,7 @@ import { runBootstrap } from './transport/bootstrapDialogue.ts';
 import { cachedAgent, rememberAgent } from './agentCache.ts';
 import { connectLocalAgent, openLocal } from './transport/local.ts';
 import { connectSsh, type SshConnection, type SshOptions } from './transport/ssh.ts';
+import { connectOpenSsh } from './transport/openssh.ts';
 import { join } from 'node:path';
 import { localStateDir } from './localState.ts';
 import { RemoteJob, type JobChannel, type JobHandlers } from './remoteJob.ts';
@@ -86,7 +87,8 @@ export class HostConnection implements JobChannel {
     const known = cached !== undefined && cached.version === helper.sha256 ? cached.socket : undefined;
     const socketName = `agent-${agentTag(helper.sha256)}.sock`;
     if (this.target.kind === 'local') return connectLocalAgent(known ?? join(localStateDir(), socketName));
-    const guess = known ?? (this.target.user === 'root' ? `/var/lib/herd/${socketName}` : undefined);
+    // Root's agent is always there; guess it when a wrong guess costs only a refused channel.
+    const guess = known ?? (this.target.user === 'root' && this.ssh!.cheapForward ? `/var/lib/herd/${socketName}` : undefined);
     return guess === undefined ? null : this.ssh!.forward(guess);
   }
 
@@ -96,7 +98,7 @@ export class HostConnection implements JobChannel {
 
   private async start(context: ConnectContext): Promise<void> {
     if (this.target.kind === 'ssh') {
-      this.ssh = await connectSsh(this.target, context.ssh);
+      this.ssh = context.ssh.transport === 'openssh' ? connectOpenSsh(this.target, context.ssh) : await connectSsh(this.target, context.ssh);
       this.mark('ssh');
     }
     const direct = await this.openDirect(context.helper);

@@ -14,7 +14,16 @@ export type SshTargetOptions = Omit<SshSettings, 'hostname' | 'user' | 'port'>;
 
 export type HostTarget =
   | { kind: 'local'; name: 'local' }
-  | { kind: 'ssh'; name: string; address: string; port: number; user: string; ssh?: SshTargetOptions };
+  | {
+      kind: 'ssh';
+      name: string;
+      address: string;
+      port: number;
+      user: string;
+      /** The name ~/.ssh/config knows it by (what -H said), when not from herd's config or an inventory. */
+      alias?: string;
+      ssh?: SshTargetOptions;
+    };
 
 function currentUser(): string {
   try {
@@ -104,6 +113,7 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
       address,
       port,
       user,
+      ...(entry === undefined ? { alias: parsed.host } : {}),
       ...(ssh === null && identityFiles.length === 0
         ? {}
         : {

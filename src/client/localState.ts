@@ -1,10 +1,28 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HerdError } from '../protocol/errors.ts';
 
 /** herd's cache on this machine: $XDG_CACHE_HOME/herd, else ~/.cache/herd. */
 export function cacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'herd');
+}
+
+/**
+ * A private directory for sockets: $XDG_RUNTIME_DIR/herd, else /tmp/herd-UID (short paths, as
+ * unix socket paths are limited to 108 bytes). Made 0700; refused if someone else owns it.
+ */
+export function runtimeDir(): string {
+  const uid = process.getuid?.() ?? 0;
+  const dir = process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'herd') : join(tmpdir(), `herd-${uid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  if (st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new HerdError('CONFIG', `${dir} is not a private directory of this user (owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)})`, {
+      hint: `remove it, or set XDG_RUNTIME_DIR to a directory only you can use`,
+    });
+  }
+  return dir;
 }
 
 /** The local agent's state directory, as bootstrap.sh chooses it. */

@@ -11,7 +11,7 @@ import { parsePositiveInt, parseSize } from '../units.ts';
 import type { RemoteJob } from '../remoteJob.ts';
 import { HostConnection } from '../hostConnection.ts';
 import { Interrupts } from '../interrupt.ts';
-import { jumpResolver, targetsOf } from '../context.ts';
+import { sshOptions, targetsOf } from '../context.ts';
 import { ensureIdentity } from '../identity.ts';
 import { EXIT_INTERRUPTED, exitStatus, overallStatus, type HostOutcome } from '../outcome.ts';
 import { errorLine } from '../render.ts';
@@ -102,7 +102,6 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   if (options.command.length === 0) throw new HerdError('INVALID_SPEC', 'no command given: herd run [options] -- COMMAND [ARGS...]');
   if (!Number.isInteger(options.parallel) || options.parallel < 1) throw new HerdError('INVALID_SPEC', `--parallel: "${options.parallel}" must be a whole number of at least 1`);
   const graceMs = parseDuration(options.grace, '--grace');
-  const connectTimeoutMs = parseDuration(options.connectTimeout, '--connect-timeout');
   const env = parseEnv(options.env);
   const user = options.user === undefined ? undefined : parseUser(options.user);
   const limits = limitsFrom(options.limits);
@@ -119,8 +118,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   if (network !== undefined && !/^[a-z0-9][a-z0-9-]{0,11}$/.test(network)) {
     throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);
   }
+  const ssh = sshOptions(options, loaded);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
-  const context = { helper: helperAsset(), identity, ssh: { acceptNew: options.acceptNew, connectTimeoutMs, jumpTarget: jumpResolver(loaded) } };
+  const context = { helper: helperAsset(), identity, ssh };
   const modes = [options.json && 'json', options.ndjson && 'ndjson', options.outputDir !== undefined && 'dir', options.gather && 'gather'].filter(Boolean) as OutputMode[];
   if (modes.length > 1) throw new HerdError('INVALID_SPEC', `choose one output mode: ${modes.map((m) => ({ json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather' })[m as 'json']).join(', ')} were given`);
   if (!Number.isInteger(options.retries) || options.retries < 0) throw new HerdError('INVALID_SPEC', `--retries: "${options.retries}" must be a whole number, 0 or more`);

@@ -5,6 +5,7 @@ export interface GlobalOptions {
   exclude?: string;
   inventory?: string;
   config?: string;
+  transport?: string;
   json: boolean;
 }
 
@@ -38,6 +39,7 @@ export function globalOptions(argv: Args): GlobalOptions {
     ...(typeof argv.exclude === 'string' ? { exclude: argv.exclude } : {}),
     ...(typeof argv.inventory === 'string' ? { inventory: argv.inventory } : {}),
     ...(typeof argv.config === 'string' ? { config: argv.config } : {}),
+    ...(typeof argv.transport === 'string' ? { transport: argv.transport } : {}),
     json: argv.json === true,
   };
 }

@@ -60,6 +60,8 @@ export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: str
     };
     const onEnd = (): void => {
       void raw.exited.then((code) => {
+        const failure = raw.failure?.(code) ?? null;
+        if (failure !== null) return finish(failure);
         const tail = stderrTail().trim().split('\n').slice(-3).join(' / ');
         finish(new HerdError('HELPER_START', `the helper did not start (exit status ${code ?? 'unknown'})${tail === '' ? '' : `: ${tail}`}`));
       });

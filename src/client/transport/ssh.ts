@@ -11,7 +11,12 @@ import { fingerprint, judgeHostKey, knownHostsName, knownKeys, recordHostKey } f
 import { shellQuote } from '../../remote/shellQuote.ts';
 import type { RawChannel } from './channel.ts';
 
+export type TransportName = 'ssh2' | 'openssh';
+export const TRANSPORTS: readonly TransportName[] = ['ssh2', 'openssh'];
+
 export interface SshOptions {
+  /** ssh2 (built in) or the system `ssh` binary. */
+  transport: TransportName;
   acceptNew: boolean;
   knownHostsFile?: string;
   connectTimeoutMs: number;
@@ -85,6 +90,8 @@ function connectionError(err: Error & { level?: string; code?: string }, target:
 }
 
 export interface SshConnection {
+  /** Whether trying forward() costs little (a channel on an open connection), so a guess is worth it. */
+  cheapForward: boolean;
   /** Starts the bootstrap in an exec channel. */
   bootstrap(helper: HelperAsset): Promise<RawChannel>;
   /** Opens a channel to a unix socket on the host (OpenSSH stream-local forwarding); null if refused. */
@@ -128,6 +135,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
   };
 
   return {
+    cheapForward: true,
     bootstrap: async (helper) => {
       const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
       const channel = await new Promise<ClientChannel>((resolve, reject) => {

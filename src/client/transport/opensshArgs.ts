@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { HerdError } from '../../protocol/errors.ts';
+import type { SshOptions, SshTarget } from './ssh.ts';
+
+/** Where ssh looks for its files (the passwd entry) and where herd looks for them ($HOME). */
+export interface OpensshHomes {
+  home: string;
+  passwdHome: string;
+}
+
+function homes(): OpensshHomes {
+  let passwdHome = homedir();
+  try {
+    passwdHome = userInfo().homedir;
+  } catch {
+    // no passwd entry: ssh will use $HOME too
+  }
+  return { home: homedir(), passwdHome };
+}
+
+const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+/** ssh_config quoting for one -o value that may hold spaces. */
+const quoted = (path: string): string => `"${path.replace(/(["\\])/g, '\\$1')}"`;
+
+/**
+ * The options that make the system `ssh` reach a host exactly as herd would with ssh2: the same
+ * user, port, known_hosts files and keys, no prompts. OpenSSH finds its files from the passwd
+ * entry and herd from $HOME; when the two differ, herd's are named explicitly.
+ */
+export function opensshArgs(target: SshTarget, options: SshOptions, where: OpensshHomes = homes()): string[] {
+  const connectTimeoutMs = target.ssh?.connectTimeoutMs ?? options.connectTimeoutMs;
+  const args = ['-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`];
+  const ownHome = where.home !== where.passwdHome;
+  if (ownHome) {
+    const config = join(where.home, '.ssh', 'config');
+    args.push('-F', existsSync(config) ? config : 'none');
+  }
+  if (options.acceptNew) args.push('-o', 'StrictHostKeyChecking=accept-new');
+  const knownHosts = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.userKnownHostsFiles ?? []);
+  if (knownHosts.length > 0) args.push('-o', `UserKnownHostsFile=${knownHosts.map(quoted).join(' ')}`);
+  else if (ownHome) args.push('-o', `UserKnownHostsFile=${quoted(join(where.home, '.ssh', 'known_hosts'))}`);
+  const keys = target.ssh?.identityFiles ?? [];
+  // ssh warns about a missing -i file on the terminal; herd's ssh2 path skips them quietly too.
+  const candidates = keys.length > 0 ? keys : ownHome ? DEFAULT_KEYS.map((k) => join(where.home, '.ssh', k)) : [];
+  for (const key of candidates.filter((f) => existsSync(f))) args.push('-i', key);
+  args.push('-l', target.user, '-p', String(target.port));
+  return args;
+}
+
+/** The name ssh is given: the one ~/.ssh/config knows the host by, so its Host blocks (ProxyCommand...) apply. */
+export function opensshDestination(target: SshTarget): string {
+  return target.alias ?? target.address;
+}
+
+/** What an `ssh` that exited 255 before herd's helper spoke says went wrong, as herd's error. */
+export function opensshFailure(stderr: string, target: SshTarget): HerdError {
+  const where = `${target.user}@${target.address}:${target.port}`;
+  const said = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('@@@') && !/^@\s*$/.test(l));
+  const last = said.at(-1) ?? 'ssh exited with status 255';
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr)) {
+    return new HerdError('HOST_KEY_MISMATCH', `the host key of ${where} has changed; refusing to connect (ssh: ${said.find((l) => /fingerprint/i.test(l)) ?? last})`, {
+      hint: `if the change is expected, remove the old key with: ssh-keygen -R '${target.address}'`,
+    });
+  }
+  if (/Host key verification failed|No .* host key is known/.test(stderr)) {
+    return new HerdError('HOST_KEY_UNKNOWN', `${where} is not a known host (ssh: ${last})`, { hint: 'check its fingerprint, then run again with --accept-new to record it' });
+  }
+  if (/Permission denied \(|Too many authentication failures/.test(stderr)) {
+    return new HerdError('SSH_AUTH', `authentication failed for ${where} (ssh: ${last})`, {
+      hint: 'with --transport openssh, herd never prompts: load the key into ssh-agent (ssh-add), or set IdentityFile for this host in ~/.ssh/config',
+    });
+  }
+  return new HerdError('HOST_UNREACHABLE', `cannot reach ${where} (ssh: ${last})`);
+}
