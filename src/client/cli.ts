@@ -7,6 +7,7 @@ import { certModule } from './commands/cert.ts';
 import { hostsModule } from './commands/hosts.ts';
 import { jobModule } from './commands/job.ts';
 import { networkModule } from './commands/network.ts';
+import { persistDaemonModule, persistModule } from './commands/persist.ts';
 import { runModule } from './commands/run.ts';
 import type { CommandModule, CommandResult, Io } from './commands/types.ts';
 import { EXIT_HERD_ERROR, EXIT_USAGE } from './outcome.ts';
@@ -30,6 +31,12 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
       global: true,
       describe: 'how hosts are reached: ssh2 (built in, the default) or openssh (the system ssh binary: ProxyCommand, OpenSSH certificates, its ControlMaster); config: defaults.transport',
     })
+    .option('persist', {
+      type: 'string',
+      global: true,
+      describe:
+        'keep SSH connections open this long (e.g. 10m) in a per-user background process, so the next herd commands skip the handshake; 0: off (the default; config: defaults.persist). See herd persist',
+    })
     .option('json', { type: 'boolean', default: false, global: true, describe: 'print results as one JSON document' });
   parser = mount(parser, runModule);
   parser = mount(parser, hostsModule);
@@ -47,9 +54,14 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     )
     .command(networkModule.command, networkModule.describe, (y) =>
       networkModule.subcommands.reduce(mount, y).demandCommand(1, 'name a network subcommand: create, list or remove'),
+    )
+    .command(persistModule.command, persistModule.describe, (y) =>
+      persistModule.subcommands.reduce(mount, y).demandCommand(1, 'name a persist subcommand: status or stop'),
     );
+  parser = mount(parser, persistDaemonModule);
+  skipHelpCache(parser);
   return parser
-    .demandCommand(1, 'name a command: run, job, hosts, network, cert (see herd --help)')
+    .demandCommand(1, 'name a command: run, job, hosts, network, cert, persist (see herd --help)')
     .example('$0 run -- uname -a', 'a first job, local and isolated')
     .example('$0 run -H web1,web2 -- uptime', 'on two hosts from the config')
     .example('$0 run -H web1 --detach -- ./long-task', 'start it and come back later: herd job logs -f ID')
@@ -67,6 +79,18 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .fail((message, err) => {
       throw err ?? new HerdError('INVALID_SPEC', message);
     });
+}
+
+/**
+ * yargs 17 renders the whole help of the command being run right after starting its handler, to
+ * have it ready should the handler fail; for `run` that took 30 ms of string-width arithmetic,
+ * blocking the connections the handler had just begun. Our failures never print help (.fail
+ * throws), so the cache is never read: skip making it.
+ */
+function skipHelpCache(parser: Argv): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = (parser as unknown as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage !== undefined) usage.cacheHelpMessage = () => {};
 }
 
 /** The one place that prints errors and decides the exit status. */

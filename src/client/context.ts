@@ -49,6 +49,7 @@ export interface ConnectFlags {
   acceptNew?: boolean;
   connectTimeout?: string;
   transport?: string;
+  persist?: string;
 }
 
 /** How to reach hosts: --transport (else the config's defaults.transport, else ssh2), timeouts, host keys, jump hosts. */
@@ -61,6 +62,7 @@ export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOption
     transport: transport as TransportName,
     acceptNew: flags.acceptNew === true,
     connectTimeoutMs: parseDuration(flags.connectTimeout ?? '15s', '--connect-timeout'),
+    persistMs: parseDuration(flags.persist ?? loaded.config.defaults?.persist ?? '0', '--persist'),
     jumpTarget: jumpResolver(loaded),
   };
 }

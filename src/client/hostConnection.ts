@@ -12,6 +12,7 @@ import { cachedAgent, rememberAgent } from './agentCache.ts';
 import { connectLocalAgent, openLocal } from './transport/local.ts';
 import { connectSsh, type SshConnection, type SshOptions } from './transport/ssh.ts';
 import { connectOpenSsh } from './transport/openssh.ts';
+import { connectPersisted } from './persist/persistClient.ts';
 import { join } from 'node:path';
 import { localStateDir } from './localState.ts';
 import { RemoteJob, type JobChannel, type JobHandlers } from './remoteJob.ts';
@@ -45,6 +46,10 @@ export class HostConnection implements JobChannel {
   shipped = false;
   /** Reached the running agent's socket directly, with no bootstrap and no helper process. */
   direct = false;
+  /** The SSH connection was already open (held by the --persist daemon): no handshake this time. */
+  get reused(): boolean {
+    return this.ssh?.reused?.() ?? false;
+  }
   /** Milliseconds since the connection began at which each phase ended. */
   readonly phases: Record<string, number> = {};
   private readonly began = performance.now();
@@ -98,7 +103,10 @@ export class HostConnection implements JobChannel {
 
   private async start(context: ConnectContext): Promise<void> {
     if (this.target.kind === 'ssh') {
-      this.ssh = context.ssh.transport === 'openssh' ? connectOpenSsh(this.target, context.ssh) : await connectSsh(this.target, context.ssh);
+      const ssh = context.ssh;
+      const persistMs = ssh.persistMs ?? 0;
+      if (ssh.transport === 'openssh') this.ssh = connectOpenSsh(this.target, ssh);
+      else this.ssh = persistMs > 0 ? connectPersisted(this.target, ssh, persistMs) : await connectSsh(this.target, ssh);
       this.mark('ssh');
     }
     const direct = await this.openDirect(context.helper);

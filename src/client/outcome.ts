@@ -13,7 +13,7 @@ export interface HostOutcome {
   /** Whether this run had to ship the helper to the host (first contact). */
   shippedHelper: boolean;
   /** How the host was reached, and when each phase ended (ms from the start of connecting). */
-  connection?: { direct: boolean; phases: Record<string, number> };
+  connection?: { direct: boolean; reused: boolean; phases: Record<string, number> };
   stdout?: string;
   stderr?: string;
 }

@@ -151,7 +151,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
         return;
       }
       outcome.shippedHelper = connection.shipped;
-      outcome.connection = { direct: connection.direct, phases: connection.phases };
+      outcome.connection = { direct: connection.direct, reused: connection.reused, phases: connection.phases };
       const request: Omit<RunRequest, 't'> = {
         argv: options.command,
         env,

@@ -6,6 +6,7 @@ export interface GlobalOptions {
   inventory?: string;
   config?: string;
   transport?: string;
+  persist?: string;
   json: boolean;
 }
 
@@ -40,6 +41,7 @@ export function globalOptions(argv: Args): GlobalOptions {
     ...(typeof argv.inventory === 'string' ? { inventory: argv.inventory } : {}),
     ...(typeof argv.config === 'string' ? { config: argv.config } : {}),
     ...(typeof argv.transport === 'string' ? { transport: argv.transport } : {}),
+    ...(typeof argv.persist === 'string' ? { persist: argv.persist } : {}),
     json: argv.json === true,
   };
 }

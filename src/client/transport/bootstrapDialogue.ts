@@ -68,5 +68,7 @@ export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: str
     };
     raw.stdout.on('data', onData);
     raw.stdout.on('end', onEnd);
+    // A channel handed over paused (the --persist daemon's, after its answer line) flows from here.
+    raw.stdout.resume();
   });
 }

@@ -3,12 +3,11 @@ import { rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
 import { HerdError } from '../../protocol/errors.ts';
-import { shellQuote } from '../../remote/shellQuote.ts';
+import { bootstrapCommand } from './bootstrapCommand.ts';
 import { runtimeDir } from '../localState.ts';
 import type { RawChannel } from './channel.ts';
-import { opensshArgs, opensshDestination, opensshFailure } from './opensshArgs.ts';
+import { homes, opensshArgs, opensshDestination, opensshFailure } from './opensshArgs.ts';
 import type { SshConnection, SshOptions, SshTarget } from './ssh.ts';
 
 /** Stderr kept from each ssh process, for the error it explains. */
@@ -38,7 +37,8 @@ function exitOf(child: ChildProcess): Promise<number | null> {
  * (ProxyCommand, OpenSSH certificates, ControlMaster, GSSAPI). Each channel is one ssh process.
  */
 export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConnection {
-  const base = opensshArgs(target, options);
+  const persisted = (options.persistMs ?? 0) > 0;
+  const base = opensshArgs(target, options, persisted ? { ...homes(), controlDir: runtimeDir() } : homes());
   const destination = opensshDestination(target);
   const children = new Set<ChildProcess>();
   const start = (args: string[], stdio: 'pipe' | 'ignore'): ChildProcess => {
@@ -57,9 +57,9 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
 
   return {
     cheapForward: false,
+    alive: () => true,
     bootstrap: async (helper) => {
-      const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
-      const child = start(['-T', '--', destination, command], 'pipe');
+      const child = start(['-T', '--', destination, bootstrapCommand(helper)], 'pipe');
       const stderr = stderrOf(child);
       const exited = exitOf(child);
       void spawnFailed(child);
@@ -76,7 +76,8 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
         close: () => child.stdin!.end(),
       };
     },
-    forward: (socketPath) => forwardOnce(start, socketPath, target, spawnFailed),
+    // Through a ControlMaster, -L forwards would be set up in (and outlive us in) the master: bootstrap instead.
+    forward: (socketPath) => (persisted ? Promise.resolve(null) : forwardOnce(start, socketPath, target, spawnFailed)),
     close: () => {
       // Our channels have been ended; an ssh still running after a moment is stuck on a dead link.
       for (const child of children) setTimeout(() => child.kill('SIGTERM'), 2000).unref();

@@ -8,9 +8,11 @@ import type { SshOptions, SshTarget } from './ssh.ts';
 export interface OpensshHomes {
   home: string;
   passwdHome: string;
+  /** Where ControlMaster sockets go (--persist). */
+  controlDir?: string;
 }
 
-function homes(): OpensshHomes {
+export function homes(): OpensshHomes {
   let passwdHome = homedir();
   try {
     passwdHome = userInfo().homedir;
@@ -46,6 +48,11 @@ export function opensshArgs(target: SshTarget, options: SshOptions, where: Opens
   // ssh warns about a missing -i file on the terminal; herd's ssh2 path skips them quietly too.
   const candidates = keys.length > 0 ? keys : ownHome ? DEFAULT_KEYS.map((k) => join(where.home, '.ssh', k)) : [];
   for (const key of candidates.filter((f) => existsSync(f))) args.push('-i', key);
+  // --persist is OpenSSH's own ControlPersist here: the first ssh becomes a background master.
+  const persistMs = options.persistMs ?? 0;
+  if (persistMs > 0 && where.controlDir !== undefined) {
+    args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(where.controlDir, 'cm-%C')}`, '-o', `ControlPersist=${Math.max(1, Math.ceil(persistMs / 1000))}s`);
+  }
   args.push('-l', target.user, '-p', String(target.port));
   return args;
 }

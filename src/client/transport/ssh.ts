@@ -3,12 +3,11 @@ import { Readable, type Duplex } from 'node:stream';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyAuthMethod, AuthenticationType, Client, ClientChannel, ConnectConfig } from 'ssh2';
-import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts.ts';
 import { fingerprint, judgeHostKey, knownHostsName, knownKeys, recordHostKey } from '../knownHosts.ts';
-import { shellQuote } from '../../remote/shellQuote.ts';
+import { bootstrapCommand } from './bootstrapCommand.ts';
 import type { RawChannel } from './channel.ts';
 
 export type TransportName = 'ssh2' | 'openssh';
@@ -20,6 +19,10 @@ export interface SshOptions {
   acceptNew: boolean;
   knownHostsFile?: string;
   connectTimeoutMs: number;
+  /** --persist: keep connections this long in a background process for the next herd (0: off). */
+  persistMs?: number;
+  /** The ssh-agent to use (default: $SSH_AUTH_SOCK). */
+  authSock?: string;
   /** How a ProxyJump hop (`bastion`, `user@host:port`) is reached: resolved like -H, ~/.ssh/config included. */
   jumpTarget?: (spec: string) => SshTarget;
 }
@@ -48,12 +51,12 @@ interface AuthPlan {
   skipped: string[];
 }
 
-async function authPlan(target: SshTarget): Promise<AuthPlan> {
+async function authPlan(target: SshTarget, options: SshOptions): Promise<AuthPlan> {
   const { utils } = (await import('ssh2')).default;
   const methods: AnyAuthMethod[] = [];
   const tried: string[] = [];
   const skipped: string[] = [];
-  const agent = process.env.SSH_AUTH_SOCK;
+  const agent = options.authSock ?? process.env.SSH_AUTH_SOCK;
   const configured = target.ssh?.identityFiles ?? [];
   // IdentitiesOnly: the configured key files, not whatever the agent holds.
   const useAgent = !(target.ssh?.identitiesOnly === true && configured.length > 0);
@@ -94,6 +97,12 @@ export interface SshConnection {
   cheapForward: boolean;
   /** Starts the bootstrap in an exec channel. */
   bootstrap(helper: HelperAsset): Promise<RawChannel>;
+  /** Runs a command in an exec channel (ssh2 and persisted connections). */
+  exec?(command: string): Promise<RawChannel>;
+  /** Whether the connection can still open channels. */
+  alive(): boolean;
+  /** Whether the SSH connection existed before this herd process (--persist). */
+  reused?(): boolean;
   /** Opens a channel to a unix socket on the host (OpenSSH stream-local forwarding); null if refused. */
   forward(socketPath: string): Promise<RawChannel | null>;
   close(): void;
@@ -134,15 +143,13 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
     return { stdout: channel, stderr, stdin: channel, exited, close: () => channel.end() };
   };
 
+  let open = true;
+  client.once('close', () => (open = false));
   return {
     cheapForward: true,
-    bootstrap: async (helper) => {
-      const command = ['sh', '-c', shellQuote(BOOTSTRAP), 'herd-bootstrap', helper.sha256, String(helper.size)].join(' ');
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
-        client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
-      });
-      return wrap(channel, channel.stderr);
-    },
+    alive: () => open,
+    bootstrap: (helper) => exec(bootstrapCommand(helper)),
+    exec,
     forward: (socketPath) =>
       new Promise((resolve) => {
         client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
@@ -155,6 +162,13 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
       for (const hop of hops) hop.end();
     },
   };
+
+  async function exec(command: string): Promise<RawChannel> {
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
+    });
+    return wrap(channel, channel.stderr);
+  }
 }
 
 /** A TCP stream to `hop` opened by the jump host `via` (what ssh -J does with direct-tcpip). */
@@ -176,7 +190,7 @@ async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex):
   const known = files.flatMap((file) => knownKeys(file, target.address, target.port));
   // StrictHostKeyChecking no or accept-new records unknown hosts like --accept-new; a changed key is always refused.
   const acceptNew = options.acceptNew || target.ssh?.strictHostKeyChecking === 'accept-new' || target.ssh?.strictHostKeyChecking === 'no';
-  const plan = await authPlan(target);
+  const plan = await authPlan(target, options);
   let keyProblem: HerdError | null = null;
 
   const config: ConnectConfig = {

@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { HerdError } from '../../protocol/errors.ts';
+import { runtimeDir } from '../localState.ts';
+import type { RawChannel } from '../transport/channel.ts';
+import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
+import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
+import { answerError, PERSIST_PROTOCOL, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+
+/** How long a freshly started daemon may take to answer. */
+const DAEMON_START_MS = 5000;
+
+export function persistPaths(): { socket: string; pid: string } {
+  const dir = runtimeDir();
+  return { socket: join(dir, `persist-v${PERSIST_PROTOCOL}.sock`), pid: join(dir, `persist-v${PERSIST_PROTOCOL}.pid`) };
+}
+
+/** The running daemon's pid, if its pid file names a live process. */
+export function persistDaemonPid(): number | null {
+  const { pid } = persistPaths();
+  if (!existsSync(pid)) return null;
+  const value = Number(readFileSync(pid, 'utf8').trim());
+  if (!Number.isInteger(value) || value <= 0) return null;
+  try {
+    process.kill(value, 0);
+    return value;
+  } catch {
+    return null;
+  }
+}
+
+/** The argv that runs this same CLI under this same runtime. */
+function selfCommand(args: string[]): string[] {
+  const script = process.argv[1] ?? '';
+  const deno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+  return deno ? [process.execPath, 'run', '--allow-all', script, ...args] : [process.execPath, script, ...args];
+}
+
+function dial(path: string): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', () => resolve(null));
+  });
+}
+
+/** A connection to the daemon, starting one (detached, in its own session) if none answers. */
+async function dialDaemon(persistMs: number): Promise<Socket> {
+  const { socket: path, pid } = persistPaths();
+  const first = await dial(path);
+  if (first !== null) return first;
+  const [command, ...args] = selfCommand(['__persist-daemon', '--socket', path, '--pid-file', pid, '--persist-ms', String(persistMs)]);
+  spawn(command!, args, { detached: true, stdio: 'ignore' }).unref();
+  const deadline = Date.now() + DAEMON_START_MS;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+    const socket = await dial(path);
+    if (socket !== null) return socket;
+  }
+  throw new HerdError('INTERNAL', `the --persist daemon did not start (no answer on ${path})`, { hint: 'run again with --persist 0 to connect directly' });
+}
+
+/**
+ * An SshConnection whose channels are opened by the --persist daemon on a connection it keeps:
+ * after the first invocation, a host costs one unix connection and one SSH channel open, not a
+ * TCP connect, key exchange and authentication.
+ */
+export function connectPersisted(target: SshTarget, options: SshOptions, persistMs: number): SshConnection {
+  const jumps: Record<string, SshTarget> = {};
+  for (const spec of target.ssh?.proxyJump ?? []) {
+    if (options.jumpTarget === undefined) throw new HerdError('INTERNAL', 'no way to resolve ProxyJump hosts');
+    jumps[spec] = options.jumpTarget(spec);
+  }
+  const authSock = process.env.SSH_AUTH_SOCK;
+  // Whether the daemon had the connection before our first request: later ones always find it.
+  let reused: boolean | undefined;
+  const open = async (what: PersistRequest['open']): Promise<RawChannel | null> => {
+    const request: PersistRequest = {
+      v: PERSIST_PROTOCOL,
+      target,
+      jumps,
+      acceptNew: options.acceptNew,
+      connectTimeoutMs: target.ssh?.connectTimeoutMs ?? options.connectTimeoutMs,
+      ...(options.knownHostsFile === undefined ? {} : { knownHostsFile: options.knownHostsFile }),
+      ...(authSock === undefined || authSock === '' ? {} : { authSock }),
+      persistMs,
+      open: what,
+    };
+    const socket = await dialDaemon(persistMs);
+    socket.setNoDelay?.(true);
+    socket.write(`${JSON.stringify(request)}\n`);
+    const { answer, rest } = await readAnswer(socket, target.name);
+    if (answer.ok || answer.refused === true) reused ??= answer.reused;
+    if (!answer.ok) {
+      socket.destroy();
+      if (answer.refused === true) return null;
+      throw answerError(answer, target.name);
+    }
+    if (rest.length > 0) socket.unshift(rest);
+    socket.on('error', () => socket.destroy());
+    const exited = new Promise<number | null>((resolve) => socket.once('close', () => resolve(null)));
+    return { stdout: socket, stderr: Readable.from([]), stdin: socket, exited, close: () => socket.end() };
+  };
+  return {
+    cheapForward: true,
+    alive: () => true,
+    reused: () => reused === true,
+    bootstrap: async (helper) => (await open({ kind: 'exec', command: bootstrapCommand(helper) }))!,
+    exec: async (command) => (await open({ kind: 'exec', command }))!,
+    forward: (socketPath) => open({ kind: 'forward', socketPath }),
+    // The daemon keeps the SSH connection; our channels end with their sockets.
+    close: () => {},
+  };
+}
+
+function readAnswer(socket: Socket, host: string): Promise<{ answer: PersistAnswer; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const taken = takeLine(buffered);
+      if (taken === null) return;
+      socket.removeListener('data', onData);
+      socket.removeListener('close', onClose);
+      socket.pause();
+      resolve({ answer: JSON.parse(taken.line) as PersistAnswer, rest: taken.rest });
+    };
+    const onClose = (): void => reject(new HerdError('CONNECTION_LOST', 'the --persist daemon closed the connection before answering', { host }));
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
+}

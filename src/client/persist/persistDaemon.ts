@@ -1,0 +1,194 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { asHerdError, HerdError } from '../../protocol/errors.ts';
+import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
+import type { RawChannel } from '../transport/channel.ts';
+import { connectionKey, PERSIST_PROTOCOL, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+
+/** How often idle connections (and the daemon itself) are looked at. */
+const SWEEP_MS = 1000;
+
+interface Pooled {
+  connection: Promise<SshConnection>;
+  channels: number;
+  lastUsed: number;
+}
+
+/**
+ * The per-user background process of --persist: holds SSH connections (ssh2) and opens channels on
+ * them for short-lived herd processes, which reach it on a unix socket in their private runtime
+ * directory. A connection unused for the persist time is closed; with none left, the daemon exits.
+ */
+export async function runPersistDaemon(socketPath: string, pidPath: string, initialPersistMs: number): Promise<void> {
+  let persistMs = initialPersistMs;
+  let lastActivity = Date.now();
+  let active = 0;
+  const pool = new Map<string, Pooled>();
+
+  const server = await listenOnce(socketPath);
+  if (server === null) return; // another daemon answers there
+  writeFileSync(pidPath, `${process.pid}\n`);
+
+  const shutdown = (): void => {
+    server.close();
+    if (existsSync(pidPath)) rmSync(pidPath, { force: true });
+    rmSync(socketPath, { force: true });
+    for (const entry of pool.values()) void entry.connection.then((c) => c.close(), () => {});
+    // Closing ssh2 connections is asynchronous; nothing of ours needs to outlive this moment.
+    setTimeout(() => process.exit(0), 100);
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  setInterval(() => {
+    const now = Date.now();
+    for (const [key, entry] of pool) {
+      if (entry.channels === 0 && now - entry.lastUsed >= persistMs) {
+        pool.delete(key);
+        void entry.connection.then((c) => c.close(), () => {});
+      }
+    }
+    if (pool.size === 0 && active === 0 && now - lastActivity >= persistMs) shutdown();
+  }, SWEEP_MS);
+
+  server.on('connection', (socket) => {
+    active++;
+    lastActivity = Date.now();
+    socket.once('close', () => {
+      active--;
+      lastActivity = Date.now();
+    });
+    socket.on('error', () => socket.destroy());
+    void serve(socket).catch((err) => {
+      answer(socket, { ok: false, error: asHerdError(err).toJSON() });
+      socket.end();
+    });
+  });
+
+  async function serve(socket: Socket): Promise<void> {
+    const { request, rest } = await readRequest(socket);
+    persistMs = request.persistMs;
+    const key = connectionKey(request);
+    let entry = pool.get(key);
+    const stale = entry !== undefined && !(await entry.connection.then((c) => c.alive(), () => false));
+    const reused = entry !== undefined && !stale;
+    if (entry === undefined || stale) {
+      entry = { connection: connectFor(request), channels: 0, lastUsed: Date.now() };
+      pool.set(key, entry);
+      // A failed connection is not kept: the next request tries afresh.
+      const failed = entry;
+      failed.connection.catch(() => pool.get(key) === failed && pool.delete(key));
+    }
+    const connection = await entry.connection;
+    entry.channels++;
+    entry.lastUsed = Date.now();
+    let channel: RawChannel | null;
+    try {
+      channel = request.open.kind === 'forward' ? await connection.forward(request.open.socketPath) : await connection.exec!(request.open.command);
+    } catch (err) {
+      entry.channels--;
+      throw err;
+    }
+    if (channel === null) {
+      entry.channels--;
+      answer(socket, { ok: false, refused: true, reused });
+      socket.end();
+      return;
+    }
+    answer(socket, { ok: true, reused });
+    const done = (): void => {
+      if (entry === undefined) return;
+      entry.channels--;
+      entry.lastUsed = Date.now();
+      entry = undefined;
+    };
+    splice(socket, channel, rest, done);
+  }
+
+  function connectFor(request: PersistRequest): Promise<SshConnection> {
+    return connectSsh(request.target, {
+      transport: 'ssh2',
+      acceptNew: request.acceptNew,
+      connectTimeoutMs: request.connectTimeoutMs,
+      ...(request.knownHostsFile === undefined ? {} : { knownHostsFile: request.knownHostsFile }),
+      ...(request.authSock === undefined ? {} : { authSock: request.authSock }),
+      jumpTarget: (spec: string): SshTarget => {
+        const hop = request.jumps[spec];
+        if (hop === undefined) throw new HerdError('INTERNAL', `ProxyJump ${spec} was not resolved by the client`);
+        return hop;
+      },
+    });
+  }
+}
+
+function answer(socket: Socket, value: PersistAnswer): void {
+  if (!socket.destroyed) socket.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Bytes both ways between a client's unix connection and its SSH channel; either end closing ends both. */
+function splice(socket: Socket, channel: RawChannel, early: Buffer, done: () => void): void {
+  if (early.length > 0) channel.stdin.write(early);
+  socket.pipe(channel.stdin as NodeJS.WritableStream);
+  (channel.stdout as NodeJS.ReadableStream).pipe(socket);
+  channel.stderr.resume();
+  let ended = false;
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    done();
+    socket.end();
+    channel.close();
+  };
+  socket.once('close', end);
+  void channel.exited.then(end);
+}
+
+function readRequest(socket: Socket): Promise<{ request: PersistRequest; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      let taken: ReturnType<typeof takeLine>;
+      try {
+        taken = takeLine(buffered);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      if (taken === null) return;
+      socket.removeListener('data', onData);
+      socket.pause();
+      const request = JSON.parse(taken.line) as PersistRequest;
+      if (request.v !== PERSIST_PROTOCOL) reject(new HerdError('VERSION_MISMATCH', `persist daemon speaks version ${PERSIST_PROTOCOL}, not ${request.v}`));
+      else resolve({ request, rest: taken.rest });
+    };
+    socket.on('data', onData);
+    socket.once('end', () => reject(new HerdError('PROTOCOL', 'persist daemon: the client left before its request')));
+  });
+}
+
+/** Listens on the socket, taking over a stale one; null when a live daemon already answers there. */
+async function listenOnce(socketPath: string): Promise<Server | null> {
+  const tryListen = (): Promise<Server | NodeJS.ErrnoException> =>
+    new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+      server.listen(socketPath, () => resolve(server));
+    });
+  const first = await tryListen();
+  if (!(first instanceof Error)) return first;
+  if (first.code !== 'EADDRINUSE') throw first;
+  const answered = await new Promise<boolean>((resolve) => {
+    const probe = connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (answered) return null;
+  rmSync(socketPath, { force: true });
+  const second = await tryListen();
+  if (second instanceof Error) throw second;
+  return second;
+}

@@ -1,0 +1,149 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
+import { gate, herd, loud, sleep, type HerdOptions } from './harness.ts';
+
+/*
+ * --persist: a per-user background process keeps the SSH connections, so repeated herd commands pay
+ * the handshake once per host. Proof on the host's side: one sshd session serves every run.
+ * Each test has its own XDG_RUNTIME_DIR, so its daemon is its own (and ended by its pid).
+ */
+const Persist = suite('--persist connection reuse');
+const enabled = gate('persist.test.ts', { root: true, commands: ['ip', 'ssh', 'ssh-keygen', '/usr/sbin/sshd'] });
+let bed: Testbed;
+const host = (i: number): TestHost => bed.hosts[i - 1]!;
+
+Persist.before(loud(async () => {
+  bed = await up(2);
+  const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
+  mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
+  writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts }));
+}));
+
+Persist.after(() => bed?.down());
+
+/** A private runtime directory: where the daemon's socket and pid file go. */
+function runtime(): { options: HerdOptions; dir: string; daemonPid(): number | null; end(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'herd-rt-'));
+  const daemonPid = (): number | null => {
+    try {
+      const pid = Number(readFileSync(join(dir, 'herd', 'persist-v1.pid'), 'utf8').trim());
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    options: { home: bed.home, env: { XDG_RUNTIME_DIR: dir }, timeoutMs: 30_000 },
+    dir,
+    daemonPid,
+    end: () => {
+      const pid = daemonPid();
+      if (pid !== null) process.kill(pid, 'SIGTERM');
+      // ControlMaster processes of the openssh test are ours too: they name this directory.
+      for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+        try {
+          const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+          if (argv.startsWith('ssh\0') && argv.includes(dir)) process.kill(Number(entry), 'SIGTERM');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The sshd processes serving connections on a host, one per connection (the listener excluded). */
+const sshdSessions = (h: TestHost): number[] =>
+  bed
+    .processes(h)
+    .filter((p) => p.argv[0]?.startsWith('sshd:') === true && !p.argv.join(' ').includes('[listener]'))
+    .map((p) => p.pid)
+    .sort();
+
+async function settled(h: TestHost, expected: number): Promise<number[]> {
+  for (let i = 0; i < 30 && sshdSessions(h).length !== expected; i++) await sleep(100);
+  return sshdSessions(h);
+}
+
+type RunDoc = { hosts: Array<{ host: string; stdout: string; connection: { direct: boolean; reused: boolean } }> };
+
+Persist('five runs on two hosts: one SSH connection per host, kept by one daemon; persist status and stop', async () => {
+  const rt = runtime();
+  try {
+    const before = [sshdSessions(host(1)).length, sshdSessions(host(2)).length];
+    const first = await herd(['run', '--persist', '1m', '-H', 'h1,h2', '--json', '--', 'hostname'], rt.options);
+    assert.is(first.code, 0, first.stderr);
+    assert.equal(first.json<RunDoc>().hosts.map((h) => h.connection.reused), [false, false]);
+    const daemon = rt.daemonPid();
+    assert.ok(daemon !== null, 'the daemon runs');
+    const kept = [await settled(host(1), before[0]! + 1), await settled(host(2), before[1]! + 1)];
+    assert.equal(kept.map((s) => s.length), [before[0]! + 1, before[1]! + 1], 'one more connection (its sshd process) on each host');
+    for (let i = 0; i < 4; i++) {
+      const again = await herd(['run', '--persist', '1m', '-H', 'h1,h2', '--json', '--', 'echo', `run-${i}`], rt.options);
+      assert.is(again.code, 0, again.stderr);
+      const doc = again.json<RunDoc>();
+      assert.equal(doc.hosts.map((h) => [h.stdout, h.connection.reused]), [[`run-${i}\n`, true], [`run-${i}\n`, true]]);
+    }
+    assert.equal([sshdSessions(host(1)), sshdSessions(host(2))], kept, 'the same sshd sessions served every run: no new handshake');
+    assert.is(rt.daemonPid(), daemon, 'the same daemon');
+    const status = await herd(['persist', 'status', '--json'], rt.options);
+    assert.equal(status.json(), { running: true, pid: daemon, socket: join(rt.dir, 'herd', 'persist-v1.sock') });
+    // Job commands use it too.
+    const list = await herd(['job', 'list', '--persist', '1m', '-H', 'h1', '--json'], rt.options);
+    assert.is(list.code, 0, list.stderr);
+    assert.equal(sshdSessions(host(1)), kept[0]);
+    const stopped = await herd(['persist', 'stop'], rt.options);
+    assert.match(stopped.text, `stopped pid ${daemon}`);
+    assert.is(rt.daemonPid(), null);
+    assert.is((await settled(host(1), before[0]!)).length, before[0], 'its connections closed with it');
+    const without = await herd(['run', '-H', 'h1', '--json', '--', 'true'], rt.options);
+    assert.is(without.json<RunDoc>().hosts[0]!.connection.reused, false);
+    assert.is(rt.daemonPid(), null, 'without --persist no daemon starts');
+  } finally {
+    rt.end();
+  }
+});
+
+Persist('an unused daemon exits by itself after the persist time; a failure is reported, not kept', async () => {
+  const rt = runtime();
+  try {
+    const r = await herd(['run', '--persist', '2s', '-H', 'h1', '--', 'true'], rt.options);
+    assert.is(r.code, 0, r.stderr);
+    const pid = rt.daemonPid();
+    assert.ok(pid !== null);
+    const unreachable = await herd(['run', '--persist', '2s', '-H', `root@${host(1).address}:2`, '--', 'true'], rt.options);
+    assert.is(unreachable.code, 254);
+    assert.match(unreachable.stderr, /\[HOST_UNREACHABLE\]/);
+    for (let i = 0; i < 60 && rt.daemonPid() !== null; i++) await sleep(100);
+    assert.is(rt.daemonPid(), null, 'gone within ~2 s of the last use');
+  } finally {
+    rt.end();
+  }
+});
+
+Persist('--transport openssh --persist uses OpenSSH\'s ControlMaster: one connection for several runs', async () => {
+  const rt = runtime();
+  try {
+    // Earlier tests' connections to h2 are closing: start from none.
+    const before = (await settled(host(2), 0)).length;
+    for (const word of ['a', 'b', 'c']) {
+      const r = await herd(['run', '--transport', 'openssh', '--persist', '5s', '-H', 'h2', '--', 'echo', word], rt.options);
+      assert.is(r.code, 0, r.stderr);
+      assert.is(r.text, `${word}\n`);
+    }
+    // The master holds one connection; each run's own session ended with it.
+    assert.is((await settled(host(2), before + 1)).length, before + 1, 'one connection (its sshd process) for three runs');
+    assert.ok(readdirSync(join(rt.dir, 'herd')).some((f) => f.startsWith('cm-')), 'the ControlMaster socket is in the runtime directory');
+  } finally {
+    rt.end();
+  }
+});
+
+if (enabled) Persist.run();
