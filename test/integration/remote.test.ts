@@ -351,6 +351,44 @@ Remote('authenticates through a real ssh-agent when SSH_AUTH_SOCK is set and no 
   }
 });
 
+Remote('an encrypted key: its passphrase is asked once on a terminal (echo off) for all hosts; without one, a clear SSH_AUTH', async () => {
+  const box = homeWith('passphrase', ['known_hosts', 'config']);
+  try {
+    const key = join(box.home, '.ssh', 'id_ed25519');
+    copyFileSync(bed.clientKey, key);
+    execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'open sesame', '-f', key]);
+    // script(1) gives herd a terminal; the passphrase is typed once the prompt shows.
+    const cli = ['node', join(import.meta.dirname ?? '.', '..', '..', 'dist', 'herd.js'), 'run', '-H', 'h1,h2', '--', 'echo', 'unlocked'].join(' ');
+    const tty = spawn('script', ['-qefc', cli, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: box.home, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let seen = '';
+    let prompts = 0;
+    const done = new Promise<number | null>((resolve) => tty.once('close', (code) => resolve(code)));
+    tty.stdout.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const count = seen.split('Enter passphrase for key').length - 1;
+      if (count > prompts) {
+        prompts = count;
+        tty.stdin.write('open sesame\r');
+      }
+    });
+    const timer = setTimeout(() => tty.kill('SIGKILL'), 30_000);
+    const code = await done;
+    clearTimeout(timer);
+    assert.is(code, 0, seen);
+    assert.is(prompts, 1, 'asked once for both hosts');
+    assert.match(seen, `Enter passphrase for key '${key}'`);
+    assert.not.match(seen, 'open sesame', 'not echoed');
+    assert.match(seen, /h1: unlocked/);
+    assert.match(seen, /h2: unlocked/);
+    const batch = await herd(['run', '-H', 'h1', '--', 'true'], { home: box.home });
+    assert.is(batch.code, 255);
+    assert.match(batch.stderr, /skipped .*id_ed25519 \(encrypted, and no terminal to ask for its passphrase\).*\[SSH_AUTH\]/);
+    assert.match(batch.stderr, /ssh-add .*id_ed25519/);
+  } finally {
+    box.remove();
+  }
+});
+
 Remote('a host\'s identityFile from the config is used (with ~ expanded)', async () => {
   const box = homeWith('identity-file', ['known_hosts']);
   try {

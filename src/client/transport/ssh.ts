@@ -6,6 +6,7 @@ import type { AnyAuthMethod, AuthenticationType, Client, ClientChannel, ConnectC
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts.ts';
+import { canPrompt, passphraseFor } from '../passphrase.ts';
 import { fingerprint, judgeHostKey, knownHostsName, knownKeys, recordHostKey } from '../knownHosts.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
 import type { RawChannel } from './channel.ts';
@@ -70,8 +71,18 @@ async function authPlan(target: SshTarget, options: SshOptions): Promise<AuthPla
     const key = readFileSync(file);
     const parsed = utils.parseKey(key);
     if (parsed instanceof Error) {
-      // Passphrase prompts come with ssh_config support; until then say why the key was not used.
-      skipped.push(`${file} (${/passphrase/i.test(parsed.message) ? 'encrypted' : 'unreadable'})`);
+      if (!/passphrase/i.test(parsed.message)) {
+        skipped.push(`${file} (unreadable)`);
+        continue;
+      }
+      // Encrypted: asked on the terminal once per run; without one the key is skipped, and named.
+      const passphrase = await passphraseFor(file, (p) => !(utils.parseKey(key, p) instanceof Error));
+      if (passphrase === null) {
+        skipped.push(`${file} (encrypted${canPrompt() ? '' : ', and no terminal to ask for its passphrase'})`);
+        continue;
+      }
+      methods.push({ type: 'publickey', username: target.user, key, passphrase });
+      tried.push(file);
       continue;
     }
     methods.push({ type: 'publickey', username: target.user, key });
@@ -84,9 +95,12 @@ function connectionError(err: Error & { level?: string; code?: string }, target:
   const where = `${target.user}@${target.address}:${target.port}`;
   if (err.level === 'client-authentication') {
     const detail = [plan.tried.length > 0 ? `tried ${plan.tried.join(', ')}` : 'no agent and no key file found', ...plan.skipped.map((s) => `skipped ${s}`)];
-    return new HerdError('SSH_AUTH', `authentication failed for ${where}: ${detail.join('; ')}`, {
-      hint: 'load a key into ssh-agent, or set IdentityFile for this host in ~/.ssh/config (or identityFile in herd\'s config)',
-    });
+    const encrypted = plan.skipped.filter((s) => s.includes('(encrypted'));
+    const hint =
+      encrypted.length > 0
+        ? `add the encrypted key to ssh-agent (ssh-add ${encrypted[0]!.split(' (')[0]}), or run herd from a terminal to be asked for its passphrase`
+        : 'load a key into ssh-agent, or set IdentityFile for this host in ~/.ssh/config (or identityFile in herd\'s config)';
+    return new HerdError('SSH_AUTH', `authentication failed for ${where}: ${detail.join('; ')}`, { hint });
   }
   if (err.level === 'client-timeout') return new HerdError('HOST_UNREACHABLE', `${where}: timed out while connecting`);
   return new HerdError('HOST_UNREACHABLE', `cannot reach ${where}: ${err.message}`, { cause: err });
