@@ -1,6 +1,7 @@
 import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobLimits } from '../protocol/messages.ts';
+import { hostColour, paint, useColour, type ColourWhen } from './colour.ts';
 import { PrefixedLines } from './lineWriter.ts';
 import { exitStatus, summaryLine, type HostOutcome } from './outcome.ts';
 import { OutputGate } from './outputGate.ts';
@@ -63,12 +64,18 @@ class LiveOutput implements RunOutput {
   private readonly prefixed: boolean;
   private readonly io: Io;
   private readonly limits: JobLimits;
+  private readonly colour: { 1: boolean; 2: boolean };
 
-  constructor(io: Io, hosts: number, limits: JobLimits) {
+  constructor(io: Io, hosts: number, limits: JobLimits, colour: ColourWhen) {
     this.io = io;
     this.limits = limits;
     this.gates = { 1: new OutputGate(io.stdout), 2: new OutputGate(io.stderr) };
     this.prefixed = hosts > 1;
+    this.colour = { 1: useColour(io.stdout, colour), 2: useColour(io.stderr, colour) };
+  }
+
+  private prefix(host: string, channel: 1 | 2): string {
+    return this.colour[channel] ? `${paint(`${host}:`, hostColour(host))} ` : `${host}: `;
   }
 
   started(): void {}
@@ -80,7 +87,7 @@ class LiveOutput implements RunOutput {
     }
     let prefixer = this.prefixers.get(host);
     if (prefixer === undefined) {
-      prefixer = { 1: new PrefixedLines(`${host}: `), 2: new PrefixedLines(`${host}: `) };
+      prefixer = { 1: new PrefixedLines(this.prefix(host, 1)), 2: new PrefixedLines(this.prefix(host, 2)) };
       this.prefixers.set(host, prefixer);
     }
     this.gates[channel].write(prefixer[channel].push(bytes), done);
@@ -123,11 +130,13 @@ class GatherOutput implements RunOutput {
   private readonly progress: Progress;
   private readonly io: Io;
   private readonly limits: JobLimits;
+  private readonly colour: boolean;
 
-  constructor(io: Io, hosts: number, limits: JobLimits) {
+  constructor(io: Io, hosts: number, limits: JobLimits, colour: ColourWhen) {
     this.io = io;
     this.limits = limits;
     this.progress = new Progress(io, hosts);
+    this.colour = useColour(io.stdout, colour);
   }
 
   started(): void {}
@@ -157,7 +166,7 @@ class GatherOutput implements RunOutput {
     for (const group of groups.values()) {
       const title = `${group.hosts.join(',')} (${group.hosts.length})${group.status === 0 ? '' : ` exit ${group.status}`}`;
       const rule = '-'.repeat(Math.min(Math.max(title.length, 15), 78));
-      this.io.stdout.write(`${rule}\n${title}\n${rule}\n`);
+      this.io.stdout.write(`${rule}\n${this.colour ? paint(title, group.status === 0 ? 36 : 31) : title}\n${rule}\n`);
       this.io.stdout.write(group.stdout);
       if (group.stdout.length > 0 && group.stdout[group.stdout.length - 1] !== 10) this.io.stdout.write('\n');
       if (group.stderr.length > 0) this.io.stderr.write(group.stderr);
@@ -277,10 +286,10 @@ class JsonOutput implements RunOutput {
   }
 }
 
-export function runOutput(mode: OutputMode, io: Io, hosts: number, limits: JobLimits, dir?: string): RunOutput {
+export function runOutput(mode: OutputMode, io: Io, hosts: number, limits: JobLimits, colour: ColourWhen, dir?: string): RunOutput {
   switch (mode) {
     case 'gather':
-      return new GatherOutput(io, hosts, limits);
+      return new GatherOutput(io, hosts, limits, colour);
     case 'dir':
       return new DirOutput(io, dir!, hosts, limits);
     case 'ndjson':
@@ -288,6 +297,6 @@ export function runOutput(mode: OutputMode, io: Io, hosts: number, limits: JobLi
     case 'json':
       return new JsonOutput(io);
     default:
-      return new LiveOutput(io, hosts, limits);
+      return new LiveOutput(io, hosts, limits, colour);
   }
 }

@@ -50,6 +50,21 @@ Fanout('--gather: each distinct output once, with the hosts that produced it', a
   assert.match(r.text, new RegExp(`^h2,h3,.*,h${HOSTS} \\(${HOSTS - 1}\\)\\n-+\\nother$`, 'm'));
 });
 
+Fanout('--color always: host names painted, each host its own colour every time; never by default in a pipe', async () => {
+  const r = await run(['run', '--color', 'always', '-H', 'h[1-3]', '--', 'sh', '-c', 'echo one; echo two >&2']);
+  assert.is(r.code, 0, r.stderr);
+  const painted = /^\x1b\[(\d+)m(h\d):\x1b\[0m one$/;
+  const lines = r.text.trim().split('\n');
+  assert.is(lines.length, 3);
+  const colours = new Map(lines.map((l) => painted.exec(l)!).map((m) => [m[2]!, m[1]!]));
+  assert.equal([...colours.keys()].sort(), ['h1', 'h2', 'h3']);
+  for (const [name, colour] of colours) assert.match(r.stderr, `\x1b[${colour}m${name}:\x1b[0m two`, 'stderr lines too, in the same colour');
+  const gathered = await run(['run', '-b', '--color', 'always', '-H', 'h[1-3]', '--', 'true']);
+  assert.match(gathered.text, '\x1b[36mh1,h2,h3 (3)\x1b[0m');
+  const plain = await run(['run', '-H', 'h[1-3]', '--', 'echo', 'one']);
+  assert.not.match(plain.text + plain.stderr, '\x1b[', 'no escape codes in a pipe');
+});
+
 Fanout('--output-dir: a stdout and a stderr file per host', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'herd-outdir-'));
   try {

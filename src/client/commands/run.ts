@@ -20,6 +20,7 @@ import { runOutput, type OutputMode } from '../runOutput.ts';
 import type { HostTarget } from '../hosts.ts';
 import type { ConnectContext } from '../hostConnection.ts';
 import { pumpStdin } from '../stdinPump.ts';
+import { COLOUR_CHOICES, type ColourWhen } from '../colour.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
 
 export interface RunOptions extends GlobalOptions {
@@ -42,6 +43,7 @@ export interface RunOptions extends GlobalOptions {
   ndjson: boolean;
   outputDir?: string;
   retries: number;
+  color: string;
   timeout?: string;
   schedule?: string;
   maxLogSize?: string;
@@ -124,7 +126,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const modes = [options.json && 'json', options.ndjson && 'ndjson', options.outputDir !== undefined && 'dir', options.gather && 'gather'].filter(Boolean) as OutputMode[];
   if (modes.length > 1) throw new HerdError('INVALID_SPEC', `choose one output mode: ${modes.map((m) => ({ json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather' })[m as 'json']).join(', ')} were given`);
   if (!Number.isInteger(options.retries) || options.retries < 0) throw new HerdError('INVALID_SPEC', `--retries: "${options.retries}" must be a whole number, 0 or more`);
-  const out = runOutput(modes[0] ?? 'live', io, targets.length, limits, options.outputDir);
+  if (!(COLOUR_CHOICES as readonly string[]).includes(options.color)) throw new HerdError('INVALID_SPEC', `--color: "${options.color}" is not one of ${COLOUR_CHOICES.join(', ')}`);
+  const out = runOutput(modes[0] ?? 'live', io, targets.length, limits, options.color as ColourWhen, options.outputDir);
 
   const outcomes = new Map<string, HostOutcome>();
   const interrupts = new Interrupts(graceMs, (line) => io.stderr.write(`${line}\n`));
@@ -299,6 +302,7 @@ function runOptions(argv: Args): RunOptions {
     ndjson: argv.ndjson === true,
     ...(typeof argv.outputDir === 'string' ? { outputDir: argv.outputDir } : {}),
     retries: Number(argv.retries ?? 0),
+    color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
 }
 
@@ -331,6 +335,7 @@ export const runModule: CommandModule = {
       .option('output-dir', { type: 'string', describe: 'write each host\'s output to DIR/HOST.stdout and DIR/HOST.stderr', group: 'Output:' })
       .option('ndjson', { type: 'boolean', default: false, describe: 'a stream of JSON events, one per line: started, output, exit, error, summary', group: 'Output:' })
       .option('retries', { type: 'number', default: 0, describe: 'try connecting again this many times when a host cannot be reached' })
+      .option('color', { type: 'string', default: 'auto', choices: ['auto', 'always', 'never'], describe: 'colour host names: auto (on a terminal, unless NO_COLOR is set), always, never' })
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C or --timeout, time between SIGTERM and SIGKILL' })
       .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
       .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })

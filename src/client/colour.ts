@@ -1,0 +1,25 @@
+/** When host names are painted: auto (a terminal, and NO_COLOR unset), always, never. */
+export type ColourWhen = 'auto' | 'always' | 'never';
+
+export const COLOUR_CHOICES: readonly ColourWhen[] = ['auto', 'always', 'never'];
+
+export function useColour(stream: NodeJS.WritableStream, when: ColourWhen): boolean {
+  if (when !== 'auto') return when === 'always';
+  // https://no-color.org: any non-empty value turns colour off.
+  if ((process.env.NO_COLOR ?? '') !== '') return false;
+  return (stream as { isTTY?: boolean }).isTTY === true;
+}
+
+// Readable on dark and light terminals; red is left for failures.
+const PALETTE = [36, 32, 33, 34, 35, 96, 92, 93, 94, 95];
+
+/** The same colour for a host every time (a hash of its name), so one host's lines are easy to follow. */
+export function hostColour(host: string): number {
+  let hash = 0;
+  for (let i = 0; i < host.length; i++) hash = (hash * 31 + host.charCodeAt(i)) >>> 0;
+  return PALETTE[hash % PALETTE.length]!;
+}
+
+export function paint(text: string, colour: number): string {
+  return `\x1b[${colour}m${text}\x1b[0m`;
+}
