@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'JOB_FAILED', // the job could not be started on the host
   'JOB_NOT_FOUND', // no job on the host has that id (or id prefix)
   'JOB_RUNNING', // the job must have ended first (delete)
+  'NO_SPACE', // the host's disk (where herd keeps its state and job logs) is full
   'CONNECTION_LOST',
   'INTERRUPTED',
   'INTERNAL',
@@ -65,5 +66,13 @@ export class HerdError extends Error {
 export function asHerdError(err: unknown, fallback: ErrorCode = 'INTERNAL'): HerdError {
   if (err instanceof HerdError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  const errno = err as { code?: unknown; path?: unknown };
+  if (errno.code === 'ENOSPC' || errno.code === 'EDQUOT') {
+    const where = typeof errno.path === 'string' ? ` (${errno.path})` : '';
+    return new HerdError('NO_SPACE', `no space left on the disk herd writes to${where}: ${message}`, {
+      cause: err,
+      hint: 'free space there; finished jobs\' output logs go with: herd job prune -H HOST --older-than 1d',
+    });
+  }
   return new HerdError(fallback, message, { cause: err });
 }

@@ -359,7 +359,7 @@ Remote('an encrypted key: its passphrase is asked once on a terminal (echo off) 
     execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'open sesame', '-f', key]);
     // script(1) gives herd a terminal; the passphrase is typed once the prompt shows.
     const cli = ['node', join(import.meta.dirname ?? '.', '..', '..', 'dist', 'herd.js'), 'run', '-H', 'h1,h2', '--', 'echo', 'unlocked'].join(' ');
-    const tty = spawn('script', ['-qefc', cli, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: box.home, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const tty = spawn('script', ['-qefc', cli, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: box.home, TERM: 'dumb', NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let seen = '';
     let prompts = 0;
     const done = new Promise<number | null>((resolve) => tty.once('close', (code) => resolve(code)));
@@ -378,6 +378,7 @@ Remote('an encrypted key: its passphrase is asked once on a terminal (echo off) 
     assert.is(prompts, 1, 'asked once for both hosts');
     assert.match(seen, `Enter passphrase for key '${key}'`);
     assert.not.match(seen, 'open sesame', 'not echoed');
+    // A terminal, but NO_COLOR: host names stay plain.
     assert.match(seen, /h1: unlocked/);
     assert.match(seen, /h2: unlocked/);
     const batch = await herd(['run', '-H', 'h1', '--', 'true'], { home: box.home });
@@ -418,6 +419,21 @@ Remote('no usable key is SSH_AUTH; a closed port is HOST_UNREACHABLE', async () 
   } finally {
     box.remove();
   }
+});
+
+Remote('a full disk on the host is NO_SPACE with what to do, not an internal error; freed, jobs run again', async () => {
+  assert.is((await run(['run', '-H', 'h4', '--', 'true'])).code, 0, 'the agent is up');
+  // The host's state directory is a 2 GiB tmpfs of its own: fill it up.
+  bed.onHost(host(4), ['sh', '-c', 'dd if=/dev/zero of=/var/lib/herd/filler bs=1M 2>/dev/null; true']);
+  try {
+    const full = await run(['run', '-H', 'h4', '--', 'echo', 'hi']);
+    assert.is(full.code, 255, full.stderr);
+    assert.match(full.stderr, /h4: no space left on the disk herd writes to.*\[NO_SPACE\].*herd job prune/);
+  } finally {
+    bed.onHost(host(4), ['rm', '-f', '/var/lib/herd/filler']);
+  }
+  const again = await run(['run', '-H', 'h4', '--', 'echo', 'hi']);
+  assert.is(again.text, 'hi\n', again.stderr);
 });
 
 Remote('a host enrolled by one CA refuses another CA; a viewer may not run', async () => {
