@@ -2,7 +2,7 @@
  * Fan-out on a fleet (npm run bench:fleet, as root): every tool runs `true` on BENCH_HOSTS (default 50)
  * testbed hosts, side by side in one run.
  *   herd, cold connections (a new SSH handshake per host, agents already up), under node and bun
- *   herd --persist (warm: the connections kept by the persist daemon from the previous run)
+ *   herd --persist (warm: the connections kept by the persist daemon from the previous run), also --network none
  *   herd --transport openssh
  *   clush -f 64, parallel-ssh -p 64, ansible -f 64 -m command (ansible's own default ControlPersist applies)
  * BENCH_RUNS sets the repetitions (default 7). Targets (issue 6): cold ≤ 0.7× clush, warm ≤ 0.2× clush.
@@ -70,6 +70,8 @@ try {
   const persist = [process.execPath, herdJs, 'run', '--persist', '10m', '-H', all, '--', 'true'];
   await measure('persist warm-up', 1, persist, env);
   const herdWarm = note(await measure(`herd run --persist (node), kept connections`, RUNS, persist, env));
+  // The same without a network namespace and veth per job: what connection reuse alone leaves.
+  note(await measure(`herd run --persist --network none (node)`, RUNS, [...persist.slice(0, -2), '--network', 'none', '--', 'true'], env));
   await measure('persist stop', 1, [process.execPath, herdJs, 'persist', 'stop'], env);
   const herdOpenssh = note(await measure(`herd run --transport openssh (node)`, RUNS, [process.execPath, herdJs, 'run', '--transport', 'openssh', '-H', all, '--', 'true'], env));
   const clush = note(await measure(`clush -f 64`, RUNS, ['clush', '-f', '64', '-l', 'root', '-o', sshOptions.join(' '), '-w', addresses.join(','), 'true'], env));
