@@ -31,8 +31,8 @@ function hostSources(options: { exclude?: string; inventory?: string }, loaded: 
 }
 
 /**
- * A ProxyJump hop resolved like a -H name (herd's config, ~/.ssh/config, user@host:port). The
- * chain is the target's: a hop's own ProxyJump is not followed.
+ * A ProxyJump hop resolved like a -H name (herd's config, ~/.ssh/config, user@host:port), its own
+ * ProxyJump included (followed for the first hop of a chain, as OpenSSH does).
  */
 export function jumpResolver(loaded: LoadedConfig): (spec: string) => SshTarget {
   let sources: Omit<HostSources, 'config'> | undefined;
@@ -40,7 +40,7 @@ export function jumpResolver(loaded: LoadedConfig): (spec: string) => SshTarget 
     sources ??= hostSources({}, loaded);
     const [hop] = resolveHosts(spec, loaded.config, sources);
     if (hop === undefined || hop.kind !== 'ssh') throw new HerdError('INVALID_SPEC', `ProxyJump ${spec} is not an SSH host`);
-    return hop.ssh === undefined ? hop : { ...hop, ssh: { ...hop.ssh, proxyJump: [] } };
+    return hop;
   };
 }
 

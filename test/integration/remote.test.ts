@@ -264,15 +264,20 @@ Remote('~/.ssh/config: Host aliases, HostName, User, IdentityFile, StrictHostKey
   }
 });
 
-Remote('ProxyJump: a host only a bastion reaches is reached through it, also through a chain of two', async () => {
-  // h2 refuses SSH from this machine (the testbed's bridge address) and takes it from the other hosts.
+Remote('ProxyJump: a host only a bastion reaches is reached through it, through a chain of two, and through a hop behind its own ProxyJump', async () => {
+  // h2 and h3 refuse SSH from this machine (the testbed's bridge address) and take it from the other hosts.
   const here = host(2).address.replace(/\.\d+$/, '.1');
-  const inH2 = (args: string[]): string => execFileSync('nsenter', [`--net=/run/netns/${host(2).netns}`, 'nft', ...args], { encoding: 'utf8' });
+  const nftIn = (n: number) => (args: string[]): string => execFileSync('nsenter', [`--net=/run/netns/${host(n).netns}`, 'nft', ...args], { encoding: 'utf8' });
+  const inH2 = nftIn(2);
+  const inH3 = nftIn(3);
   inH2(['add', 'table', 'inet', 'herdtest']);
+  inH3(['add', 'table', 'inet', 'herdtest']);
   const box = homeWith('jump', ['key', 'known_hosts', 'config']);
   try {
-    inH2(['add', 'chain', 'inet', 'herdtest', 'input', '{ type filter hook input priority 0; }']);
-    inH2(['add', 'rule', 'inet', 'herdtest', 'input', 'ip', 'saddr', here, 'tcp', 'dport', '22', 'reject', 'with', 'tcp', 'reset']);
+    for (const inHost of [inH2, inH3]) {
+      inHost(['add', 'chain', 'inet', 'herdtest', 'input', '{ type filter hook input priority 0; }']);
+      inHost(['add', 'rule', 'inet', 'herdtest', 'input', 'ip', 'saddr', here, 'tcp', 'dport', '22', 'reject', 'with', 'tcp', 'reset']);
+    }
     writeFileSync(join(box.home, '.ssh', 'config'), [
       'Host behind',
       `  HostName ${host(2).address}`,
@@ -285,6 +290,15 @@ Remote('ProxyJump: a host only a bastion reaches is reached through it, also thr
       'Host bastion',
       `  HostName ${host(1).address}`,
       '  User root',
+      // mid (h3) is itself behind bastion; deep (h2) is behind mid: OpenSSH follows the first hop's own ProxyJump.
+      'Host mid',
+      `  HostName ${host(3).address}`,
+      '  User root',
+      '  ProxyJump bastion',
+      'Host deep',
+      `  HostName ${host(2).address}`,
+      '  User root',
+      '  ProxyJump mid',
       '',
     ].join('\n'));
     const direct = await herd(['run', '-H', `root@${host(2).address}`, '--', 'true'], { home: box.home });
@@ -295,9 +309,13 @@ Remote('ProxyJump: a host only a bastion reaches is reached through it, also thr
     const chain = await herd(['run', '-H', 'farther', '--', 'echo', 'two-hops'], { home: box.home });
     assert.is(chain.code, 0, chain.stderr);
     assert.is(chain.text, 'two-hops\n');
+    const nested = await herd(['run', '-H', 'deep', '--', 'echo', 'behind-two'], { home: box.home });
+    assert.is(nested.code, 0, nested.stderr);
+    assert.is(nested.text, 'behind-two\n');
   } finally {
     box.remove();
     inH2(['delete', 'table', 'inet', 'herdtest']);
+    inH3(['delete', 'table', 'inet', 'herdtest']);
   }
 });
 

@@ -72,11 +72,17 @@ async function dialDaemon(persistMs: number): Promise<Socket> {
  * TCP connect, key exchange and authentication.
  */
 export function connectPersisted(target: SshTarget, options: SshOptions, persistMs: number): SshConnection {
+  // Every hop the daemon may need, a first hop's own ProxyJump included (see reach() in ssh.ts).
   const jumps: Record<string, SshTarget> = {};
-  for (const spec of target.ssh?.proxyJump ?? []) {
-    if (options.jumpTarget === undefined) throw new HerdError('INTERNAL', 'no way to resolve ProxyJump hosts');
-    jumps[spec] = options.jumpTarget(spec);
-  }
+  const collect = (of: SshTarget, depth: number): void => {
+    for (const spec of of.ssh?.proxyJump ?? []) {
+      if (spec in jumps || depth > 8) continue;
+      if (options.jumpTarget === undefined) throw new HerdError('INTERNAL', 'no way to resolve ProxyJump hosts');
+      jumps[spec] = options.jumpTarget(spec);
+      collect(jumps[spec]!, depth + 1);
+    }
+  };
+  collect(target, 0);
   const authSock = process.env.SSH_AUTH_SOCK;
   // Whether the daemon had the connection before our first request: later ones always find it.
   let reused: boolean | undefined;

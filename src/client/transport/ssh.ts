@@ -124,27 +124,7 @@ export interface SshConnection {
 
 /** Connects with ssh2, checking the host key against known_hosts and authenticating like OpenSSH. */
 export async function connectSsh(target: SshTarget, options: SshOptions): Promise<SshConnection> {
-  // ProxyJump: each hop is reached through the one before it, the host through the last.
-  const hops: Client[] = [];
-  let via: Client | null = null;
-  try {
-    for (const spec of target.ssh?.proxyJump ?? []) {
-      if (options.jumpTarget === undefined) throw new HerdError('INTERNAL', 'no way to resolve ProxyJump hosts');
-      const hop = options.jumpTarget(spec);
-      via = await handshake(hop, options, via === null ? undefined : await tunnel(via, hop, target));
-      hops.push(via);
-    }
-  } catch (err) {
-    for (const hop of hops) hop.end();
-    throw asHerdError(err).withHost(target.name);
-  }
-  let client: Client;
-  try {
-    client = await handshake(target, options, via === null ? undefined : await tunnel(via, target, target));
-  } catch (err) {
-    for (const hop of hops) hop.end();
-    throw err;
-  }
+  const { client, hops } = await reach(target, options, 0);
 
   const wrap = (channel: ClientChannel, stderr: NodeJS.ReadableStream): RawChannel => {
     const exited = new Promise<number | null>((resolve) => {
@@ -182,6 +162,43 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
       client.exec(command, (err, ch) => (err ? reject(new HerdError('HELPER_START', `cannot start a command on ${target.name}: ${err.message}`)) : resolve(ch)));
     });
     return wrap(channel, channel.stderr);
+  }
+}
+
+/** Jump hosts reached through jump hosts this deep are taken for a loop in the configuration. */
+const MAX_JUMP_DEPTH = 8;
+
+/**
+ * A connection to `target` through its ProxyJump chain: each hop is reached through the one before
+ * it, the host through the last. As with OpenSSH, the first hop's own ProxyJump is followed (it is
+ * reached like any host); later hops are reached through the chain, whatever their own settings.
+ */
+async function reach(target: SshTarget, options: SshOptions, depth: number): Promise<{ client: Client; hops: Client[] }> {
+  const hops: Client[] = [];
+  let via: Client | null = null;
+  try {
+    for (const [i, spec] of (target.ssh?.proxyJump ?? []).entries()) {
+      if (options.jumpTarget === undefined) throw new HerdError('INTERNAL', 'no way to resolve ProxyJump hosts');
+      const hop = options.jumpTarget(spec);
+      if (i === 0 && (hop.ssh?.proxyJump ?? []).length > 0) {
+        if (depth >= MAX_JUMP_DEPTH) throw new HerdError('INVALID_SPEC', `ProxyJump: ${spec} is reached through ${MAX_JUMP_DEPTH} jump hosts or more: a loop in ~/.ssh/config?`);
+        const inner = await reach(hop, options, depth + 1);
+        hops.push(...inner.hops, inner.client);
+        via = inner.client;
+        continue;
+      }
+      via = await handshake(hop, options, via === null ? undefined : await tunnel(via, hop, target));
+      hops.push(via);
+    }
+  } catch (err) {
+    for (const hop of hops) hop.end();
+    throw asHerdError(err).withHost(target.name);
+  }
+  try {
+    return { client: await handshake(target, options, via === null ? undefined : await tunnel(via, target, target)), hops };
+  } catch (err) {
+    for (const hop of hops) hop.end();
+    throw err;
   }
 }
 
