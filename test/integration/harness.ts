@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { REPO } from '../../fixtures/testbed/testbed.ts';
 
 export const HERD = join(REPO, 'dist', 'herd.js');
@@ -98,6 +98,17 @@ export function tempHome(prefix: string): { home: string; remove(): void } {
   const home = mkdtempSync(join(tmpdir(), `herd-${prefix}-`));
   mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
   return { home, remove: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/** A fresh client HOME with the chosen pieces of another's (a testbed's): its SSH key, known_hosts, herd config. */
+export function homeFrom(source: string, prefix: string, pieces: ReadonlyArray<'key' | 'known_hosts' | 'config'>): { home: string; remove(): void } {
+  const box = tempHome(prefix);
+  const from = { key: join('.ssh', 'id_ed25519'), known_hosts: join('.ssh', 'known_hosts'), config: join('.config', 'herd', 'config.yml') };
+  for (const piece of pieces) {
+    mkdirSync(dirname(join(box.home, from[piece])), { recursive: true });
+    copyFileSync(join(source, from[piece]), join(box.home, from[piece]));
+  }
+  return box;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, loud, sleep, tempHome } from './harness.ts';
+import { gate, herd, homeFrom, loud, sleep } from './harness.ts';
 
 /*
  * --transport openssh: the system ssh binary on the testbed. The suite's HOME is not root's passwd
@@ -26,16 +26,7 @@ OpenSsh.before(loud(async () => {
 
 OpenSsh.after(() => bed?.down());
 
-/** A fresh HOME with the chosen pieces of the testbed's: its SSH key, known_hosts, herd config. */
-function homeWith(prefix: string, pieces: ReadonlyArray<'key' | 'known_hosts' | 'config'>): { home: string; remove(): void } {
-  const box = tempHome(prefix);
-  const from = { key: join('.ssh', 'id_ed25519'), known_hosts: join('.ssh', 'known_hosts'), config: join('.config', 'herd', 'config.yml') };
-  for (const piece of pieces) {
-    mkdirSync(dirname(join(box.home, from[piece])), { recursive: true });
-    copyFileSync(join(bed.home, from[piece]), join(box.home, from[piece]));
-  }
-  return box;
-}
+const homeWith = (prefix: string, pieces: ReadonlyArray<'key' | 'known_hosts' | 'config'>) => homeFrom(bed.home, prefix, pieces);
 
 /** ssh processes on this machine whose arguments name `text` (a test's HOME): the ones herd started for it. */
 function sshProcessesFor(text: string): number[] {

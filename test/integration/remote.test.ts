@@ -2,12 +2,12 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, loud, sleep, tempHome } from './harness.ts';
+import { gate, herd, homeFrom, loud, sleep } from './harness.ts';
 
 const Remote = suite('remote runs over SSH');
 const enabled = gate('remote.test.ts', { root: true, commands: ['ip', 'unshare', 'nsenter', 'ssh-keygen', '/usr/sbin/sshd'] });
@@ -26,16 +26,7 @@ Remote.before(loud(async () => {
 
 Remote.after(() => bed?.down());
 
-/** A fresh client HOME with the chosen pieces of the suite's own: its SSH key, known_hosts, herd config. */
-function homeWith(prefix: string, pieces: ReadonlyArray<'key' | 'known_hosts' | 'config'>): { home: string; remove(): void } {
-  const box = tempHome(prefix);
-  const from = { key: join('.ssh', 'id_ed25519'), known_hosts: join('.ssh', 'known_hosts'), config: join('.config', 'herd', 'config.yml') };
-  for (const piece of pieces) {
-    mkdirSync(dirname(join(box.home, from[piece])), { recursive: true });
-    copyFileSync(join(home, from[piece]), join(box.home, from[piece]));
-  }
-  return box;
-}
+const homeWith = (prefix: string, pieces: ReadonlyArray<'key' | 'known_hosts' | 'config'>) => homeFrom(home, prefix, pieces);
 
 /** A helper process (relay or agent); not the shell that restarts a dying agent, which names it in its arguments. */
 const isHelper = (p: { argv: string[] }): boolean => p.argv[0] !== '/bin/sh' && p.argv.some((a) => a.includes('/helper-'));
