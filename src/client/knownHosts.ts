@@ -61,6 +61,16 @@ export function knownKeys(file: string, host: string, port: number): KnownKey[] 
   return keys;
 }
 
+/**
+ * The recorded keys of a host across known_hosts files, as OpenSSH looks them up: on a port other
+ * than 22, `[host]:port` entries decide; only when there are none do the host's plain entries.
+ */
+export function knownKeysIn(files: readonly string[], host: string, port: number): KnownKey[] {
+  const qualified = files.flatMap((file) => knownKeys(file, host, port));
+  if (qualified.length > 0 || port === 22) return qualified;
+  return files.flatMap((file) => knownKeys(file, host, 22));
+}
+
 export type HostKeyVerdict = 'known' | 'unknown' | 'changed';
 
 export function judgeHostKey(known: readonly KnownKey[], presented: Uint8Array): HostKeyVerdict {

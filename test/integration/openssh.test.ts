@@ -18,7 +18,8 @@ const host = (i: number): TestHost => bed.hosts[i - 1]!;
 
 OpenSsh.before(loud(async () => {
   // h3 forbids stream-local forwarding: herd must go through the bootstrap there every time.
-  bed = await up(3, { sshdOptions: (n) => (n === 3 ? ['AllowStreamLocalForwarding=no'] : []) });
+  // h3 also listens on port 2222, for known_hosts entries of the [host]:port form.
+  bed = await up(3, { sshdOptions: (n) => (n === 3 ? ['AllowStreamLocalForwarding=no', 'Port=22', 'Port=2222'] : []) });
   const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
   mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
   writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts }));
@@ -125,6 +126,40 @@ OpenSsh('ssh\'s failures become herd\'s codes: unknown host (then --accept-new),
   } finally {
     box.remove();
     bare.remove();
+  }
+});
+
+OpenSsh('known_hosts hashed by ssh-keygen -H, with a [host]:port entry: both transports accept them; the port\'s own entry decides over the host\'s', async () => {
+  const box = homeWith('hashed', ['key', 'config']);
+  try {
+    const knownHosts = join(box.home, '.ssh', 'known_hosts');
+    // h3: enrolled by this suite's CA (h2 was enrolled by the ProxyCommand test's own).
+    const h3 = bed.knownHostsLine(host(3));
+    writeFileSync(knownHosts, `${bed.knownHostsLine(host(1))}\n${h3.replace(host(3).address, `[${host(3).address}]:2222`)}\n`);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', knownHosts]);
+    const hashed = readFileSync(knownHosts, 'utf8');
+    assert.not.match(hashed, host(1).address, 'no address left in clear');
+    assert.is(hashed.split('\n').filter((l) => l.startsWith('|1|')).length, 2);
+    for (const transport of ['ssh2', 'openssh']) {
+      const r = await herd(['run', '--transport', transport, '-H', `h1,root@${host(3).address}:2222`, '--', 'echo', transport], { home: box.home });
+      assert.is(r.code, 0, `${transport}: ${r.stderr}`);
+      assert.equal(r.text.trim().split('\n').sort(), [`h1: ${transport}`, `root@${host(3).address}:2222: ${transport}`]);
+    }
+    // As OpenSSH: with no [host]:2222 entry the host's plain entry counts; a [host]:2222 entry, when present, decides.
+    writeFileSync(knownHosts, `${h3}\n`);
+    for (const transport of ['ssh2', 'openssh']) {
+      const plain = await herd(['run', '--transport', transport, '-H', `root@${host(3).address}:2222`, '--', 'true'], { home: box.home });
+      assert.is(plain.code, 0, `${transport}: ${plain.stderr}`);
+    }
+    const stranger = bed.knownHostsLine(host(1)).split(' ').slice(1).join(' ');
+    writeFileSync(knownHosts, `[${host(3).address}]:2222 ${stranger}\n${h3}\n`);
+    for (const transport of ['ssh2', 'openssh']) {
+      const changed = await herd(['run', '--transport', transport, '-H', `root@${host(3).address}:2222`, '--', 'true'], { home: box.home });
+      assert.is(changed.code, 255, transport);
+      assert.match(changed.stderr, '[HOST_KEY_MISMATCH]');
+    }
+  } finally {
+    box.remove();
   }
 });
 

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseDuration } from '../../src/client/durations.ts';
 import { resolveHosts } from '../../src/client/hosts.ts';
-import { judgeHostKey, keyType, knownHostsName, knownKeys } from '../../src/client/knownHosts.ts';
+import { judgeHostKey, keyType, knownHostsName, knownKeys, knownKeysIn } from '../../src/client/knownHosts.ts';
 import { PrefixedLines } from '../../src/client/lineWriter.ts';
 import { exitStatus, overallStatus, type HostOutcome } from '../../src/client/outcome.ts';
 import { HerdError } from '../../src/protocol/errors.ts';
@@ -58,6 +58,13 @@ test('known_hosts: plain, [host]:port, hashed and negated entries', () => {
   assert.is(judgeHostKey(knownKeys(file, 'bad.example.com', 22), blob), 'unknown');
   assert.is(judgeHostKey(knownKeys(file, '127.0.0.1', 22522), blob), 'known', 'a plain [host]:port entry');
   assert.is(judgeHostKey(knownKeys(file, '127.0.0.2', 22522), blob), 'unknown', 'brackets are not a character class');
+  // As OpenSSH: on another port the host's plain entries count when no [host]:port entry exists,
+  // and a [host]:port entry, when there is one, decides.
+  assert.is(judgeHostKey(knownKeysIn([file], '10.0.0.1', 2222), blob), 'known');
+  assert.is(judgeHostKey(knownKeysIn([file], '10.0.0.1', 2222), other), 'changed');
+  assert.is(judgeHostKey(knownKeysIn([file], '10.1.1.1', 2222), other), 'known');
+  assert.is(judgeHostKey(knownKeysIn([file], '10.1.1.1', 2222), blob), 'changed', 'the [host]:port entry decides');
+  assert.is(judgeHostKey(knownKeysIn([file], '10.9.9.9', 2222), blob), 'unknown');
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -7,7 +7,7 @@ import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts.ts';
 import { canPrompt, passphraseFor } from '../passphrase.ts';
-import { fingerprint, judgeHostKey, knownHostsName, knownKeys, recordHostKey } from '../knownHosts.ts';
+import { fingerprint, judgeHostKey, knownHostsName, knownKeysIn, recordHostKey } from '../knownHosts.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
 import type { RawChannel } from './channel.ts';
 
@@ -218,7 +218,7 @@ async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex):
   // UserKnownHostsFile: every file is read; a new key is recorded in the first.
   const files = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.userKnownHostsFiles ?? []).length > 0 ? target.ssh!.userKnownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')];
   const knownHostsFile = files[0]!;
-  const known = files.flatMap((file) => knownKeys(file, target.address, target.port));
+  const known = knownKeysIn(files, target.address, target.port);
   // StrictHostKeyChecking no or accept-new records unknown hosts like --accept-new; a changed key is always refused.
   const acceptNew = options.acceptNew || target.ssh?.strictHostKeyChecking === 'accept-new' || target.ssh?.strictHostKeyChecking === 'no';
   const plan = await authPlan(target, options);
