@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -106,6 +107,28 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
     const without = await herd(['run', '-H', 'h1', '--json', '--', 'true'], rt.options);
     assert.is(without.json<RunDoc>().hosts[0]!.connection.reused, false);
     assert.is(rt.daemonPid(), null, 'without --persist no daemon starts');
+  } finally {
+    rt.end();
+  }
+});
+
+Persist('garbage on the daemon\'s socket gets a PROTOCOL answer and leaves it serving', async () => {
+  const rt = runtime();
+  try {
+    assert.is((await herd(['run', '--persist', '1m', '-H', 'h1', '--', 'true'], rt.options)).code, 0);
+    const pid = rt.daemonPid();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(join(rt.dir, 'herd', 'persist-v1.sock'));
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      socket.once('close', () => resolve(text));
+      socket.once('error', reject);
+      socket.write('this is not a request\n');
+    });
+    assert.match(answer, '"code":"PROTOCOL"');
+    assert.is(rt.daemonPid(), pid, 'still running');
+    const after = await herd(['run', '--persist', '1m', '-H', 'h1', '--json', '--', 'echo', 'still'], rt.options);
+    assert.equal(after.json<RunDoc>().hosts.map((h) => [h.stdout, h.connection.reused]), [['still\n', true]]);
   } finally {
     rt.end();
   }

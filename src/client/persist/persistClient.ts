@@ -3,12 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { HerdError } from '../../protocol/errors.ts';
+import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { runtimeDir } from '../localState.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
 import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
-import { answerError, PERSIST_PROTOCOL, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+import { answerError, parseAnswer, PERSIST_PROTOCOL, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
 
 /** How long a freshly started daemon may take to answer. */
 const DAEMON_START_MS = 5000;
@@ -130,12 +130,18 @@ function readAnswer(socket: Socket, host: string): Promise<{ answer: PersistAnsw
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
-      const taken = takeLine(buffered);
-      if (taken === null) return;
-      socket.removeListener('data', onData);
-      socket.removeListener('close', onClose);
-      socket.pause();
-      resolve({ answer: JSON.parse(taken.line) as PersistAnswer, rest: taken.rest });
+      let taken: ReturnType<typeof takeLine>;
+      try {
+        taken = takeLine(buffered);
+        if (taken === null) return;
+        socket.removeListener('data', onData);
+        socket.removeListener('close', onClose);
+        socket.pause();
+        resolve({ answer: parseAnswer(taken.line), rest: taken.rest });
+      } catch (err) {
+        socket.destroy();
+        reject(asHerdError(err).withHost(host));
+      }
     };
     const onClose = (): void => reject(new HerdError('CONNECTION_LOST', 'the --persist daemon closed the connection before answering', { host }));
     socket.on('data', onData);

@@ -3,7 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
 import type { RawChannel } from '../transport/channel.ts';
-import { connectionKey, PERSIST_PROTOCOL, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+import { connectionKey, parseRequest, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
 
 /** How often idle connections (and the daemon itself) are looked at. */
 const SWEEP_MS = 1000;
@@ -158,9 +158,11 @@ function readRequest(socket: Socket): Promise<{ request: PersistRequest; rest: B
       if (taken === null) return;
       socket.removeListener('data', onData);
       socket.pause();
-      const request = JSON.parse(taken.line) as PersistRequest;
-      if (request.v !== PERSIST_PROTOCOL) reject(new HerdError('VERSION_MISMATCH', `persist daemon speaks version ${PERSIST_PROTOCOL}, not ${request.v}`));
-      else resolve({ request, rest: taken.rest });
+      try {
+        resolve({ request: parseRequest(taken.line), rest: taken.rest });
+      } catch (err) {
+        reject(err);
+      }
     };
     socket.on('data', onData);
     socket.once('end', () => reject(new HerdError('PROTOCOL', 'persist daemon: the client left before its request')));

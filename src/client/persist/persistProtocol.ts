@@ -34,6 +34,39 @@ export type PersistAnswer =
   | { ok: false; refused: true; reused: boolean }
   | { ok: false; refused?: false; error: { code: string; message: string; hint?: string } };
 
+/** A request line as the daemon takes it: anything malformed is a PROTOCOL error, never a crash. */
+export function parseRequest(line: string): PersistRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new HerdError('PROTOCOL', 'persist daemon: the request is not JSON');
+  }
+  const r = value as Partial<PersistRequest> | null;
+  if (typeof r !== 'object' || r === null) throw new HerdError('PROTOCOL', 'persist daemon: the request is not an object');
+  if (r.v !== PERSIST_PROTOCOL) throw new HerdError('VERSION_MISMATCH', `persist daemon speaks version ${PERSIST_PROTOCOL}, not ${String(r.v)}`);
+  const t = r.target;
+  const targetOk = typeof t === 'object' && t !== null && t.kind === 'ssh' && typeof t.name === 'string' && typeof t.address === 'string' && typeof t.user === 'string' && Number.isInteger(t.port);
+  const o = r.open;
+  const openOk = typeof o === 'object' && o !== null && ((o.kind === 'forward' && typeof o.socketPath === 'string') || (o.kind === 'exec' && typeof o.command === 'string'));
+  const numbersOk = typeof r.persistMs === 'number' && r.persistMs >= 0 && typeof r.connectTimeoutMs === 'number' && r.connectTimeoutMs > 0;
+  if (!targetOk || !openOk || !numbersOk || typeof r.acceptNew !== 'boolean' || typeof r.jumps !== 'object' || r.jumps === null) {
+    throw new HerdError('PROTOCOL', 'persist daemon: malformed request');
+  }
+  return r as PersistRequest;
+}
+
+/** The daemon's answer line as the client takes it. */
+export function parseAnswer(line: string): PersistAnswer {
+  try {
+    const value = JSON.parse(line) as PersistAnswer;
+    if (typeof value === 'object' && value !== null && typeof value.ok === 'boolean') return value;
+  } catch {
+    // below
+  }
+  throw new HerdError('PROTOCOL', 'the --persist daemon answered something that is not an answer');
+}
+
 /** The connection pool's key: everything that makes two requests' SSH connections interchangeable. */
 export function connectionKey(request: PersistRequest): string {
   const { target, jumps, acceptNew, knownHostsFile, authSock } = request;
