@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
@@ -32,6 +33,34 @@ for (const [name, runtime] of Object.entries(RUNTIMES)) {
     assert.match(r.stderr, 'err');
     const version = await herd(['--version'], { home: bed.home, runtime });
     assert.match(version.text, /^\d+\.\d+\.\d+/);
+  });
+}
+
+for (const [name, runtime] of Object.entries(RUNTIMES)) {
+  Runtimes(`${name}: --transport openssh, and --persist (its daemon under ${name} too)`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herd-rt-'));
+    const options = { home: bed.home, runtime, env: { XDG_RUNTIME_DIR: dir }, timeoutMs: 60_000 };
+    const pidFile = join(dir, 'herd', 'persist-v1.pid');
+    try {
+      const viaSsh = await herd(['run', '--transport', 'openssh', '-H', 'h1', '--', 'echo', `${name} openssh`], options);
+      assert.is(viaSsh.code, 0, viaSsh.stderr);
+      assert.is(viaSsh.text, `${name} openssh\n`);
+      const reused: boolean[] = [];
+      for (let i = 0; i < 2; i++) {
+        const r = await herd(['run', '--persist', '1m', '-H', 'h1', '--json', '--', 'true'], options);
+        assert.is(r.code, 0, r.stderr);
+        reused.push(r.json<{ hosts: Array<{ connection: { reused: boolean } }> }>().hosts[0]!.connection.reused);
+      }
+      assert.equal(reused, [false, true]);
+      assert.match(readFileSync(`/proc/${readFileSync(pidFile, 'utf8').trim()}/cmdline`, 'utf8'), name === 'node' ? 'node' : name, `the daemon runs under ${name}`);
+    } finally {
+      try {
+        process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+      } catch {
+        // not started, or gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
 

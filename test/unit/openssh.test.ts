@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { opensshArgs, opensshDestination, opensshFailure } from '../../src/client/transport/opensshArgs.ts';
+import { opensshArgs, opensshDestination, opensshFailure, passwdHomeOf } from '../../src/client/transport/opensshArgs.ts';
 import type { SshOptions, SshTarget } from '../../src/client/transport/ssh.ts';
 
 /*
@@ -67,6 +67,13 @@ test('ssh\'s complaints become herd\'s error codes', () => {
   ];
   for (const [stderr, code] of cases) assert.is(opensshFailure(stderr, target).code, code, stderr);
   assert.match(opensshFailure('ssh: connect to host 10.0.0.1 port 2: Connection refused\n', target).message, 'Connection refused');
+});
+
+test('the passwd home, as ssh finds it (getpwuid), whatever $HOME says', () => {
+  const passwd = 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/sh\n# junk\n';
+  assert.is(passwdHomeOf(passwd, 0), '/root');
+  assert.is(passwdHomeOf(passwd, 1000), '/home/alice');
+  assert.is(passwdHomeOf(passwd, 4242), null);
 });
 
 test.after(() => rmSync(home, { recursive: true, force: true }));

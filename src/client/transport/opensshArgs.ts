@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
@@ -12,12 +12,29 @@ export interface OpensshHomes {
   controlDir?: string;
 }
 
+/** The home directory in the passwd entry of a uid, as getpwuid(3) gives it to ssh; null if none. */
+export function passwdHomeOf(passwd: string, uid: number): string | null {
+  for (const line of passwd.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length >= 7 && Number(fields[2]) === uid) return fields[5]!;
+  }
+  return null;
+}
+
 export function homes(): OpensshHomes {
-  let passwdHome = homedir();
+  // Not os.userInfo().homedir: under bun it follows $HOME, and ssh does not.
+  let passwdHome: string | null = null;
   try {
-    passwdHome = userInfo().homedir;
+    passwdHome = passwdHomeOf(readFileSync('/etc/passwd', 'utf8'), process.getuid?.() ?? -1);
   } catch {
-    // no passwd entry: ssh will use $HOME too
+    // no /etc/passwd: below
+  }
+  if (passwdHome === null) {
+    try {
+      passwdHome = userInfo().homedir;
+    } catch {
+      passwdHome = homedir();
+    }
   }
   return { home: homedir(), passwdHome };
 }
