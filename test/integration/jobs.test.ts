@@ -46,9 +46,12 @@ function seqText(n: number): string {
 }
 
 Jobs.after(async () => {
-  await stopJobs(opts);
-  await stopAgentsAndWait(state);
-  box.remove();
+  try {
+    await stopJobs(opts);
+    await stopAgentsAndWait(state);
+  } finally {
+    box.remove();
+  }
 });
 
 Jobs('--detach prints the id; status, logs -f and wait see the job through to its end', async () => {
