@@ -84,6 +84,8 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
     assert.equal(first.json<RunDoc>().hosts.map((h) => h.connection.reused), [false, false]);
     const daemon = rt.daemonPid();
     assert.ok(daemon !== null, 'the daemon runs');
+    const log = readFileSync(join(rt.dir, 'herd', 'persist-v1.log'), 'utf8');
+    assert.equal(log.split('\n').filter((l) => l.endsWith(': starting')).length, 1, `the hosts of one run started one daemon between them:\n${log}`);
     const kept = [await settled(host(1), before[0]! + 1), await settled(host(2), before[1]! + 1)];
     assert.equal(kept.map((s) => s.length), [before[0]! + 1, before[1]! + 1], 'one more connection (its sshd process) on each host');
     for (let i = 0; i < 4; i++) {
@@ -95,7 +97,7 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
     assert.equal([sshdSessions(host(1)), sshdSessions(host(2))], kept, 'the same sshd sessions served every run: no new handshake');
     assert.is(rt.daemonPid(), daemon, 'the same daemon');
     const status = await herd(['persist', 'status', '--json'], rt.options);
-    assert.equal(status.json(), { running: true, pid: daemon, socket: join(rt.dir, 'herd', 'persist-v1.sock') });
+    assert.equal(status.json(), { running: true, pid: daemon, socket: join(rt.dir, 'herd', 'persist-v1.sock'), log: join(rt.dir, 'herd', 'persist-v1.log') });
     // Job commands use it too.
     const list = await herd(['job', 'list', '--persist', '1m', '-H', 'h1', '--json'], rt.options);
     assert.is(list.code, 0, list.stderr);

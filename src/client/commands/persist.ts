@@ -9,9 +9,9 @@ const status: CommandModule = {
   builder: (y) => y,
   handler: (argv, io) => {
     const pid = persistDaemonPid();
-    const { socket } = persistPaths();
-    if (argv.json === true) io.stdout.write(`${JSON.stringify({ running: pid !== null, pid, socket }, null, 2)}\n`);
-    else io.stdout.write(pid === null ? 'not running\n' : `running, pid ${pid}, socket ${socket}\n`);
+    const { socket, log } = persistPaths();
+    if (argv.json === true) io.stdout.write(`${JSON.stringify({ running: pid !== null, pid, socket, log }, null, 2)}\n`);
+    else io.stdout.write(`${pid === null ? 'not running' : `running, pid ${pid}, socket ${socket}`}; its log: ${log}\n`);
     return { exitCode: 0 };
   },
 };

@@ -13,9 +13,10 @@ import { answerError, parseAnswer, PERSIST_PROTOCOL, takeLine, type PersistAnswe
 /** How long a freshly started daemon may take to answer. */
 const DAEMON_START_MS = 5000;
 
-export function persistPaths(): { socket: string; pid: string } {
+export function persistPaths(): { socket: string; pid: string; log: string } {
   const dir = runtimeDir();
-  return { socket: join(dir, `persist-v${PERSIST_PROTOCOL}.sock`), pid: join(dir, `persist-v${PERSIST_PROTOCOL}.pid`) };
+  const base = join(dir, `persist-v${PERSIST_PROTOCOL}`);
+  return { socket: `${base}.sock`, pid: `${base}.pid`, log: `${base}.log` };
 }
 
 /** The running daemon's pid, if its pid file names a live process. */
@@ -50,20 +51,32 @@ function dial(path: string): Promise<Socket | null> {
   });
 }
 
+/** This process's start of the daemon: the hosts of one run, all asking at once, start one. */
+let starting: Promise<void> | null = null;
+
 /** A connection to the daemon, starting one (detached, in its own session) if none answers. */
 async function dialDaemon(persistMs: number): Promise<Socket> {
   const { socket: path, pid } = persistPaths();
   const first = await dial(path);
   if (first !== null) return first;
-  const [command, ...args] = selfCommand(['__persist-daemon', '--socket', path, '--pid-file', pid, '--persist-ms', String(persistMs)]);
-  spawn(command!, args, { detached: true, stdio: 'ignore' }).unref();
-  const deadline = Date.now() + DAEMON_START_MS;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 10));
-    const socket = await dial(path);
-    if (socket !== null) return socket;
-  }
-  throw new HerdError('INTERNAL', `the --persist daemon did not start (no answer on ${path})`, { hint: 'run again with --persist 0 to connect directly' });
+  starting ??= (async () => {
+    const [command, ...args] = selfCommand(['__persist-daemon', '--socket', path, '--pid-file', pid, '--persist-ms', String(persistMs)]);
+    spawn(command!, args, { detached: true, stdio: 'ignore' }).unref();
+    const deadline = Date.now() + DAEMON_START_MS;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      const probe = await dial(path);
+      if (probe !== null) {
+        probe.destroy();
+        return;
+      }
+    }
+    throw new HerdError('INTERNAL', `the --persist daemon did not start (no answer on ${path})`, { hint: 'run again with --persist 0 to connect directly' });
+  })();
+  await starting;
+  const socket = await dial(path);
+  if (socket === null) throw new HerdError('INTERNAL', `the --persist daemon stopped answering on ${path}`, { hint: 'run again with --persist 0 to connect directly' });
+  return socket;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
@@ -24,12 +24,19 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
   let lastActivity = Date.now();
   let active = 0;
   const pool = new Map<string, Pooled>();
+  const log = daemonLog(pidPath.replace(/\.pid$/, '.log'));
 
+  log('starting');
   const server = await listenOnce(socketPath);
-  if (server === null) return; // another daemon answers there
+  if (server === null) {
+    log('another daemon answers on the socket; leaving it to that one');
+    return;
+  }
   writeFileSync(pidPath, `${process.pid}\n`);
+  log(`listening on ${socketPath}, keeping unused connections ${persistMs} ms`);
 
-  const shutdown = (): void => {
+  const shutdown = (why: string): void => {
+    log(`exiting: ${why}`);
     server.close();
     if (existsSync(pidPath)) rmSync(pidPath, { force: true });
     rmSync(socketPath, { force: true });
@@ -37,8 +44,8 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
     // Closing ssh2 connections is asynchronous; nothing of ours needs to outlive this moment.
     setTimeout(() => process.exit(0), 100);
   };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', () => shutdown('SIGTERM (herd persist stop)'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 
   setInterval(() => {
     const now = Date.now();
@@ -48,7 +55,7 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
         void entry.connection.then((c) => c.close(), () => {});
       }
     }
-    if (pool.size === 0 && active === 0 && now - lastActivity >= persistMs) shutdown();
+    if (pool.size === 0 && active === 0 && now - lastActivity >= persistMs) shutdown(`unused for ${persistMs} ms`);
   }, SWEEP_MS);
 
   server.on('connection', (socket) => {
@@ -60,13 +67,18 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
     });
     socket.on('error', () => socket.destroy());
     void serve(socket).catch((err) => {
-      answer(socket, { ok: false, error: asHerdError(err).toJSON() });
+      const error = asHerdError(err);
+      if (!socket.destroyed) log(`refused a request: ${error.code} ${error.message}`);
+      answer(socket, { ok: false, error: error.toJSON() });
       socket.end();
     });
   });
 
   async function serve(socket: Socket): Promise<void> {
-    const { request, rest } = await readRequest(socket);
+    const read = await readRequest(socket);
+    // A client that only checked we answer (a probe) leaves without a request: nothing to say.
+    if (read === null) return;
+    const { request, rest } = read;
     persistMs = request.persistMs;
     const key = connectionKey(request);
     let entry = pool.get(key);
@@ -121,6 +133,23 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
   }
 }
 
+/** Log lines, for `herd persist status`'s reader: when the daemon started, why it refused or exited. */
+function daemonLog(path: string): (line: string) => void {
+  try {
+    // Kept small: a long-lived user's log is started afresh past 1 MiB.
+    if (existsSync(path) && statSync(path).size > 1024 * 1024) rmSync(path, { force: true });
+  } catch {
+    // a log is never worth failing for
+  }
+  return (line) => {
+    try {
+      appendFileSync(path, `${new Date().toISOString()} pid ${process.pid}: ${line}\n`, { mode: 0o600 });
+    } catch {
+      // see above
+    }
+  };
+}
+
 function answer(socket: Socket, value: PersistAnswer): void {
   if (!socket.destroyed) socket.write(`${JSON.stringify(value)}\n`);
 }
@@ -143,7 +172,7 @@ function splice(socket: Socket, channel: RawChannel, early: Buffer, done: () => 
   void channel.exited.then(end);
 }
 
-function readRequest(socket: Socket): Promise<{ request: PersistRequest; rest: Buffer }> {
+function readRequest(socket: Socket): Promise<{ request: PersistRequest; rest: Buffer } | null> {
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
@@ -165,7 +194,7 @@ function readRequest(socket: Socket): Promise<{ request: PersistRequest; rest: B
       }
     };
     socket.on('data', onData);
-    socket.once('end', () => reject(new HerdError('PROTOCOL', 'persist daemon: the client left before its request')));
+    socket.once('close', () => resolve(null));
   });
 }
 
