@@ -8,7 +8,8 @@ import { runtimeDir } from '../localState.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
 import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
-import { answerError, parseAnswer, PERSIST_PROTOCOL, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+import { firstLine } from './firstLine.ts';
+import { answerError, parseAnswer, PERSIST_PROTOCOL, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
 
 /** How long a freshly started daemon may take to answer. */
 const DAEMON_START_MS = 5000;
@@ -138,26 +139,13 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
   };
 }
 
-function readAnswer(socket: Socket, host: string): Promise<{ answer: PersistAnswer; rest: Buffer }> {
-  return new Promise((resolve, reject) => {
-    let buffered = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      let taken: ReturnType<typeof takeLine>;
-      try {
-        taken = takeLine(buffered);
-        if (taken === null) return;
-        socket.removeListener('data', onData);
-        socket.removeListener('close', onClose);
-        socket.pause();
-        resolve({ answer: parseAnswer(taken.line), rest: taken.rest });
-      } catch (err) {
-        socket.destroy();
-        reject(asHerdError(err).withHost(host));
-      }
-    };
-    const onClose = (): void => reject(new HerdError('CONNECTION_LOST', 'the --persist daemon closed the connection before answering', { host }));
-    socket.on('data', onData);
-    socket.once('close', onClose);
-  });
+async function readAnswer(socket: Socket, host: string): Promise<{ answer: PersistAnswer; rest: Buffer }> {
+  try {
+    const first = await firstLine(socket);
+    if (first === null) throw new HerdError('CONNECTION_LOST', 'the --persist daemon closed the connection before answering');
+    return { answer: parseAnswer(first.line), rest: first.rest };
+  } catch (err) {
+    socket.destroy();
+    throw asHerdError(err).withHost(host);
+  }
 }

@@ -3,7 +3,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
 import type { RawChannel } from '../transport/channel.ts';
-import { connectionKey, parseRequest, takeLine, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+import { firstLine } from './firstLine.ts';
+import { connectionKey, parseRequest, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
 
 /** How often idle connections (and the daemon itself) are looked at. */
 const SWEEP_MS = 1000;
@@ -172,30 +173,10 @@ function splice(socket: Socket, channel: RawChannel, early: Buffer, done: () => 
   void channel.exited.then(end);
 }
 
-function readRequest(socket: Socket): Promise<{ request: PersistRequest; rest: Buffer } | null> {
-  return new Promise((resolve, reject) => {
-    let buffered = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      let taken: ReturnType<typeof takeLine>;
-      try {
-        taken = takeLine(buffered);
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      if (taken === null) return;
-      socket.removeListener('data', onData);
-      socket.pause();
-      try {
-        resolve({ request: parseRequest(taken.line), rest: taken.rest });
-      } catch (err) {
-        reject(err);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('close', () => resolve(null));
-  });
+/** The client's request and what followed it; null for a client that left without one (a probe). */
+async function readRequest(socket: Socket): Promise<{ request: PersistRequest; rest: Buffer } | null> {
+  const first = await firstLine(socket);
+  return first === null ? null : { request: parseRequest(first.line), rest: first.rest };
 }
 
 /** Listens on the socket, taking over a stale one; null when a live daemon already answers there. */
