@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { runtimeDir } from '../localState.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
+import { dialUnix, socketChannel } from '../transport/unixSocket.ts';
+import { selfCommand } from '../../remote/runtime.ts';
 import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
 import { firstLine } from './firstLine.ts';
 import { answerError, parseAnswer, PERSIST_PROTOCOL, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
@@ -34,39 +35,22 @@ export function persistDaemonPid(): number | null {
   }
 }
 
-/** The argv that runs this same CLI under this same runtime. */
-function selfCommand(args: string[]): string[] {
-  const script = process.argv[1] ?? '';
-  const deno = (globalThis as { Deno?: unknown }).Deno !== undefined;
-  return deno ? [process.execPath, 'run', '--allow-all', script, ...args] : [process.execPath, script, ...args];
-}
-
-function dial(path: string): Promise<Socket | null> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', () => resolve(null));
-  });
-}
-
 /** This process's start of the daemon: the hosts of one run, all asking at once, start one. */
 let starting: Promise<void> | null = null;
 
 /** A connection to the daemon, starting one (detached, in its own session) if none answers. */
 async function dialDaemon(persistMs: number): Promise<Socket> {
   const { socket: path, pid } = persistPaths();
-  const first = await dial(path);
+  const first = await dialUnix(path);
   if (first !== null) return first;
   starting ??= (async () => {
-    const [command, ...args] = selfCommand(['__persist-daemon', '--socket', path, '--pid-file', pid, '--persist-ms', String(persistMs)]);
-    spawn(command!, args, { detached: true, stdio: 'ignore' }).unref();
+    // This same CLI under this same runtime.
+    const [command, args] = selfCommand(process.argv[1] ?? '', ['__persist-daemon', '--socket', path, '--pid-file', pid, '--persist-ms', String(persistMs)]);
+    spawn(command, args, { detached: true, stdio: 'ignore' }).unref();
     const deadline = Date.now() + DAEMON_START_MS;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
-      const probe = await dial(path);
+      const probe = await dialUnix(path);
       if (probe !== null) {
         probe.destroy();
         return;
@@ -75,7 +59,7 @@ async function dialDaemon(persistMs: number): Promise<Socket> {
     throw new HerdError('INTERNAL', `the --persist daemon did not start (no answer on ${path})`, { hint: 'run again with --persist 0 to connect directly' });
   })();
   await starting;
-  const socket = await dial(path);
+  const socket = await dialUnix(path);
   if (socket === null) throw new HerdError('INTERNAL', `the --persist daemon stopped answering on ${path}`, { hint: 'run again with --persist 0 to connect directly' });
   return socket;
 }
@@ -113,7 +97,8 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
       open: what,
     };
     const socket = await dialDaemon(persistMs);
-    socket.setNoDelay?.(true);
+    // The daemon going away shows as the socket closing (readAnswer, the session).
+    socket.on('error', () => socket.destroy());
     socket.write(`${JSON.stringify(request)}\n`);
     const { answer, rest } = await readAnswer(socket, target.name);
     if (answer.ok || answer.refused === true) reused ??= answer.reused;
@@ -123,9 +108,7 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
       throw answerError(answer, target.name);
     }
     if (rest.length > 0) socket.unshift(rest);
-    socket.on('error', () => socket.destroy());
-    const exited = new Promise<number | null>((resolve) => socket.once('close', () => resolve(null)));
-    return { stdout: socket, stderr: Readable.from([]), stdin: socket, exited, close: () => socket.end() };
+    return socketChannel(socket);
   };
   return {
     cheapForward: true,

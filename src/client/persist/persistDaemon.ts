@@ -1,8 +1,9 @@
 import { appendFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
 import type { RawChannel } from '../transport/channel.ts';
+import { dialUnix } from '../transport/unixSocket.ts';
 import { firstLine } from './firstLine.ts';
 import { connectionKey, parseRequest, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
 
@@ -190,15 +191,11 @@ async function listenOnce(socketPath: string): Promise<Server | null> {
   const first = await tryListen();
   if (!(first instanceof Error)) return first;
   if (first.code !== 'EADDRINUSE') throw first;
-  const answered = await new Promise<boolean>((resolve) => {
-    const probe = connect(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (answered) return null;
+  const probe = await dialUnix(socketPath);
+  if (probe !== null) {
+    probe.destroy();
+    return null;
+  }
   rmSync(socketPath, { force: true });
   const second = await tryListen();
   if (second instanceof Error) throw second;

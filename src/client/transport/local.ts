@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
-import { Readable } from 'node:stream';
 import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
 import type { HelperAsset } from '../buildInfo.ts';
 import type { RawChannel } from './channel.ts';
+import { dialUnix, socketChannel } from './unixSocket.ts';
 
 /** Runs the bootstrap as a local child process: the same path as a remote host, minus SSH. */
 export function openLocal(helper: HelperAsset): RawChannel {
@@ -28,15 +27,7 @@ export function openLocal(helper: HelperAsset): RawChannel {
 }
 
 /** Connects straight to a running local agent's socket; null when none answers. */
-export function connectLocalAgent(path: string): Promise<RawChannel | null> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('error', () => resolve(null));
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
-      const exited = new Promise<number | null>((done) => socket.once('close', () => done(null)));
-      socket.on('error', () => socket.destroy());
-      resolve({ stdout: socket, stderr: Readable.from([]), stdin: socket, exited, close: () => socket.end() });
-    });
-  });
+export async function connectLocalAgent(path: string): Promise<RawChannel | null> {
+  const socket = await dialUnix(path);
+  return socket === null ? null : socketChannel(socket);
 }

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { HerdError } from '../../protocol/errors.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
 import { runtimeDir } from '../localState.ts';
 import type { RawChannel } from './channel.ts';
+import { dialUnix, socketChannel } from './unixSocket.ts';
 import { homes, opensshArgs, opensshDestination, opensshFailure } from './opensshArgs.ts';
 import type { SshConnection, SshOptions, SshTarget } from './ssh.ts';
 
@@ -130,11 +129,7 @@ async function forwardOnce(
     }
     await new Promise((r) => setTimeout(r, FORWARD_POLL_MS));
   }
-  const socket = await new Promise<Socket | null>((resolve) => {
-    const s = connect(local);
-    s.once('error', () => resolve(null));
-    s.once('connect', () => resolve(s));
-  });
+  const socket = await dialUnix(local);
   // Connected: the path is no longer needed, and nobody else should use it.
   rmSync(local, { force: true });
   if (socket === null) {
@@ -151,20 +146,13 @@ async function forwardOnce(
     stop();
     return null;
   }
-  socket.on('error', () => socket.destroy());
-  const closed = new Promise<number | null>((resolve) => socket.once('close', () => resolve(null)));
-  void closed.then(stop);
-  return {
-    stdout: socket,
-    stderr: Readable.from([]),
-    stdin: socket,
-    exited: closed,
-    // What we wrote last (a goodbye) may die with the forwarder: the agent takes EOF the same way.
-    close: () => {
-      socket.end();
-      stop();
-    },
-  };
+  // What we wrote last (a goodbye) may die with the forwarder: the agent takes EOF the same way.
+  const channel = socketChannel(socket, () => {
+    socket.end();
+    stop();
+  });
+  void channel.exited.then(stop);
+  return channel;
 }
 
 function isSocket(path: string): boolean {
