@@ -13,6 +13,7 @@ import { connectLocalAgent, openLocal } from './transport/local.ts';
 import { connectSsh, type SshConnection, type SshOptions } from './transport/ssh.ts';
 import { connectOpenSsh } from './transport/openssh.ts';
 import { connectPersisted } from './persist/persistClient.ts';
+import { BULK_BYTES } from './transport/nodelay.ts';
 import { join } from 'node:path';
 import { localStateDir } from './localState.ts';
 import { RemoteJob, type JobChannel, type JobHandlers } from './remoteJob.ts';
@@ -63,6 +64,8 @@ export class HostConnection implements JobChannel {
   private readonly requests = new Map<number, StreamHandlers & { resolve(): void; reject(error: HerdError): void }>();
   private readonly drainWaiters: Array<() => void> = [];
   private closedError: HerdError | null = null;
+  /** Bytes of output received so far, until bulk output is seen (see nodelay.ts). */
+  private received = 0;
 
   private constructor(target: HostTarget) {
     this.target = target;
@@ -163,6 +166,8 @@ export class HostConnection implements JobChannel {
         }
       },
       data: (stream, channel, bytes) => {
+        // The bootstrap's exec already turned sshd's Nagle off; a forwarded channel alone did not.
+        if (this.direct && this.received < BULK_BYTES && (this.received += bytes.length) >= BULK_BYTES) this.ssh?.bulk?.();
         const job = this.jobs.get(stream);
         const request = this.requests.get(stream);
         if (request?.data !== undefined && channel !== Channel.Stdin) {

@@ -24,6 +24,8 @@ const codeOf = (fn: () => unknown): string => {
 
 test('persist requests: a good one parses; garbage, other versions and wrong shapes are errors, never crashes', () => {
   assert.equal(parseRequest(JSON.stringify(request)), request);
+  const nodelay: PersistRequest = { ...request, open: { kind: 'nodelay' } };
+  assert.equal(parseRequest(JSON.stringify(nodelay)), nodelay);
   assert.is(codeOf(() => parseRequest('garbage')), 'PROTOCOL');
   assert.is(codeOf(() => parseRequest('null')), 'PROTOCOL');
   assert.is(codeOf(() => parseRequest(JSON.stringify({ ...request, v: PERSIST_PROTOCOL + 1 }))), 'VERSION_MISMATCH');

@@ -110,12 +110,22 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
     if (rest.length > 0) socket.unshift(rest);
     return socketChannel(socket);
   };
+  let bulkAsked = false;
   return {
     cheapForward: true,
     alive: () => true,
     reused: () => reused === true,
     bootstrap: async (helper) => (await open({ kind: 'exec', command: bootstrapCommand(helper) }))!,
     exec: async (command) => (await open({ kind: 'exec', command }))!,
+    // The daemon runs the `true` on its connection, once however many herd processes ask.
+    bulk: () => {
+      if (bulkAsked) return;
+      bulkAsked = true;
+      open({ kind: 'nodelay' }).then(
+        (channel) => channel?.close(),
+        () => {},
+      );
+    },
     forward: (socketPath) => open({ kind: 'forward', socketPath }),
     // The daemon keeps the SSH connection; our channels end with their sockets.
     close: () => {},

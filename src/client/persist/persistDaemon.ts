@@ -94,6 +94,13 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
       failed.connection.catch(() => pool.get(key) === failed && pool.delete(key));
     }
     const connection = await entry.connection;
+    if (request.open.kind === 'nodelay') {
+      // Once per kept connection, whichever herd process asks.
+      connection.bulk?.();
+      answer(socket, { ok: true, reused });
+      socket.end();
+      return;
+    }
     entry.channels++;
     entry.lastUsed = Date.now();
     let channel: RawChannel | null;

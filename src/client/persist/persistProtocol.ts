@@ -25,7 +25,8 @@ export interface PersistRequest {
   authSock?: string;
   /** How long an unused connection (and the daemon, with none left) stays. */
   persistMs: number;
-  open: { kind: 'forward'; socketPath: string } | { kind: 'exec'; command: string };
+  /** nodelay: bulk output flows over this connection, see transport/nodelay.ts (answered, then closed). */
+  open: { kind: 'forward'; socketPath: string } | { kind: 'exec'; command: string } | { kind: 'nodelay' };
 }
 
 export type PersistAnswer =
@@ -48,7 +49,7 @@ export function parseRequest(line: string): PersistRequest {
   const t = r.target;
   const targetOk = typeof t === 'object' && t !== null && t.kind === 'ssh' && typeof t.name === 'string' && typeof t.address === 'string' && typeof t.user === 'string' && Number.isInteger(t.port);
   const o = r.open;
-  const openOk = typeof o === 'object' && o !== null && ((o.kind === 'forward' && typeof o.socketPath === 'string') || (o.kind === 'exec' && typeof o.command === 'string'));
+  const openOk = typeof o === 'object' && o !== null && ((o.kind === 'forward' && typeof o.socketPath === 'string') || (o.kind === 'exec' && typeof o.command === 'string') || o.kind === 'nodelay');
   const numbersOk = typeof r.persistMs === 'number' && r.persistMs >= 0 && typeof r.connectTimeoutMs === 'number' && r.connectTimeoutMs > 0;
   if (!targetOk || !openOk || !numbersOk || typeof r.acceptNew !== 'boolean' || typeof r.jumps !== 'object' || r.jumps === null) {
     throw new HerdError('PROTOCOL', 'persist daemon: malformed request');

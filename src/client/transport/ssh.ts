@@ -9,6 +9,7 @@ import type { HostTarget } from '../hosts.ts';
 import { canPrompt, passphraseFor } from '../passphrase.ts';
 import { fingerprint, judgeHostKey, knownHostsName, knownKeysIn, recordHostKey } from '../knownHosts.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
+import { nodelayOnce } from './nodelay.ts';
 import type { RawChannel } from './channel.ts';
 
 export type TransportName = 'ssh2' | 'openssh';
@@ -113,6 +114,8 @@ export interface SshConnection {
   bootstrap(helper: HelperAsset): Promise<RawChannel>;
   /** Runs a command in an exec channel (ssh2 and persisted connections). */
   exec?(command: string): Promise<RawChannel>;
+  /** Bulk output is flowing over a forwarded channel: have sshd stop delaying it (see nodelay.ts). */
+  bulk?(): void;
   /** Whether the connection can still open channels. */
   alive(): boolean;
   /** Whether the SSH connection existed before this herd process (--persist). */
@@ -144,6 +147,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
     alive: () => open,
     bootstrap: (helper) => exec(bootstrapCommand(helper)),
     exec,
+    bulk: nodelayOnce(exec),
     forward: (socketPath) =>
       new Promise((resolve) => {
         client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
