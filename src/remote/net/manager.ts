@@ -43,11 +43,24 @@ export interface JobNetwork {
   release(): void;
 }
 
+/** Waits between looks for a draining veth, then the last resort of deleting it ourselves. */
+const DRAIN_CHECKS_MS = [25, 50, 100, 200, 400, 800, 1600];
+
+/** An ended job's address, kept until its host-side veth is gone (see release()). */
+interface Draining {
+  spec: NetworkSpec;
+  ip: number;
+  veth: string;
+  /** The job's id and name, as its lease holds them. */
+  holder: string;
+}
+
 /** Networks on one host: their bridges, NAT rules, address leases and jobs' interfaces. */
 export class NetworkManager {
   private readonly dir: string;
   private readonly ensured = new Set<string>();
   private tools: Record<Tool, string> | undefined;
+  private readonly draining = new Set<Draining>();
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'networks');
@@ -278,6 +291,7 @@ export class NetworkManager {
       }
     }
     await this.ensure(spec);
+    await this.settle(spec, wanted, jobName);
     const leases = this.leases(spec);
     if (jobName !== undefined && [...leases.all().values()].some((holder) => holder.split(' ')[1] === jobName)) {
       throw new HerdError('NETWORK', `a job named "${jobName}" is already running in network ${spec.name}`);
@@ -301,25 +315,70 @@ export class NetworkManager {
         } catch (err) {
           // Roll back: the interface (the lease goes with release()).
           if (attachedVeth !== null) await runBatch('rollback', [this.tool('ip'), 'link', 'del', attachedVeth], '').catch(() => {});
+          attachedVeth = null;
           throw err;
         }
       },
       release: () => {
-        // The kernel removes the veth with the job's network namespace, but asynchronously (and
-        // slowly under load); deleting the host end now makes "gone after the job" hold at once.
-        const veth = attachedVeth;
-        const free = (): void => {
+        if (attachedVeth === null) {
           leases.release(ip);
           this.writeHosts(spec);
-        };
-        if (veth === null) {
-          free();
-          return;
-        }
-        void runBatch('release', [this.tool('ip'), 'link', 'del', veth], '')
-          .catch(() => {})
-          .finally(free);
+        } else this.drain({ spec, ip, veth: attachedVeth, holder: jobName === undefined ? jobId : `${jobId} ${jobName}` });
       },
     };
+  }
+
+  /**
+   * An ended job's address goes back once its host-side veth is gone. The kernel removes the veth
+   * with the job's network namespace, asynchronously (cleanup_net batches them); deleting it
+   * ourselves cost a fork of this process and an `ip` per job, the largest part of a job's network
+   * cost on a busy host. Until then the address stays leased: the dying namespace still holds it
+   * on the bridge, and a new job given it would meet the old one's neighbours. Looked at a few
+   * times (a read of /proc/net/dev); deleted by hand only if it lingers.
+   */
+  private drain(entry: Draining): void {
+    this.draining.add(entry);
+    let check = 0;
+    const look = (): void => {
+      if (!this.draining.has(entry)) return;
+      if (!interfaces().has(entry.veth)) {
+        this.freeDrained(entry);
+        return;
+      }
+      if (check < DRAIN_CHECKS_MS.length) {
+        const timer = setTimeout(look, DRAIN_CHECKS_MS[check++]);
+        timer.unref?.();
+        return;
+      }
+      void this.deleteDrained(entry);
+    };
+    look();
+  }
+
+  private freeDrained(entry: Draining): void {
+    if (!this.draining.delete(entry)) return;
+    this.leases(entry.spec).release(entry.ip);
+    this.writeHosts(entry.spec);
+  }
+
+  private async deleteDrained(entry: Draining): Promise<void> {
+    await runBatch('release', [this.tool('ip'), 'link', 'del', entry.veth], '').catch(() => {});
+    this.freeDrained(entry);
+  }
+
+  /**
+   * Before a job of `spec` takes an address: draining addresses whose veth is gone are freed, and
+   * one that this job asks for (by --ip, or holding its --name) is freed now, deleting the veth.
+   */
+  private async settle(spec: NetworkSpec, wanted: number | undefined, jobName: string | undefined): Promise<void> {
+    const mine = [...this.draining].filter((d) => d.spec.name === spec.name);
+    if (mine.length === 0) return;
+    const present = interfaces();
+    const waits: Array<Promise<void>> = [];
+    for (const entry of mine) {
+      if (!present.has(entry.veth)) this.freeDrained(entry);
+      else if (entry.ip === wanted || (jobName !== undefined && entry.holder.split(' ')[1] === jobName)) waits.push(this.deleteDrained(entry));
+    }
+    await Promise.all(waits);
   }
 }
