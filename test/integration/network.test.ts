@@ -216,7 +216,10 @@ Net('named networks: create, list, overlap and name errors, jobs reach each othe
   assert.match(clash.stderr, /a job named "db" is already running in network backend \[NETWORK\]/);
   await run(['run', '-H', 'h1', '--network', 'backend', '--', 'node', '-e', client('db', 7100)]);
   await duplicate.done;
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The name (and its address) are free as soon as the job has ended, even while the kernel is
+  // still taking its veth down; and removing the network does not wait for that either.
+  const renamed = await run(['run', '-H', 'h1', '--network', 'backend', '--name', 'db', '--', 'hostname']);
+  assert.is(renamed.text, 'db\n', renamed.stderr);
   const removed = await run(['network', 'remove', 'backend', '-H', 'h1']);
   assert.is(removed.code, 0, removed.stderr);
   assert.is(bed.onHost(host(1), ['sh', '-c', 'ip -o link | grep -c hn-backend || true']).trim(), '0', 'its bridge is gone');

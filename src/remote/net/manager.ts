@@ -271,6 +271,7 @@ export class NetworkManager {
   async remove(name: string): Promise<void> {
     const spec = this.find(name);
     if (spec.builtin) throw new HerdError('NETWORK', `network ${name} is built in and cannot be removed`);
+    await this.settle(spec, { all: true });
     const jobs = this.info(spec).jobs;
     if (jobs > 0) throw new HerdError('NETWORK', `network ${name} is in use by ${jobs} job(s); stop them first`);
     if (interfaces().has(spec.bridge)) await runBatch(`network ${name}: bridge`, [this.tool('ip'), 'link', 'del', spec.bridge], '');
@@ -291,7 +292,7 @@ export class NetworkManager {
       }
     }
     await this.ensure(spec);
-    await this.settle(spec, wanted, jobName);
+    await this.settle(spec, { ip: wanted, name: jobName });
     const leases = this.leases(spec);
     if (jobName !== undefined && [...leases.all().values()].some((holder) => holder.split(' ')[1] === jobName)) {
       throw new HerdError('NETWORK', `a job named "${jobName}" is already running in network ${spec.name}`);
@@ -367,18 +368,19 @@ export class NetworkManager {
   }
 
   /**
-   * Before a job of `spec` takes an address: draining addresses whose veth is gone are freed, and
-   * one that this job asks for (by --ip, or holding its --name) is freed now, deleting the veth.
+   * Draining addresses of `spec` whose veth is gone are freed; those `wanted` (all, or the --ip or
+   * --name a new job asks for) are freed now, deleting their veth.
    */
-  private async settle(spec: NetworkSpec, wanted: number | undefined, jobName: string | undefined): Promise<void> {
+  private async settle(spec: NetworkSpec, wanted: { all?: boolean; ip?: number | undefined; name?: string | undefined }): Promise<void> {
     const mine = [...this.draining].filter((d) => d.spec.name === spec.name);
     if (mine.length === 0) return;
     const present = interfaces();
     const waits: Array<Promise<void>> = [];
     for (const entry of mine) {
       if (!present.has(entry.veth)) this.freeDrained(entry);
-      else if (entry.ip === wanted || (jobName !== undefined && entry.holder.split(' ')[1] === jobName)) waits.push(this.deleteDrained(entry));
+      else if (wanted.all === true || entry.ip === wanted.ip || (wanted.name !== undefined && entry.holder.split(' ')[1] === wanted.name)) waits.push(this.deleteDrained(entry));
     }
     await Promise.all(waits);
   }
+
 }
