@@ -418,14 +418,15 @@ export class Job {
     else this.sink?.exit(this.result);
   }
 
-  private record(): JobRecord {
+  /** `live`: with the running job's usage so far (read from its cgroup; not worth it for the on-disk record). */
+  private record(live = true): JobRecord {
     const result = this.result;
     const ended =
       result === null
         ? { state: 'RUNNING' as const, reason: null }
         : endState(result, this.setupFailed ? (this.setupError?.message ?? 'job setup failed') : null, this.terms.timeoutMs ?? null, this.stoppedBy);
-    const live = result === null ? this.cgroup?.usage() : undefined;
-    const usage = result?.usage ?? live?.usage;
+    const now = result === null && live ? this.cgroup?.usage() : undefined;
+    const usage = result?.usage ?? now?.usage;
     const leaseNetwork = this.network?.spec.name ?? this.adoptedLease?.network;
     return {
       id: this.id,
@@ -466,6 +467,6 @@ export class Job {
   }
 
   private writeRecord(): void {
-    writeRecord(this.dir, this.record());
+    writeRecord(this.dir, this.record(false));
   }
 }

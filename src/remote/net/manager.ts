@@ -44,7 +44,7 @@ export interface JobNetwork {
 }
 
 /** Waits between looks for a draining veth, then the last resort of deleting it ourselves. */
-const DRAIN_CHECKS_MS = [25, 50, 100, 200, 400, 800, 1600];
+const DRAIN_CHECKS_MS = [200, 800, 2000];
 
 /** An ended job's address, kept until its host-side veth is gone (see release()). */
 interface Draining {
@@ -340,20 +340,17 @@ export class NetworkManager {
   private drain(entry: Draining): void {
     this.draining.add(entry);
     let check = 0;
+    const later = (): void => {
+      const timer = setTimeout(look, DRAIN_CHECKS_MS[check++]);
+      timer.unref?.();
+    };
     const look = (): void => {
       if (!this.draining.has(entry)) return;
-      if (!interfaces().has(entry.veth)) {
-        this.freeDrained(entry);
-        return;
-      }
-      if (check < DRAIN_CHECKS_MS.length) {
-        const timer = setTimeout(look, DRAIN_CHECKS_MS[check++]);
-        timer.unref?.();
-        return;
-      }
-      void this.deleteDrained(entry);
+      if (!interfaces().has(entry.veth)) this.freeDrained(entry);
+      else if (check < DRAIN_CHECKS_MS.length) later();
+      else void this.deleteDrained(entry);
     };
-    look();
+    later();
   }
 
   private freeDrained(entry: Draining): void {
