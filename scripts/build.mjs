@@ -29,6 +29,26 @@ const sshCryptoBinding = {
   },
 };
 
+// string-width (yargs' and cliui's, for laying out --help) compiles Unicode property regular
+// expressions (RGI_Emoji and others) when its module loads: ~20 ms of every herd start, for help
+// text most runs never print. Each importer gets a stand-in that loads its own copy on first use.
+const lazyStringWidth = {
+  name: 'lazy-string-width',
+  setup(b) {
+    b.onResolve({ filter: /^string-width$/ }, async (args) => {
+      if (args.namespace === 'lazy-string-width') return undefined;
+      const real = await b.resolve('string-width', { resolveDir: args.resolveDir, kind: args.kind, namespace: 'lazy-string-width' });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'lazy-string-width' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
+      contents: `let real; export default function stringWidth(text, options) { real ??= require(${JSON.stringify(args.path)}).default; return real(text, options); }`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   ...common,
   entryPoints: [join(root, 'src/client/cli.ts')],
@@ -37,7 +57,7 @@ await build({
   banner: { js: `#!/usr/bin/env node\n${requireShim} import { dirname as __herdDirname } from 'node:path'; import { fileURLToPath as __herdToPath } from 'node:url'; const __filename = __herdToPath(import.meta.url); const __dirname = __herdDirname(__filename);` },
   // ssh2's optional native bindings; it falls back to pure JS without them.
   external: ['cpu-features', '*.node'],
-  plugins: [sshCryptoBinding],
+  plugins: [sshCryptoBinding, lazyStringWidth],
   loader: { '.sh': 'text' },
   define: {
     __HERD_HELPER__: JSON.stringify({ sha256, size: helper.length }),
