@@ -96,3 +96,67 @@ export function excludeNodes(names: readonly string[], exclude: string | undefin
   const gone = new Set(expandNodeset(exclude, groups));
   return names.filter((n) => !gone.has(n));
 }
+
+/** Numbers written with a leading zero keep their width: 07 folds with 08-12, not with 7. */
+function padWidth(digits: string): number {
+  return digits.length > 1 && digits.startsWith('0') ? digits.length : 0;
+}
+
+/** Sorted numbers of one width as ranges: 1,2,3,7 → "1-3,7"; 01,02 (width 2) → "01-02". */
+function ranges(numbers: readonly number[], width: number): string {
+  const write = (n: number): string => String(n).padStart(width, '0');
+  const parts: string[] = [];
+  for (let i = 0; i < numbers.length; ) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j]! + 1) j++;
+    parts.push(i === j ? write(numbers[i]!) : `${write(numbers[i]!)}-${write(numbers[j]!)}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/**
+ * The shortest nodeset notation for a list of names, as ClusterShell prints it: `web01,web02,web03,db1`
+ * → `db1,web[01-03]`. Names are folded on their last number; expandNodeset gives the same names back.
+ */
+export function foldNodeset(names: readonly string[]): string {
+  const plain = new Set<string>();
+  // prefix, suffix and pad width → the numbers
+  const groups = new Map<string, { prefix: string; suffix: string; width: number; numbers: Set<number> }>();
+  for (const name of new Set(names)) {
+    const match = /^(.*?)(\d+)(\D*)$/.exec(name);
+    if (match === null || /[[\],@]/.test(name) || match[2]!.length > 15) {
+      plain.add(name);
+      continue;
+    }
+    const [, prefix, digits, suffix] = match as unknown as [string, string, string, string];
+    const width = padWidth(digits);
+    const key = JSON.stringify([prefix, suffix, width]);
+    let group = groups.get(key);
+    if (group === undefined) groups.set(key, (group = { prefix, suffix, width, numbers: new Set() }));
+    group.numbers.add(Number(digits));
+  }
+  // An unpadded number as wide as a padded group's (10 beside 01-09) joins that group.
+  for (const group of groups.values()) {
+    if (group.width === 0) continue;
+    const unpadded = groups.get(JSON.stringify([group.prefix, group.suffix, 0]));
+    if (unpadded === undefined) continue;
+    for (const n of [...unpadded.numbers]) {
+      if (String(n).length === group.width) {
+        group.numbers.add(n);
+        unpadded.numbers.delete(n);
+      }
+    }
+  }
+  const terms: Array<{ sortKey: string; text: string }> = [...plain].map((name) => ({ sortKey: name, text: name }));
+  for (const { prefix, suffix, width, numbers } of groups.values()) {
+    if (numbers.size === 0) continue;
+    const sorted = [...numbers].sort((a, b) => a - b);
+    const text = sorted.length === 1 ? `${prefix}${String(sorted[0]).padStart(width, '0')}${suffix}` : `${prefix}[${ranges(sorted, width)}]${suffix}`;
+    terms.push({ sortKey: `${prefix}\0${suffix}`, text });
+  }
+  return terms
+    .sort((a, b) => a.sortKey.localeCompare(b.sortKey) || a.text.localeCompare(b.text))
+    .map((t) => t.text)
+    .join(',');
+}

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import type { HerdError } from '../protocol/errors.ts';
 import type { JobInfo, JobResult } from '../protocol/messages.ts';
+import { foldNodeset } from './nodeset.ts';
 
 /** What happened on one host, as data; rendering is separate. */
 export interface HostOutcome {
@@ -90,7 +91,7 @@ export function summaryLine(outcomes: readonly HostOutcome[]): string {
   const errored = outcomes.filter((o) => o.result === null && o.error !== null && !unreachable(o));
   const parts = [`${ok.length} ok`];
   if (failed.length > 0) parts.push(`${failed.length} failed (${some(failed.map((o) => `${o.host}: exit ${exitStatus(o)}`))})`);
-  if (away.length > 0) parts.push(`${away.length} unreachable (${some(away.map((o) => o.host))})`);
+  if (away.length > 0) parts.push(`${away.length} unreachable (${foldNodeset(away.map((o) => o.host))})`);
   if (errored.length > 0) parts.push(`${errored.length} errors (${some(errored.map((o) => `${o.host}: ${o.error?.code ?? 'unknown'}`))})`);
   const rerun = failed.length + away.length + errored.length > 0 ? '; rerun those with -H @failed' : '';
   return `herd: ${outcomes.length} hosts: ${parts.join(', ')}${rerun}`;

@@ -7,6 +7,7 @@ import { exitStatus, summaryLine, type HostOutcome } from './outcome.ts';
 import { OutputGate } from './outputGate.ts';
 import { errorLine, resultNote, runReportJson } from './render.ts';
 import type { Io } from './commands/types.ts';
+import { foldNodeset } from './nodeset.ts';
 
 /** How `herd run` shows the output of its jobs: live, gathered, into files, as events or one document. */
 export type OutputMode = 'live' | 'gather' | 'dir' | 'ndjson' | 'json';
@@ -164,7 +165,7 @@ class GatherOutput implements RunOutput {
       else group.hosts.push(o.host);
     }
     for (const group of groups.values()) {
-      const title = `${group.hosts.join(',')} (${group.hosts.length})${group.status === 0 ? '' : ` exit ${group.status}`}`;
+      const title = `${foldNodeset(group.hosts)} (${group.hosts.length})${group.status === 0 ? '' : ` exit ${group.status}`}`;
       const rule = '-'.repeat(Math.min(Math.max(title.length, 15), 78));
       this.io.stdout.write(`${rule}\n${this.colour ? paint(title, group.status === 0 ? 36 : 31) : title}\n${rule}\n`);
       this.io.stdout.write(group.stdout);

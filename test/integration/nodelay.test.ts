@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, loud, sleep, type HerdOptions } from './harness.ts';
+import { endPersistDaemon, gate, herd, loud, sleep, type HerdOptions } from './harness.ts';
 
 /*
  * sshd turns Nagle off on a connection only when a session starts a command; a connection that only
@@ -80,13 +80,7 @@ Nodelay('through the --persist daemon: the daemon\'s connection gets its `true` 
     await sleep(300);
     assert.is(sessionsStarted().length, before + 1, 'one for both runs: the daemon asks once per connection');
   } finally {
-    const pidFile = join(runtime, 'herd', 'persist-v1.pid');
-    try {
-      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
-    } catch {
-      // not running
-    }
-    rmSync(runtime, { recursive: true, force: true });
+    await endPersistDaemon(runtime);
   }
 });
 

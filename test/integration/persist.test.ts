@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, loud, sleep, type HerdOptions } from './harness.ts';
+import { endPersistDaemon, gate, herd, loud, sleep, type HerdOptions } from './harness.ts';
 
 /*
  * --persist: a per-user background process keeps the SSH connections, so repeated herd commands pay
@@ -28,7 +28,7 @@ Persist.before(loud(async () => {
 Persist.after(() => bed?.down());
 
 /** A private runtime directory: where the daemon's socket and pid file go. */
-function runtime(): { options: HerdOptions; dir: string; daemonPid(): number | null; end(): void } {
+function runtime(): { options: HerdOptions; dir: string; daemonPid(): number | null; end(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'herd-rt-'));
   const daemonPid = (): number | null => {
     try {
@@ -43,9 +43,7 @@ function runtime(): { options: HerdOptions; dir: string; daemonPid(): number | n
     options: { home: bed.home, env: { XDG_RUNTIME_DIR: dir }, timeoutMs: 30_000 },
     dir,
     daemonPid,
-    end: () => {
-      const pid = daemonPid();
-      if (pid !== null) process.kill(pid, 'SIGTERM');
+    end: async () => {
       // ControlMaster processes of the openssh test are ours too: they name this directory.
       for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
         try {
@@ -55,7 +53,7 @@ function runtime(): { options: HerdOptions; dir: string; daemonPid(): number | n
           // gone meanwhile
         }
       }
-      rmSync(dir, { recursive: true, force: true });
+      await endPersistDaemon(dir);
     },
   };
 }
@@ -110,7 +108,7 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
     assert.is(without.json<RunDoc>().hosts[0]!.connection.reused, false);
     assert.is(rt.daemonPid(), null, 'without --persist no daemon starts');
   } finally {
-    rt.end();
+    await rt.end();
   }
 });
 
@@ -132,7 +130,7 @@ Persist('garbage on the daemon\'s socket gets a PROTOCOL answer and leaves it se
     const after = await herd(['run', '--persist', '1m', '-H', 'h1', '--json', '--', 'echo', 'still'], rt.options);
     assert.equal(after.json<RunDoc>().hosts.map((h) => [h.stdout, h.connection.reused]), [['still\n', true]]);
   } finally {
-    rt.end();
+    await rt.end();
   }
 });
 
@@ -149,7 +147,7 @@ Persist('an unused daemon exits by itself after the persist time; a failure is r
     for (let i = 0; i < 60 && rt.daemonPid() !== null; i++) await sleep(100);
     assert.is(rt.daemonPid(), null, 'gone within ~2 s of the last use');
   } finally {
-    rt.end();
+    await rt.end();
   }
 });
 
@@ -167,7 +165,7 @@ Persist('--transport openssh --persist uses OpenSSH\'s ControlMaster: one connec
     assert.is((await settled(host(2), before + 1)).length, before + 1, 'one connection (its sshd process) for three runs');
     assert.ok(readdirSync(join(rt.dir, 'herd')).some((f) => f.startsWith('cm-')), 'the ControlMaster socket is in the runtime directory');
   } finally {
-    rt.end();
+    await rt.end();
   }
 });
 

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { REPO, up, type Testbed } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, localHome, loud } from './harness.ts';
+import { endPersistDaemon, gate, herd, localHome, loud } from './harness.ts';
 
 const RUNTIMES: Record<string, string[]> = {
   node: [process.execPath],
@@ -54,12 +54,7 @@ for (const [name, runtime] of Object.entries(RUNTIMES)) {
       assert.equal(reused, [false, true]);
       assert.match(readFileSync(`/proc/${readFileSync(pidFile, 'utf8').trim()}/cmdline`, 'utf8'), name === 'node' ? 'node' : name, `the daemon runs under ${name}`);
     } finally {
-      try {
-        process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
-      } catch {
-        // not started, or gone
-      }
-      rmSync(dir, { recursive: true, force: true });
+      await endPersistDaemon(dir);
     }
   });
 }

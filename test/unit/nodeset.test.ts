@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resolveHosts } from '../../src/client/hosts.ts';
 import { expandInventoryName, parseInventory } from '../../src/client/inventory.ts';
-import { excludeNodes, expandNodeset } from '../../src/client/nodeset.ts';
+import { excludeNodes, expandNodeset, foldNodeset } from '../../src/client/nodeset.ts';
 import type { HerdError } from '../../src/protocol/errors.ts';
 
 const groups = (table: Record<string, string[]>) => (name: string): string[] | undefined => table[name];
@@ -14,6 +14,33 @@ test('nodesets: ranges with padding, lists, several brackets, plain names, no re
   assert.equal(expandNodeset('a,b,a, c'), ['a', 'b', 'c']);
   assert.equal(expandNodeset('root@10.0.0.1:2222,local'), ['root@10.0.0.1:2222', 'local']);
   assert.equal(expandNodeset('web[008-010]'), ['web008', 'web009', 'web010']);
+});
+
+test('folding: names back into the shortest nodeset, as ClusterShell prints them', () => {
+  assert.is(foldNodeset(['h1', 'h2', 'h3', 'h5', 'h10', 'h11']), 'h[1-3,5,10-11]');
+  assert.is(foldNodeset(['web01', 'web02', 'web03', 'db1']), 'db1,web[01-03]');
+  assert.is(foldNodeset(['web08', 'web09', 'web10', 'web11']), 'web[08-11]', 'unpadded numbers of the padded width join');
+  assert.is(foldNodeset(['web7', 'web07']), 'web07,web7', 'a different spelling is a different name');
+  assert.is(foldNodeset(['r1-n8', 'r1-n9', 'r2-n8']), 'r1-n[8-9],r2-n8', 'folded on the last number');
+  assert.is(foldNodeset(['h3', 'h1', 'h3', 'h2']), 'h[1-3]', 'in order, once each');
+  assert.is(foldNodeset(['local', 'root@10.0.0.1:2222', 'root@10.0.0.2:2222']), 'local,root@10.0.0.1:2222,root@10.0.0.2:2222', 'user@host:port stays as written');
+  assert.is(foldNodeset(['10.0.0.5', '10.0.0.6']), '10.0.0.[5-6]');
+  assert.is(foldNodeset(['gpu1a', 'gpu2a', 'gpu3b']), 'gpu[1-2]a,gpu3b');
+  assert.is(foldNodeset([]), '');
+});
+
+test('folding then expanding gives the same names back (random sets)', () => {
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const shapes = [(n: number) => `web${n}`, (n: number) => `web${String(n).padStart(3, '0')}`, (n: number) => `rack2-node${n}`, (n: number) => `db${n}x`, () => 'local'];
+  for (let round = 0; round < 300; round++) {
+    const names = Array.from({ length: 1 + random(40) }, () => shapes[random(shapes.length)]!(random(120)));
+    const folded = foldNodeset(names);
+    assert.equal(new Set(expandNodeset(folded)), new Set(names), `${names.join(',')} -> ${folded}`);
+  }
 });
 
 test('nodesets: groups, nested, cycles and unknown groups are errors; -x takes hosts out', () => {
