@@ -46,7 +46,7 @@ export interface JobNetwork {
 /** Waits between looks for a draining veth, then the last resort of deleting it ourselves. */
 const DRAIN_CHECKS_MS = [200, 800, 2000];
 
-/** An ended job's address, kept until its host-side veth is gone (see release()). */
+/** An ended job's address, kept until its host-side veth is gone (see drain()). */
 interface Draining {
   spec: NetworkSpec;
   ip: number;
@@ -379,5 +379,4 @@ export class NetworkManager {
     }
     await Promise.all(waits);
   }
-
 }
