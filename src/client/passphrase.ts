@@ -32,8 +32,9 @@ function readHidden(prompt: string): Promise<string | null> {
         else typed += ch;
       }
     };
-    process.stderr.write(prompt);
+    // Echo off before the prompt shows: what is typed (or pasted) the moment it appears is not echoed.
     stdin.setRawMode!(true);
+    process.stderr.write(prompt);
     stdin.on('data', onData);
     stdin.resume();
   });
