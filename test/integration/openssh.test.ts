@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,7 +20,8 @@ const host = (i: number): TestHost => bed.hosts[i - 1]!;
 OpenSsh.before(loud(async () => {
   // h3 forbids stream-local forwarding: herd must go through the bootstrap there every time.
   // h3 also listens on port 2222, for known_hosts entries of the [host]:port form.
-  bed = await up(3, { sshdOptions: (n) => (n === 3 ? ['AllowStreamLocalForwarding=no', 'Port=22', 'Port=2222'] : []) });
+  // VERBOSE: sshd logs each session it starts (the bulk-output test counts them).
+  bed = await up(3, { sshdOptions: (n) => ['LogLevel=VERBOSE', ...(n === 3 ? ['AllowStreamLocalForwarding=no', 'Port=22', 'Port=2222'] : [])] });
   const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
   mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
   writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts }));
@@ -65,6 +67,27 @@ OpenSsh('first contact through the bootstrap, the next straight to the agent soc
   assert.equal([...exact.stdout], [...Buffer.from('from stdin\n\0\xff', 'latin1')]);
   assert.is(exact.stderr, 'e');
   await noSshLeftFor(home);
+});
+
+OpenSsh('bulk output through ssh -L: one `true` in a session on the forwarder\'s connection (sshd turns Nagle off then), none for a short run', async () => {
+  const home = bed.home;
+  const sessions = (): number => bed.sshdLog(host(1)).split('\n').filter((l) => l.includes('Starting session: command')).length;
+  assert.is((await herd(['run', '--transport', 'openssh', '-H', 'h1', '--', 'true'], { home })).code, 0);
+  const before = sessions();
+  const short = await herd(['run', '--transport', 'openssh', '-H', 'h1', '--json', '--', 'echo', 'hi'], { home });
+  assert.equal(short.json<RunDoc>().hosts.map((h) => [h.stdout, h.connection.direct]), [['hi\n', true]]);
+  await sleep(300);
+  assert.is(sessions(), before, 'a short run over the forwarded socket started no session');
+  const runtime = mkdtempSync(join(tmpdir(), 'herd-rt-'));
+  const bulk = await herd(['run', '--transport', 'openssh', '-H', 'h1', '--', 'sh', '-c', `head -c ${4 << 20} /dev/zero | tr '\\0' b`], { home, env: { XDG_RUNTIME_DIR: runtime } });
+  assert.is(bulk.code, 0, bulk.stderr);
+  assert.is(bulk.stdout.length, 4 << 20);
+  assert.ok(bulk.stdout.every((b) => b === 0x62), 'the bytes are the job\'s');
+  for (let i = 0; i < 30 && sessions() < before + 1; i++) await sleep(100);
+  assert.is(sessions(), before + 1, 'one session for the bulk run');
+  await noSshLeftFor(home);
+  assert.equal(readdirSync(join(runtime, 'herd')).filter((f) => f.startsWith('fwd-')), [], 'no forward or control socket left');
+  rmSync(runtime, { recursive: true, force: true });
 });
 
 OpenSsh('a host without stream-local forwarding is reached through the bootstrap every time', async () => {

@@ -54,6 +54,9 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
       ),
     );
 
+  // The control socket of the last forwarder: a private ControlMaster, so bulk() can start a session on its connection.
+  let control: string | null = null;
+  let bulkAsked = false;
   return {
     cheapForward: false,
     alive: () => true,
@@ -76,7 +79,20 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
       };
     },
     // Through a ControlMaster, -L forwards would be set up in (and outlive us in) the master: bootstrap instead.
-    forward: (socketPath) => (persisted ? Promise.resolve(null) : forwardOnce(start, socketPath, target, spawnFailed)),
+    forward: async (socketPath) => {
+      if (persisted) return null;
+      const forwarded = await forwardOnce(start, socketPath, target, spawnFailed);
+      control = forwarded?.control ?? null;
+      return forwarded?.channel ?? null;
+    },
+    // See nodelay.ts: `true` in a session on the forwarder's connection, through its control socket.
+    // (With --persist every run bootstraps in a session already.)
+    bulk: () => {
+      if (bulkAsked || control === null) return;
+      bulkAsked = true;
+      const child = start(['-o', 'ControlMaster=no', '-o', `ControlPath=${control}`, '-T', '--', destination, 'true'], 'ignore');
+      child.once('error', () => {});
+    },
     close: () => {
       // Our channels have been ended; an ssh still running after a moment is stuck on a dead link.
       for (const child of children) setTimeout(() => child.kill('SIGTERM'), 2000).unref();
@@ -108,16 +124,23 @@ async function forwardOnce(
   socketPath: string,
   target: SshTarget,
   spawnFailed: (child: ChildProcess) => Promise<HerdError>,
-): Promise<RawChannel | null> {
+): Promise<{ channel: RawChannel; control: string } | null> {
   const local = join(runtimeDir(), `fwd-${process.pid}-${++forwards}.sock`);
+  // Its own ControlMaster, never the user's: a forward set up in a master of theirs would outlive us
+  // there; and through this one a session can be started later on the same connection (bulk()).
+  const control = join(runtimeDir(), `fwd-${process.pid}-${forwards}.ctl`);
   rmSync(local, { force: true });
-  const child = start(['-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'ClearAllForwardings=no', '-L', `${local}:${socketPath}`, '--', opensshDestination(target)], 'ignore');
+  const child = start(
+    ['-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'ClearAllForwardings=no', '-o', 'ControlMaster=yes', '-o', `ControlPath=${control}`, '-o', 'ControlPersist=no', '-L', `${local}:${socketPath}`, '--', opensshDestination(target)],
+    'ignore',
+  );
   trackForwarder(child);
   const stderr = stderrOf(child);
   const exited = exitOf(child);
   const stop = (): void => {
     rmSync(local, { force: true });
     if (child.exitCode === null) child.kill('SIGTERM');
+    else rmSync(control, { force: true });
   };
   let gone: HerdError | null = null;
   void spawnFailed(child).then((e) => (gone = e));
@@ -152,7 +175,7 @@ async function forwardOnce(
     stop();
   });
   void channel.exited.then(stop);
-  return channel;
+  return { channel, control };
 }
 
 function isSocket(path: string): boolean {
