@@ -178,27 +178,25 @@ export async function stopJobs(options: HerdOptions, hosts?: string): Promise<vo
   }
 }
 
+/** The pid of the running --persist daemon of a runtime directory (from its pid file), or null. */
+export function persistDaemonPid(runtimeDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(runtimeDir, 'herd', 'persist-v1.pid'), 'utf8').trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Ends the --persist daemon of a runtime directory (by the pid in its pid file), waits (up to 3 s) for
  * it to exit, then removes the directory: removing it while the daemon is still writing its log on the
  * way out failed with ENOTEMPTY.
  */
 export async function endPersistDaemon(runtimeDir: string): Promise<void> {
-  let pid: number | null = null;
-  try {
-    pid = Number(readFileSync(join(runtimeDir, 'herd', 'persist-v1.pid'), 'utf8').trim());
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    pid = null;
-  }
-  const alive = (): boolean => {
-    try {
-      process.kill(pid!, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  for (let i = 0; pid !== null && i < 30 && alive(); i++) await sleep(100);
+  const pid = persistDaemonPid(runtimeDir);
+  if (pid !== null) process.kill(pid, 'SIGTERM');
+  for (let i = 0; pid !== null && i < 30 && persistDaemonPid(runtimeDir) === pid; i++) await sleep(100);
   rmSync(runtimeDir, { recursive: true, force: true, maxRetries: 5 });
 }

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { endPersistDaemon, gate, herd, loud, sleep, type HerdOptions } from './harness.ts';
+import { endPersistDaemon, gate, herd, loud, persistDaemonPid, sleep, type HerdOptions } from './harness.ts';
 
 /*
  * --persist: a per-user background process keeps the SSH connections, so repeated herd commands pay
@@ -30,15 +30,7 @@ Persist.after(() => bed?.down());
 /** A private runtime directory: where the daemon's socket and pid file go. */
 function runtime(): { options: HerdOptions; dir: string; daemonPid(): number | null; end(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'herd-rt-'));
-  const daemonPid = (): number | null => {
-    try {
-      const pid = Number(readFileSync(join(dir, 'herd', 'persist-v1.pid'), 'utf8').trim());
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      return null;
-    }
-  };
+  const daemonPid = (): number | null => persistDaemonPid(dir);
   return {
     options: { home: bed.home, env: { XDG_RUNTIME_DIR: dir }, timeoutMs: 30_000 },
     dir,

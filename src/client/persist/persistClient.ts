@@ -6,6 +6,7 @@ import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { runtimeDir } from '../localState.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
+import { once } from '../transport/nodelay.ts';
 import { dialUnix, socketChannel } from '../transport/unixSocket.ts';
 import { selfCommand } from '../../remote/runtime.ts';
 import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
@@ -110,7 +111,6 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
     if (rest.length > 0) socket.unshift(rest);
     return socketChannel(socket);
   };
-  let bulkAsked = false;
   return {
     cheapForward: true,
     alive: () => true,
@@ -118,14 +118,12 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
     bootstrap: async (helper) => (await open({ kind: 'exec', command: bootstrapCommand(helper) }))!,
     exec: async (command) => (await open({ kind: 'exec', command }))!,
     // The daemon runs the `true` on its connection, once however many herd processes ask.
-    bulk: () => {
-      if (bulkAsked) return;
-      bulkAsked = true;
+    bulk: once(() => {
       open({ kind: 'nodelay' }).then(
         (channel) => channel?.close(),
         () => {},
       );
-    },
+    }),
     forward: (socketPath) => open({ kind: 'forward', socketPath }),
     // The daemon keeps the SSH connection; our channels end with their sockets.
     close: () => {},

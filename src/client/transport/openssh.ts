@@ -3,6 +3,7 @@ import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
+import { once } from './nodelay.ts';
 import { runtimeDir } from '../localState.ts';
 import type { RawChannel } from './channel.ts';
 import { dialUnix, socketChannel } from './unixSocket.ts';
@@ -56,7 +57,6 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
 
   // The control socket of the last forwarder: a private ControlMaster, so bulk() can start a session on its connection.
   let control: string | null = null;
-  let bulkAsked = false;
   return {
     cheapForward: false,
     alive: () => true,
@@ -87,12 +87,11 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
     },
     // See nodelay.ts: `true` in a session on the forwarder's connection, through its control socket.
     // (With --persist every run bootstraps in a session already.)
-    bulk: () => {
-      if (bulkAsked || control === null) return;
-      bulkAsked = true;
+    bulk: once(() => {
+      if (control === null) return;
       const child = start(['-o', 'ControlMaster=no', '-o', `ControlPath=${control}`, '-T', '--', destination, 'true'], 'ignore');
       child.once('error', () => {});
-    },
+    }),
     close: () => {
       // Our channels have been ended; an ssh still running after a moment is stuck on a dead link.
       for (const child of children) setTimeout(() => child.kill('SIGTERM'), 2000).unref();

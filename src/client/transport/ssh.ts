@@ -9,7 +9,7 @@ import type { HostTarget } from '../hosts.ts';
 import { canPrompt, passphraseFor } from '../passphrase.ts';
 import { fingerprint, judgeHostKey, knownHostsName, knownKeysIn, recordHostKey } from '../knownHosts.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
-import { nodelayOnce } from './nodelay.ts';
+import { once, runTrue } from './nodelay.ts';
 import type { RawChannel } from './channel.ts';
 
 export type TransportName = 'ssh2' | 'openssh';
@@ -114,7 +114,7 @@ export interface SshConnection {
   bootstrap(helper: HelperAsset): Promise<RawChannel>;
   /** Runs a command in an exec channel (ssh2 and persisted connections). */
   exec?(command: string): Promise<RawChannel>;
-  /** Bulk output is flowing over a forwarded channel: have sshd stop delaying it (see nodelay.ts). */
+  /** Bulk output is flowing over a forwarded channel: have sshd stop delaying it (see nodelay.ts); later calls do nothing. */
   bulk?(): void;
   /** Whether the connection can still open channels. */
   alive(): boolean;
@@ -147,7 +147,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
     alive: () => open,
     bootstrap: (helper) => exec(bootstrapCommand(helper)),
     exec,
-    bulk: nodelayOnce(exec),
+    bulk: once(() => runTrue(exec)),
     forward: (socketPath) =>
       new Promise((resolve) => {
         client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
