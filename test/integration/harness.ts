@@ -127,7 +127,14 @@ export function agentPids(dir: string): number[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => /^agent-[0-9a-f]+\.lock$/.test(f))
-    .map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
+    .flatMap((f) => {
+      try {
+        return [Number(readFileSync(join(dir, f), 'utf8').trim())];
+      } catch {
+        // the agent removed its lock file between the listing and the read: it is exiting
+        return [];
+      }
+    });
 }
 
 /** Ends the agents a test started for a state directory, by pid. */
