@@ -6,6 +6,32 @@ export const MAX_FRAME_PAYLOAD = 1024 * 1024;
 export const DATA_CHUNK = 64 * 1024;
 /** Bytes a sender may have in flight per stream before the receiver grants more credit. */
 export const INITIAL_WINDOW = 4 * 1024 * 1024;
+/**
+ * Most credit a peer may have granted on one stream at a time. A peer that follows the protocol
+ * returns only what it consumed, so its grants never take the window above INITIAL_WINDOW;
+ * twice that leaves room for rounding. More is a FLOW_CONTROL error.
+ */
+export const MAX_STREAM_CREDIT = 2 * INITIAL_WINDOW;
+/**
+ * Bytes a session may have handed to its transport and not yet seen written. Above it, stream
+ * data waits in its stream's queue (and so its producer pauses): a peer that does not read stalls
+ * its own streams, and memory stays bounded by the windows, not by what the peer grants.
+ */
+export const TRANSPORT_HIGH_WATER = 1024 * 1024;
+/**
+ * Control frames (answers, pongs, credit) a peer that does not read may leave waiting before the
+ * session stops reading from it: data already stops at TRANSPORT_HIGH_WATER, so only a peer that
+ * floods requests and reads nothing gets here.
+ */
+export const TRANSPORT_READ_STOP = 8 * 1024 * 1024;
+/** Largest Ping payload before the peer has authenticated, and how many pings it may send until then. */
+export const PREAUTH_PING_BYTES = 64;
+export const PREAUTH_PINGS = 16;
+/** Time a connection to an agent has to finish the handshake. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Connections an agent serves at once, and how many of them may still be in the handshake. */
+export const MAX_AGENT_CONNECTIONS = 256;
+export const MAX_UNAUTHENTICATED_CONNECTIONS = 32;
 /** Streams one session may have open at once. */
 export const MAX_STREAMS = 256;
 /** Bytes queued by a local writer beyond the peer's window before `write` asks it to wait. */

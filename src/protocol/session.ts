@@ -1,7 +1,7 @@
 import { fromUtf8, utf8 } from './bytes.ts';
 import { asHerdError, HerdError, isErrorCode } from './errors.ts';
 import { encodeDataHeader, encodeFrame, FrameDecoder, FrameType, type DataPiece, type Frame } from './frame.ts';
-import { DATA_CHUNK, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_MESSAGE_BYTES, MAX_STREAMS, WRITE_HIGH_WATER } from './limits.ts';
+import { DATA_CHUNK, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_MESSAGE_BYTES, MAX_STREAM_CREDIT, MAX_STREAMS, WRITE_HIGH_WATER } from './limits.ts';
 import { parseMessage, type Message } from './messages.ts';
 
 export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
@@ -18,6 +18,11 @@ export interface SessionEvents {
   eof(stream: number, channel: ChannelValue): void;
   /** A stream's local queue fell below the high-water mark again. */
   drain?(stream: number): void;
+  /**
+   * Whether the transport takes more stream data now; when it says no, data waits in its stream's
+   * queue until `resumeSending`. Control frames are never held back.
+   */
+  canSend?(): boolean;
   /** A data frame smaller than SMALL_FRAME_BYTES began: output of an interactive kind, not bulk. */
   smallData?(): void;
   /** The session ended: null for a local close, else the fatal error. Called once. */
@@ -54,6 +59,10 @@ export class Session {
   private done = false;
   /** Frames received so far; the wiring compares it between heartbeats to spot a silent peer. */
   framesReceived = 0;
+  /** Largest Ping payload the peer may send (an agent lowers it until the peer has authenticated). */
+  maxPingBytes = MAX_FRAME_PAYLOAD;
+  /** Pings the peer may still send (an agent allows a few until the peer has authenticated). */
+  pingBudget = Infinity;
 
   constructor(events: SessionEvents) {
     this.events = events;
@@ -141,6 +150,14 @@ export class Session {
     this.flush(stream, state);
   }
 
+  /** The transport has room again: send what the streams hold. */
+  resumeSending(): void {
+    for (const [stream, state] of [...this.streams]) {
+      if (this.done) return;
+      if (state.queue.length > 0) this.flush(stream, state);
+    }
+  }
+
   /** Our consumer has read `count` bytes of the stream: return them to the peer as credit. */
   consumed(stream: number, count: number): void {
     const state = this.streams.get(stream);
@@ -218,7 +235,7 @@ export class Session {
         this.streams.delete(stream);
         return;
       }
-      if (state.sendWindow === 0) break;
+      if (state.sendWindow === 0 || this.events.canSend?.() === false) break;
       const take = Math.min(head.bytes.length, state.sendWindow);
       const bytes = head.bytes.subarray(0, take);
       if (take === head.bytes.length) state.queue.shift();
@@ -303,7 +320,9 @@ export class Session {
         const state = this.streamFor(frame);
         if (state === undefined) return;
         const grant = new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0);
-        if (state.sendWindow + grant > 2 ** 32 - 1) throw new HerdError('FLOW_CONTROL', 'credit overflow');
+        if (state.sendWindow + grant > MAX_STREAM_CREDIT) {
+          throw new HerdError('FLOW_CONTROL', `peer granted ${state.sendWindow + grant} bytes of credit on stream ${frame.stream}, more than the ${MAX_STREAM_CREDIT} it may`);
+        }
         state.sendWindow += grant;
         this.flush(frame.stream, state);
         return;
@@ -322,6 +341,10 @@ export class Session {
         return;
       }
       case FrameType.Ping:
+        if (frame.payload.length > this.maxPingBytes) throw new HerdError('PROTOCOL', `a ping of ${frame.payload.length} bytes (at most ${this.maxPingBytes} here)`);
+        if (--this.pingBudget < 0) throw new HerdError('PROTOCOL', 'too many pings');
+        // A peer that leaves our output unread gets no pongs: they only tell it we are alive.
+        if (this.events.canSend?.() === false) return;
         this.events.send(encodeFrame(FrameType.Pong, 0, frame.payload));
         return;
       case FrameType.Pong:

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { serveConnection, type AgentState } from './hostSession.ts';
+import { MAX_AGENT_CONNECTIONS, MAX_UNAUTHENTICATED_CONNECTIONS } from '../protocol/limits.ts';
 import { DEFAULT_RETENTION_MS, isLiveHelper, JobBook } from './jobs/jobBook.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { startScheduled } from './scheduleJob.ts';
@@ -14,8 +15,9 @@ import { detectHierarchy } from './cgroups/hierarchy.ts';
 import { planCgroup } from './cgroups/plan.ts';
 import { LauncherPool } from './launcher.ts';
 import { NetworkManager } from './net/manager.ts';
-import { readEtcFiles, readHostMounts, readHostRoot } from './sandbox.ts';
+import { readEtcFiles, readHiddenPaths, readHostMounts, readHostRoot, readProcEntries } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
+import { checkedJobIds, type IdRange } from './idmap.ts';
 
 /** How long a stopping agent waits for its spare launcher's cgroup to be removed. */
 const SHUTDOWN_WAIT_MS = 2000;
@@ -56,6 +58,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     process.exit(0);
   }
   let tools: HostTools | undefined;
+  let jobIds: IdRange | undefined;
   let cgroups: ReturnType<AgentState['cgroups']> | undefined;
   const book = new JobBook(paths.jobs, (record) => adoptOrphan(state, record));
   const state: AgentState = {
@@ -67,7 +70,10 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     isRoot: process.getuid?.() === 0,
     hostRoot: readHostRoot(),
     etcFiles: readEtcFiles(),
+    hidden: readHiddenPaths(),
+    procEntries: readProcEntries(),
     tools: () => (tools ??= findHostTools()),
+    jobIds: () => (jobIds ??= checkedJobIds()),
     launchers: null,
     networks: new NetworkManager(paths.dir),
     cgroups: () => {
@@ -121,14 +127,26 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     });
   };
   removeQuietly(paths.socket);
+  // Every connection is served until it closes; those still in the handshake are counted apart,
+  // so a flood of idle ones cannot keep the host's clients out for long (each has HANDSHAKE_TIMEOUT_MS).
+  const unauthenticated = new Set<Socket>();
   const server = createServer((socket) => {
+    if (connections.size >= MAX_AGENT_CONNECTIONS || unauthenticated.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
     connections.add(socket);
+    unauthenticated.add(socket);
     socket.on('close', () => {
       connections.delete(socket);
+      unauthenticated.delete(socket);
       idleSince = Date.now();
     });
     socket.on('error', () => socket.destroy());
-    serveConnection(socket, socket, state);
+    // The session ends its side when it closes (after a last error frame); the connection goes too,
+    // so a peer that keeps sending is not read any further.
+    socket.on('finish', () => socket.destroy());
+    serveConnection(socket, socket, state, () => unauthenticated.delete(socket));
   });
   server.listen(paths.socket, () => {
     chmodSync(paths.socket, 0o600);

@@ -16,9 +16,11 @@ import type { CgroupFacts } from './cgroups/plan.ts';
 import { startJob } from './startJob.ts';
 import type { NetworkManager } from './net/manager.ts';
 import type { HostTools } from './jobPlan.ts';
-import type { RootEntry } from './sandboxPlan.ts';
+import type { IdRange } from './idmap.ts';
+import type { HiddenPath, RootEntry } from './sandboxPlan.ts';
 import type { StatePaths } from './paths.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
+import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_PAYLOAD, PREAUTH_PING_BYTES, PREAUTH_PINGS } from '../protocol/limits.ts';
 
 export interface AgentState {
   paths: StatePaths;
@@ -33,6 +35,11 @@ export interface AgentState {
   hostRoot: RootEntry[];
   /** Which of /etc/hostname, hosts and resolv.conf the host has, read once per agent. */
   etcFiles: ReadonlySet<string>;
+  /** What of the host jobs must not see, and the names in its /proc, read once per agent. */
+  hidden: readonly HiddenPath[];
+  procEntries: ReadonlySet<string>;
+  /** The host ids job users map to (root agents), checked on first use: ISOLATION_UNSUPPORTED if taken. */
+  jobIds(): IdRange;
   /** The tools jobs are started with, found on first use. */
   tools(): HostTools;
   /** The cgroup hierarchy herd can use (null: none, e.g. rootless) and the host facts limits are checked against. */
@@ -44,8 +51,18 @@ export interface AgentState {
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
 
-/** Serves one client connection: the handshake on stream 0, then one job per stream. */
-export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState): void {
+/** What the agent learns of a connection it serves. */
+export interface ServedConnection {
+  /** The peer proved who it is (false until then, and for one that never does). */
+  readonly authenticated: boolean;
+}
+
+/**
+ * Serves one client connection: the handshake on stream 0, then one job per stream. Until the
+ * peer has authenticated it gets HANDSHAKE_TIMEOUT_MS and tiny pings only; `onAuthenticated` lets
+ * the agent count it as a client from then on.
+ */
+export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState, onAuthenticated: () => void = () => {}): ServedConnection {
   let phase: Phase = { step: 'auth', hostNonce: newNonce() };
   const attached = new Map<number, Job>();
   const served: ServedStreams = new Map();
@@ -78,6 +95,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
       served.get(stream)?.pump?.();
     },
     closed() {
+      clearTimeout(deadline);
       // The client went away; its jobs keep running and keep writing their logs.
       for (const job of attached.values()) job.detach();
       attached.clear();
@@ -85,6 +103,13 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
       served.clear();
     },
   });
+
+  session.maxPingBytes = PREAUTH_PING_BYTES;
+  session.pingBudget = PREAUTH_PINGS;
+  const deadline = setTimeout(() => {
+    session.fail(new HerdError('PROTOCOL', `no handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`));
+  }, HANDSHAKE_TIMEOUT_MS);
+  (deadline as { unref?: () => void }).unref?.();
 
   // The host speaks first, so the client can answer with its proof and first request at once.
   session.sendMessage(0, hostHello(agent.identity, phase.hostNonce));
@@ -100,6 +125,10 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
       if (accepted.pinCa !== null) pinCa(agent.paths, agent.identity, accepted.pinCa);
       if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.hostCert);
       phase = { step: 'ready', subject: accepted.subject, role: accepted.role };
+      clearTimeout(deadline);
+      session.maxPingBytes = MAX_FRAME_PAYLOAD;
+      session.pingBudget = Infinity;
+      onAuthenticated();
       session.sendMessage(0, {
         t: 'welcome',
         sig: accepted.sig,
@@ -122,6 +151,11 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         if (!allows(role, 'run')) {
           throw new HerdError('PERMISSION_DENIED', `role "${role}" (${phase.subject}) may not run jobs on this host`, {
             hint: 'use a certificate with role user or admin',
+          });
+        }
+        if (message.network === 'host' && !allows(role, 'leave-sandbox')) {
+          throw new HerdError('PERMISSION_DENIED', `role "${role}" (${phase.subject}) may not run jobs in the host's network (--network host)`, {
+            hint: 'leaving the sandbox needs an admin certificate; other jobs get a network of their own',
           });
         }
         const terms = {
@@ -206,4 +240,6 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         throw new HerdError('PROTOCOL', `unexpected "${message.t}" request`);
     }
   }
+
+  return { get authenticated() { return phase.step === 'ready'; } };
 }

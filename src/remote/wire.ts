@@ -1,6 +1,6 @@
 import { concat } from '../protocol/bytes.ts';
 import { HerdError } from '../protocol/errors.ts';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS } from '../protocol/limits.ts';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, TRANSPORT_HIGH_WATER, TRANSPORT_READ_STOP } from '../protocol/limits.ts';
 import { Session, type SessionEvents } from '../protocol/session.ts';
 
 /** After the current macrotask, so promise continuations that send more join the same write. */
@@ -10,12 +10,17 @@ export interface ByteReadable {
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
   on(event: 'end' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  pause?(): unknown;
+  resume?(): unknown;
 }
 export interface ByteWritable {
   write(chunk: Uint8Array): boolean;
   end(): unknown;
   cork?(): void;
   uncork?(): void;
+  /** Bytes accepted by write() and not yet handed to the kernel (node streams). */
+  readonly writableLength?: number;
+  on?(event: 'drain', listener: () => void): unknown;
 }
 
 /** Whether corked writes reach the kernel as one writev (a node socket), so pieces need no joining. */
@@ -23,9 +28,36 @@ function gathers(writable: ByteWritable): boolean {
   return typeof writable.cork === 'function' && typeof (writable as { _writev?: unknown })._writev === 'function';
 }
 
+/** Pieces smaller than this are joined with their small neighbours before they are written. */
+const SMALL_PIECE = 16 * 1024;
+
+function coalesce(pieces: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  const endRun = (): void => {
+    if (run.length === 1) out.push(run[0]!);
+    else if (run.length > 1) out.push(concat(run));
+    run = [];
+  };
+  for (const piece of pieces) {
+    if (piece.length < SMALL_PIECE) run.push(piece);
+    else {
+      endRun();
+      out.push(piece);
+    }
+  }
+  endRun();
+  return out;
+}
+
 /**
  * Wires a protocol session to a pair of node-style streams and keeps a heartbeat:
  * a peer that sends no frame for HEARTBEAT_TIMEOUT_MS is treated as gone.
+ *
+ * Backpressure: what the session has handed over and the stream has not yet written is counted;
+ * above TRANSPORT_HIGH_WATER the session keeps stream data in its queues (their producers pause),
+ * and above TRANSPORT_READ_STOP (control frames only: a peer that asks and never reads) it stops
+ * reading the peer, until the stream drains. A peer that does not read stalls only itself.
  */
 export function wireSession(
   readable: ByteReadable,
@@ -38,27 +70,58 @@ export function wireSession(
   // instead of several, which matters because sshd's forwarded channels run with Nagle on.
   let batch: Uint8Array[] = [];
   let scheduled = false;
+  let batchBytes = 0;
+  let readingStopped = false;
+  /** The session held stream data back: it must hear when there is room again. */
+  let held = false;
   const gather = gathers(writable);
+  const unwritten = (): number => batchBytes + (writable.writableLength ?? 0);
   const flush = (): void => {
     scheduled = false;
     if (batch.length === 0) return;
     const pieces = batch;
     batch = [];
+    batchBytes = 0;
     if (pieces.length === 1) writable.write(pieces[0]!);
     else if (gather) {
+      // Big pieces (stream data) go as they are; runs of small ones (headers, pongs, credit) are
+      // joined, since a stream keeps ~100 bytes of bookkeeping per write however small.
       writable.cork!();
-      for (const piece of pieces) writable.write(piece);
+      for (const piece of coalesce(pieces)) writable.write(piece);
       writable.uncork!();
     } else writable.write(concat(pieces));
+    if (!readingStopped && unwritten() > TRANSPORT_READ_STOP && typeof readable.pause === 'function') {
+      readingStopped = true;
+      readable.pause();
+    }
+    // Held back only by our own batch, which the kernel took at once: no 'drain' will come.
+    if (held && unwritten() < TRANSPORT_HIGH_WATER) {
+      held = false;
+      session.resumeSending();
+    }
   };
+  writable.on?.('drain', () => {
+    held = false;
+    if (readingStopped) {
+      readingStopped = false;
+      readable.resume?.();
+    }
+    session.resumeSending();
+  });
   const session = new Session({
     ...events,
     send(bytes) {
       batch.push(bytes);
+      batchBytes += bytes.length;
       if (!scheduled) {
         scheduled = true;
         defer(flush);
       }
+    },
+    canSend: () => {
+      if (unwritten() < TRANSPORT_HIGH_WATER) return true;
+      held = true;
+      return false;
     },
     closed(error) {
       if (timer !== undefined) clearInterval(timer);

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeFrame, FrameType } from '../../src/protocol/frame.ts';
-import { INITIAL_WINDOW, MAX_STREAMS } from '../../src/protocol/limits.ts';
+import { INITIAL_WINDOW, MAX_STREAM_CREDIT, MAX_STREAMS } from '../../src/protocol/limits.ts';
+import { Session } from '../../src/protocol/session.ts';
 import type { RunRequest } from '../../src/protocol/messages.ts';
 import { Channel } from '../../src/protocol/session.ts';
 import { pair } from './pair.ts';
@@ -33,8 +34,13 @@ test('a sender stops at the window and resumes only when the reader consumes', (
   assert.is(received(), INITIAL_WINDOW);
   b.consumed(1, INITIAL_WINDOW / 8);
   assert.is(received(), INITIAL_WINDOW + INITIAL_WINDOW / 4);
-  b.consumed(1, received() - INITIAL_WINDOW / 4);
-  b.consumed(1, total);
+  // Consuming what arrives returns it as credit, which brings the rest.
+  let taken = INITIAL_WINDOW / 4;
+  while (taken < received()) {
+    const fresh = received() - taken;
+    taken += fresh;
+    b.consumed(1, fresh);
+  }
   assert.is(received(), total);
   assert.is(a.queued(1), 0);
 });
@@ -90,6 +96,59 @@ test('ping is answered with pong; after close nothing more is sent', () => {
   assert.is(ra.closed, null);
   a.ping();
   assert.is(b.framesReceived, before + 1);
+});
+
+test('credit beyond MAX_STREAM_CREDIT is a fatal FLOW_CONTROL error', () => {
+  const { a, b, ra } = pair();
+  a.open(1);
+  a.sendMessage(1, run);
+  const credit = new Uint8Array(4);
+  new DataView(credit.buffer).setUint32(0, MAX_STREAM_CREDIT);
+  a.receive(encodeFrame(FrameType.Credit, 1, credit));
+  assert.is(ra.closed?.code, 'FLOW_CONTROL');
+  assert.ok(b.isClosed, 'the peer hears of it');
+});
+
+test('a transport that cannot take more holds stream data in the queue until resumeSending', () => {
+  const sent: Uint8Array[] = [];
+  let room = false;
+  const session = new Session({ send: (bytes) => void sent.push(bytes), message: () => {}, data: () => {}, eof: () => {}, closed: () => {}, canSend: () => room });
+  session.open(1);
+  session.sendMessage(1, run);
+  assert.is(session.write(1, Channel.Stdout, new Uint8Array(100_000)), true);
+  assert.is(sent.length, 1, 'the message went; no data');
+  assert.is(session.queued(1), 100_000);
+  room = true;
+  session.resumeSending();
+  assert.is(session.queued(1), 0);
+  assert.is(sent.length, 1 + 2 * 2, 'two chunks, header and data each');
+});
+
+test('a ping larger than maxPingBytes is a protocol error; one within it is answered', () => {
+  const sent: Uint8Array[] = [];
+  let closed: string | undefined;
+  const session = new Session({ send: (bytes) => void sent.push(bytes), message: () => {}, data: () => {}, eof: () => {}, closed: (e) => (closed = e?.code) });
+  session.maxPingBytes = 64;
+  session.receive(encodeFrame(FrameType.Ping, 0, new Uint8Array(64)));
+  assert.is(sent.length, 1, 'pong');
+  session.receive(encodeFrame(FrameType.Ping, 0, new Uint8Array(65)));
+  assert.is(closed, 'PROTOCOL');
+});
+
+test('pings beyond pingBudget are a protocol error; a backed-up transport gets no pongs', () => {
+  const sent: Uint8Array[] = [];
+  let closed: string | undefined;
+  let room = true;
+  const session = new Session({ send: (bytes) => void sent.push(bytes), message: () => {}, data: () => {}, eof: () => {}, closed: (e) => (closed = e?.code), canSend: () => room });
+  session.pingBudget = 3;
+  session.receive(encodeFrame(FrameType.Ping, 0));
+  room = false;
+  session.receive(encodeFrame(FrameType.Ping, 0));
+  assert.is(sent.length, 1, 'the second pong is dropped: its peer is not reading');
+  session.receive(encodeFrame(FrameType.Ping, 0));
+  assert.is(closed, undefined);
+  session.receive(encodeFrame(FrameType.Ping, 0));
+  assert.is(closed, 'PROTOCOL');
 });
 
 test.run();
