@@ -1,10 +1,20 @@
 import type { JobInfo } from '../protocol/messages.ts';
 import { formatDuration } from './durations.ts';
 import { formatBytes } from './units.ts';
+import { escapeControl, hasControl } from './safeText.ts';
 
-/** A job's command as one line (arguments with spaces quoted), cut to `max` characters. */
+/**
+ * A job's command as one line, cut to `max` characters: arguments with spaces quoted as a shell
+ * would take them, and those with control characters in $'...' with escapes (they come from
+ * whoever started the job, and must not reach the terminal raw).
+ */
 export function commandLine(argv: readonly string[], max = Infinity): string {
-  const line = argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const quote = (a: string): string => {
+    if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a)) return a;
+    if (hasControl(a)) return `$'${escapeControl(a.replace(/\\/g, '\\\\').replace(/'/g, "\\'"))}'`;
+    return `'${a.replace(/'/g, `'\\''`)}'`;
+  };
+  const line = argv.map(quote).join(' ');
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
@@ -32,8 +42,8 @@ export function jobTable(rows: ReadonlyArray<{ host: string; job: JobInfo }>, sh
   const header = [...(showHost ? ['HOST'] : []), 'ID', 'STATE', 'EXIT', 'STARTED', 'DURATION', 'COMMAND'];
   const cells = rows.map(({ host, job }) => [
     ...(showHost ? [host] : []),
-    job.id,
-    job.state,
+    escapeControl(job.id),
+    escapeControl(job.state),
     exitText(job),
     job.state === 'SCHEDULED' ? `at ${when(job.scheduledFor)}` : when(job.startedAt),
     ranFor(job, now),
@@ -49,8 +59,8 @@ export function jobDetails(host: string, job: JobInfo, now = Date.now()): string
     ['job', job.id],
     ['host', host],
     ['command', commandLine(job.argv)],
-    ['state', job.reason === null ? job.state : `${job.state} (${job.reason})`],
-    ['owner', job.owner],
+    ['state', job.reason === null ? job.state : `${job.state} (${escapeControl(job.reason)})`],
+    ['owner', escapeControl(job.owner)],
   ];
   if (job.scheduledFor !== null) fields.push(['scheduled', when(job.scheduledFor)]);
   fields.push(['started', when(job.startedAt)], ['ended', when(job.endedAt)], ['duration', ranFor(job, now)]);
@@ -64,7 +74,7 @@ export function jobDetails(host: string, job: JobInfo, now = Date.now()): string
   if (usage?.readBytes !== undefined || usage?.writeBytes !== undefined) {
     fields.push(['disk i/o', `${formatBytes(usage.readBytes ?? 0)} read, ${formatBytes(usage.writeBytes ?? 0)} written`]);
   }
-  fields.push(['network', job.ip === null ? job.network : `${job.network} ${job.ip}`], ['hostname', job.hostname]);
+  fields.push(['network', escapeControl(job.ip === null ? job.network : `${job.network} ${job.ip}`)], ['hostname', escapeControl(job.hostname)]);
   fields.push(['output', `${formatBytes(job.log.bytes)} recorded (cap ${formatBytes(job.log.maxBytes)})${job.log.dropped ? ', later output dropped' : ''}`]);
   const width = Math.max(...fields.map(([k]) => k.length));
   return fields.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');

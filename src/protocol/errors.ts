@@ -18,10 +18,12 @@ export const ERROR_CODES = [
   'PERMISSION_DENIED',
   'NETWORK', // a job network could not be set up, or a network request was refused
   'LIMIT_UNSUPPORTED', // the host cannot enforce a requested limit (no controller, no block device)
+  'ISOLATION_UNSUPPORTED', // the host cannot give a job the sandbox herd promises (user namespace, id range)
   'COMMAND_NOT_FOUND',
   'JOB_FAILED', // the job could not be started on the host
   'JOB_NOT_FOUND', // no job on the host has that id (or id prefix)
   'JOB_RUNNING', // the job must have ended first (delete)
+  'STATE_UNSAFE', // herd's state directory on the host is not private (owner, mode, symlink)
   'NO_SPACE', // the host's disk (where herd keeps its state and job logs) is full
   'CONNECTION_LOST',
   'INTERRUPTED',

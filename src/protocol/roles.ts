@@ -10,6 +10,8 @@ export const PERMISSIONS = {
   'network-list': ['admin', 'user', 'viewer'],
   'network-manage': ['admin'],
   enroll: ['admin'],
+  /** Run a job outside the sandbox: --network host today (the host's own network namespace). */
+  'leave-sandbox': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Action = keyof typeof PERMISSIONS;

@@ -20,25 +20,44 @@ for name in node bun deno; do
 done
 [ -n "$runtime" ] || fail HELPER_START "no JavaScript runtime on this host: install node (>= 18), bun or deno and put it on the PATH of non-interactive SSH logins"
 
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sum=$(sha256sum "$1")
+  else
+    sum=$(shasum -a 256 "$1" 2>/dev/null || openssl dgst -sha256 -r "$1")
+  fi
+  printf '%s\n' "${sum%% *}"
+}
+
 umask 077
 mkdir -p "$dir" 2>/dev/null || fail HELPER_START "cannot create the state directory $dir (read-only file system or no permission)"
+# Whoever can write the state directory can plant the helper this login runs, or a symlink
+# where it writes: it must be a real directory of our own that nobody else may enter.
+[ -L "$dir" ] && fail STATE_UNSAFE "the state directory $dir is a symlink: remove it, or name a real directory"
+set -- $(ls -ldn "$dir" 2>/dev/null)
+[ $# -ge 3 ] || fail STATE_UNSAFE "cannot check the owner and mode of the state directory $dir (ls -ldn failed)"
+# A trailing "." only says an SELinux context is set; "+" (an ACL) may let others in.
+if [ "${3:-}" != "$(id -u)" ] || [ "${1%.}" != drwx------ ]; then
+  fail STATE_UNSAFE "the state directory $dir has owner uid $3 and mode $1: it must be yours with mode 0700 (chmod 700 $dir if it is yours; remove it if it is not)"
+fi
 helper=$dir/helper-$hash.mjs
+# A cached helper runs only if it is still the one its name promises.
+if [ -f "$helper" ] && [ "$(sha256 "$helper")" != "$hash" ]; then rm -f "$helper"; fi
 if [ ! -f "$helper" ]; then
   printf 'HERD-SEND\n'
   # A private temp name and an atomic rename keep concurrent first contacts from corrupting the cache.
   tmp=$dir/.helper-$hash.$$
+  rm -f "$tmp"
+  set -C
   if ! err=$(head -c "$size" 2>&1 >"$tmp"); then
     rm -f "$tmp"
     fail HELPER_START "cannot write the helper to $dir: ${err:-write failed} (free space: $(df -Pk "$dir" 2>/dev/null | awk 'NR==2 {print $4 " KiB"}'))"
   fi
-  if command -v sha256sum >/dev/null 2>&1; then
-    sum=$(sha256sum "$tmp")
-  else
-    sum=$(shasum -a 256 "$tmp" 2>/dev/null || openssl dgst -sha256 -r "$tmp")
-  fi
-  if [ "${sum%% *}" != "$hash" ]; then
+  set +C
+  sum=$(sha256 "$tmp")
+  if [ "$sum" != "$hash" ]; then
     rm -f "$tmp"
-    fail HELPER_START "the helper arrived corrupted (sha256 ${sum%% *}, expected $hash)"
+    fail HELPER_START "the helper arrived corrupted (sha256 $sum, expected $hash)"
   fi
   mv -f "$tmp" "$helper" || fail HELPER_START "cannot rename the helper into $dir"
 fi

@@ -5,6 +5,7 @@ import { statePaths } from './paths.ts';
 import { runRelay } from './relay.ts';
 import { installNativeEd25519 } from './nativeEd25519.ts';
 import { runtimeProblem } from './runtime.ts';
+import { checkStateDirectory, closeInheritedDescriptors } from './hygiene.ts';
 
 /*
  * The helper, bundled into one file and cached on each host under its hash.
@@ -19,12 +20,19 @@ function main(): void {
     process.stderr.write('herd helper: --state DIR is required\n');
     process.exit(2);
   }
+  closeInheritedDescriptors();
   const problem = runtimeProblem();
   if (problem !== null) {
     process.stderr.write(`herd helper: ${problem}\n`);
     process.exit(1);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    checkStateDirectory(dir);
+  } catch (err) {
+    process.stderr.write(`herd helper: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   // The cached file is named helper-<sha256>.mjs: its hash is its version.
   const version = /^helper-([0-9a-f]{64})\.mjs$/.exec(basename(process.argv[1] ?? ''))?.[1] ?? 'development';
   const paths = statePaths(dir, version);

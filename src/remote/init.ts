@@ -11,8 +11,13 @@
  *   pid         its pid as the host sees it: /proc is still the host's procfs here, so the
  *               agent can move the init into its cgroup while the mounts below are made (joining
  *               a cgroup waits for an RCU grace period, ~15 ms, worth overlapping)
+ *   hostname    the job's hostname, in its own UTS namespace, and two sysctls of the job's own network
+ *               namespace: ICMP echo sockets for every group (ping without CAP_NET_RAW) and no
+ *               privileged ports (its root holds no capability over the network namespace). Before
+ *               the mounts, which make /proc/sys read-only.
+ *   network     with --network none, the loopback interface (other networks are set up by the
+ *               agent from outside, in phase 2 of the network setup, while these steps run)
  *   mount       every mount of the job's root, from the fstab the agent wrote (one process)
- *   hostname    the job's hostname, in its own UTS namespace
  *   pivot_root  into the new root; the old root is detached
  *   workdir     the job's working directory
  * Then it says "ready" on fd 4 and blocks reading fd 3: the agent now places it in its cgroup
@@ -25,25 +30,31 @@
  * When it exits the kernel kills everything left in the PID namespace. stdin is duplicated
  * first because sh gives background commands /dev/null.
  *
- *   network     with --network none, the loopback interface (other networks are set up by the
- *               agent from outside, in phase 2 of the network setup, while these steps run)
+ * With mapped users (USERS=map) the command's first steps enter the job's user namespace and
+ * talk to the agent once more (USERNS_SCRIPT): they keep fd 3 and 4, write what goes wrong to fd 4,
+ * and get the job's stderr as fd 6.
  *
- * Arguments: JOB_DIR WORKDIR NET COMMAND... (NET is "lo" to bring up loopback, anything else to leave
- * the network to the agent; COMMAND is setpriv ... -- the user's command).
+ * Arguments: JOB_DIR WORKDIR NET USERS COMMAND... (NET: lo, agent or host, see above; USERS: map
+ * or self; COMMAND is the rest of the chain, ending in setpriv ... -- the user's command).
  */
 export const INIT_SCRIPT = [
-  'j=$1 w=$2 net=$3; shift 3',
+  'j=$1 w=$2 net=$3 users=$4; shift 4',
   'fail() { printf "fail %s %s\\n" "$1" "$2" >&4; exit 125; }',
   // `command` keeps a failed redirection from ending the shell before it can report.
   'command exec 7<>"$j/stdout.pipe" 8<>"$j/stderr.pipe" 9>>"$j/status" || fail output "cannot open the output pipes in $j"',
   'exec 1>"$j/stdout.pipe" 2>"$j/stderr.pipe"',
   'read -r p _ < /proc/self/stat && printf "pid %s\\n" "$p" >&4',
-  'e=$(mount -a -T "$j/fstab" 2>&1) || fail mount "$e"',
   // /proc/sys is owned by the initial user namespace, so a rootless job (in a user namespace of
   // its own) cannot write it; sethostname(2), through hostname(1), is allowed there.
   'read -r n < "$j/hostname" || fail hostname "no hostname file"',
   '{ printf "%s\\n" "$n" > /proc/sys/kernel/hostname; } 2>/dev/null || hostname "$n" 2>/dev/null || fail hostname "cannot set the hostname to $n"',
+  // Group ids are read in the writer's user namespace: a rootless job has only its gid 0.
+  'if [ "$net" != host ]; then',
+  '  if [ "$users" = map ]; then g="0 2147483647"; else g="0 0"; fi',
+  '  { printf "%s\\n" "$g" > /proc/sys/net/ipv4/ping_group_range; printf "0\\n" > /proc/sys/net/ipv4/ip_unprivileged_port_start; } 2>/dev/null',
+  'fi',
   'if [ "$net" = lo ]; then e=$(ip link set lo up 2>&1) || fail network "cannot bring up lo: $e"; fi',
+  'e=$(mount -a -T "$j/fstab" 2>&1) || fail mount "$e"',
   'cd "$j/root" || fail pivot_root "no job root at $j/root"',
   'e=$(pivot_root . . 2>&1) || fail pivot_root "$e"',
   'e=$(umount -l . 2>&1) || fail pivot_root "$e"',
@@ -52,18 +63,36 @@ export const INIT_SCRIPT = [
   'unset OLDPWD',
   'printf "ready\\n" >&4',
   'read -r go <&3 && [ "$go" = go ] || exit 125',
-  'exec 3<&- 4>&- 5<&0 6>&2 2>/dev/null',
+  'exec 5<&0 6>&2 2>/dev/null',
   "trap 'kill -TERM $c' TERM",
   "trap 'kill -INT $c' INT",
   "trap 'kill -HUP $c' HUP",
-  '"$@" <&5 2>&6 5<&- 6>&- 7<&- 8<&- 9>&- &',
+  'if [ "$users" = map ]; then',
+  '  "$@" <&5 2>&4 5<&- 7<&- 8<&- 9>&- &',
+  'else',
+  '  "$@" <&5 2>&6 3<&- 4>&- 5<&- 6>&- 7<&- 8<&- 9>&- &',
+  'fi',
   'c=$!',
-  'exec 5<&- 6>&-',
+  'exec 3<&- 4>&- 5<&- 6>&-',
   'while :; do wait $c; s=$?; kill -0 $c || break; done',
   'printf "exit %s\\n" "$s" >&9',
   'exit $s',
 ].join('\n');
 
+/**
+ * The command's first step inside the job's user namespace (mapped users): its pid, as the job's
+ * /proc shows it, goes to the agent, which writes the namespace's uid and gid maps; "go" means they
+ * are written. What failed before this point (setpriv, unshare) went to fd 4 as well, so the agent
+ * reports it as a setup failure; from here on stderr is the job's.
+ */
+export const USERNS_SCRIPT = [
+  'printf "userns %s\\n" "$$" >&4',
+  'read -r go <&3 && [ "$go" = go ] || exit 125',
+  'exec 2>&6 3<&- 4>&- 6>&-',
+  'exec "$@"',
+].join('\n');
+
+export const USERNS_NAME = 'herd-userns';
 export const INIT_NAME = 'herd-init';
 /** The init's exit status when setup fails or the agent never says go. */
 export const SETUP_FAILED_STATUS = 125;

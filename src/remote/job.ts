@@ -9,7 +9,8 @@ import { JobCgroup } from './cgroups/jobCgroup.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './jobs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobs/jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
-import { jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
+import { hostOwner, jobArgv, launchEnvironment, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
+import { writeIdMaps } from './idmap.ts';
 import type { Launch } from './launcher.ts';
 import type { JobNetwork } from './net/manager.ts';
 import { processStart } from './processes.ts';
@@ -127,7 +128,7 @@ export class Job {
   static launch(plan: JobPlan, jobsDir: string, tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null, terms: JobTerms): Job {
     const dir = join(jobsDir, plan.jobId);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    prepareSandbox(plan.sandbox, dir, plan.user);
+    prepareSandbox(plan.sandbox, dir, hostOwner(plan));
     makeOutputPipes(dir);
     const job = new Job(plan, dir, terms, launch.cgroup, new Date(), new JobLog(dir, terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES));
     job.writeRecord();
@@ -166,8 +167,9 @@ export class Job {
 
   private start(tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null): void {
     const plan = this.plan;
+    // The script names no secret; the environment (-e values) goes through the launcher's pipe only.
     const script = join(this.dir, 'launch');
-    writeFileSync(script, launchScript(plan, this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
+    writeFileSync(script, launchScript(this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
     const began = performance.now();
     const child = launch.child;
     this.child = child;
@@ -176,7 +178,7 @@ export class Job {
     });
     const control = child.stdio[3] as Writable;
     control.on('error', () => {});
-    control.write(`${script}\n`);
+    control.write(launchEnvironment(plan.env, script));
     // What the launcher and unshare say before the init has its output pipes (e.g. unshare failing).
     let launcherSaid = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -184,6 +186,7 @@ export class Job {
     });
     let attached: Promise<void> = Promise.resolve();
     let networked: Promise<void> = Promise.resolve();
+    let mapUsers: ((nsPid: number) => void) | null = null;
     // Phase 1 of the network (the address) may still be under way; its failure fails the job.
     this.joining = joining;
     joining?.then((network) => (this.network = network)).catch(() => {});
@@ -216,23 +219,48 @@ export class Job {
       } else if (line === 'ready') {
         this.phases.setupMs = Math.round(performance.now() - began);
         const readyAt = performance.now();
-        Promise.all([attached, networked]).then(
-          () => {
-            this.phases.attachMs = Math.round(performance.now() - readyAt);
-            control.end('go\n');
-            this.isRunning = true;
-            // With the init's pid recorded, a later agent can take the job over.
-            this.writeRecord();
-            this.sink?.started();
-          },
-          (err: unknown) => {
-            this.setupError = err instanceof HerdError ? err : new HerdError('JOB_FAILED', `job setup failed: ${String(err)}`);
-            child.kill('SIGKILL');
-          },
-        );
+        const started = (): void => {
+          this.phases.attachMs = Math.round(performance.now() - readyAt);
+          control.end('go\n');
+          this.isRunning = true;
+          // With the init's pid recorded, a later agent can take the job over.
+          this.writeRecord();
+          this.sink?.started();
+        };
+        const failed = (err: unknown): void => {
+          this.setupError = err instanceof HerdError ? err : new HerdError('JOB_FAILED', `job setup failed: ${String(err)}`);
+          child.kill('SIGKILL');
+        };
+        if (plan.users.kind === 'mapped') {
+          // The command is started in the job's cgroup, then stops once more in its user namespace.
+          attached.then(() => void control.write('go\n'), failed);
+          mapUsers = (nsPid) => {
+            Promise.all([attached, networked])
+              .then(() => {
+                if (plan.users.kind !== 'mapped' || this.initPid === null) throw new Error('no user namespace to map');
+                try {
+                  writeIdMaps(`/proc/${this.initPid}/root/proc/${nsPid}`, plan.users.ids);
+                } catch (err) {
+                  throw new HerdError('ISOLATION_UNSUPPORTED', `job setup failed at userns: cannot map the job's users: ${(err as Error).message}`);
+                }
+              })
+              .then(started, failed);
+          };
+        } else {
+          Promise.all([attached, networked]).then(started, failed);
+        }
+      } else if (line.startsWith('userns ') && mapUsers !== null) {
+        const nsPid = Number(line.slice(7));
+        if (Number.isInteger(nsPid) && nsPid > 1) mapUsers(nsPid);
+        mapUsers = null;
       } else if (line.startsWith('fail ')) {
         const [, step, ...words] = line.split(' ');
         this.setupError = new HerdError('JOB_FAILED', `job setup failed at ${step}: ${words.join(' ')}`);
+      } else if (line.trim() !== '' && this.setupError === null) {
+        // What setpriv or unshare said on the way into the user namespace.
+        this.setupError = new HerdError('ISOLATION_UNSUPPORTED', `job setup failed at userns: ${line.trim().slice(0, 500)}`, {
+          hint: 'herd needs user namespaces on the host (user.max_user_namespaces > 0, util-linux 2.36 or later)',
+        });
       }
     });
     child.on('error', (err) => {

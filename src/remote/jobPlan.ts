@@ -1,9 +1,10 @@
 import { HerdError } from '../protocol/errors.ts';
 import type { RunRequest } from '../protocol/messages.ts';
-import { INIT_NAME, INIT_SCRIPT } from './init.ts';
+import { JOB_IDS, type IdRange } from './idmap.ts';
+import { INIT_NAME, INIT_SCRIPT, USERNS_NAME, USERNS_SCRIPT } from './init.ts';
 import type { MountEntry } from './mountinfo.ts';
 import { shellQuote } from './shellQuote.ts';
-import { DEFAULT_TMP_BYTES, planSandbox, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
+import { DEFAULT_TMP_BYTES, planSandbox, type HiddenPath, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -11,15 +12,26 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export type Namespace = 'pid' | 'mount' | 'uts' | 'ipc' | 'net';
 
 /**
- * The capability bounding set a job keeps (Docker's default set). Dropped, among others:
- * sys_admin (mount), sys_module, sys_rawio, sys_ptrace, net_admin, sys_boot, sys_time,
- * sys_resource, syslog, bpf, perfmon. no_new_privs is always set, so setuid binaries
- * cannot raise anything back.
+ * The capability bounding set a job keeps: Docker's default set without net_raw and mknod. They
+ * are capabilities in the job's own user namespace, which owns nothing of the host: they reach the
+ * files and processes of the job's own users only. Dropped, among others: sys_admin (mount),
+ * sys_module, sys_rawio, sys_ptrace, net_admin, net_raw, mknod, sys_boot, sys_time, sys_resource,
+ * syslog, bpf, perfmon. no_new_privs is always set, so setuid binaries cannot raise anything back.
  */
 export const KEPT_CAPABILITIES = [
   'chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
-  'net_bind_service', 'net_raw', 'sys_chroot', 'mknod', 'audit_write', 'setfcap',
+  'net_bind_service', 'sys_chroot', 'audit_write', 'setfcap',
 ] as const;
+
+/**
+ * How the job's users relate to the host's.
+ * - mapped (a root agent): host root sets the job up (mounts, hostname, network, cgroup), then the
+ *   command enters a user namespace of its own in which ids 0..count-1 are host ids base..; job
+ *   root is a host uid that owns nothing, and every namespace but its own belongs to the host.
+ * - rootless (an agent without root): the whole job is in a user namespace in which the agent's own
+ *   user is root; it cannot be more than that user.
+ */
+export type JobUsers = { kind: 'mapped'; ids: IdRange } | { kind: 'rootless' };
 
 /** A job request turned into data: validated, printable and testable before anything touches the kernel. */
 export interface JobPlan {
@@ -31,8 +43,8 @@ export interface JobPlan {
   workdir: string;
   hostname: string;
   namespaces: Namespace[];
-  /** Without root, a user namespace maps us to root inside so the other namespaces can be made. */
-  userNamespace: boolean;
+  users: JobUsers;
+  /** --user, as ids inside the job (0:0 when null). */
   user: { uid: number; gid: number } | null;
   /** host: the host's network namespace; none: loopback only; else the network's name. */
   network: string;
@@ -42,6 +54,8 @@ export interface JobPlan {
 export interface PlanContext {
   jobId: string;
   isRoot: boolean;
+  /** The host ids job users map to (root agents; JOB_IDS unless a test says otherwise). */
+  ids?: IdRange;
   jobDir: string;
   stateDir: string;
   rootEntries: readonly RootEntry[];
@@ -52,6 +66,9 @@ export interface PlanContext {
   etcResolv?: string;
   /** The host's /etc files a job may cover (see SandboxContext). */
   etcFiles: ReadonlySet<string>;
+  /** What of the host is covered up in jobs, and the host's /proc names (see SandboxContext). */
+  hidden?: readonly HiddenPath[];
+  procEntries?: ReadonlySet<string>;
   /** The host's resolv.conf symlink into /run, with the content the job's copy gets. */
   resolvLink?: { target: string; content: string };
 }
@@ -74,6 +91,9 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     if (!context.isRoot && (uid !== 0 || gid !== 0)) {
       throw new HerdError('INVALID_SPEC', `--user ${uid}:${gid}: jobs of a non-root agent run as that user; --user needs herd to reach the host as root`);
     }
+    if (uid >= JOB_IDS.count || gid >= JOB_IDS.count) {
+      throw new HerdError('INVALID_SPEC', `--user ${uid}:${gid}: job users and groups are 0-${JOB_IDS.count - 1}`);
+    }
     user = { uid, gid };
   }
   if (request.name !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(request.name)) {
@@ -95,6 +115,7 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     HOSTNAME: hostname,
     ...request.env,
   };
+  const users: JobUsers = context.isRoot ? { kind: 'mapped', ids: context.ids ?? JOB_IDS } : { kind: 'rootless' };
   return {
     jobId: context.jobId,
     argv: [...request.argv],
@@ -102,7 +123,7 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     workdir,
     hostname,
     namespaces: network === 'host' ? ['pid', 'mount', 'uts', 'ipc'] : ['pid', 'mount', 'uts', 'ipc', 'net'],
-    userNamespace: !context.isRoot,
+    users,
     user,
     network,
     sandbox: planSandbox(context.rootEntries, context.mounts, {
@@ -112,6 +133,9 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
       tmpBytes: DEFAULT_TMP_BYTES,
       recursive: !context.isRoot,
       etcFiles: context.etcFiles,
+      ...(users.kind === 'mapped' ? { jobRoot: { uid: users.ids.base, gid: users.ids.base } } : {}),
+      ...(context.hidden === undefined ? {} : { hidden: context.hidden }),
+      ...(context.procEntries === undefined ? {} : { procEntries: context.procEntries }),
       ...(context.resolvLink === undefined ? {} : { resolvLink: context.resolvLink }),
       ...(context.etcHosts === undefined ? {} : { etcHosts: context.etcHosts }),
       ...(context.etcResolv === undefined ? {} : { etcResolv: context.etcResolv }),
@@ -128,26 +152,61 @@ export interface HostTools {
  * The invocation that applies a plan: unshare makes the namespaces and forks our init as PID 1.
  * The cgroup namespace must be made once the job is in its cgroup, so the job sees that cgroup as
  * its root: on the first unshare when the launcher already sits in the job's cgroup (`joined`),
- * else on a second unshare just before the command, after the init has joined during setup.
- * setpriv then drops privileges.
+ * else later, after the init has joined during setup.
+ *
+ * Mapped users: after setup the init starts the command as host uid `base` (still with
+ * CAP_SYS_ADMIN, so hosts that forbid unprivileged user namespaces allow this one), which enters
+ * a user namespace; there a shell reports its pid on fd 4 and waits on fd 3 while the agent writes
+ * the namespace's uid and gid maps, then execs setpriv, now as root of the job's namespace.
+ * setpriv drops what the job does not keep and becomes --user.
  */
 export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: HostTools, joined: boolean): string[] {
+  const mapped = plan.users.kind === 'mapped';
   const args = plan.namespaces.map((ns) => `--${ns}`);
   if (joined) args.push('--cgroup');
-  if (plan.userNamespace) args.push('--user', '--map-root-user');
+  if (!mapped) args.push('--user', '--map-root-user');
   // --kill-child ties the namespace to the unshare process, our handle for SIGKILL.
-  args.push('--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, jobDir, plan.workdir, plan.network === 'none' ? 'lo' : 'agent');
-  if (!joined) args.push(tools.unshare, '--cgroup', '--');
+  args.push('--fork', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, jobDir, plan.workdir, initNetwork(plan.network), mapped ? 'map' : 'self');
+  if (plan.users.kind === 'mapped') {
+    const base = String(plan.users.ids.base);
+    args.push(tools.setpriv, `--reuid=${base}`, `--regid=${base}`, '--clear-groups', '--inh-caps=+sys_admin', '--ambient-caps=+sys_admin', '--');
+    args.push(tools.unshare, '--user', ...(joined ? [] : ['--cgroup']), '--', '/bin/sh', '-c', USERNS_SCRIPT, USERNS_NAME);
+  } else if (!joined) {
+    args.push(tools.unshare, '--cgroup', '--');
+  }
   args.push(tools.setpriv, '--no-new-privs', `--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`);
-  if (plan.user !== null) args.push(`--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups');
+  const user = plan.user ?? (mapped ? { uid: 0, gid: 0 } : null);
+  if (user !== null) args.push(`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups');
   args.push('--', command, ...plan.argv.slice(1));
   return args;
 }
 
-/** The script a launcher sources: the job's directory, its environment, then exec unshare. */
-export function launchScript(plan: JobPlan, jobDir: string, argv: readonly string[]): string {
-  const lines = [`cd ${shellQuote(jobDir)} || exit 125`];
-  for (const [name, value] of Object.entries(plan.env)) lines.push(`export ${name}=${shellQuote(value)}`);
-  lines.push(`exec ${argv.map(shellQuote).join(' ')}`);
+/** What the init does with the network: bring up loopback (none), leave it to the agent, or touch nothing (host). */
+function initNetwork(network: string): 'lo' | 'agent' | 'host' {
+  return network === 'none' ? 'lo' : network === 'host' ? 'host' : 'agent';
+}
+
+/** The host uid and gid a job user is (for the owner of its /work): `ids` of the host under mapped users. */
+export function hostOwner(plan: JobPlan): { uid: number; gid: number } | null {
+  const user = plan.user ?? { uid: 0, gid: 0 };
+  // A rootless agent's job users are the agent's own user, who owns /work already.
+  return plan.users.kind === 'mapped' ? { uid: plan.users.ids.base + user.uid, gid: plan.users.ids.base + user.gid } : null;
+}
+
+/** The script a launcher sources: the job's directory, then exec unshare. No environment: see launchEnvironment. */
+export function launchScript(jobDir: string, argv: readonly string[]): string {
+  return `cd ${shellQuote(jobDir)} || exit 125\nexec ${argv.map(shellQuote).join(' ')}\n`;
+}
+
+/** What the agent writes to a launcher's fd 3 (LAUNCHER_SCRIPT reads it): the environment, then the script's path. */
+export function launchEnvironment(env: Record<string, string>, scriptPath: string): string {
+  if (scriptPath.includes('\n')) throw new HerdError('INVALID_SPEC', 'the job directory contains a newline');
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!ENV_NAME.test(name)) throw new HerdError('INVALID_SPEC', `--env: "${name}" is not a valid variable name`);
+    const [first, ...more] = value.split('\n');
+    lines.push(`${name}=${first}`, ...more.map((line) => `+${line}`));
+  }
+  lines.push(`.${scriptPath}`);
   return `${lines.join('\n')}\n`;
 }

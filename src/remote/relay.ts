@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { constants, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { utf8 } from '../protocol/bytes.ts';
 import { HerdError } from '../protocol/errors.ts';
@@ -37,7 +37,8 @@ export const AGENT_SUPERVISOR = [
 
 function startAgent(paths: StatePaths, helperPath: string): Promise<string> {
   const [file, args] = selfCommand(helperPath, ['--state', paths.dir, 'agent']);
-  const log = openSync(paths.log, 'a', 0o600);
+  // Never through a symlink planted where the log goes.
+  const log = openSync(paths.log, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   // detached: a session of its own, so the SSH session ending (SIGHUP) does not reach it.
   const child = spawn('/bin/sh', ['-c', AGENT_SUPERVISOR, 'herd-agent-supervisor', file, ...args], { detached: true, stdio: ['ignore', 'pipe', log], cwd: paths.dir });
   child.unref();

@@ -1,7 +1,7 @@
 import { chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMountinfo } from './mountinfo.ts';
-import { renderFstab, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
+import { HIDDEN_PATHS, renderFstab, type HiddenPath, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
 
 /** The host's root directory as the plan needs it. */
 export function readHostRoot(): RootEntry[] {
@@ -11,6 +11,25 @@ export function readHostRoot(): RootEntry[] {
     if (entry.isFile()) return [{ name: entry.name, kind: 'file' }];
     return [];
   });
+}
+
+/** Which of HIDDEN_PATHS this host has (a symlink is left alone: it resolves inside the job's root). */
+export function readHiddenPaths(): HiddenPath[] {
+  return HIDDEN_PATHS.flatMap((path): HiddenPath[] => {
+    try {
+      const stat = lstatSync(path);
+      if (stat.isDirectory()) return [{ path, kind: 'dir' }];
+      if (stat.isSymbolicLink()) return [];
+      return [{ path, kind: 'file' }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The names in the host's /proc other than processes: a job's fresh /proc has the same ones. */
+export function readProcEntries(): Set<string> {
+  return new Set(readdirSync('/proc').filter((name) => !/^\d+$/.test(name)));
 }
 
 /** The /etc files a job's root may cover with its own (see SandboxContext.etcFiles). */

@@ -43,10 +43,19 @@ export interface SandboxContext {
    * nothing: file access there stays bounded by the invoking user's own permissions.
    */
   recursive: boolean;
+  /**
+   * Host uid and gid of the job's root (mapped users): its /tmp, /run and /dev/shm are its own.
+   * Absent for rootless jobs, whose tmpfs mounts belong to their user namespace's root already.
+   */
+  jobRoot?: { uid: number; gid: number };
+  /** What of the host is covered up inside the job (see HIDDEN_PATHS), as found on this host. */
+  hidden?: readonly HiddenPath[];
   /** A network's hosts file, bound read-only as the job's /etc/hosts. */
   etcHosts?: string;
   /** A network's resolv.conf (its --dns servers), bound read-only as the job's /etc/resolv.conf. */
   etcResolv?: string;
+  /** The names in the host's /proc (a job's fresh /proc has the same): only those are made read-only. */
+  procEntries?: ReadonlySet<string>;
   /**
    * Which of /etc/hostname, /etc/hosts and /etc/resolv.conf the host has as regular files: a bind
    * mount needs an existing target (a minimal Debian has no /etc/hosts), and must not follow a symlink.
@@ -60,6 +69,33 @@ export interface SandboxContext {
   resolvLink?: { target: string; content: string };
 }
 
+/** A host path a job must not see: a file is covered by /dev/null, a directory by an empty read-only tmpfs. */
+export interface HiddenPath {
+  path: string;
+  kind: 'file' | 'dir';
+}
+
+/**
+ * What a job must not see of the host, wherever it exists (checked once per agent; absent ones are
+ * skipped). Kernel interfaces as runc masks them: /proc/kcore (memory), keys, timer and scheduler
+ * internals (information leaks), ACPI and firmware tables. Then secrets: every user's home and
+ * /root (ssh keys, herd configs with CA keys, other users' rootless herd state), herd's own state
+ * directories, shadow passwords, host private keys. Job users are unprivileged host users, so
+ * file permissions keep them out of these already; covering them also keeps out what their owners
+ * left world-readable.
+ */
+export const HIDDEN_PATHS: readonly string[] = [
+  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/key-users', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/proc/kallsyms', '/proc/kpagecount', '/proc/kpageflags', '/proc/kpagecgroup',
+  '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/root', '/home', '/var/lib/herd', '/run/herd',
+  '/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-', '/etc/ssl/private', '/etc/ssh/ssh_host_rsa_key',
+  '/etc/ssh/ssh_host_ecdsa_key', '/etc/ssh/ssh_host_ed25519_key', '/etc/ssh/ssh_host_dsa_key', '/etc/sudoers', '/etc/sudoers.d',
+];
+
+/** Kernel interfaces a job may read but not write (runc's read-only paths). */
+export const READ_ONLY_PROC = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'] as const;
+
 /** Default size cap of a job's /tmp (and /dev/shm). */
 export const DEFAULT_TMP_BYTES = 256 * 1024 * 1024;
 
@@ -70,6 +106,11 @@ const REPLACED = new Set(['proc', 'sys', 'dev', 'tmp', 'run', 'work']);
 const DATA_FILESYSTEMS = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'f2fs', 'vfat', 'exfat', 'ntfs3', 'nfs', 'nfs4', 'cifs', 'fuse.sshfs', 'overlay', '9p', 'virtiofs']);
 
 export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
+
+/** The links every /dev has, made in the job's read-only /dev. */
+const DEV_LINKS: ReadonlyArray<[string, string]> = [
+  ['ptmx', 'pts/ptmx'], ['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2'],
+];
 
 const RO = 'bind,ro,nosuid,nodev';
 const RECURSIVE_RO = 'rbind,ro,nosuid,nodev';
@@ -103,6 +144,7 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   const deeper = (context.recursive ? [] : mounts)
     .filter((m) => DATA_FILESYSTEMS.has(m.fsType) && m.mountPoint.split('/').length > 2)
     .filter((m) => [...topLevel].some((dir) => under(m.mountPoint, dir)) && !under(m.mountPoint, context.stateDir))
+    .filter((m) => !(context.hidden ?? []).some((h) => h.kind === 'dir' && under(m.mountPoint, h.path)))
     .map((m) => m.mountPoint)
     .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
   for (const mountPoint of [...new Set(deeper)]) fstab.push({ source: mountPoint, target: at(mountPoint), type: 'none', options: RO });
@@ -110,20 +152,36 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   for (const dir of ['proc', 'sys', 'dev', 'tmp', 'run', 'work']) skeleton.push({ kind: 'dir', path: posix.join('root', dir) });
   skeleton.push({ kind: 'dir', path: 'work' }, { kind: 'dir', path: 'dev' });
   for (const device of DEVICES) skeleton.push({ kind: 'file', path: posix.join('dev', device) });
-  skeleton.push({ kind: 'dir', path: 'dev/pts' }, { kind: 'dir', path: 'dev/shm' }, { kind: 'symlink', path: 'dev/ptmx', target: 'pts/ptmx' });
+  skeleton.push({ kind: 'dir', path: 'dev/pts' }, { kind: 'dir', path: 'dev/shm' });
+  for (const [name, target] of DEV_LINKS) skeleton.push({ kind: 'symlink', path: posix.join('dev', name), target });
   skeleton.push({ kind: 'file', path: 'hostname', content: `${context.hostname}\n` });
 
   const size = `size=${context.tmpBytes}`;
+  const owned = context.jobRoot === undefined ? '' : `,uid=${context.jobRoot.uid},gid=${context.jobRoot.gid}`;
+  const hidden = context.hidden ?? [];
+  const cover = (h: HiddenPath): FstabEntry =>
+    h.kind === 'file'
+      ? { source: '/dev/null', target: at(h.path), type: 'none', options: 'bind,ro' }
+      : { source: 'herd-hidden', target: at(h.path), type: 'tmpfs', options: 'ro,nosuid,nodev,noexec,size=4k,mode=0555' };
+  const hide = (prefix: string): FstabEntry[] => hidden.filter((h) => under(h.path, prefix)).map(cover);
   fstab.push(
     { source: 'proc', target: at('proc'), type: 'proc', options: 'nosuid,nodev,noexec' },
+    // Each its own bind, then made read-only: a remount of the whole /proc would change the job's view only.
+    ...READ_ONLY_PROC.filter((p) => hidden.every((h) => h.path !== p) && (context.procEntries?.has(posix.basename(p)) ?? true)).map((p) => ({
+      source: at(p), target: at(p), type: 'none', options: 'bind,ro,nosuid,nodev,noexec',
+    })),
+    ...hide('/proc'),
     // Not recursive: the host's cgroup and other pseudo filesystems under /sys stay out of reach.
     { source: '/sys', target: at('sys'), type: 'none', options: `${context.recursive ? 'rbind' : 'bind'},ro,nosuid,nodev,noexec` },
-    { source: posix.join(context.jobDir, 'dev'), target: at('dev'), type: 'none', options: 'bind,nosuid,noexec' },
-    ...DEVICES.map((d) => ({ source: `/dev/${d}`, target: at(`dev/${d}`), type: 'none', options: 'bind' })),
+    ...hide('/sys'),
+    // A skeleton the job cannot write: no device node can be made in it, nor used from it (nodev);
+    // each device is a bind of its own on top.
+    { source: posix.join(context.jobDir, 'dev'), target: at('dev'), type: 'none', options: 'bind,ro,nosuid,nodev,noexec' },
+    ...DEVICES.map((d) => ({ source: `/dev/${d}`, target: at(`dev/${d}`), type: 'none', options: 'bind,nosuid,noexec' })),
     { source: 'devpts', target: at('dev/pts'), type: 'devpts', options: 'newinstance,ptmxmode=0666,mode=620,nosuid,noexec' },
-    { source: 'herd-shm', target: at('dev/shm'), type: 'tmpfs', options: `nosuid,nodev,${size}` },
-    { source: 'herd-tmp', target: at('tmp'), type: 'tmpfs', options: `nosuid,nodev,mode=1777,${size}` },
-    { source: 'herd-run', target: at('run'), type: 'tmpfs', options: 'nosuid,nodev,mode=755,size=4m' },
+    { source: 'herd-shm', target: at('dev/shm'), type: 'tmpfs', options: `nosuid,nodev,noexec,mode=1777,${size}${owned}` },
+    { source: 'herd-tmp', target: at('tmp'), type: 'tmpfs', options: `nosuid,nodev,mode=1777,${size}${owned}` },
+    { source: 'herd-run', target: at('run'), type: 'tmpfs', options: `nosuid,nodev,mode=755,size=4m${owned}` },
     { source: posix.join(context.jobDir, 'work'), target: at('work'), type: 'none', options: 'bind,nosuid,nodev' },
   );
   const etc = (name: string, source: string | undefined): void => {
@@ -140,9 +198,14 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   etc('hostname', posix.join(context.jobDir, 'hostname'));
   etc('hosts', context.etcHosts);
   etc('resolv.conf', context.etcResolv);
-  if ([...topLevel].some((dir) => under(context.stateDir, dir))) {
-    // The state directory holds the host key: the job sees an empty, read-only directory there.
-    fstab.push({ source: 'herd-hidden', target: at(context.stateDir), type: 'tmpfs', options: 'ro,nosuid,nodev,noexec,size=4k' });
+  const covered = hidden.filter((h) => !under(h.path, '/proc') && !under(h.path, '/sys') && [...topLevel].some((dir) => under(h.path, dir)));
+  if ([...topLevel].some((dir) => under(context.stateDir, dir)) && !covered.some((h) => under(context.stateDir, h.path))) {
+    covered.push({ path: context.stateDir, kind: 'dir' });
+  }
+  // herd's state (the host key, every job's files) and the host's secrets: covered up, parents first.
+  for (const h of covered.sort((a, b) => a.path.split('/').length - b.path.split('/').length)) {
+    if (covered.some((other) => other.kind === 'dir' && other.path !== h.path && under(h.path, other.path))) continue;
+    fstab.push(cover(h));
   }
   return { skeleton, fstab };
 }

@@ -111,6 +111,34 @@ Net('jobs on one network reach each other; isolated jobs do not, but still reach
   await b.done;
 });
 
+Net('isolated and named networks reach no service of their host; the default bridge does', async () => {
+  // A service of host 1 itself, on every address it has (its own and each bridge's gateway).
+  const script = "require('net').createServer((s) => s.end('host service\\n')).listen(7300, '0.0.0.0', () => console.log('up'))";
+  const service = spawn('nsenter', [`--net=/run/netns/${host(1).netns}`, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(service);
+  await new Promise<void>((resolve, reject) => {
+    service.stdout!.once('data', () => resolve());
+    service.once('close', (code) => reject(new Error(`the host service ended (exit ${code})`)));
+  });
+  const created = await run(['network', 'create', 'shield', '--cidr', '10.77.0.0/24', '-H', 'h1']);
+  assert.is(created.code, 0, created.stderr);
+  try {
+    const fromBridge = await run(['run', '-H', 'h1', '--', 'node', '-e', client('172.20.0.1', 7300)]);
+    assert.match(fromBridge.text, /^host service /, `the default bridge reaches the host: ${fromBridge.text}`);
+    for (const [network, gateway] of [['isolated', '172.21.0.1'], ['shield', '10.77.0.1']] as const) {
+      for (const target of [gateway, host(1).address]) {
+        const r = await run(['run', '-H', 'h1', '--network', network, '--', 'node', '-e', client(target, 7300)]);
+        assert.match(r.text, /^(timeout|error)/, `--network ${network} reached the host at ${target}: ${r.text} ${r.stderr}`);
+      }
+    }
+    const outside = await run(['run', '-H', 'h1', '--network', 'shield', '--', 'node', '-e', client(host(2).address, 7001)]);
+    assert.is(outside.text.split(' ')[0], host(1).address, 'the outside is still reachable');
+  } finally {
+    service.kill('SIGKILL');
+    await run(['network', 'remove', 'shield', '-H', 'h1']);
+  }
+});
+
 Net('--ip: a fixed address; one in use or not assignable is refused before the job runs', async () => {
   const r = await run(['run', '-H', 'h3', '--ip', '172.20.9.9', '--', 'sh', '-c', 'ip -4 -o addr show eth0 | awk "{print \\$4}"']);
   assert.is(r.text, '172.20.9.9/16\n', r.stderr);

@@ -67,7 +67,7 @@ for (const name of ['bun', 'deno']) {
       // A PATH with the tools bootstrap.sh and jobs use, and this runtime, but no node.
       const bin = join(box.home, 'bin');
       mkdirSync(bin);
-      for (const tool of ['sh', 'id', 'mkdir', 'head', 'sha256sum', 'mv', 'rm', 'df', 'awk', 'cat', 'unshare', 'echo']) {
+      for (const tool of ['sh', 'id', 'ls', 'mkdir', 'head', 'sha256sum', 'mv', 'rm', 'df', 'awk', 'cat', 'unshare', 'setpriv', 'echo']) {
         symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
       }
       symlinkSync(RUNTIMES[name]![0]!, join(bin, name));

@@ -1,6 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { jobArgv, KEPT_CAPABILITIES, launchScript, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
+import { hostOwner, jobArgv, KEPT_CAPABILITIES, launchEnvironment, launchScript, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
+import { idMapLine, JOB_IDS, rangeConflicts } from '../../src/remote/idmap.ts';
+import { INIT_NAME, USERNS_NAME } from '../../src/remote/init.ts';
+import { LAUNCHER_SCRIPT } from '../../src/remote/launcher.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseMountinfo } from '../../src/remote/mountinfo.ts';
 import { planSandbox, renderFstab, type RootEntry } from '../../src/remote/sandboxPlan.ts';
 import { codeOf } from './codeOf.ts';
@@ -109,31 +116,100 @@ test('job plan: environment starts empty plus documented defaults; names and pat
   assert.is(codeOf(() => planJob({ t: 'run', argv: ['x'], env: {}, user: { uid: 1000, gid: 1000 } }, { ...context, isRoot: false })), 'INVALID_SPEC');
 });
 
-test('job argv: namespaces, init as PID 1, cgroup namespace and setpriv before the command', () => {
-  const plan = planJob({ t: 'run', argv: ['echo', 'hi'], env: {}, user: { uid: 1000, gid: 100 } }, context);
-  const args = jobArgv(plan, '/j', '/usr/bin/echo', { unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv' }, false);
+test('job argv: namespaces, init as PID 1, then as host uid base into a user namespace, setpriv before the command', () => {
+  const plan = planJob({ t: 'run', argv: ['echo', 'hi'], env: {}, user: { uid: 1000, gid: 100 } }, { ...context, ids: { base: 5000000, count: 65536 } });
+  assert.equal(plan.users, { kind: 'mapped', ids: { base: 5000000, count: 65536 } });
+  const tools = { unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv' };
+  const args = jobArgv(plan, '/j', '/usr/bin/echo', tools, false);
   for (const flag of ['--pid', '--mount', '--uts', '--ipc', '--fork', '--kill-child=SIGKILL']) assert.ok(args.includes(flag), flag);
-  assert.not.ok(args.includes('--user'), 'no user namespace as root');
-  const setpriv = args.indexOf('/usr/bin/setpriv');
-  assert.ok(args.indexOf('--cgroup') < setpriv);
+  assert.not.ok(args.includes('--map-root-user'), 'job root is never the host user that runs the agent');
+  // The init's arguments: job dir, workdir, network, users.
+  const init = args.indexOf(INIT_NAME);
+  assert.equal(args.slice(init + 1, init + 5), ['/j', '/work', 'agent', 'map']);
+  const [first, second] = args.flatMap((a, i) => (a === '/usr/bin/setpriv' ? [i] : []));
+  assert.equal(args.slice(first!, first! + 7), ['/usr/bin/setpriv', '--reuid=5000000', '--regid=5000000', '--clear-groups', '--inh-caps=+sys_admin', '--ambient-caps=+sys_admin', '--']);
+  assert.equal(args.slice(first! + 7, first! + 11), ['/usr/bin/unshare', '--user', '--cgroup', '--'], 'not yet in its cgroup: the cgroup namespace comes with the user namespace');
+  assert.ok(args.indexOf(USERNS_NAME) < second!);
   assert.ok(args.includes('--no-new-privs'));
   assert.ok(args.includes(`--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`));
-  assert.not.match(args.join(' '), /sys_admin|sys_module|net_admin|sys_ptrace/);
-  assert.ok(args.includes('--reuid=1000') && args.includes('--regid=100') && args.includes('--clear-groups'));
+  assert.not.match(args.slice(second!).join(' '), /sys_admin|sys_module|net_admin|net_raw|mknod|sys_ptrace/);
+  assert.ok(args.includes('--reuid=1000') && args.includes('--regid=100'), '--user is an id inside the job');
   assert.equal(args.slice(-3), ['--', '/usr/bin/echo', 'hi']);
-  const rootless = jobArgv({ ...plan, userNamespace: true, user: null }, '/j', '/usr/bin/echo', { unshare: 'u', setpriv: 's' }, false);
+  const asRoot = jobArgv({ ...plan, user: null }, '/j', '/usr/bin/echo', tools, false);
+  assert.ok(asRoot.includes('--reuid=0') && asRoot.includes('--regid=0'), 'root of the job namespace');
+  assert.equal(hostOwner({ ...plan, user: null }), { uid: 5000000, gid: 5000000 });
+  assert.equal(hostOwner(plan), { uid: 5001000, gid: 5000100 });
+  const rootless = jobArgv({ ...plan, users: { kind: 'rootless' }, user: null }, '/j', '/usr/bin/echo', { unshare: 'u', setpriv: 's' }, false);
   assert.ok(rootless.includes('--map-root-user'));
+  assert.is(rootless[rootless.indexOf(INIT_NAME) + 4], 'self');
+  assert.is(hostOwner({ ...plan, users: { kind: 'rootless' } }), null, 'a rootless agent\'s own user owns /work');
   const joined = jobArgv(plan, '/j', '/usr/bin/echo', { unshare: 'u', setpriv: 's' }, true);
   assert.ok(joined.indexOf('--cgroup') < joined.indexOf('--fork'), 'already in its cgroup: the first unshare makes the cgroup namespace');
-  assert.is(joined.filter((a) => a === 'u').length, 0, 'and no second unshare');
+  assert.equal(joined.filter((a) => a === '--cgroup').length, 1, 'and only it');
+  assert.is(codeOf(() => planJob({ t: 'run', argv: ['x'], env: {}, user: { uid: 65536, gid: 0 } }, context)), 'INVALID_SPEC');
 });
 
-test('launch script: cd, the environment quoted, exec', () => {
-  const plan = planJob({ t: 'run', argv: ['echo'], env: { ODD: "it's a\nline" } }, context);
-  const script = launchScript(plan, "/j d", ['/usr/bin/unshare', '--pid', "a'b"]);
-  assert.match(script, /^cd '\/j d' \|\| exit 125\n/);
-  assert.match(script, /export ODD='it'\\''s a\nline'\n/);
-  assert.match(script, /exec '\/usr\/bin\/unshare' '--pid' 'a'\\''b'\n$/);
+test('job ids: the range is refused where the host already has users, groups or subordinate ids in it', () => {
+  const files: Record<string, string> = {
+    '/etc/passwd': 'root:x:0:0::/root:/bin/sh\nodd:x:1879048200:5::/:/bin/sh\n',
+    '/etc/group': 'root:x:0:\n',
+    '/etc/subuid': 'alice:100000:65536\nbob:1879000000:100000\n',
+  };
+  const found = rangeConflicts(JOB_IDS, (path) => files[path] ?? null);
+  assert.equal(found, ['/etc/passwd: odd (1879048200)', '/etc/subuid: bob (1879000000+100000)']);
+  assert.equal(rangeConflicts(JOB_IDS, () => 'root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n'), []);
+  assert.is(idMapLine(JOB_IDS), '0 1879048192 65536\n');
+});
+
+test('sandbox: runc\'s /proc masks and read-only paths, a read-only /dev, homes and secrets covered', () => {
+  const plan = planSandbox(ROOT, parseMountinfo(MOUNTINFO), {
+    jobDir: '/j', hostname: 'h', stateDir: '/var/lib/herd', tmpBytes: 1024, recursive: false, etcFiles: new Set(),
+    jobRoot: { uid: 7, gid: 8 },
+    procEntries: new Set(['sys', 'sysrq-trigger', 'irq', 'keys']),
+    hidden: [{ path: '/proc/keys', kind: 'file' }, { path: '/sys/firmware', kind: 'dir' }, { path: '/home', kind: 'dir' }, { path: '/etc/shadow', kind: 'file' }],
+  });
+  const byTarget = new Map(plan.fstab.map((e) => [e.target, e]));
+  const order = plan.fstab.map((e) => e.target);
+  for (const p of ['sys', 'sysrq-trigger', 'irq']) {
+    assert.is(byTarget.get(`/j/root/proc/${p}`)!.options, 'bind,ro,nosuid,nodev,noexec', p);
+    assert.ok(order.indexOf('/j/root/proc') < order.indexOf(`/j/root/proc/${p}`));
+  }
+  assert.not.ok(byTarget.has('/j/root/proc/bus'), 'only what the host\'s /proc has');
+  assert.equal(byTarget.get('/j/root/proc/keys'), { source: '/dev/null', target: '/j/root/proc/keys', type: 'none', options: 'bind,ro' });
+  assert.is(byTarget.get('/j/root/sys/firmware')!.type, 'tmpfs');
+  assert.ok(order.indexOf('/j/root/sys') < order.indexOf('/j/root/sys/firmware'));
+  assert.is(byTarget.get('/j/root/home')!.type, 'tmpfs');
+  assert.ok(order.indexOf('/j/root/home') > order.indexOf('/j/root/home/data set') || !byTarget.has('/j/root/home/data set'));
+  assert.not.ok(byTarget.has('/j/root/home/data set'), 'nothing is mounted under a covered directory');
+  assert.is(byTarget.get('/j/root/etc/shadow')!.source, '/dev/null');
+  assert.is(byTarget.get('/j/root/dev')!.options, 'bind,ro,nosuid,nodev,noexec');
+  assert.ok(order.indexOf('/j/root/dev') < order.indexOf('/j/root/dev/null'));
+  assert.match(byTarget.get('/j/root/tmp')!.options, /,uid=7,gid=8$/);
+  assert.match(byTarget.get('/j/root/run')!.options, /,uid=7,gid=8$/);
+  assert.ok(plan.skeleton.some((e) => e.kind === 'symlink' && e.path === 'dev/fd' && e.target === '/proc/self/fd'));
+});
+
+test('launch script: cd, exec; the environment goes through the launcher\'s pipe, never into the script', () => {
+  const script = launchScript("/j d", ['/usr/bin/unshare', '--pid', "a'b"]);
+  assert.is(script, "cd '/j d' || exit 125\nexec '/usr/bin/unshare' '--pid' 'a'\\''b'\n");
+  assert.is(launchEnvironment({ A: '1', ODD: "it's a\nline\n", E: '' }, '/j/launch'), "A=1\nODD=it's a\n+line\n+\nE=\n./j/launch\n");
+  assert.is(codeOf(() => launchEnvironment({ 'BAD NAME': '1' }, '/j/launch')), 'INVALID_SPEC');
+});
+
+test('launcher: reads the environment exactly as sent, then sources the script with nothing of its own left', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'herd-launch-'));
+  try {
+    writeFileSync(join(dir, 'launch'), 'exec env\n');
+    const env = { A: '1', ODD: "it's a\n line\twith $HOME and `x`\n", E: '', LAST: 'x=y' };
+    const shell = spawnSync('/bin/sh', ['-c', `/bin/sh -c "$0" 3<&0`, LAUNCHER_SCRIPT], { env: {}, input: launchEnvironment(env, join(dir, 'launch')) });
+    const seen = Object.fromEntries(
+      shell.stdout.toString().replace(/\n$/, "").split(/\n(?=[A-Z_]+=)/).filter((l) => l !== '').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    delete seen.PWD;
+    assert.equal(seen, env);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -60,14 +60,22 @@ test('nftables: herd\'s own table replaced in one transaction, NAT per network, 
   assert.ok(lines.includes('    ip saddr 10.9.0.0/24 oifname != "hn-web" masquerade'));
   assert.ok(lines.includes('    iifname "hn-web" oifname { "herd0", "herd-iso" } drop'));
   assert.not.match(rules, /table ip |table inet filter|flush ruleset/, 'no other table is touched');
+  // Jobs of isolated and named networks reach no service of their host; the default bridge's may.
+  const input = lines.slice(lines.indexOf('  chain input {'));
+  assert.equal(input.slice(2, 5), ['    ct state established,related accept', '    iifname "herd-iso" drop', '    iifname "hn-web" drop']);
+  assert.not.ok(input.some((l) => l.includes('"herd0"')));
+  const withDns = nftRuleset([{ ...named, dns: ['10.9.0.1'] }]);
+  assert.match(withDns, /iifname "hn-web" ip daddr \{ 10\.9\.0\.1 \} meta l4proto \{ udp, tcp \} th dport 53 accept\n    iifname "hn-web" drop/);
 });
 
 test('iptables fallback: only herd\'s own chains are flushed and filled', () => {
   const text = iptablesRestore(BUILTIN_NETWORKS);
-  assert.equal(text.split('\n').filter((l) => l.startsWith('-F') || l.startsWith(':')), [':HERD-POSTROUTING - [0:0]', '-F HERD-POSTROUTING', ':HERD-FORWARD - [0:0]', '-F HERD-FORWARD']);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('-F') || l.startsWith(':')), [':HERD-POSTROUTING - [0:0]', '-F HERD-POSTROUTING', ':HERD-FORWARD - [0:0]', '-F HERD-FORWARD', ':HERD-INPUT - [0:0]', '-F HERD-INPUT']);
+  assert.match(text, /-A HERD-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n-A HERD-INPUT -i herd-iso -j DROP\n/);
+  assert.not.match(text, /-A HERD-INPUT -i herd0 /);
   assert.match(text, /-A HERD-POSTROUTING -s 172\.20\.0\.0\/16 ! -o herd0 -j MASQUERADE/);
   assert.match(text, /-A HERD-FORWARD -i herd0 -o herd-iso -j DROP/);
-  assert.not.match(text, /-A (POSTROUTING|FORWARD) /, 'built-in chains only get a jump, added separately');
+  assert.not.match(text, /-A (POSTROUTING|FORWARD|INPUT) /, 'built-in chains only get a jump, added separately');
 });
 
 test.run();

@@ -49,11 +49,33 @@ export function bridgeBatch(spec: NetworkSpec, network: Resolved): string[] {
 }
 
 /**
+ * Networks whose jobs reach no service of their host: `isolated` and every named network. Only
+ * the default `bridge` network lets jobs talk to the host (as Docker's default bridge does).
+ */
+export function shieldsHost(spec: NetworkSpec): boolean {
+  return spec.name !== 'bridge';
+}
+
+/** The --dns servers of a network that a job may query on its host (port 53 only). */
+function hostDns(spec: NetworkSpec): string[] {
+  return spec.dns.filter((server) => /^\d+\.\d+\.\d+\.\d+$/.test(server));
+}
+
+/**
  * herd's own nftables table, replaced whole in one transaction whenever the set of networks
- * changes: NAT for each network, and no forwarding from one herd network into another.
+ * changes: NAT for each network, no forwarding from one herd network into another, and no
+ * packet from a shielded network's bridge to the host itself (any of its addresses, the
+ * gateway included) but replies to what the host began and DNS to the network's --dns servers.
  * Nothing outside this table is touched.
  */
 export function nftRuleset(networks: readonly NetworkSpec[]): string {
+  const input = networks.filter(shieldsHost).flatMap((n) => {
+    const dns = hostDns(n);
+    return [
+      ...(dns.length === 0 ? [] : [`    iifname "${n.bridge}" ip daddr { ${dns.join(', ')} } meta l4proto { udp, tcp } th dport 53 accept`]),
+      `    iifname "${n.bridge}" drop`,
+    ];
+  });
   const nat = networks.map((n) => `    ip saddr ${n.cidr} oifname != "${n.bridge}" masquerade`);
   const forward = networks
     .map((n) => {
@@ -73,6 +95,10 @@ export function nftRuleset(networks: readonly NetworkSpec[]): string {
     '    type filter hook forward priority filter; policy accept;',
     ...forward,
     '  }',
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    ...(input.length === 0 ? [] : ['    ct state established,related accept', ...input]),
+    '  }',
     '}',
     '',
   ].join('\n');
@@ -85,9 +111,17 @@ export function nftRuleset(networks: readonly NetworkSpec[]): string {
 export function iptablesRestore(networks: readonly NetworkSpec[]): string {
   const lines = ['*nat', ':HERD-POSTROUTING - [0:0]', '-F HERD-POSTROUTING'];
   for (const n of networks) lines.push(`-A HERD-POSTROUTING -s ${n.cidr} ! -o ${n.bridge} -j MASQUERADE`);
-  lines.push('COMMIT', '*filter', ':HERD-FORWARD - [0:0]', '-F HERD-FORWARD');
+  lines.push('COMMIT', '*filter', ':HERD-FORWARD - [0:0]', '-F HERD-FORWARD', ':HERD-INPUT - [0:0]', '-F HERD-INPUT');
   for (const n of networks) {
     for (const other of networks) if (other.bridge !== n.bridge) lines.push(`-A HERD-FORWARD -i ${n.bridge} -o ${other.bridge} -j DROP`);
+  }
+  const shielded = networks.filter(shieldsHost);
+  if (shielded.length > 0) lines.push('-A HERD-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT');
+  for (const n of shielded) {
+    for (const server of hostDns(n)) {
+      for (const proto of ['udp', 'tcp']) lines.push(`-A HERD-INPUT -i ${n.bridge} -d ${server} -p ${proto} --dport 53 -j ACCEPT`);
+    }
+    lines.push(`-A HERD-INPUT -i ${n.bridge} -j DROP`);
   }
   lines.push('COMMIT', '');
   return lines.join('\n');
@@ -97,4 +131,5 @@ export function iptablesRestore(networks: readonly NetworkSpec[]): string {
 export const IPTABLES_JUMPS: ReadonlyArray<[table: string, chain: string, target: string]> = [
   ['nat', 'POSTROUTING', 'HERD-POSTROUTING'],
   ['filter', 'FORWARD', 'HERD-FORWARD'],
+  ['filter', 'INPUT', 'HERD-INPUT'],
 ];
