@@ -46,7 +46,8 @@ async function series(label: string, once: () => Promise<number>): Promise<{ lab
 
 const home = mkdtempSync(join(tmpdir(), 'herd-bench-iso-'));
 const state = join(home, 'state');
-mkdirSync(state);
+// herd refuses a state directory others may enter (STATE_UNSAFE).
+mkdirSync(state, { mode: 0o700 });
 const env = { ...process.env, HOME: home, HERD_STATE_DIR: state };
 // --network none: a network namespace with loopback only (bridge networks are measured by the network benchmark).
 const limits = ['--network', 'none', '--max-memory', '256M', '--max-cpu', '100', '--max-pids', '1000'];
@@ -56,6 +57,8 @@ try {
   const rows = [
     await series('bare spawn: true', async () => (await wall(['true'])).ms),
     await series('unshare --pid --mount --uts --ipc --fork true', async () => (await wall(['unshare', '--pid', '--mount', '--uts', '--ipc', '--fork', 'true'])).ms),
+    await series('unshare --user --map-root-user --pid --mount --uts --ipc --net --fork true', async () =>
+      (await wall(['unshare', '--user', '--map-root-user', '--pid', '--mount', '--uts', '--ipc', '--net', '--fork', 'true'])).ms),
     await series('bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc true', async () =>
       (await wall(['bwrap', '--unshare-all', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', 'true'])).ms),
   ];

@@ -82,6 +82,8 @@ export interface RunRequest {
   maxLogBytes?: number;
   /** Start at this time (ISO 8601, the host's clock) instead of now; implies detach. */
   schedule?: string;
+  /** Refuse to start where the host cannot load herd's seccomp filter (ISOLATION_UNSUPPORTED). */
+  requireSeccomp?: boolean;
 }
 export interface Started { t: 'started'; jobId: string }
 export interface SignalRequest { t: 'signal'; signal: JobSignal }
@@ -165,6 +167,8 @@ export interface JobInfo {
   usage?: JobUsage;
   /** Output bytes recorded on the host, the cap, and whether output past it was dropped. */
   log: { bytes: number; maxBytes: number; dropped: boolean };
+  /** Whether the job runs under herd's seccomp filter, and why not (absent from older hosts). */
+  seccomp?: { loaded: boolean; problem?: string };
 }
 
 export interface JobListRequest { t: 'job-list'; state?: JobState }
@@ -312,6 +316,7 @@ export function parseMessage(value: unknown): Message {
       for (const key of ['maxBandwidthBps', 'timeoutMs', 'maxLogBytes']) positive(o, key, true);
       if (o.graceMs !== undefined && !(Number.isSafeInteger(o.graceMs) && (o.graceMs as number) >= 0)) fail('run.graceMs');
       if (o.detach !== undefined && typeof o.detach !== 'boolean') fail('run.detach');
+      if (o.requireSeccomp !== undefined && typeof o.requireSeccomp !== 'boolean') fail('run.requireSeccomp');
       str(o, 'schedule', true);
       if (o.user !== undefined) {
         const user = o.user as Shape;

@@ -18,6 +18,7 @@ import { NetworkManager } from './net/manager.ts';
 import { readEtcFiles, readHiddenPaths, readHostMounts, readHostRoot, readProcEntries } from './sandbox.ts';
 import type { StatePaths } from './paths.ts';
 import { checkedJobIds, type IdRange } from './idmap.ts';
+import { installSeccomp, type SeccompSupport } from './seccomp/install.ts';
 
 /** How long a stopping agent waits for its spare launcher's cgroup to be removed. */
 const SHUTDOWN_WAIT_MS = 2000;
@@ -59,6 +60,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   }
   let tools: HostTools | undefined;
   let jobIds: IdRange | undefined;
+  let seccomp: SeccompSupport | undefined;
   let cgroups: ReturnType<AgentState['cgroups']> | undefined;
   const book = new JobBook(paths.jobs, (record) => adoptOrphan(state, record));
   const state: AgentState = {
@@ -74,6 +76,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     procEntries: readProcEntries(),
     tools: () => (tools ??= findHostTools()),
     jobIds: () => (jobIds ??= checkedJobIds()),
+    seccomp: () => (seccomp ??= installSeccomp(paths.dir)),
     launchers: null,
     networks: new NetworkManager(paths.dir),
     cgroups: () => {

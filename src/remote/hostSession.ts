@@ -17,6 +17,7 @@ import { startJob } from './startJob.ts';
 import type { NetworkManager } from './net/manager.ts';
 import type { HostTools } from './jobPlan.ts';
 import type { IdRange } from './idmap.ts';
+import type { SeccompSupport } from './seccomp/install.ts';
 import type { HiddenPath, RootEntry } from './sandboxPlan.ts';
 import type { StatePaths } from './paths.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
@@ -40,6 +41,8 @@ export interface AgentState {
   procEntries: ReadonlySet<string>;
   /** The host ids job users map to (root agents), checked on first use: ISOLATION_UNSUPPORTED if taken. */
   jobIds(): IdRange;
+  /** herd-seccomp for jobs, written and checked on first use, or why this host has none. */
+  seccomp(): SeccompSupport;
   /** The tools jobs are started with, found on first use. */
   tools(): HostTools;
   /** The cgroup hierarchy herd can use (null: none, e.g. rootless) and the host facts limits are checked against. */

@@ -477,6 +477,7 @@ export class Job {
       timeoutMs: this.terms.timeoutMs ?? null,
       ...(usage === undefined ? {} : { usage }),
       log: { bytes: this.log.bytes, maxBytes: this.log.maxBytes, dropped: this.log.stopped !== null },
+      ...(this.plan.seccomp === undefined ? {} : { seccomp: this.plan.seccomp }),
       agentPid: process.pid,
       bootId: this.bootId,
       // What a later agent needs to take the job over; the environment stays out of the record.

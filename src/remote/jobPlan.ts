@@ -1,6 +1,7 @@
 import { HerdError } from '../protocol/errors.ts';
 import type { RunRequest } from '../protocol/messages.ts';
 import { JOB_IDS, type IdRange } from './idmap.ts';
+import { SECCOMP_IN_JOB, type SeccompSupport } from './seccomp/install.ts';
 import { INIT_NAME, INIT_SCRIPT, USERNS_NAME, USERNS_SCRIPT } from './init.ts';
 import type { MountEntry } from './mountinfo.ts';
 import { shellQuote } from './shellQuote.ts';
@@ -49,6 +50,8 @@ export interface JobPlan {
   /** host: the host's network namespace; none: loopback only; else the network's name. */
   network: string;
   sandbox: SandboxPlan;
+  /** Whether the command runs under herd's seccomp filter (through SECCOMP_IN_JOB), and why not. */
+  seccomp: { loaded: boolean; problem?: string };
 }
 
 export interface PlanContext {
@@ -66,6 +69,8 @@ export interface PlanContext {
   etcResolv?: string;
   /** The host's /etc files a job may cover (see SandboxContext). */
   etcFiles: ReadonlySet<string>;
+  /** The host's seccomp loader, or why there is none (see seccomp/install.ts). */
+  seccomp?: SeccompSupport;
   /** What of the host is covered up in jobs, and the host's /proc names (see SandboxContext). */
   hidden?: readonly HiddenPath[];
   procEntries?: ReadonlySet<string>;
@@ -115,6 +120,10 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     HOSTNAME: hostname,
     ...request.env,
   };
+  const seccomp = context.seccomp ?? { problem: 'the agent did not look for seccomp support' };
+  if (request.requireSeccomp === true && 'problem' in seccomp) {
+    throw new HerdError('ISOLATION_UNSUPPORTED', `--require-seccomp: ${seccomp.problem}`, { hint: 'run it without --require-seccomp, or on an x86_64 host with seccomp' });
+  }
   const users: JobUsers = context.isRoot ? { kind: 'mapped', ids: context.ids ?? JOB_IDS } : { kind: 'rootless' };
   return {
     jobId: context.jobId,
@@ -125,6 +134,7 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     namespaces: network === 'host' ? ['pid', 'mount', 'uts', 'ipc'] : ['pid', 'mount', 'uts', 'ipc', 'net'],
     users,
     user,
+    seccomp: 'path' in seccomp ? { loaded: true } : { loaded: false, problem: seccomp.problem },
     network,
     sandbox: planSandbox(context.rootEntries, context.mounts, {
       jobDir: context.jobDir,
@@ -136,6 +146,7 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
       ...(users.kind === 'mapped' ? { jobRoot: { uid: users.ids.base, gid: users.ids.base } } : {}),
       ...(context.hidden === undefined ? {} : { hidden: context.hidden }),
       ...(context.procEntries === undefined ? {} : { procEntries: context.procEntries }),
+      ...('path' in seccomp ? { seccompLoader: seccomp.path } : {}),
       ...(context.resolvLink === undefined ? {} : { resolvLink: context.resolvLink }),
       ...(context.etcHosts === undefined ? {} : { etcHosts: context.etcHosts }),
       ...(context.etcResolv === undefined ? {} : { etcResolv: context.etcResolv }),
@@ -177,7 +188,7 @@ export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: H
   args.push(tools.setpriv, '--no-new-privs', `--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`);
   const user = plan.user ?? (mapped ? { uid: 0, gid: 0 } : null);
   if (user !== null) args.push(`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups');
-  args.push('--', command, ...plan.argv.slice(1));
+  args.push('--', ...(plan.seccomp.loaded ? [SECCOMP_IN_JOB] : []), command, ...plan.argv.slice(1));
   return args;
 }
 

@@ -1,4 +1,4 @@
-import { chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMountinfo } from './mountinfo.ts';
 import { HIDDEN_PATHS, renderFstab, type HiddenPath, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
@@ -70,6 +70,14 @@ export function prepareSandbox(plan: SandboxPlan, jobDir: string, owner: { uid: 
     const path = join(jobDir, entry.path);
     if (entry.kind === 'dir') mkdirSync(path, { recursive: true, mode: 0o755 });
     else if (entry.kind === 'symlink') symlinkSync(entry.target, path);
+    else if (entry.kind === 'link') {
+      try {
+        linkSync(entry.from, path);
+      } catch {
+        copyFileSync(entry.from, path);
+        chmodSync(path, 0o555);
+      }
+    }
     else {
       const fd = openSync(path, 'w', 0o644);
       if (entry.content !== undefined) writeSync(fd, entry.content);

@@ -13,6 +13,8 @@ export interface RootEntry {
 /** Something the agent creates under the job directory before the job starts (no mounts). */
 export type SkeletonEntry =
   | { kind: 'dir'; path: string }
+  /** A host file linked in (copied where a link cannot be made). */
+  | { kind: 'link'; path: string; from: string }
   | { kind: 'file'; path: string; content?: string }
   | { kind: 'symlink'; path: string; target: string };
 
@@ -48,6 +50,8 @@ export interface SandboxContext {
    * Absent for rootless jobs, whose tmpfs mounts belong to their user namespace's root already.
    */
   jobRoot?: { uid: number; gid: number };
+  /** The agent's herd-seccomp, linked into the job's root as SECCOMP_IN_JOB. */
+  seccompLoader?: string;
   /** What of the host is covered up inside the job (see HIDDEN_PATHS), as found on this host. */
   hidden?: readonly HiddenPath[];
   /** A network's hosts file, bound read-only as the job's /etc/hosts. */
@@ -155,6 +159,7 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   skeleton.push({ kind: 'dir', path: 'dev/pts' }, { kind: 'dir', path: 'dev/shm' });
   for (const [name, target] of DEV_LINKS) skeleton.push({ kind: 'symlink', path: posix.join('dev', name), target });
   skeleton.push({ kind: 'file', path: 'hostname', content: `${context.hostname}\n` });
+  if (context.seccompLoader !== undefined) skeleton.push({ kind: 'link', path: 'root/.herd-seccomp', from: context.seccompLoader });
 
   const size = `size=${context.tmpBytes}`;
   const owned = context.jobRoot === undefined ? '' : `,uid=${context.jobRoot.uid},gid=${context.jobRoot.gid}`;

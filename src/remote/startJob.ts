@@ -69,6 +69,7 @@ export function planFor(agent: AgentState, message: RunRequest, jobId: string): 
     mounts: readHostMounts(),
     etcFiles: agent.etcFiles,
     hidden: agent.hidden,
+    seccomp: agent.seccomp(),
     procEntries: agent.procEntries,
     ...(networkSpec === null ? {} : { etcHosts: agent.networks.hostsFile(networkSpec) }),
     ...(etcResolv === undefined ? {} : { etcResolv }),

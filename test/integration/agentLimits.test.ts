@@ -15,7 +15,7 @@ import { clientAuth, newNonce } from '../../src/protocol/handshake.ts';
 import { HANDSHAKE_TIMEOUT_MS, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../src/protocol/limits.ts';
 import type { HostHello } from '../../src/protocol/messages.ts';
 import { clientIdentity, loadConfig } from '../../src/client/config.ts';
-import { agentPids, gate, herd, localHome, sleep, stopAgentsAndWait } from './harness.ts';
+import { agentPids, gate, herd, localHome, sleep, stopAgentsAndWait, stopJobs } from './harness.ts';
 
 const Limits = suite('the agent cannot be exhausted by a client');
 const enabled = gate('agentLimits.test.ts', { root: true, commands: ['unshare', 'setpriv'] });
@@ -32,7 +32,9 @@ let agent = 0;
 let socketPath = '';
 
 // A fresh agent for each attack, so that one's growth is not hidden by what another left.
+// Jobs are stopped first: a job outlives its agent, and would wait for the next one forever.
 Limits.before.each(async () => {
+  await stopJobs(opts);
   await stopAgentsAndWait(state);
   const r = await herd(['run', '--', 'true'], opts);
   assert.is(r.code, 0, r.stderr);
@@ -41,6 +43,7 @@ Limits.before.each(async () => {
 });
 
 Limits.after(async () => {
+  await stopJobs(opts);
   await stopAgentsAndWait(state);
   box.remove();
 });

@@ -149,6 +149,18 @@ test('job argv: namespaces, init as PID 1, then as host uid base into a user nam
   assert.is(codeOf(() => planJob({ t: 'run', argv: ['x'], env: {}, user: { uid: 65536, gid: 0 } }, context)), 'INVALID_SPEC');
 });
 
+test('job argv: under seccomp the command is exec\'d by the loader linked into the job\'s root; --require-seccomp refuses a host without it', () => {
+  const tools = { unshare: 'u', setpriv: 's' };
+  const filtered = planJob({ t: 'run', argv: ['echo', 'hi'], env: {} }, { ...context, seccomp: { path: '/var/lib/herd/herd-seccomp-x' } });
+  assert.equal(filtered.seccomp, { loaded: true });
+  assert.equal(jobArgv(filtered, '/j', '/usr/bin/echo', tools, true).slice(-4), ['--', '/.herd-seccomp', '/usr/bin/echo', 'hi']);
+  assert.ok(filtered.sandbox.skeleton.some((e) => e.kind === 'link' && e.path === 'root/.herd-seccomp' && e.from === '/var/lib/herd/herd-seccomp-x'));
+  const without = planJob({ t: 'run', argv: ['echo'], env: {} }, { ...context, seccomp: { problem: 'no seccomp for arm64 hosts yet' } });
+  assert.equal(without.seccomp, { loaded: false, problem: 'no seccomp for arm64 hosts yet' });
+  assert.not.ok(jobArgv(without, '/j', '/usr/bin/echo', tools, true).includes('/.herd-seccomp'));
+  assert.is(codeOf(() => planJob({ t: 'run', argv: ['echo'], env: {}, requireSeccomp: true }, { ...context, seccomp: { problem: 'x' } })), 'ISOLATION_UNSUPPORTED');
+});
+
 test('job ids: the range is refused where the host already has users, groups or subordinate ids in it', () => {
   const files: Record<string, string> = {
     '/etc/passwd': 'root:x:0:0::/root:/bin/sh\nodd:x:1879048200:5::/:/bin/sh\n',

@@ -47,6 +47,7 @@ export interface RunOptions extends GlobalOptions {
   timeout?: string;
   schedule?: string;
   maxLogSize?: string;
+  requireSeccomp: boolean;
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -169,6 +170,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
         ...(maxLogBytes === undefined ? {} : { maxLogBytes }),
         ...(schedule === undefined ? {} : { schedule }),
         ...(detach ? { detach } : {}),
+        ...(options.requireSeccomp ? { requireSeccomp: true } : {}),
       };
       if (detach) {
         try {
@@ -302,6 +304,7 @@ function runOptions(argv: Args): RunOptions {
     ndjson: argv.ndjson === true,
     ...(typeof argv.outputDir === 'string' ? { outputDir: argv.outputDir } : {}),
     retries: Number(argv.retries ?? 0),
+    requireSeccomp: argv.requireSeccomp === true,
     color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
 }
@@ -331,6 +334,7 @@ export const runModule: CommandModule = {
       .option('timeout', { type: 'string', describe: 'stop the job after this long (e.g. 30s, 2h); it ends FAILED, exit status 124', group: 'Jobs:' })
       .option('schedule', { type: 'string', describe: 'start the job later: +10m, or a time like 2026-12-01T03:00:00Z (implies --detach)', group: 'Jobs:' })
       .option('max-log-size', { type: 'string', describe: 'output kept on the host for herd job logs (default 64M); past it output still streams but is not kept', group: 'Jobs:' })
+      .option('require-seccomp', { type: 'boolean', default: false, describe: 'refuse to run where the host cannot load herd\'s seccomp filter (see herd job status)', group: 'Isolation:' })
       .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
       .option('output-dir', { type: 'string', describe: 'write each host\'s output to DIR/HOST.stdout and DIR/HOST.stderr', group: 'Output:' })
       .option('ndjson', { type: 'boolean', default: false, describe: 'a stream of JSON events, one per line: started, output, exit, error, summary', group: 'Output:' })

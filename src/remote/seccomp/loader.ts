@@ -1,0 +1,92 @@
+import { encodeFilter, jobFilter } from './filter.ts';
+
+/*
+ * herd-seccomp: a static x86_64 Linux executable of a few hundred bytes that herd writes itself,
+ * so a host needs no compiler, libseccomp or bwrap. It sets no_new_privs, loads the job filter
+ * and execs its arguments:
+ *
+ *   herd-seccomp COMMAND [ARG...]
+ *
+ * On failure to load the filter it says so on stderr and exits 125; if exec fails, 127. The
+ * machine code below was assembled once (GNU as, Intel syntax) and is kept as bytes with its
+ * source beside it; the filter that follows it is built by filter.ts.
+ */
+
+/** Where the file is mapped (ET_EXEC, one PT_LOAD of the whole file), and where the code starts. */
+const BASE = 0x400000;
+const HEADERS = 64 + 56;
+
+/* prettier-ignore */
+const CODE = [
+  0xb8, 0x9d, 0x00, 0x00, 0x00, //       mov  eax, 157            prctl
+  0xbf, 0x26, 0x00, 0x00, 0x00, //       mov  edi, 38             PR_SET_NO_NEW_PRIVS
+  0xbe, 0x01, 0x00, 0x00, 0x00, //       mov  esi, 1
+  0x31, 0xd2, //                         xor  edx, edx
+  0x45, 0x31, 0xd2, //                   xor  r10d, r10d
+  0x45, 0x31, 0xc0, //                   xor  r8d, r8d
+  0x0f, 0x05, //                         syscall
+  0x85, 0xc0, //                         test eax, eax
+  0x75, 0x38, //                         jnz  fail
+  0xb8, 0x3d, 0x01, 0x00, 0x00, //       mov  eax, 317            seccomp
+  0xbf, 0x01, 0x00, 0x00, 0x00, //       mov  edi, 1              SECCOMP_SET_MODE_FILTER
+  0x31, 0xf6, //                         xor  esi, esi
+  0x48, 0x8d, 0x15, 0x74, 0x00, 0x00, 0x00, // lea rdx, [rip + fprog]
+  0x0f, 0x05, //                         syscall
+  0x85, 0xc0, //                         test eax, eax
+  0x75, 0x1f, //                         jnz  fail
+  0x48, 0x8b, 0x0c, 0x24, //             mov  rcx, [rsp]          argc
+  0x48, 0x8d, 0x74, 0x24, 0x10, //       lea  rsi, [rsp + 16]     &argv[1]
+  0x48, 0x8b, 0x3e, //                   mov  rdi, [rsi]          argv[1]
+  0x48, 0x8d, 0x54, 0xcc, 0x10, //       lea  rdx, [rsp + rcx*8 + 16]   envp
+  0xb8, 0x3b, 0x00, 0x00, 0x00, //       mov  eax, 59             execve
+  0x0f, 0x05, //                         syscall
+  0xbf, 0x7f, 0x00, 0x00, 0x00, //       mov  edi, 127
+  0xeb, 0x1d, //                         jmp  out
+  0xb8, 0x01, 0x00, 0x00, 0x00, // fail: mov  eax, 1              write
+  0xbf, 0x02, 0x00, 0x00, 0x00, //       mov  edi, 2
+  0x48, 0x8d, 0x35, 0x13, 0x00, 0x00, 0x00, // lea rsi, [rip + msg]
+  0xba, 0x2b, 0x00, 0x00, 0x00, //       mov  edx, 43
+  0x0f, 0x05, //                         syscall
+  0xbf, 0x7d, 0x00, 0x00, 0x00, //       mov  edi, 125
+  0xb8, 0xe7, 0x00, 0x00, 0x00, // out:  mov  eax, 231            exit_group
+  0x0f, 0x05, //                         syscall
+];
+/** 43 bytes, at code offset 0x79 (the lea above points there). */
+const MESSAGE = "herd: cannot load the job's seccomp filter\n";
+/** struct sock_fprog, at code offset 0xa4: u16 length, 6 bytes of padding, u64 address of the filter. */
+const FPROG_OFFSET = 0xa4;
+
+export function seccompLoader(): Uint8Array {
+  const filter = encodeFilter(jobFilter());
+  const message = new TextEncoder().encode(MESSAGE);
+  if (CODE.length + message.length !== FPROG_OFFSET) throw new Error('herd-seccomp: the code and its offsets disagree');
+  const filterOffset = HEADERS + FPROG_OFFSET + 16;
+  const size = filterOffset + filter.length;
+  const file = new Uint8Array(size);
+  const view = new DataView(file.buffer);
+  // ELF header: 64-bit, little-endian, SysV, an executable for x86_64.
+  file.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0);
+  view.setUint16(16, 2, true); // e_type ET_EXEC
+  view.setUint16(18, 0x3e, true); // e_machine EM_X86_64
+  view.setUint32(20, 1, true); // e_version
+  view.setBigUint64(24, BigInt(BASE + HEADERS), true); // e_entry
+  view.setBigUint64(32, 64n, true); // e_phoff
+  view.setUint16(52, 64, true); // e_ehsize
+  view.setUint16(54, 56, true); // e_phentsize
+  view.setUint16(56, 1, true); // e_phnum
+  // The one program header: the whole file, readable and executable, at BASE.
+  view.setUint32(64, 1, true); // PT_LOAD
+  view.setUint32(68, 5, true); // PF_R | PF_X
+  view.setBigUint64(72, 0n, true); // p_offset
+  view.setBigUint64(80, BigInt(BASE), true); // p_vaddr
+  view.setBigUint64(88, BigInt(BASE), true); // p_paddr
+  view.setBigUint64(96, BigInt(size), true); // p_filesz
+  view.setBigUint64(104, BigInt(size), true); // p_memsz
+  view.setBigUint64(112, 0x1000n, true); // p_align
+  file.set(CODE, HEADERS);
+  file.set(message, HEADERS + CODE.length);
+  view.setUint16(HEADERS + FPROG_OFFSET, filter.length / 8, true);
+  view.setBigUint64(HEADERS + FPROG_OFFSET + 8, BigInt(BASE + filterOffset), true);
+  file.set(filter, filterOffset);
+  return file;
+}
