@@ -32,6 +32,8 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Connections an agent serves at once, and how many of them may still be in the handshake. */
 export const MAX_AGENT_CONNECTIONS = 256;
 export const MAX_UNAUTHENTICATED_CONNECTIONS = 32;
+/** Connections one certificate subject may hold on an agent at once (a fan-out uses one per host). */
+export const MAX_CONNECTIONS_PER_SUBJECT = 128;
 /** Streams one session may have open at once. */
 export const MAX_STREAMS = 256;
 /** Bytes queued by a local writer beyond the peer's window before `write` asks it to wait. */

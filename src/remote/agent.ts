@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { serveConnection, type AgentState } from './hostSession.ts';
-import { MAX_AGENT_CONNECTIONS, MAX_UNAUTHENTICATED_CONNECTIONS } from '../protocol/limits.ts';
+import { MAX_AGENT_CONNECTIONS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../protocol/limits.ts';
 import { DEFAULT_RETENTION_MS, isLiveHelper, JobBook } from './jobs/jobBook.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { startScheduled } from './scheduleJob.ts';
@@ -133,6 +133,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   // Every connection is served until it closes; those still in the handshake are counted apart,
   // so a flood of idle ones cannot keep the host's clients out for long (each has HANDSHAKE_TIMEOUT_MS).
   const unauthenticated = new Set<Socket>();
+  const bySubject = new Map<string, number>();
   const server = createServer((socket) => {
     if (connections.size >= MAX_AGENT_CONNECTIONS || unauthenticated.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
       socket.destroy();
@@ -149,7 +150,19 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     // The session ends its side when it closes (after a last error frame); the connection goes too,
     // so a peer that keeps sending is not read any further.
     socket.on('finish', () => socket.destroy());
-    serveConnection(socket, socket, state, () => unauthenticated.delete(socket));
+    serveConnection(socket, socket, state, (subject) => {
+      unauthenticated.delete(socket);
+      // One certificate cannot take every connection: the others' must still get in.
+      const count = (bySubject.get(subject) ?? 0) + 1;
+      if (count > MAX_CONNECTIONS_PER_SUBJECT) return false;
+      bySubject.set(subject, count);
+      socket.once('close', () => {
+        const left = (bySubject.get(subject) ?? 1) - 1;
+        if (left > 0) bySubject.set(subject, left);
+        else bySubject.delete(subject);
+      });
+      return true;
+    });
   });
   server.listen(paths.socket, () => {
     chmodSync(paths.socket, 0o600);

@@ -29,17 +29,26 @@ sha256() {
   printf '%s\n' "${sum%% *}"
 }
 
+case $dir in /*) ;; *) fail STATE_UNSAFE "the state directory $dir is not an absolute path" ;; esac
 umask 077
 mkdir -p "$dir" 2>/dev/null || fail HELPER_START "cannot create the state directory $dir (read-only file system or no permission)"
 # Whoever can write the state directory can plant the helper this login runs, or a symlink
 # where it writes: it must be a real directory of our own that nobody else may enter.
 [ -L "$dir" ] && fail STATE_UNSAFE "the state directory $dir is a symlink: remove it, or name a real directory"
-set -- $(ls -ldn "$dir" 2>/dev/null)
+set -- $(ls -ldn -- "$dir" 2>/dev/null)
 [ $# -ge 3 ] || fail STATE_UNSAFE "cannot check the owner and mode of the state directory $dir (ls -ldn failed)"
 # A trailing "." only says an SELinux context is set; "+" (an ACL) may let others in.
 if [ "${3:-}" != "$(id -u)" ] || [ "${1%.}" != drwx------ ]; then
   fail STATE_UNSAFE "the state directory $dir has owner uid $3 and mode $1: it must be yours with mode 0700 (chmod 700 $dir if it is yours; remove it if it is not)"
 fi
+# And every directory above it: root's or ours, and sticky (as /tmp) where others may write, so
+# nobody else can swap the directory for another between this check and its use.
+me=$(id -u)
+set --
+p=$dir
+while [ "$p" != / ]; do p=${p%/*}; [ -n "$p" ] || p=/; set -- "$@" "$p"; done
+bad=$(ls -ldLn -- "$@" 2>&1 | awk -v me="$me" '$3 != 0 && $3 != me { print; next } (substr($1, 6, 1) == "w" || substr($1, 9, 1) == "w") && substr($1, 10, 1) != "t" && substr($1, 10, 1) != "T" { print }')
+[ -z "$bad" ] || fail STATE_UNSAFE "a directory above the state directory $dir may be changed by another user: $bad"
 helper=$dir/helper-$hash.mjs
 # A cached helper runs only if it is still the one its name promises.
 if [ -f "$helper" ] && [ "$(sha256 "$helper")" != "$hash" ]; then rm -f "$helper"; fi

@@ -21,7 +21,7 @@ import type { SeccompSupport } from './seccomp/install.ts';
 import type { HiddenPath, RootEntry } from './sandboxPlan.ts';
 import type { StatePaths } from './paths.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from './wire.ts';
-import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_PAYLOAD, PREAUTH_PING_BYTES, PREAUTH_PINGS } from '../protocol/limits.ts';
+import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_FRAME_PAYLOAD, PREAUTH_PING_BYTES, PREAUTH_PINGS } from '../protocol/limits.ts';
 
 export interface AgentState {
   paths: StatePaths;
@@ -65,7 +65,7 @@ export interface ServedConnection {
  * peer has authenticated it gets HANDSHAKE_TIMEOUT_MS and tiny pings only; `onAuthenticated` lets
  * the agent count it as a client from then on.
  */
-export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState, onAuthenticated: () => void = () => {}): ServedConnection {
+export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState, onAuthenticated: (subject: string) => boolean = () => true): ServedConnection {
   let phase: Phase = { step: 'auth', hostNonce: newNonce() };
   const attached = new Map<number, Job>();
   const served: ServedStreams = new Map();
@@ -125,13 +125,15 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
   function handshake(message: Message): void {
     if (phase.step === 'auth' && message.t === 'auth') {
       const accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds());
+      if (!onAuthenticated(accepted.subject)) {
+        throw new HerdError('LIMIT', `${accepted.subject} already holds ${MAX_CONNECTIONS_PER_SUBJECT} connections to this host`, { hint: 'use fewer herd processes at once, or --persist to share connections' });
+      }
       if (accepted.pinCa !== null) pinCa(agent.paths, agent.identity, accepted.pinCa);
       if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.hostCert);
       phase = { step: 'ready', subject: accepted.subject, role: accepted.role };
       clearTimeout(deadline);
       session.maxPingBytes = MAX_FRAME_PAYLOAD;
       session.pingBudget = Infinity;
-      onAuthenticated();
       session.sendMessage(0, {
         t: 'welcome',
         sig: accepted.sig,

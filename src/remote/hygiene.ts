@@ -1,4 +1,5 @@
-import { closeSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { HerdError } from '../protocol/errors.ts';
 
 /** O_CLOEXEC as /proc/PID/fdinfo prints open flags (octal). */
@@ -40,6 +41,17 @@ export function closeInheritedDescriptors(): number[] {
 export function checkStateDirectory(dir: string): void {
   const stat = lstatSync(dir);
   const uid = process.getuid?.() ?? stat.uid;
+  // Above it, root's or ours, and sticky where others may write (as /tmp): nobody else can swap it.
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    const above = statSync(parent);
+    const othersWrite = (above.mode & 0o022) !== 0 && (above.mode & 0o1000) === 0;
+    if ((above.uid !== 0 && above.uid !== uid) || othersWrite) {
+      throw new HerdError('STATE_UNSAFE', `${parent}, above the state directory ${dir}, may be changed by another user (owner uid ${above.uid}, mode ${(above.mode & 0o7777).toString(8).padStart(4, '0')})`, {
+        hint: 'keep herd\'s state under directories only root and you can change',
+      });
+    }
+    if (parent === dirname(parent)) break;
+  }
   if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o077) !== 0) {
     const what = stat.isSymbolicLink() ? 'is a symlink' : `has owner uid ${stat.uid} and mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')}`;
     throw new HerdError('STATE_UNSAFE', `the state directory ${dir} ${what}: it must be a directory of uid ${uid} with mode 0700`, {

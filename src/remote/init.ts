@@ -70,7 +70,7 @@ export const INIT_SCRIPT = [
   'if [ "$users" = map ]; then',
   '  "$@" <&5 2>&4 5<&- 7<&- 8<&- 9>&- &',
   'else',
-  '  "$@" <&5 2>&6 3<&- 4>&- 5<&- 6>&- 7<&- 8<&- 9>&- &',
+  '  "$@" <&5 2>&6 4>&- 5<&- 6>&- 7<&- 8<&- 9>&- &',
   'fi',
   'c=$!',
   'exec 3<&- 4>&- 5<&- 6>&-',
@@ -88,9 +88,34 @@ export const INIT_SCRIPT = [
 export const USERNS_SCRIPT = [
   'printf "userns %s\\n" "$$" >&4',
   'read -r go <&3 && [ "$go" = go ] || exit 125',
-  'exec 2>&6 3<&- 4>&- 6>&-',
+  'exec 2>&6 4>&- 6>&-',
   'exec "$@"',
 ].join('\n');
+
+/**
+ * The command's last step, run by setpriv once every privilege is gone: it reads the job's
+ * environment from fd 3 (environmentBlock: NAME=VALUE, +MORE for further lines of a value, then
+ * "."), exports it, closes fd 3 and execs the command. Only here does anything of the user's
+ * environment exist; everything before ran with a fixed PATH and nothing else. Its own variables
+ * are __herd_*, names no -e may use.
+ */
+export const ENV_SCRIPT = [
+  "__herd_nl='",
+  "' __herd_n=",
+  'while IFS= read -r __herd_l <&3; do',
+  '  case $__herd_l in',
+  '    .) break ;;',
+  '    +*) __herd_v=$__herd_v$__herd_nl${__herd_l#+} ;;',
+  '    *=*) [ -z "$__herd_n" ] || export "$__herd_n=$__herd_v"; __herd_n=${__herd_l%%=*} __herd_v=${__herd_l#*=} ;;',
+  '  esac',
+  'done',
+  '[ -z "$__herd_n" ] || export "$__herd_n=$__herd_v"',
+  'unset __herd_nl __herd_n __herd_v __herd_l',
+  'exec 3<&-',
+  'exec "$@"',
+].join('\n');
+
+export const ENV_NAME = 'herd-env';
 
 export const USERNS_NAME = 'herd-userns';
 export const INIT_NAME = 'herd-init';

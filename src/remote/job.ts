@@ -9,7 +9,7 @@ import { JobCgroup } from './cgroups/jobCgroup.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './jobs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobs/jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
-import { hostOwner, jobArgv, launchEnvironment, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
+import { environmentBlock, hostOwner, jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
 import { writeIdMaps } from './idmap.ts';
 import type { Launch } from './launcher.ts';
 import type { JobNetwork } from './net/manager.ts';
@@ -178,7 +178,7 @@ export class Job {
     });
     const control = child.stdio[3] as Writable;
     control.on('error', () => {});
-    control.write(launchEnvironment(plan.env, script));
+    control.write(`${script}\n`);
     // What the launcher and unshare say before the init has its output pipes (e.g. unshare failing).
     let launcherSaid = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -221,7 +221,8 @@ export class Job {
         const readyAt = performance.now();
         const started = (): void => {
           this.phases.attachMs = Math.round(performance.now() - readyAt);
-          control.end('go\n');
+          // The last "go", and the job's environment for the command's last step (ENV_SCRIPT).
+          control.end(`go\n${environmentBlock(plan.env)}`);
           this.isRunning = true;
           // With the init's pid recorded, a later agent can take the job over.
           this.writeRecord();

@@ -2,13 +2,17 @@ import { HerdError } from '../protocol/errors.ts';
 import type { RunRequest } from '../protocol/messages.ts';
 import { JOB_IDS, type IdRange } from './idmap.ts';
 import { SECCOMP_IN_JOB, type SeccompSupport } from './seccomp/install.ts';
-import { INIT_NAME, INIT_SCRIPT, USERNS_NAME, USERNS_SCRIPT } from './init.ts';
+import { ENV_SCRIPT, ENV_NAME as ENV_NAME_ARG, INIT_NAME, INIT_SCRIPT, USERNS_NAME, USERNS_SCRIPT } from './init.ts';
 import type { MountEntry } from './mountinfo.ts';
 import { shellQuote } from './shellQuote.ts';
 import { DEFAULT_TMP_BYTES, planSandbox, type HiddenPath, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names ENV_SCRIPT uses for itself while it reads the environment; no -e may take them. */
+const RESERVED_ENV = /^__herd_/;
+/** The only environment of everything herd runs as host root for a job (launcher, unshare, init, setpriv). */
+export const SETUP_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 export type Namespace = 'pid' | 'mount' | 'uts' | 'ipc' | 'net';
 
@@ -86,6 +90,7 @@ export function jobNetwork(request: RunRequest, isRoot: boolean): string {
 export function planJob(request: RunRequest, context: PlanContext): JobPlan {
   for (const name of Object.keys(request.env)) {
     if (!ENV_NAME.test(name)) throw new HerdError('INVALID_SPEC', `--env: "${name}" is not a valid variable name`);
+    if (RESERVED_ENV.test(name)) throw new HerdError('INVALID_SPEC', `--env: names beginning with __herd_ are herd's own ("${name}")`);
   }
   if (request.argv[0] === '') throw new HerdError('INVALID_SPEC', 'the command is empty');
   const workdir = request.workdir ?? '/work';
@@ -188,7 +193,9 @@ export function jobArgv(plan: JobPlan, jobDir: string, command: string, tools: H
   args.push(tools.setpriv, '--no-new-privs', `--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`);
   const user = plan.user ?? (mapped ? { uid: 0, gid: 0 } : null);
   if (user !== null) args.push(`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups');
-  args.push('--', ...(plan.seccomp.loaded ? [SECCOMP_IN_JOB] : []), command, ...plan.argv.slice(1));
+  // Last, with nothing left to drop: the job's environment, then the seccomp loader (static: no
+  // LD_* variable applies to it) and the command.
+  args.push('--', '/bin/sh', '-c', ENV_SCRIPT, ENV_NAME_ARG, ...(plan.seccomp.loaded ? [SECCOMP_IN_JOB] : []), command, ...plan.argv.slice(1));
   return args;
 }
 
@@ -204,20 +211,22 @@ export function hostOwner(plan: JobPlan): { uid: number; gid: number } | null {
   return plan.users.kind === 'mapped' ? { uid: plan.users.ids.base + user.uid, gid: plan.users.ids.base + user.gid } : null;
 }
 
-/** The script a launcher sources: the job's directory, then exec unshare. No environment: see launchEnvironment. */
+/** The script a launcher sources: the job's directory, a fixed PATH, then exec unshare. No job environment: see environmentBlock. */
 export function launchScript(jobDir: string, argv: readonly string[]): string {
-  return `cd ${shellQuote(jobDir)} || exit 125\nexec ${argv.map(shellQuote).join(' ')}\n`;
+  return `cd ${shellQuote(jobDir)} || exit 125\nPATH=${SETUP_PATH}; export PATH\nexec ${argv.map(shellQuote).join(' ')}\n`;
 }
 
-/** What the agent writes to a launcher's fd 3 (LAUNCHER_SCRIPT reads it): the environment, then the script's path. */
-export function launchEnvironment(env: Record<string, string>, scriptPath: string): string {
-  if (scriptPath.includes('\n')) throw new HerdError('INVALID_SPEC', 'the job directory contains a newline');
+/**
+ * The job's environment as ENV_SCRIPT reads it from fd 3, after the agent's last "go": a line
+ * NAME=VALUE per variable, a line +MORE per further line of a value, then a line ".".
+ */
+export function environmentBlock(env: Record<string, string>): string {
   const lines: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (!ENV_NAME.test(name)) throw new HerdError('INVALID_SPEC', `--env: "${name}" is not a valid variable name`);
+    if (!ENV_NAME.test(name) || RESERVED_ENV.test(name)) throw new HerdError('INVALID_SPEC', `--env: "${name}" is not a valid variable name`);
     const [first, ...more] = value.split('\n');
     lines.push(`${name}=${first}`, ...more.map((line) => `+${line}`));
   }
-  lines.push(`.${scriptPath}`);
+  lines.push('.');
   return `${lines.join('\n')}\n`;
 }

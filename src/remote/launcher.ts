@@ -8,25 +8,14 @@ import type { CgroupPlan } from './cgroups/plan.ts';
 import { isLiveHelper } from './jobs/jobBook.ts';
 
 /**
- * A launcher waits on fd 3 for the job's environment and the path of its launch script, then
- * becomes it (the script ends by exec'ing unshare). The environment comes through the pipe, never
- * a file, since it holds -e secrets: a line NAME=VALUE per variable, a line +MORE per further line
- * of a value, then .PATH (see launchEnvironment). It is spawned with an empty environment and the
- * pipes the job will use: stdin, stderr (until the init opens its output FIFOs), fd 3 (then the
- * agent's "go") and fd 4 (the init's reports).
+ * A launcher waits for the path of a launch script on fd 3, then becomes it (the script ends by
+ * exec'ing unshare). It is spawned with an empty environment and the pipes the job will use:
+ * stdin, stderr (until the init opens its output FIFOs), fd 3 (then the agent's "go", and at last
+ * the job's environment: see init.ts ENV_SCRIPT) and fd 4 (the init's reports). Nothing of the
+ * user's reaches anything that runs as host root: the job's environment is applied by the last
+ * step before the command, inside the job's user namespace, after every privilege is dropped.
  */
-export const LAUNCHER_SCRIPT = [
-  "nl='",
-  "' n=",
-  'while IFS= read -r l <&3; do',
-  '  case $l in',
-  '    .*) [ -z "$n" ] || export "$n=$v"; unset nl n v; f=${l#.}; unset l; . "$f"; exit 125 ;;',
-  '    +*) v=$v$nl${l#+} ;;',
-  '    *=*) [ -z "$n" ] || export "$n=$v"; n=${l%%=*} v=${l#*=} ;;',
-  '  esac',
-  'done',
-  'exit 0',
-].join('\n');
+export const LAUNCHER_SCRIPT = 'read -r f <&3 || exit 0; . "$f"';
 
 /** An empty job-id cgroup this old that no registry names is removed when an agent starts. */
 const ABANDONED_AFTER_MS = 3600_000;

@@ -18,6 +18,8 @@ export interface ByteWritable {
   end(): unknown;
   cork?(): void;
   uncork?(): void;
+  /** Ends the stream at once, whatever is still unwritten (node streams). */
+  destroy?(): unknown;
   /** Bytes accepted by write() and not yet handed to the kernel (node streams). */
   readonly writableLength?: number;
   on?(event: 'drain', listener: () => void): unknown;
@@ -27,6 +29,9 @@ export interface ByteWritable {
 function gathers(writable: ByteWritable): boolean {
   return typeof writable.cork === 'function' && typeof (writable as { _writev?: unknown })._writev === 'function';
 }
+
+/** How long a closed session's last bytes may take to leave before its transport is destroyed. */
+const CLOSE_LINGER_MS = 5000;
 
 /** Pieces smaller than this are joined with their small neighbours before they are written. */
 const SMALL_PIECE = 16 * 1024;
@@ -131,6 +136,9 @@ export function wireSession(
       } catch {
         // already closed
       }
+      // A peer that does not read would keep what is left (and the connection) for ever.
+      const linger = setTimeout(() => writable.destroy?.(), CLOSE_LINGER_MS);
+      (linger as { unref?: () => void }).unref?.();
       events.closed(error);
     },
   });

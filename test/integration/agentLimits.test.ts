@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { utf8 } from '../../src/protocol/bytes.ts';
 import { encodeFrame, FrameDecoder, FrameType } from '../../src/protocol/frame.ts';
 import { clientAuth, newNonce } from '../../src/protocol/handshake.ts';
-import { HANDSHAKE_TIMEOUT_MS, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../src/protocol/limits.ts';
+import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../src/protocol/limits.ts';
 import type { HostHello } from '../../src/protocol/messages.ts';
 import { clientIdentity, loadConfig } from '../../src/client/config.ts';
 import { agentPids, gate, herd, localHome, sleep, stopAgentsAndWait, stopJobs } from './harness.ts';
@@ -202,6 +202,18 @@ Limits('connections still in the handshake are limited; the host\'s clients stil
   await sleep(200);
   const r = await herd(['run', '--', 'echo', 'in'], opts);
   assert.is(r.text, 'in\n', r.stderr);
+});
+
+Limits('one certificate cannot hold every connection: past MAX_CONNECTIONS_PER_SUBJECT it is refused', async () => {
+  const held: Socket[] = [];
+  try {
+    for (let i = 0; i < MAX_CONNECTIONS_PER_SUBJECT; i++) held.push(await authenticated([]));
+    const extra = await authenticated([]);
+    assert.ok(await closedWithin(extra, 3000), 'one more is refused');
+    assert.not.ok(await closedWithin(held[0]!, 200), 'those within the limit stay');
+  } finally {
+    for (const s of held) s.destroy();
+  }
 });
 
 Limits('after authenticating: credit beyond the window is refused, and output nobody reads stays on the host', async () => {

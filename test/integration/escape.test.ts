@@ -5,7 +5,7 @@
  * the value already there, so a vulnerable host is left as it was.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -201,6 +201,20 @@ Escape('-e secrets are never written to the host\'s disk', async () => {
   await herd(['job', 'stop', '--grace', '0', id!], opts);
 });
 
+Escape('the job\'s environment never reaches what runs as host root: -e PATH cannot run files a job left', async () => {
+  const marker = join(scratch, 'env-ran-as-host');
+  // Job A leaves executables named like the tools a job's setup runs; each would record who ran it.
+  const tools = ['mount', 'umount', 'ip', 'hostname', 'pivot_root', 'sh', 'setpriv', 'unshare', 'cat', 'env'];
+  const fake = `#!/bin/sh\nid -u >> ${marker}\nexec /usr/bin/$(basename "$0") "$@"\n`;
+  const a = await herd(['run', '--json', '--', 'sh', '-c', `for t in ${tools.join(' ')}; do printf '%s' '${fake}' > /work/$t; chmod 755 /work/$t; done`], opts);
+  assert.is(a.code, 0, a.stderr);
+  const left = join(state, 'jobs', a.json<{ hosts: Array<{ result: { jobId: string } }> }>().hosts[0]!.result.jobId, 'work');
+  assert.ok(existsSync(join(left, 'mount')), 'job A left its tools on the host');
+  const b = await herd(['run', '-e', `PATH=${left}:/usr/sbin:/usr/bin:/sbin:/bin`, '-e', `LD_LIBRARY_PATH=${left}`, '--', 'true'], opts);
+  assert.is(b.code, 0, b.stderr);
+  assert.not.ok(existsSync(marker), `a job-written file ran outside the job as uid ${existsSync(marker) ? readFileSync(marker, 'utf8').trim() : ''}`);
+});
+
 Escape('a user certificate may not leave the sandbox: --network host needs admin', async () => {
   const userConfig = join(box.home, 'user.yml');
   const issued = await herd(['cert', 'issue', 'uma', '--role', 'user', '--out', userConfig], opts);
@@ -249,11 +263,16 @@ Escape('a state directory others can write, or a symlink, is refused (STATE_UNSA
   const target = join(scratch, 'link-target');
   mkdirSync(target, { mode: 0o700 });
   symlinkSync(target, link);
+  // A directory of another user's above it: they could swap the state directory after the check.
+  const theirs = join(scratch, 'their-dir');
+  mkdirSync(theirs, { mode: 0o755 });
+  chownSync(theirs, 65534, 65534);
+  const under = join(theirs, 'state');
   try {
-    for (const dir of [open, link]) {
+    for (const dir of [open, link, under]) {
       const r = await herd(['run', '--', 'true'], { home: box.home, env: { HERD_STATE_DIR: dir } });
       assert.is(r.code, 255, `${dir}: ${r.stderr}`);
-      assert.match(r.stderr, /the state directory .* (is a symlink|has owner uid 0 and mode drwxrwxrwx).*\[STATE_UNSAFE\]/);
+      assert.match(r.stderr, /(the state directory .* (is a symlink|has owner uid 0 and mode drwxrwxrwx)|a directory above the state directory .* may be changed by another user).*\[STATE_UNSAFE\]/);
       assert.equal(readdirSync(dir), [], 'nothing was written there');
     }
   } finally {

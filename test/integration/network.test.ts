@@ -139,6 +139,19 @@ Net('isolated and named networks reach no service of their host; the default bri
   }
 });
 
+Net('a job cannot forge packets (no raw or packet sockets, no address or MAC change); ICMP echo sockets work', async () => {
+  // perl opens the sockets itself: raw IP (which spoofs any source), packet (which spoofs MACs and
+  // ARP on the bridge), and an ICMP datagram socket, which is how ping works without privileges.
+  const script = [
+    'use Socket;',
+    'print socket(my $r, PF_INET, SOCK_RAW, 255) ? "raw-ip\\n" : "no-raw-ip\\n";',
+    'print socket(my $p, 17, SOCK_RAW, 0) ? "packet\\n" : "no-packet\\n";',
+    'print socket(my $i, PF_INET, SOCK_DGRAM, 1) ? "icmp\\n" : "no-icmp $!\\n";',
+  ].join(' ');
+  const r = await run(['run', '-H', 'h1', '--', 'sh', '-c', `perl -e '${script}'; ip addr add 172.20.250.250/16 dev eth0 2>/dev/null && echo addr-added; ip link set eth0 address 02:00:00:00:00:01 2>/dev/null && echo mac-changed; true`]);
+  assert.is(r.text, 'no-raw-ip\nno-packet\nicmp\n', r.stderr);
+});
+
 Net('--ip: a fixed address; one in use or not assignable is refused before the job runs', async () => {
   const r = await run(['run', '-H', 'h3', '--ip', '172.20.9.9', '--', 'sh', '-c', 'ip -4 -o addr show eth0 | awk "{print \\$4}"']);
   assert.is(r.text, '172.20.9.9/16\n', r.stderr);

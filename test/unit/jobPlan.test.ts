@@ -1,13 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hostOwner, jobArgv, KEPT_CAPABILITIES, launchEnvironment, launchScript, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
+import { environmentBlock, hostOwner, jobArgv, KEPT_CAPABILITIES, launchScript, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
 import { idMapLine, JOB_IDS, rangeConflicts } from '../../src/remote/idmap.ts';
-import { INIT_NAME, USERNS_NAME } from '../../src/remote/init.ts';
-import { LAUNCHER_SCRIPT } from '../../src/remote/launcher.ts';
+import { ENV_SCRIPT, INIT_NAME, USERNS_NAME } from '../../src/remote/init.ts';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseMountinfo } from '../../src/remote/mountinfo.ts';
 import { planSandbox, renderFstab, type RootEntry } from '../../src/remote/sandboxPlan.ts';
 import { codeOf } from './codeOf.ts';
@@ -134,7 +130,7 @@ test('job argv: namespaces, init as PID 1, then as host uid base into a user nam
   assert.ok(args.includes(`--bounding-set=-all,${KEPT_CAPABILITIES.map((c) => `+${c}`).join(',')}`));
   assert.not.match(args.slice(second!).join(' '), /sys_admin|sys_module|net_admin|net_raw|mknod|sys_ptrace/);
   assert.ok(args.includes('--reuid=1000') && args.includes('--regid=100'), '--user is an id inside the job');
-  assert.equal(args.slice(-3), ['--', '/usr/bin/echo', 'hi']);
+  assert.equal(args.slice(-3), ['herd-env', '/usr/bin/echo', 'hi']);
   const asRoot = jobArgv({ ...plan, user: null }, '/j', '/usr/bin/echo', tools, false);
   assert.ok(asRoot.includes('--reuid=0') && asRoot.includes('--regid=0'), 'root of the job namespace');
   assert.equal(hostOwner({ ...plan, user: null }), { uid: 5000000, gid: 5000000 });
@@ -153,7 +149,7 @@ test('job argv: under seccomp the command is exec\'d by the loader linked into t
   const tools = { unshare: 'u', setpriv: 's' };
   const filtered = planJob({ t: 'run', argv: ['echo', 'hi'], env: {} }, { ...context, seccomp: { path: '/var/lib/herd/herd-seccomp-x' } });
   assert.equal(filtered.seccomp, { loaded: true });
-  assert.equal(jobArgv(filtered, '/j', '/usr/bin/echo', tools, true).slice(-4), ['--', '/.herd-seccomp', '/usr/bin/echo', 'hi']);
+  assert.equal(jobArgv(filtered, '/j', '/usr/bin/echo', tools, true).slice(-4), ['herd-env', '/.herd-seccomp', '/usr/bin/echo', 'hi']);
   assert.ok(filtered.sandbox.skeleton.some((e) => e.kind === 'link' && e.path === 'root/.herd-seccomp' && e.from === '/var/lib/herd/herd-seccomp-x'));
   const without = planJob({ t: 'run', argv: ['echo'], env: {} }, { ...context, seccomp: { problem: 'no seccomp for arm64 hosts yet' } });
   assert.equal(without.seccomp, { loaded: false, problem: 'no seccomp for arm64 hosts yet' });
@@ -201,27 +197,26 @@ test('sandbox: runc\'s /proc masks and read-only paths, a read-only /dev, homes 
   assert.ok(plan.skeleton.some((e) => e.kind === 'symlink' && e.path === 'dev/fd' && e.target === '/proc/self/fd'));
 });
 
-test('launch script: cd, exec; the environment goes through the launcher\'s pipe, never into the script', () => {
+test('launch script: cd, a fixed PATH, exec; the environment goes to the command\'s last step only', () => {
   const script = launchScript("/j d", ['/usr/bin/unshare', '--pid', "a'b"]);
-  assert.is(script, "cd '/j d' || exit 125\nexec '/usr/bin/unshare' '--pid' 'a'\\''b'\n");
-  assert.is(launchEnvironment({ A: '1', ODD: "it's a\nline\n", E: '' }, '/j/launch'), "A=1\nODD=it's a\n+line\n+\nE=\n./j/launch\n");
-  assert.is(codeOf(() => launchEnvironment({ 'BAD NAME': '1' }, '/j/launch')), 'INVALID_SPEC');
+  assert.is(script, "cd '/j d' || exit 125\nPATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH\nexec '/usr/bin/unshare' '--pid' 'a'\\''b'\n");
+  assert.is(environmentBlock({ A: '1', ODD: "it's a\nline\n", E: '' }), "A=1\nODD=it's a\n+line\n+\nE=\n.\n");
+  assert.is(codeOf(() => environmentBlock({ 'BAD NAME': '1' })), 'INVALID_SPEC');
+  assert.is(codeOf(() => planJob({ t: 'run', argv: ['x'], env: { __herd_l: '/x' } }, context)), 'INVALID_SPEC', 'the env step\'s own names are reserved');
+  const args = jobArgv(planJob({ t: 'run', argv: ['echo', 'hi'], env: {} }, context), '/j', '/usr/bin/echo', { unshare: 'u', setpriv: 's' }, true);
+  const last = args.lastIndexOf('s');
+  assert.equal(args.slice(args.indexOf('--', last), args.indexOf('--', last) + 3), ['--', '/bin/sh', '-c'], 'after the last setpriv');
 });
 
-test('launcher: reads the environment exactly as sent, then sources the script with nothing of its own left', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'herd-launch-'));
-  try {
-    writeFileSync(join(dir, 'launch'), 'exec env\n');
-    const env = { A: '1', ODD: "it's a\n line\twith $HOME and `x`\n", E: '', LAST: 'x=y' };
-    const shell = spawnSync('/bin/sh', ['-c', `/bin/sh -c "$0" 3<&0`, LAUNCHER_SCRIPT], { env: {}, input: launchEnvironment(env, join(dir, 'launch')) });
-    const seen = Object.fromEntries(
-      shell.stdout.toString().replace(/\n$/, "").split(/\n(?=[A-Z_]+=)/).filter((l) => l !== '').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
-    delete seen.PWD;
-    assert.equal(seen, env);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('env step: reads the environment exactly as sent from fd 3, exports it and nothing of its own, then execs', () => {
+  const env = { A: '1', ODD: "it's a\n line\twith $HOME and `x`\n.\n", E: '', LAST: 'x=y', l: 'n', n: 'v' };
+  // What the init leaves the step: a fixed PATH only.
+  const shell = spawnSync('/bin/sh', ['-c', `/bin/sh -c "$0" herd-env /usr/bin/env 3<&0`, ENV_SCRIPT], { env: { PATH: '/usr/bin:/bin' }, input: `${environmentBlock(env)}more input for the command\n` });
+  const seen = Object.fromEntries(
+    shell.stdout.toString().replace(/\n$/, '').split(/\n(?=[A-Za-z_]+=)/).filter((l) => l !== '').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  delete seen.PWD;
+  assert.equal(seen, { PATH: '/usr/bin:/bin', ...env });
 });
 
 test.run();

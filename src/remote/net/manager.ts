@@ -113,6 +113,13 @@ export class NetworkManager {
     if (this.ensured.has(spec.name) && interfaces().has(spec.bridge)) return;
     const network = resolveNetwork(spec);
     if (!interfaces().has(spec.bridge)) await runBatch(`network ${spec.name}: bridge`, [this.tool('ip'), '-batch', '-'], `${bridgeBatch(spec, network).join('\n')}\n`);
+    // Job networks are IPv4: the bridge takes no IPv6 at all, so no job reaches the host over a
+    // link-local address, whatever the firewall (the iptables fallback has no IPv6 rules).
+    try {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${spec.bridge}/disable_ipv6`, '1');
+    } catch {
+      // a host without IPv6
+    }
     // Forwarding is a setting of this network namespace (per namespace in /proc/sys/net).
     writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
     await this.applyRules();
