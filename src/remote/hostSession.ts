@@ -54,18 +54,12 @@ export interface AgentState {
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
 
-/** What the agent learns of a connection it serves. */
-export interface ServedConnection {
-  /** The peer proved who it is (false until then, and for one that never does). */
-  readonly authenticated: boolean;
-}
-
 /**
  * Serves one client connection: the handshake on stream 0, then one job per stream. Until the
  * peer has authenticated it gets HANDSHAKE_TIMEOUT_MS and tiny pings only; `onAuthenticated` lets
- * the agent count it as a client from then on.
+ * the agent count it as a client from then on, or refuse it (false: LIMIT).
  */
-export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState, onAuthenticated: (subject: string) => boolean = () => true): ServedConnection {
+export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState, onAuthenticated: (subject: string) => boolean = () => true): void {
   let phase: Phase = { step: 'auth', hostNonce: newNonce() };
   const attached = new Map<number, Job>();
   const served: ServedStreams = new Map();
@@ -245,6 +239,4 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
         throw new HerdError('PROTOCOL', `unexpected "${message.t}" request`);
     }
   }
-
-  return { get authenticated() { return phase.step === 'ready'; } };
 }
