@@ -11,13 +11,12 @@ const O_CLOEXEC = 0o2000000;
  * supervisor and every job. The runtime's own descriptors (event loop, signals, timers) are all
  * opened close-on-exec; an inherited one is not, and that is how /proc/self/fdinfo tells them apart.
  */
-export function closeInheritedDescriptors(): number[] {
-  const closed: number[] = [];
+export function closeInheritedDescriptors(): void {
   let names: string[];
   try {
     names = readdirSync('/proc/self/fdinfo');
   } catch {
-    return closed; // no /proc: nothing to go by
+    return; // no /proc: nothing to go by
   }
   for (const name of names) {
     const fd = Number(name);
@@ -26,12 +25,10 @@ export function closeInheritedDescriptors(): number[] {
       const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
       if (flags === undefined || (parseInt(flags, 8) & O_CLOEXEC) !== 0) continue;
       closeSync(fd);
-      closed.push(fd);
     } catch {
       // the directory's own descriptor, already closed
     }
   }
-  return closed;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { HerdError } from '../protocol/errors.ts';
+import { readText } from './cgroups/facts.ts';
 
 /**
  * Where a root agent's jobs live on the host's uid and gid lines: job uid N is host uid
@@ -50,17 +51,9 @@ export function rangeConflicts(range: IdRange, read: (path: string) => string | 
   return found;
 }
 
-function readOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
 /** The range, checked once per agent; ISOLATION_UNSUPPORTED when the host already uses part of it. */
 export function checkedJobIds(): IdRange {
-  const conflicts = rangeConflicts(JOB_IDS, readOrNull);
+  const conflicts = rangeConflicts(JOB_IDS, readText);
   if (conflicts.length > 0) {
     throw new HerdError(
       'ISOLATION_UNSUPPORTED',

@@ -167,7 +167,7 @@ export class Job {
 
   private start(tools: HostTools, command: string, launch: Launch, joining: Promise<JobNetwork> | null): void {
     const plan = this.plan;
-    // The script names no secret; the environment (-e values) goes through the launcher's pipe only.
+    // The script names no secret: the environment (-e values) goes on fd 3 to the command's last step only.
     const script = join(this.dir, 'launch');
     writeFileSync(script, launchScript(this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
     const began = performance.now();
@@ -233,14 +233,14 @@ export class Job {
           child.kill('SIGKILL');
         };
         if (plan.users.kind === 'mapped') {
+          const ids = plan.users.ids;
           // The command is started in the job's cgroup, then stops once more in its user namespace.
           attached.then(() => void control.write('go\n'), failed);
           mapUsers = (nsPid) => {
             Promise.all([attached, networked])
               .then(() => {
-                if (plan.users.kind !== 'mapped' || this.initPid === null) throw new Error('no user namespace to map');
                 try {
-                  writeIdMaps(`/proc/${this.initPid}/root/proc/${nsPid}`, plan.users.ids);
+                  writeIdMaps(`/proc/${this.initPid}/root/proc/${nsPid}`, ids);
                 } catch (err) {
                   throw new HerdError('ISOLATION_UNSUPPORTED', `job setup failed at userns: cannot map the job's users: ${(err as Error).message}`);
                 }
