@@ -76,6 +76,7 @@ export function jobDetails(host: string, job: JobInfo, now = Date.now()): string
   }
   fields.push(['network', escapeControl(job.ip === null ? job.network : `${job.network} ${job.ip}`)], ['hostname', escapeControl(job.hostname)]);
   if (job.seccomp !== undefined) fields.push(['seccomp', job.seccomp.loaded ? 'yes' : `no (${escapeControl(job.seccomp.problem ?? 'not loaded')})`]);
+  if (job.devices !== undefined) fields.push(['devices', job.devices.enforced ? `allow list (${job.devices.how ?? 'cgroup'})` : `no policy (${escapeControl(job.devices.problem ?? 'not enforced')})`]);
   fields.push(['output', `${formatBytes(job.log.bytes)} recorded (cap ${formatBytes(job.log.maxBytes)})${job.log.dropped ? ', later output dropped' : ''}`]);
   const width = Math.max(...fields.map(([k]) => k.length));
   return fields.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');

@@ -169,6 +169,11 @@ export interface JobInfo {
   log: { bytes: number; maxBytes: number; dropped: boolean };
   /** Whether the job runs under herd's seccomp filter, and why not (absent from older hosts). */
   seccomp?: { loaded: boolean; problem?: string };
+  /**
+   * Whether the kernel enforces herd's device allow list in the job's cgroup (`how`: cgroup v1's
+   * devices controller or a cgroup v2 eBPF program), and why not (absent from older hosts).
+   */
+  devices?: { enforced: boolean; how?: 'cgroup v1' | 'cgroup v2 eBPF'; problem?: string };
 }
 
 export interface JobListRequest { t: 'job-list'; state?: JobState }

@@ -19,6 +19,7 @@ import { readEtcFiles, readHiddenPaths, readHostMounts, readHostRoot, readProcEn
 import type { StatePaths } from './paths.ts';
 import { checkedJobIds, type IdRange } from './idmap.ts';
 import { installSeccomp, type SeccompSupport } from './seccomp/install.ts';
+import { installDeviceLoader } from './cgroups/installDeviceLoader.ts';
 
 /** How long a stopping agent waits for its spare launcher's cgroup to be removed. */
 const SHUTDOWN_WAIT_MS = 2000;
@@ -84,7 +85,10 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
         // Only root can create cgroups here; a rootless agent runs jobs without them.
         const hierarchy = state.isRoot ? detectHierarchy(readHostMounts(), readText) : null;
         mkdirSync(paths.jobs, { recursive: true, mode: 0o700 });
-        cgroups = { hierarchy, facts: readCgroupFacts(hierarchy, paths.jobs) };
+        const facts = readCgroupFacts(hierarchy, paths.jobs);
+        // v2 has no devices controller: the device policy is an eBPF program herd-devices attaches.
+        if (hierarchy?.version === 2) facts.v2Devices = installDeviceLoader(paths.dir, hierarchy.root);
+        cgroups = { hierarchy, facts };
       }
       return cgroups;
     },

@@ -6,6 +6,7 @@ import { HerdError } from '../protocol/errors.ts';
 import type { JobInfo, JobResult, JobSignal } from '../protocol/messages.ts';
 import { resolveCommand } from './command.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
+import type { CgroupPlan } from './cgroups/plan.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './jobs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobs/jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
@@ -479,6 +480,7 @@ export class Job {
       ...(usage === undefined ? {} : { usage }),
       log: { bytes: this.log.bytes, maxBytes: this.log.maxBytes, dropped: this.log.stopped !== null },
       ...(this.plan.seccomp === undefined ? {} : { seccomp: this.plan.seccomp }),
+      devices: deviceInfo(this.cgroup),
       agentPid: process.pid,
       bootId: this.bootId,
       // What a later agent needs to take the job over; the environment stays out of the record.
@@ -499,4 +501,13 @@ export class Job {
   private writeRecord(): void {
     writeRecord(this.dir, this.record(false));
   }
+}
+
+function deviceInfo(cgroup: JobCgroup | null): NonNullable<JobInfo['devices']> {
+  if (cgroup === null) return { enforced: false, problem: 'the job has no cgroup (an agent without root, or no cgroup hierarchy)' };
+  // A job taken over from an older agent has no record of it.
+  const devices = cgroup.plan.devices as CgroupPlan['devices'] | undefined;
+  if (devices === undefined) return { enforced: false, problem: 'started by an older agent' };
+  if (devices.kind === 'none') return { enforced: false, problem: devices.problem };
+  return { enforced: true, how: devices.kind === 'v1' ? 'cgroup v1' : 'cgroup v2 eBPF' };
 }

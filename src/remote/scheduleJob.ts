@@ -24,7 +24,9 @@ export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTe
   const id = toHex(randomBytes(6));
   const { plan } = planFor(agent, message, id);
   const now = new Date().toISOString();
-  const { schedule: _schedule, detach: _detach, ...request } = message;
+  // The -e values stay in this agent's memory (Scheduler): never in job.json.
+  const { schedule: _schedule, detach: _detach, env, ...request } = message;
+  const envNames = Object.keys(env);
   const record: JobRecord = {
     id,
     argv: plan.argv,
@@ -47,10 +49,11 @@ export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTe
     log: { bytes: 0, maxBytes: terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES, dropped: false },
     agentPid: process.pid,
     bootId: currentBootId(),
-    request: { ...request, t: 'run' },
+    request: { ...request, t: 'run', env: {} },
+    ...(envNames.length === 0 ? {} : { envHeld: envNames }),
   };
   mkdirSync(join(agent.book.dir, id), { recursive: true, mode: 0o700 });
-  agent.scheduler.add(record);
+  agent.scheduler.add(record, env);
   return toInfo(record);
 }
 
@@ -67,7 +70,12 @@ export function startScheduled(agent: AgentState, record: JobRecord): void {
   };
   try {
     if (request === undefined) throw new HerdError('JOB_FAILED', 'the scheduled job\'s request is missing from its record');
-    const job = startJob(agent, request, terms, record.id);
+    const env = agent.scheduler.takeEnv(record.id);
+    const held = record.envHeld ?? [];
+    if (held.length > 0 && env === undefined) {
+      throw new HerdError('JOB_FAILED', `its environment (${held.join(', ')}) was held only in the memory of the agent that took the request, and that agent is gone (it was stopped, or the host restarted); schedule the job again`);
+    }
+    const job = startJob(agent, { ...request, env: { ...request.env, ...env } }, terms, record.id);
     agent.book.track(job);
     job.endStdin();
   } catch (err) {

@@ -82,6 +82,27 @@ V2('I/O: direct writes under --max-write-bps 1M on the virtio disk take as long 
   assert.is(host.result?.usage?.writeBytes, 3 * 1024 * 1024);
 });
 
+V2('devices: an eBPF allow list on the job\'s cgroup; a host-root process that joins it cannot open the disk', async () => {
+  const started = await herd(['run', '--json', '-H', target, '--detach', '--', 'sleep', '60'], { home: box.home, timeoutMs: 120_000 });
+  const jobId = started.json<{ hosts: Array<{ jobId?: string }> }>().hosts[0]?.jobId;
+  assert.ok(jobId !== undefined, started.stdout + started.stderr);
+  try {
+    const probe = [
+      `echo $$ > /sys/fs/cgroup/herd/${jobId}/cgroup.procs || exit 9`,
+      '( exec 3</dev/null ) 2>/dev/null && echo null',
+      '( exec 3</dev/vda ) 2>/dev/null && echo vda',
+      '( exec 3</dev/kmsg ) 2>/dev/null && echo kmsg',
+      '( mknod /tmp/herd-null c 1 3 ) 2>/dev/null && { rm -f /tmp/herd-null; echo mknod; }',
+      'true',
+    ].join('; ');
+    assert.is(onHost(`sh -c '${probe}'`), 'null\n', 'only the job\'s own devices open');
+    const status = await herd(['job', 'status', '-H', target, jobId!], { home: box.home, timeoutMs: 120_000 });
+    assert.match(status.text, /^devices +allow list \(cgroup v2 eBPF\)$/m);
+  } finally {
+    await herd(['job', 'stop', '-H', target, jobId!], { home: box.home, timeoutMs: 120_000 });
+  }
+});
+
 V2('after a job its cgroup is killed and removed; herd enabled the controllers it needed', async () => {
   const host = await run(['--max-memory', '64M'], ['true']);
   assert.is(onHost(`test -e /sys/fs/cgroup/herd/${host.result!.jobId} && echo left || echo gone`), 'gone\n');

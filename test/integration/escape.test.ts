@@ -68,6 +68,39 @@ Escape('no device node: mknod fails, and a host loop device cannot be opened', a
   }
 });
 
+Escape('the job\'s cgroup denies every device but its own, even to a process holding a host path to one', async () => {
+  // Nothing in the job's view leads to a host device (nodev mounts, no CAP_MKNOD); the cgroup's
+  // policy is the layer under those. A host-root shell joins the running job's devices cgroup and
+  // tries what a node that reached the job would allow: the kernel checks the cgroup, not the caller.
+  const r = await herd(['run', '--detach', '--', 'sleep', '30'], opts);
+  assert.is(r.code, 0, r.stderr);
+  const id = /[0-9a-f]{12}/.exec(r.text)?.[0];
+  assert.ok(id !== undefined, r.text);
+  try {
+    const cgroup = `/sys/fs/cgroup/devices/herd/${id}`;
+    const probe = [
+      `echo $$ > ${cgroup}/cgroup.procs || exit 9`,
+      '( exec 3</dev/null ) 2>/dev/null && echo null',
+      '( exec 3</dev/urandom ) 2>/dev/null && echo urandom',
+      '( exec 3</dev/kmsg ) 2>/dev/null && echo kmsg',
+      '( exec 3</dev/loop0 ) 2>/dev/null && echo loop0',
+      '( exec 3<>/dev/loop-control ) 2>/dev/null && echo loop-control',
+      '( mknod /tmp/herd-escape-null-$$ c 1 3 ) 2>/dev/null && { rm -f /tmp/herd-escape-null-$$; echo mknod; }',
+      'true',
+    ].join('; ');
+    const joined = spawn('sh', ['-c', probe], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    joined.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => joined.once('exit', resolve));
+    assert.is(code, 0, `could not join ${cgroup}`);
+    assert.is(out, 'null\nurandom\n', 'only the job\'s own devices open');
+    const status = await herd(['job', 'status', id!], opts);
+    assert.match(status.text, /^devices +allow list \(cgroup v1\)$/m);
+  } finally {
+    await herd(['job', 'stop', id!], opts);
+  }
+});
+
 Escape('host secrets: a root-only file, /etc/shadow, another herd state directory and its host key', async () => {
   const secret = join(scratch, 'secret');
   writeFileSync(secret, 'host-secret\n', { mode: 0o600 });
@@ -199,6 +232,22 @@ Escape('-e secrets are never written to the host\'s disk', async () => {
   assert.match(status.text, /RUNNING/, 'the job saw its secret (it would have exited otherwise)');
   assert.not.match(status.text, /hunter2/);
   await herd(['job', 'stop', '--grace', '0', id!], opts);
+});
+
+Escape('-e secrets of a scheduled job wait in the agent\'s memory, not in its record', async () => {
+  const r = await herd(['run', '--detach', '--schedule', '+2s', '-e', 'TOKEN=hunter2-secret', '--', 'sh', '-c', 'echo ${#TOKEN}'], opts);
+  assert.is(r.code, 0, r.stderr);
+  const id = /[0-9a-f]{12}/.exec(r.text)?.[0];
+  assert.ok(id !== undefined, r.text);
+  const record = readFileSync(join(state, 'jobs', id!, 'job.json'), 'utf8');
+  assert.match(record, /"SCHEDULED"/);
+  assert.not.match(record, /hunter2/, 'the scheduled record holds no value');
+  assert.equal((JSON.parse(record) as { envHeld?: string[] }).envHeld, ['TOKEN'], 'only the name');
+  const waited = await herd(['job', 'wait', id!], opts);
+  assert.is(waited.code, 0, waited.stderr);
+  const logs = await herd(['job', 'logs', id!], opts);
+  assert.is(logs.text, '14\n', 'the job got the value when it started');
+  assert.not.match(readFileSync(join(state, 'jobs', id!, 'job.json'), 'utf8'), /hunter2/);
 });
 
 Escape('the job\'s environment never reaches what runs as host root: -e PATH cannot run files a job left', async () => {

@@ -1,7 +1,7 @@
 import type { MountEntry } from '../mountinfo.ts';
 
 /** v1 controllers herd uses; each may share a mount with others (e.g. "cpu,cpuacct"). */
-export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio'] as const;
+export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'devices'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 export type Hierarchy =

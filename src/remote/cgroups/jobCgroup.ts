@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { HerdError } from '../../protocol/errors.ts';
@@ -27,6 +28,7 @@ export class JobCgroup {
         }
       }
       writeAll(plan.prepare);
+      if (plan.devices.kind === 'bpf') attachDevicePolicy(plan.devices.loader, plan.leaves[0]!);
       writeAll(plan.writes);
     } catch (err) {
       cgroup.discard();
@@ -121,6 +123,18 @@ export class JobCgroup {
       }
     }
   }
+}
+
+/**
+ * cgroup v2: herd-devices attaches the device policy to the job's cgroup before anything joins it.
+ * Synchronous like the writes around it (a few milliseconds; a spare's cgroup pays it while no
+ * job waits).
+ */
+function attachDevicePolicy(loader: string, dir: string): void {
+  const result = spawnSync(loader, [dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+  if (result.status === 0) return;
+  const said = result.stderr?.toString().replace(/\s+/g, ' ').trim() || result.error?.message || `status ${result.status}`;
+  throw new HerdError('ISOLATION_UNSUPPORTED', `cannot attach the device policy to ${dir}: ${said} (errno ${result.status})`);
 }
 
 /** 50 × 20 ms: a second for the last processes of a job to exit after SIGKILL. */

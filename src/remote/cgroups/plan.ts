@@ -1,6 +1,8 @@
 import { HerdError } from '../../protocol/errors.ts';
 import type { JobLimits } from '../../protocol/messages.ts';
 import type { Hierarchy, V1Controller } from './hierarchy.ts';
+import { v1DeviceWrites } from './devicePolicy.ts';
+import type { DeviceLoaderSupport } from './installDeviceLoader.ts';
 
 /** What the plan needs to know about the host, read by the agent once. */
 export interface CgroupFacts {
@@ -13,7 +15,15 @@ export interface CgroupFacts {
   v1Memsw?: boolean;
   /** v2: whether memory.swap.max exists (swap accounting). */
   v2Swap?: boolean;
+  /** v2: herd-devices, which attaches the device policy, or why there is none. */
+  v2Devices?: DeviceLoaderSupport;
 }
+
+/** How the job's device policy (devicePolicy.ts) is enforced, or why it is not. */
+export type DeviceEnforcement =
+  | { kind: 'v1' }
+  | { kind: 'bpf'; loader: string }
+  | { kind: 'none'; problem: string };
 
 export type UsageSource =
   | { kind: 'cpuacct.usage'; path: string }
@@ -36,6 +46,8 @@ export interface CgroupPlan {
   /** cgroup.procs files the job's init is written into. */
   procs: string[];
   usage: UsageSource[];
+  /** v1: its writes are in `prepare`; bpf: the loader is run on the leaf after `prepare`. */
+  devices: DeviceEnforcement;
 }
 
 /** cpu.cfs_period_us / cpu.max period: 100 ms, the kernel's default. */
@@ -123,7 +135,7 @@ function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>
 
   // Every controller there is, limited or not: usage figures come from memory, cpuacct and blkio,
   // and a job's cgroups have the same shape whatever its limits, so a spare one can become any job's.
-  const wanted: V1Controller[] = ['memory', 'cpuacct', 'pids', 'blkio', 'cpu', 'cpuset'];
+  const wanted: V1Controller[] = ['memory', 'cpuacct', 'pids', 'blkio', 'cpu', 'cpuset', 'devices'];
   const dirs = new Map<string, string>();
   for (const controller of wanted) {
     const mount = hierarchy.mounts.get(controller);
@@ -133,7 +145,9 @@ function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>
     const mount = hierarchy.mounts.get(controller);
     return mount === undefined ? undefined : dirs.get(mount);
   };
-  const plan: CgroupPlan = { version: 1, create: [], leaves: [], prepare: [], writes: [], procs: [], usage: [] };
+  const devicesDir = dirOf('devices');
+  const devices: DeviceEnforcement = devicesDir === undefined ? { kind: 'none', problem: 'this host has no devices cgroup controller' } : { kind: 'v1' };
+  const plan: CgroupPlan = { version: 1, create: [], leaves: [], prepare: [], writes: [], procs: [], usage: [], devices };
   for (const [mount, dir] of dirs) {
     plan.create.push(`${mount}/herd`, dir);
     plan.leaves.push(dir);
@@ -152,6 +166,8 @@ function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>
     );
     if (limits.cpuCores !== undefined) plan.writes.push({ path: `${cpusetDir}/cpuset.cpus`, value: limits.cpuCores });
   }
+  // Before anything joins: the job never has a moment with the host's devices.
+  if (devicesDir !== undefined) plan.prepare.push(...v1DeviceWrites(devicesDir));
   const cpuDir = dirOf('cpu');
   if (limits.cpuPercent !== undefined && cpuDir !== undefined) {
     plan.writes.push(
@@ -213,6 +229,9 @@ function planV2(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 2 }>
       { kind: 'memory.events', path: `${dir}/memory.events` },
       { kind: 'io.stat', path: `${dir}/io.stat`, device },
     ],
+    devices: facts.v2Devices === undefined
+      ? { kind: 'none', problem: 'the agent did not look for eBPF device support' }
+      : 'loader' in facts.v2Devices ? { kind: 'bpf', loader: facts.v2Devices.loader } : { kind: 'none', problem: facts.v2Devices.problem },
   };
   if (limits.cpuPercent !== undefined) plan.writes.push({ path: `${dir}/cpu.max`, value: `${(limits.cpuPercent * CPU_PERIOD_US) / 100} ${CPU_PERIOD_US}` });
   if (limits.cpuCores !== undefined) plan.writes.push({ path: `${dir}/cpuset.cpus`, value: limits.cpuCores });

@@ -10,8 +10,13 @@ export interface JobRecord extends JobInfo {
   /** The agent that watches it and the boot it ran in: RUNNING under a dead agent or another boot is LOST. */
   agentPid: number;
   bootId: string;
-  /** A scheduled job's request, kept so the schedule survives agent restarts. */
+  /** A scheduled job's request, kept so the schedule survives agent restarts; its env values are not in it. */
   request?: RunRequest;
+  /**
+   * The names of a scheduled job's -e variables, whose values are held only in the memory of the
+   * agent that took the request (Scheduler), never on disk.
+   */
+  envHeld?: string[];
   /** While it runs, what a later agent needs to take it over (see Job.adopt). */
   plan?: JobPlan;
   cgroup?: CgroupPlan;
@@ -49,7 +54,7 @@ function formatMs(ms: number): string {
 }
 
 export function toInfo(record: JobRecord): JobInfo {
-  const { agentPid: _a, bootId: _b, request: _r, plan: _p, cgroup: _c, initPid: _i, initStart: _s, leaseNetwork: _l, graceMs: _g, phases: _ph, ...info } = record;
+  const { agentPid: _a, bootId: _b, request: _r, envHeld: _e, plan: _p, cgroup: _c, initPid: _i, initStart: _s, leaseNetwork: _l, graceMs: _g, phases: _ph, ...info } = record;
   return info;
 }
 

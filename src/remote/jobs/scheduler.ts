@@ -13,6 +13,8 @@ import { readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts'
 export class Scheduler {
   /** The way to cancel each armed schedule. */
   private readonly timers = new Map<string, () => void>();
+  /** Scheduled jobs' -e values: in this agent's memory only (a record names them, see JobRecord.envHeld). */
+  private readonly heldEnv = new Map<string, Record<string, string>>();
   private readonly book: JobBook;
   private readonly start: (record: JobRecord) => void;
 
@@ -33,9 +35,18 @@ export class Scheduler {
     }
   }
 
-  add(record: JobRecord): void {
+  /** Records and arms a scheduled job; `env` (its -e values) stays in memory until it starts. */
+  add(record: JobRecord, env: Record<string, string>): void {
+    if (Object.keys(env).length > 0) this.heldEnv.set(record.id, env);
     writeRecord(join(this.book.dir, record.id), record);
     this.arm(record);
+  }
+
+  /** A starting job's -e values, once; undefined where this agent was never given them. */
+  takeEnv(id: string): Record<string, string> | undefined {
+    const env = this.heldEnv.get(id);
+    this.heldEnv.delete(id);
+    return env;
   }
 
   /** Cancels a job that has not started; null when it already has (stop it instead). */
@@ -43,6 +54,7 @@ export class Scheduler {
     if (!this.claim(id)) return null;
     this.timers.get(id)?.();
     this.timers.delete(id);
+    this.heldEnv.delete(id);
     const record = readRecord(join(this.book.dir, id));
     if (record === null) return null;
     const cancelled: JobRecord = { ...record, state: 'STOPPED', reason: `cancelled by ${by} before it started`, endedAt: new Date().toISOString() };

@@ -1,8 +1,9 @@
+import { bodyAddress, elfExecutable } from '../static/elf.ts';
 import { encodeFilter, jobFilter } from './filter.ts';
 
 /*
- * herd-seccomp: a static x86_64 Linux executable of a few hundred bytes that herd writes itself,
- * so a host needs no compiler, libseccomp or bwrap. It sets no_new_privs, loads the job filter
+ * herd-seccomp: a static executable herd writes itself (see static/elf.ts), so a host needs no
+ * compiler, libseccomp or bwrap. It sets no_new_privs, loads the job filter
  * and execs its arguments:
  *
  *   herd-seccomp COMMAND [ARG...]
@@ -11,10 +12,6 @@ import { encodeFilter, jobFilter } from './filter.ts';
  * machine code below was assembled once (GNU as, Intel syntax) and is kept as bytes with its
  * source beside it; the filter that follows it is built by filter.ts.
  */
-
-/** Where the file is mapped (ET_EXEC, one PT_LOAD of the whole file), and where the code starts. */
-const BASE = 0x400000;
-const HEADERS = 64 + 56;
 
 /* prettier-ignore */
 const CODE = [
@@ -60,33 +57,13 @@ export function seccompLoader(): Uint8Array {
   const filter = encodeFilter(jobFilter());
   const message = new TextEncoder().encode(MESSAGE);
   if (CODE.length + message.length !== FPROG_OFFSET) throw new Error('herd-seccomp: the code and its offsets disagree');
-  const filterOffset = HEADERS + FPROG_OFFSET + 16;
-  const size = filterOffset + filter.length;
-  const file = new Uint8Array(size);
-  const view = new DataView(file.buffer);
-  // ELF header: 64-bit, little-endian, SysV, an executable for x86_64.
-  file.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0);
-  view.setUint16(16, 2, true); // e_type ET_EXEC
-  view.setUint16(18, 0x3e, true); // e_machine EM_X86_64
-  view.setUint32(20, 1, true); // e_version
-  view.setBigUint64(24, BigInt(BASE + HEADERS), true); // e_entry
-  view.setBigUint64(32, 64n, true); // e_phoff
-  view.setUint16(52, 64, true); // e_ehsize
-  view.setUint16(54, 56, true); // e_phentsize
-  view.setUint16(56, 1, true); // e_phnum
-  // The one program header: the whole file, readable and executable, at BASE.
-  view.setUint32(64, 1, true); // PT_LOAD
-  view.setUint32(68, 5, true); // PF_R | PF_X
-  view.setBigUint64(72, 0n, true); // p_offset
-  view.setBigUint64(80, BigInt(BASE), true); // p_vaddr
-  view.setBigUint64(88, BigInt(BASE), true); // p_paddr
-  view.setBigUint64(96, BigInt(size), true); // p_filesz
-  view.setBigUint64(104, BigInt(size), true); // p_memsz
-  view.setBigUint64(112, 0x1000n, true); // p_align
-  file.set(CODE, HEADERS);
-  file.set(message, HEADERS + CODE.length);
-  view.setUint16(HEADERS + FPROG_OFFSET, filter.length / 8, true);
-  view.setBigUint64(HEADERS + FPROG_OFFSET + 8, BigInt(BASE + filterOffset), true);
-  file.set(filter, filterOffset);
-  return file;
+  const filterOffset = FPROG_OFFSET + 16;
+  const body = new Uint8Array(filterOffset + filter.length);
+  const view = new DataView(body.buffer);
+  body.set(CODE, 0);
+  body.set(message, CODE.length);
+  view.setUint16(FPROG_OFFSET, filter.length / 8, true);
+  view.setBigUint64(FPROG_OFFSET + 8, bodyAddress(filterOffset), true);
+  body.set(filter, filterOffset);
+  return elfExecutable(body);
 }
