@@ -250,6 +250,22 @@ Escape('-e secrets of a scheduled job wait in the agent\'s memory, not in its re
   assert.not.match(readFileSync(join(state, 'jobs', id!, 'job.json'), 'utf8'), /hunter2/);
 });
 
+Escape('a scheduled job whose agent is gone before its time never starts without its -e values, and says why', async () => {
+  const r = await herd(['run', '--detach', '--schedule', '+2s', '-e', 'TOKEN=hunter2-secret', '--', 'sh', '-c', 'echo ${TOKEN:-unset}'], opts);
+  assert.is(r.code, 0, r.stderr);
+  const id = /[0-9a-f]{12}/.exec(r.text)?.[0];
+  assert.ok(id !== undefined, r.text);
+  await stopAgentsAndWait(state);
+  const waited = await herd(['job', 'wait', id!], opts);
+  assert.is(waited.code, 255, `a job that never started: ${waited.stderr}`);
+  const status = await herd(['job', 'status', '--json', id!], opts);
+  const job = status.json<{ hosts: Array<{ job: { state: string; reason: string | null } }> }>().hosts[0]!.job;
+  assert.is(job.state, 'FAILED');
+  assert.match(job.reason ?? '', /TOKEN.*held only in the memory of the agent/);
+  const logs = await herd(['job', 'logs', id!], opts);
+  assert.is(logs.text, '', 'it did not run with TOKEN unset');
+});
+
 Escape('the job\'s environment never reaches what runs as host root: -e PATH cannot run files a job left', async () => {
   const marker = join(scratch, 'env-ran-as-host');
   // Job A leaves executables named like the tools a job's setup runs; each would record who ran it.
