@@ -37,6 +37,11 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
       describe:
         'keep SSH connections open this long (e.g. 10m) in a per-user background process, so the next herd commands skip the handshake; 0: off (the default; config: defaults.persist). See herd persist',
     })
+    .option('handshake-timeout', {
+      type: 'string',
+      global: true,
+      describe: 'once SSH is connected, how long a host has to finish herd\'s handshake (start the helper, prove its identity) before it is given up as HOST_UNRESPONSIVE (default 30s)',
+    })
     .option('json', { type: 'boolean', default: false, global: true, describe: 'print results as one JSON document' });
   parser = mount(parser, runModule);
   parser = mount(parser, hostsModule);

@@ -48,6 +48,7 @@ export function jumpResolver(loaded: LoadedConfig): (spec: string) => SshTarget 
 export interface ConnectFlags {
   acceptNew?: boolean;
   connectTimeout?: string;
+  handshakeTimeout?: string;
   transport?: string;
   persist?: string;
 }
@@ -62,6 +63,7 @@ export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOption
     transport: transport as TransportName,
     acceptNew: flags.acceptNew === true,
     connectTimeoutMs: parseDuration(flags.connectTimeout ?? '15s', '--connect-timeout'),
+    ...(flags.handshakeTimeout === undefined ? {} : { handshakeTimeoutMs: parseDuration(flags.handshakeTimeout, '--handshake-timeout') }),
     persistMs: parseDuration(flags.persist ?? loaded.config.defaults?.persist ?? '0', '--persist'),
     jumpTarget: jumpResolver(loaded),
   };

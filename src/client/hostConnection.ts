@@ -1,4 +1,4 @@
-import { asHerdError, HerdError, isErrorCode } from '../protocol/errors.ts';
+import { asHerdError, HerdError, peerError } from '../protocol/errors.ts';
 import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending } from '../protocol/handshake.ts';
 import type { JobResult, Message, Role, RunRequest } from '../protocol/messages.ts';
 import { Channel, type Session } from '../protocol/session.ts';
@@ -14,6 +14,7 @@ import { connectSsh, type SshConnection, type SshOptions } from './transport/ssh
 import { connectOpenSsh } from './transport/openssh.ts';
 import { connectPersisted } from './persist/persistClient.ts';
 import { BULK_BYTES } from './transport/nodelay.ts';
+import { HOST_HANDSHAKE_TIMEOUT_MS } from '../protocol/limits.ts';
 import { join } from 'node:path';
 import { localStateDir } from './localState.ts';
 import { RemoteJob, type JobChannel, type JobHandlers } from './remoteJob.ts';
@@ -112,6 +113,31 @@ export class HostConnection implements JobChannel {
       else this.ssh = persistMs > 0 ? connectPersisted(this.target, ssh, persistMs) : await connectSsh(this.target, ssh);
       this.mark('ssh');
     }
+    // From here the host has no say in how long herd waits: silence, noise or a flood end at the
+    // deadline. The system ssh connects inside the bootstrap, so its connect time counts too.
+    const budget = context.ssh.handshakeTimeoutMs ?? HOST_HANDSHAKE_TIMEOUT_MS;
+    const opensshConnect = this.target.kind === 'ssh' && context.ssh.transport === 'openssh' ? (this.target.ssh?.connectTimeoutMs ?? context.ssh.connectTimeoutMs) : 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new HerdError('HOST_UNRESPONSIVE', `the host did not finish herd's handshake within ${Math.round(budget / 1000)} s (${this.waitingFor})`, {
+          hint: 'run `ssh HOST true` to see what the host does after login (a login script that waits or prints, a ForceCommand); --handshake-timeout sets the deadline',
+        }));
+      }, budget + opensshConnect);
+    });
+    const handshake = this.handshake(context);
+    handshake.catch(() => {});
+    try {
+      await Promise.race([handshake, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** What the handshake waits for now, for the deadline's message. */
+  private waitingFor = 'waiting for the bootstrap to start';
+
+  private async handshake(context: ConnectContext): Promise<void> {
     const direct = await this.openDirect(context.helper);
     this.mark(direct === null ? 'directRefused' : 'direct');
     this.direct = direct !== null;
@@ -120,17 +146,19 @@ export class HostConnection implements JobChannel {
     this.raw.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
+    this.waitingFor = 'waiting for the bootstrap\'s answer';
     const boot = direct !== null ? { leftover: new Uint8Array(0), shipped: false } : await runBootstrap(this.raw, context.helper, this.target.name, () => stderr);
+    this.waitingFor = 'waiting for the helper\'s hello';
     if (direct !== null) this.raw.stdout.pause();
     else this.mark('bootstrap');
     this.shipped = boot.shipped;
 
     const clientNonce = newNonce();
-    // Resolves once our auth is sent: requests may follow it in the same write. The host's
-    // welcome, with its live proof, is checked before any answer to them is read.
-    let authSent!: (error: HerdError | null) => void;
-    const sent = new Promise<void>((resolve, reject) => {
-      authSent = (error) => (error === null ? resolve() : reject(error));
+    // Resolves once the host's welcome, with its live proof, is checked: nothing of a job (its
+    // command, environment, stdin) leaves before the host has proved who it is.
+    let welcomed!: (error: HerdError | null) => void;
+    const verified = new Promise<void>((resolve, reject) => {
+      welcomed = (error) => (error === null ? resolve() : reject(error));
     });
     let step: 'hello' | 'welcome' | 'ready' = 'hello';
     let nudgePending = false;
@@ -148,16 +176,15 @@ export class HostConnection implements JobChannel {
             pending = answer.pending;
             this.session.sendMessage(0, answer.auth);
             step = 'welcome';
-            authSent(null);
+            this.mark('auth');
+            this.waitingFor = 'waiting for the host\'s welcome';
           } else if (step === 'welcome' && message.t === 'welcome' && pending !== null) {
             clientCheckWelcome(message, pending);
             this.role = message.role;
             this.mark('welcome');
             rememberAgent(this.cacheKey(), { socket: message.socket, version: message.agentVersion });
             step = 'ready';
-            // The answer to our request (a job's "started") follows later; unacknowledged, this
-            // welcome would hold it in sshd's Nagle buffer until our delayed ACK (up to 40 ms).
-            this.session.nudge();
+            welcomed(null);
           } else {
             throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake`);
           }
@@ -198,7 +225,7 @@ export class HostConnection implements JobChannel {
       closed: (error) => {
         const failure = (error ?? new HerdError('CONNECTION_LOST', 'the connection closed')).withHost(this.target.name);
         this.closedError = failure;
-        authSent(failure);
+        welcomed(failure);
         for (const job of this.jobs.values()) {
           const lost =
             job.jobId !== null && failure.code === 'CONNECTION_LOST'
@@ -216,8 +243,7 @@ export class HostConnection implements JobChannel {
     this.raw.stdout.resume();
     // Acknowledge sshd's channel confirmation now, so the host's hello is not held behind it (Nagle).
     this.session.nudge();
-    await sent;
-    this.mark('auth');
+    await verified;
   }
 
   run(request: Omit<RunRequest, 't'>, handlers: JobHandlers): RemoteJob {
@@ -332,8 +358,5 @@ export class HostConnection implements JobChannel {
 
 /** A host's stream error as the client's one error type, hint included. */
 function remoteError(message: { code: string; message: string; hint?: string }, host: string): HerdError {
-  return new HerdError(isErrorCode(message.code) ? message.code : 'JOB_FAILED', message.message, {
-    host,
-    ...(message.hint === undefined ? {} : { hint: message.hint }),
-  });
+  return peerError(message.code, message.message, 'JOB_FAILED', { host, ...(message.hint === undefined ? {} : { hint: message.hint }) });
 }

@@ -1,13 +1,15 @@
 import type { HerdError } from '../protocol/errors.ts';
 import type { JobLimits, JobResult } from '../protocol/messages.ts';
 import { formatBytes } from './units.ts';
+import { escapeControl } from './safeText.ts';
 import { exitStatus, overallStatus, type HostOutcome } from './outcome.ts';
 
 /** The one line a user sees for an error: where, what, the code, and what to do. */
 export function errorLine(error: HerdError): string {
-  const where = error.host === undefined ? '' : `${error.host}: `;
-  const hint = error.hint === undefined ? '' : ` — ${error.hint}`;
-  return `herd: ${where}${error.message} [${error.code}]${hint}`;
+  // Messages and hints may be a host's words: never raw control characters on the terminal.
+  const where = error.host === undefined ? '' : `${escapeControl(error.host)}: `;
+  const hint = error.hint === undefined ? '' : ` — ${escapeControl(error.hint)}`;
+  return `herd: ${where}${escapeControl(error.message)} [${error.code}]${hint}`;
 }
 
 /** A line about how a job ended, when that is worth saying (it was OOM-killed). */

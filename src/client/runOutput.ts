@@ -1,8 +1,10 @@
-import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { HerdError } from '../protocol/errors.ts';
 import { join } from 'node:path';
 import type { JobLimits } from '../protocol/messages.ts';
 import { hostColour, paint, useColour, type ColourWhen } from './colour.ts';
 import { PrefixedLines } from './lineWriter.ts';
+import { escapeControlBytes } from './safeText.ts';
 import { exitStatus, summaryLine, type HostOutcome } from './outcome.ts';
 import { OutputGate } from './outputGate.ts';
 import { errorLine, resultNote, runReportJson } from './render.ts';
@@ -21,6 +23,10 @@ export interface RunOutput {
   hostDone(outcome: HostOutcome): void;
   /** Every host is done (or the run was interrupted): what is left to print. */
   end(outcomes: readonly HostOutcome[]): void;
+}
+
+function isTerminal(stream: unknown): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true;
 }
 
 /** Errors, notes (OOM) and, for several hosts, the summary line: on stderr, after the output. */
@@ -66,6 +72,8 @@ class LiveOutput implements RunOutput {
   private readonly io: Io;
   private readonly limits: JobLimits;
   private readonly colour: { 1: boolean; 2: boolean };
+  /** Escape control characters: several hosts' lines interleaved on a terminal (see the README's Output). */
+  private readonly escape: { 1: boolean; 2: boolean };
 
   constructor(io: Io, hosts: number, limits: JobLimits, colour: ColourWhen) {
     this.io = io;
@@ -73,6 +81,7 @@ class LiveOutput implements RunOutput {
     this.gates = { 1: new OutputGate(io.stdout), 2: new OutputGate(io.stderr) };
     this.prefixed = hosts > 1;
     this.colour = { 1: useColour(io.stdout, colour), 2: useColour(io.stderr, colour) };
+    this.escape = { 1: isTerminal(io.stdout), 2: isTerminal(io.stderr) };
   }
 
   private prefix(host: string, channel: 1 | 2): string {
@@ -88,7 +97,10 @@ class LiveOutput implements RunOutput {
     }
     let prefixer = this.prefixers.get(host);
     if (prefixer === undefined) {
-      prefixer = { 1: new PrefixedLines(this.prefix(host, 1)), 2: new PrefixedLines(this.prefix(host, 2)) };
+      prefixer = {
+        1: new PrefixedLines(this.prefix(host, 1), { escape: this.escape[1] }),
+        2: new PrefixedLines(this.prefix(host, 2), { escape: this.escape[2] }),
+      };
       this.prefixers.set(host, prefixer);
     }
     this.gates[channel].write(prefixer[channel].push(bytes), done);
@@ -168,11 +180,39 @@ class GatherOutput implements RunOutput {
       const title = `${foldNodeset(group.hosts)} (${group.hosts.length})${group.status === 0 ? '' : ` exit ${group.status}`}`;
       const rule = '-'.repeat(Math.min(Math.max(title.length, 15), 78));
       this.io.stdout.write(`${rule}\n${this.colour ? paint(title, group.status === 0 ? 36 : 31) : title}\n${rule}\n`);
-      this.io.stdout.write(group.stdout);
+      this.io.stdout.write(isTerminal(this.io.stdout) ? escapeControlBytes(group.stdout) : group.stdout);
       if (group.stdout.length > 0 && group.stdout[group.stdout.length - 1] !== 10) this.io.stdout.write('\n');
-      if (group.stderr.length > 0) this.io.stderr.write(group.stderr);
+      if (group.stderr.length > 0) this.io.stderr.write(isTerminal(this.io.stderr) ? escapeControlBytes(group.stderr) : group.stderr);
     }
     closingLines(this.io, outcomes, this.limits);
+  }
+}
+
+/**
+ * A host's name as a file name, one-to-one: characters other than letters, digits and `._@:-` are
+ * written %XX (UTF-8 bytes), `%` included, so two hosts never share a file.
+ */
+export function outputFileName(host: string): string {
+  return [...Buffer.from(host, 'utf8')].map((b) => (/[A-Za-z0-9._@:-]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+}
+
+/**
+ * A fresh file for a host's output. What was there is removed first (a link is removed, not
+ * followed), then the file is created exclusively and without following a symlink: in a shared
+ * directory, a link planted meanwhile makes the run fail, never write through it.
+ */
+function createOutputFile(path: string): number {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HerdError('INVALID_SPEC', `--output-dir: cannot replace ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    throw new HerdError('INVALID_SPEC', `--output-dir: cannot create ${path}: ${(err as Error).message}`, {
+      hint: (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'something created it again as herd replaced it: use a directory only you can write' : undefined,
+    });
   }
 }
 
@@ -195,8 +235,8 @@ class DirOutput implements RunOutput {
   private fds(host: string): { 1: number; 2: number } {
     let fds = this.files.get(host);
     if (fds === undefined) {
-      const name = host.replace(/[^A-Za-z0-9._@:-]/g, '_');
-      fds = { 1: openSync(join(this.dir, `${name}.stdout`), 'w'), 2: openSync(join(this.dir, `${name}.stderr`), 'w') };
+      const name = outputFileName(host);
+      fds = { 1: createOutputFile(join(this.dir, `${name}.stdout`)), 2: createOutputFile(join(this.dir, `${name}.stderr`)) };
       this.files.set(host, fds);
     }
     return fds;

@@ -3,6 +3,7 @@ export const ERROR_CODES = [
   'INVALID_SPEC', // a flag, argument or config value is malformed
   'CONFIG', // the config file cannot be read or parsed
   'HOST_UNREACHABLE',
+  'HOST_UNRESPONSIVE', // connected, but the host did not finish herd's handshake in time, or stopped answering
   'SSH_AUTH',
   'HOST_KEY_UNKNOWN',
   'HOST_KEY_MISMATCH',
@@ -63,6 +64,26 @@ export class HerdError extends Error {
       ...(this.hint === undefined ? {} : { hint: this.hint }),
     };
   }
+}
+
+/**
+ * Codes only this side of a connection can know (how the connection itself went): a peer that
+ * sends one is claiming something it cannot know, so it is not taken as said.
+ */
+const LOCAL_ONLY_CODES: readonly ErrorCode[] = ['CONFIG', 'HOST_UNREACHABLE', 'HOST_UNRESPONSIVE', 'SSH_AUTH', 'HOST_KEY_UNKNOWN', 'HOST_KEY_MISMATCH', 'CONNECTION_LOST', 'INTERRUPTED'];
+
+/** Longest code from a peer that is quoted back (a code is an identifier, not a message). */
+const MAX_PEER_CODE = 40;
+
+/**
+ * An error a peer reported, as ours: its code when it is one a peer may send, else `fallback`
+ * with the peer's code quoted in the message as the peer's ("the host reported X"), so a peer
+ * cannot make its words look like herd's own verdict.
+ */
+export function peerError(code: unknown, message: string, fallback: ErrorCode, options: { host?: string; hint?: string } = {}): HerdError {
+  if (isErrorCode(code) && !LOCAL_ONLY_CODES.includes(code)) return new HerdError(code, message, options);
+  const quoted = typeof code === 'string' ? code.slice(0, MAX_PEER_CODE) : JSON.stringify(code ?? null).slice(0, MAX_PEER_CODE);
+  return new HerdError(fallback, `the peer reported ${JSON.stringify(quoted)}: ${message}`, options);
 }
 
 export function asHerdError(err: unknown, fallback: ErrorCode = 'INTERNAL'): HerdError {

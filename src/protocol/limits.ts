@@ -44,5 +44,11 @@ export const MAX_MESSAGE_BYTES = 256 * 1024;
 export const MAX_ARGV = 4096;
 export const MAX_ENV = 1024;
 /** Seconds between heartbeats, and silence after which a peer is considered gone. */
+/**
+ * How long a client waits, once SSH is up, for the host to finish herd's handshake (bootstrap,
+ * helper shipped if needed, hello, a verified welcome): the default of --handshake-timeout.
+ * Generous for a first contact over a slow link (the helper is a few hundred KB).
+ */
+export const HOST_HANDSHAKE_TIMEOUT_MS = 30_000;
 export const HEARTBEAT_INTERVAL_MS = 15_000;
 export const HEARTBEAT_TIMEOUT_MS = 45_000;

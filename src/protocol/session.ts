@@ -1,5 +1,5 @@
 import { fromUtf8, utf8 } from './bytes.ts';
-import { asHerdError, HerdError, isErrorCode } from './errors.ts';
+import { asHerdError, HerdError, peerError } from './errors.ts';
 import { encodeDataHeader, encodeFrame, FrameDecoder, FrameType, type DataPiece, type Frame } from './frame.ts';
 import { DATA_CHUNK, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_MESSAGE_BYTES, MAX_STREAM_CREDIT, MAX_STREAMS, WRITE_HIGH_WATER } from './limits.ts';
 import { parseMessage, type Message } from './messages.ts';
@@ -337,7 +337,7 @@ export class Session {
         } catch {
           // an unreadable error frame is still fatal
         }
-        this.finish(new HerdError(isErrorCode(code) ? code : 'PROTOCOL', message));
+        this.finish(peerError(code, message, 'PROTOCOL'));
         return;
       }
       case FrameType.Ping:

@@ -131,7 +131,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const out = runOutput(modes[0] ?? 'live', io, targets.length, limits, options.color as ColourWhen, options.outputDir);
 
   const outcomes = new Map<string, HostOutcome>();
-  const interrupts = new Interrupts(graceMs, (line) => io.stderr.write(`${line}\n`));
+  // Exiting from a signal handler: what is written so far goes out first.
+  const exitNow = (status: number): void => void process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
+  const interrupts = new Interrupts(graceMs, (line) => io.stderr.write(`${line}\n`), exitNow);
 
   const jobsReady: Array<{ job: RemoteJob; drained(): Promise<void> }> = [];
   const finished: Array<Promise<void>> = [];

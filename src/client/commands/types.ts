@@ -7,6 +7,7 @@ export interface GlobalOptions {
   config?: string;
   transport?: string;
   persist?: string;
+  handshakeTimeout?: string;
   json: boolean;
 }
 
@@ -42,6 +43,7 @@ export function globalOptions(argv: Args): GlobalOptions {
     ...(typeof argv.config === 'string' ? { config: argv.config } : {}),
     ...(typeof argv.transport === 'string' ? { transport: argv.transport } : {}),
     ...(typeof argv.persist === 'string' ? { persist: argv.persist } : {}),
+    ...(typeof argv.handshakeTimeout === 'string' ? { handshakeTimeout: argv.handshakeTimeout } : {}),
     json: argv.json === true,
   };
 }

@@ -1,4 +1,4 @@
-import { HerdError, isErrorCode } from '../../protocol/errors.ts';
+import { HerdError, peerError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { RawChannel } from './channel.ts';
 
@@ -44,6 +44,13 @@ export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: str
         const line = pending.subarray(0, newline).toString('utf8');
         pending = pending.subarray(newline + 1);
         if (line === 'HERD-SEND') {
+          // bootstrap.sh asks once; a host that asks again would have us write the helper for ever.
+          if (shipped) {
+            finish(new HerdError('PROTOCOL', 'the host asked for the helper twice (HERD-SEND); a correct bootstrap asks once, so herd stops here', {
+              hint: 'something other than herd\'s bootstrap answers on this host (a ForceCommand, a wrapper in the login shell): check what `ssh HOST` runs',
+            }));
+            return;
+          }
           shipped = true;
           raw.stdin.write(helper.bytes());
         } else if (line === 'HERD-READY') {
@@ -52,7 +59,7 @@ export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: str
           return;
         } else if (line.startsWith('HERD-ERROR ')) {
           const [, code, ...words] = line.split(' ');
-          finish(new HerdError(isErrorCode(code) ? code : 'HELPER_START', words.join(' ')));
+          finish(peerError(code, words.join(' '), 'HELPER_START'));
           return;
         }
         // Anything else is noise from login scripts; keep looking for our lines.

@@ -21,6 +21,8 @@ export interface SshOptions {
   acceptNew: boolean;
   knownHostsFile?: string;
   connectTimeoutMs: number;
+  /** --handshake-timeout: once connected, how long the host has to finish herd's handshake (HOST_HANDSHAKE_TIMEOUT_MS). */
+  handshakeTimeoutMs?: number;
   /** --persist: keep connections this long in a background process for the next herd (0: off). */
   persistMs?: number;
   /** The ssh-agent to use (default: $SSH_AUTH_SOCK). */
