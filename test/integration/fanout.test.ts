@@ -5,7 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, loud } from './harness.ts';
+import { execFileSync } from 'node:child_process';
+import { gate, HERD, herd, loud, watchPeak } from './harness.ts';
 
 /* A 30-host run in each output mode, unreachable hosts, and -H @failed. */
 const Fanout = suite('fan-out over 30 hosts: output modes, unreachable hosts, @failed');
@@ -63,6 +64,46 @@ Fanout('--color always: host names painted, each host its own colour every time;
   assert.match(gathered.text, '\x1b[36mh[1-3] (3)\x1b[0m');
   const plain = await run(['run', '-H', 'h[1-3]', '--', 'echo', 'one']);
   assert.not.match(plain.text + plain.stderr, '\x1b[', 'no escape codes in a pipe');
+});
+
+Fanout('on a terminal, host output cannot drive it: control characters escaped in prefixed and gathered output', async () => {
+  // script(1) gives herd a terminal and copies the session to its stdout (the typescript goes nowhere).
+  const job = `printf 'a\\033]0;pwned\\007b\\033[2J\\302\\233c\\n'`;
+  const onTerminal = (flags: string): string =>
+    execFileSync('script', ['-qec', `${process.execPath} ${HERD} run --color never ${flags} -H h1,h2 -- sh -c "${job}"`, '/dev/null'], {
+      env: { HOME: home, PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      encoding: 'latin1',
+      timeout: 60_000,
+    });
+  const live = onTerminal('');
+  assert.match(live, 'h1: a\\e]0;pwned\\ab\\e[2J\\x9bc', live);
+  assert.match(live, 'h2: a\\e]0;pwned\\ab\\e[2J\\x9bc');
+  assert.not.match(live, /\x1b|\x9b/, 'no raw escape, C1 or CSI byte reached the terminal');
+  const gathered = onTerminal('-b');
+  assert.match(gathered, 'a\\e]0;pwned\\ab\\e[2J\\x9bc');
+  assert.not.match(gathered, /\x1b\]0;|\x1b\[2J|\xc2\x9b/, 'the host\'s sequences escaped (herd\'s own progress line may use \\e[K)');
+  // In a pipe the bytes go through as sent: a program reading herd's output gets them.
+  const piped = await run(['run', '-H', 'h1,h2', '--', 'sh', '-c', job]);
+  assert.match(piped.stdout.toString('latin1'), 'h1: a\x1b]0;pwned\x07b\x1b[2J\xc2\x9bc\n');
+});
+
+Fanout('an 80 MB line without a newline from two hosts streams through in bounded memory', async () => {
+  let bytes = 0;
+  let peak: { peakMb(): number } | undefined;
+  const started = Date.now();
+  const r = await herd(['run', '-H', 'h1,h2', '--', 'head', '-c', '80M', '/dev/zero'], {
+    home,
+    timeoutMs: 180_000,
+    captureStdout: false,
+    onStart: (child) => {
+      peak = watchPeak(child);
+      child.stdout!.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    },
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(bytes >= 2 * 80 * 1024 * 1024, `${bytes} bytes out`);
+  assert.ok((peak?.peakMb() ?? 0) < 250, `client peak RSS ${peak?.peakMb()} MB`);
+  console.log(`  (2 x 80 MB unterminated, prefixed: ${Date.now() - started} ms, client peak ${peak?.peakMb()} MB)`);
 });
 
 Fanout('--output-dir: a stdout and a stderr file per host', async () => {

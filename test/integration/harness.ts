@@ -207,3 +207,18 @@ export async function endPersistDaemon(runtimeDir: string): Promise<void> {
   for (let i = 0; pid !== null && i < 30 && persistDaemonPid(runtimeDir) === pid; i++) await sleep(100);
   rmSync(runtimeDir, { recursive: true, force: true, maxRetries: 5 });
 }
+
+/** Samples a process's peak resident set (VmHWM) until it exits: for bounds on herd's memory. */
+export function watchPeak(child: { pid?: number | undefined; once(event: 'exit', listener: () => void): unknown }): { peakMb(): number } {
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    try {
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+      peakKb = Math.max(peakKb, kb);
+    } catch {
+      // gone
+    }
+  }, 50);
+  child.once('exit', () => clearInterval(timer));
+  return { peakMb: () => Math.round(peakKb / 1024) };
+}

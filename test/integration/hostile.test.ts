@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
 import { REPO, up, type Testbed } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, loud, sleep, stopAgents, type HerdRun } from './harness.ts';
+import { gate, herd, loud, sleep, stopAgents, watchPeak, type HerdRun } from './harness.ts';
 
 const Hostile = suite('a hostile host cannot hurt the client');
 const enabled = gate('hostile.test.ts', { root: true, commands: ['sshd', 'ip', 'nsenter', 'unshare'] });
@@ -33,21 +33,6 @@ Hostile.after(() => {
   bed?.down();
   rmSync(scratch, { recursive: true, force: true });
 });
-
-/** Samples a process's peak resident set (VmHWM) until it exits. */
-function watchPeak(child: ChildProcess): { peakMb(): number } {
-  let peakKb = 0;
-  const timer = setInterval(() => {
-    try {
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
-      peakKb = Math.max(peakKb, kb);
-    } catch {
-      // gone
-    }
-  }, 50);
-  child.once('exit', () => clearInterval(timer));
-  return { peakMb: () => Math.round(peakKb / 1024) };
-}
 
 interface Against {
   run: HerdRun;
