@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'SSH_AUTH',
   'HOST_KEY_UNKNOWN',
   'HOST_KEY_MISMATCH',
+  'HOST_KEY_REVOKED', // the host's key is @revoked in known_hosts: never accepted
   'HELPER_START', // bootstrap or helper could not start on the host
   'PROTOCOL', // a peer broke the framing or message rules
   'VERSION_MISMATCH',
@@ -70,7 +71,7 @@ export class HerdError extends Error {
  * Codes only this side of a connection can know (how the connection itself went): a peer that
  * sends one is claiming something it cannot know, so it is not taken as said.
  */
-const LOCAL_ONLY_CODES: readonly ErrorCode[] = ['CONFIG', 'HOST_UNREACHABLE', 'HOST_UNRESPONSIVE', 'SSH_AUTH', 'HOST_KEY_UNKNOWN', 'HOST_KEY_MISMATCH', 'CONNECTION_LOST', 'INTERRUPTED'];
+const LOCAL_ONLY_CODES: readonly ErrorCode[] = ['CONFIG', 'HOST_UNREACHABLE', 'HOST_UNRESPONSIVE', 'SSH_AUTH', 'HOST_KEY_UNKNOWN', 'HOST_KEY_MISMATCH', 'HOST_KEY_REVOKED', 'CONNECTION_LOST', 'INTERRUPTED'];
 
 /** Longest code from a peer that is quoted back (a code is an identifier, not a message). */
 const MAX_PEER_CODE = 40;

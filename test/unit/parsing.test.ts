@@ -65,6 +65,14 @@ test('known_hosts: plain, [host]:port, hashed and negated entries', () => {
   assert.is(judgeHostKey(knownKeysIn([file], '10.1.1.1', 2222), other), 'known');
   assert.is(judgeHostKey(knownKeysIn([file], '10.1.1.1', 2222), blob), 'changed', 'the [host]:port entry decides');
   assert.is(judgeHostKey(knownKeysIn([file], '10.9.9.9', 2222), blob), 'unknown');
+  // @revoked comes first, even where the key is also on record; @cert-authority makes an unknown key 'authority'.
+  const ca = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 9)]);
+  writeFileSync(file, [`web1 ssh-ed25519 ${other.toString('base64')}`, `@revoked web1 ssh-ed25519 ${other.toString('base64')}`, `@cert-authority *.fleet.example ssh-ed25519 ${ca.toString('base64')}`, `@unknown-marker web2 ssh-ed25519 ${blob.toString('base64')}`].join('\n'));
+  assert.is(judgeHostKey(knownKeysIn([file], 'web1', 22), other), 'revoked');
+  assert.is(judgeHostKey(knownKeysIn([file], 'web1', 2222), other), 'revoked', 'revoked under the plain name counts on any port');
+  assert.is(judgeHostKey(knownKeysIn([file], 'db.fleet.example', 22), blob), 'authority');
+  assert.equal(knownKeysIn([file], 'db.fleet.example', 22).keys, [], 'a CA line is not a host key');
+  assert.is(judgeHostKey(knownKeysIn([file], 'web2', 22), blob), 'unknown', 'a line with an unknown marker is ignored');
   rmSync(dir, { recursive: true, force: true });
 });
 

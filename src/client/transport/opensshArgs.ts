@@ -57,7 +57,10 @@ export function opensshArgs(target: SshTarget, options: SshOptions, where: Opens
     const config = join(where.home, '.ssh', 'config');
     args.push('-F', existsSync(config) ? config : 'none');
   }
-  if (options.acceptNew) args.push('-o', 'StrictHostKeyChecking=accept-new');
+  // Always explicit: with `StrictHostKeyChecking no` in ~/.ssh/config, ssh would connect to a host
+  // whose key changed. accept-new where herd's ssh2 path would accept new hosts; never "no".
+  const strict = target.ssh?.strictHostKeyChecking;
+  args.push('-o', `StrictHostKeyChecking=${options.acceptNew || strict === 'accept-new' || strict === 'no' ? 'accept-new' : 'yes'}`);
   const knownHosts = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.userKnownHostsFiles ?? []);
   if (knownHosts.length > 0) args.push('-o', `UserKnownHostsFile=${knownHosts.map(quoted).join(' ')}`);
   else if (ownHome) args.push('-o', `UserKnownHostsFile=${quoted(join(where.home, '.ssh', 'known_hosts'))}`);
@@ -87,6 +90,11 @@ export function opensshFailure(stderr: string, target: SshTarget): HerdError {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('@@@') && !/^@\s*$/.test(l));
   const last = said.at(-1) ?? 'ssh exited with status 255';
+  if (/REVOKED HOST KEY DETECTED|is marked as revoked/.test(stderr)) {
+    return new HerdError('HOST_KEY_REVOKED', `the host key of ${where} is revoked in known_hosts (@revoked); refusing to connect (ssh: ${last})`, {
+      hint: 'a revoked key means the host\'s key was compromised or retired: ask whoever runs the host for its new key',
+    });
+  }
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED/.test(stderr)) {
     return new HerdError('HOST_KEY_MISMATCH', `the host key of ${where} has changed; refusing to connect (ssh: ${said.find((l) => /fingerprint/i.test(l)) ?? last})`, {
       hint: `if the change is expected, remove the old key with: ssh-keygen -R '${target.address}'`,

@@ -242,9 +242,23 @@ async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex):
       const verdict = judgeHostKey(known, key);
       const name = knownHostsName(target.address, target.port);
       if (verdict === 'known') return true;
+      if (verdict === 'revoked') {
+        // Never accepted, never recorded, whatever --accept-new or StrictHostKeyChecking say.
+        keyProblem = new HerdError('HOST_KEY_REVOKED', `the host key of ${name} (${fingerprint(key)}) is revoked in known_hosts (@revoked); refusing to connect`, {
+          hint: 'a revoked key means the host\'s key was compromised or retired: ask whoever runs the host for its new key',
+        });
+        return false;
+      }
       if (verdict === 'changed') {
         keyProblem = new HerdError('HOST_KEY_MISMATCH', `the host key of ${name} has changed (now ${fingerprint(key)}); refusing to connect`, {
           hint: `if the change is expected, remove the old key with: ssh-keygen -R '${name}' -f ${knownHostsFile}`,
+        });
+        return false;
+      }
+      if (verdict === 'authority') {
+        // Only a host certificate from that CA may pass; recording the plain key would bypass the CA.
+        keyProblem = new HerdError('HOST_KEY_UNKNOWN', `${name} is to be trusted through a host certificate (@cert-authority in known_hosts), which the built-in transport cannot check yet (key presented: ${fingerprint(key)})`, {
+          hint: 'use --transport openssh, which checks host certificates, or record this host\'s own key',
         });
         return false;
       }
@@ -259,7 +273,7 @@ async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex):
     },
   };
   // Ask only for key types we have on record, as OpenSSH does, so a known host is not "changed" by algorithm choice.
-  if (known.length > 0) config.algorithms = { serverHostKey: hostKeyAlgorithms(known.map((k) => k.type)) as never };
+  if (known.keys.length > 0) config.algorithms = { serverHostKey: hostKeyAlgorithms(known.keys.map((k) => k.type)) as never };
 
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
