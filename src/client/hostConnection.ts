@@ -1,5 +1,7 @@
 import { asHerdError, HerdError, peerError } from '../protocol/errors.ts';
-import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending } from '../protocol/handshake.ts';
+import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending, type DialledHost } from '../protocol/handshake.ts';
+import { keyId } from '../protocol/cert.ts';
+import { recordEnrolment } from './enrolments.ts';
 import type { JobResult, Message, Role, RunRequest } from '../protocol/messages.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import { agentTag } from '../remote/paths.ts';
@@ -89,6 +91,13 @@ export class HostConnection implements JobChannel {
     return `${this.target.user}@${this.target.address}:${this.target.port}`;
   }
 
+  /** The names this host's certificate may carry, and the one an enrolment gives it (its address). */
+  private dialled(): DialledHost {
+    if (this.target.kind === 'local') return { names: ['local'], enrolAs: 'local' };
+    const names = [this.target.address, this.target.name, ...(this.target.alias === undefined ? [] : [this.target.alias])];
+    return { names: [...new Set(names)], enrolAs: this.target.address };
+  }
+
   /** The agent's socket when it is up: one cheap attempt before falling back to the bootstrap. */
   private async openDirect(helper: HelperAsset): Promise<RawChannel | null> {
     const cached = cachedAgent(this.cacheKey());
@@ -172,8 +181,17 @@ export class HostConnection implements JobChannel {
         }
         try {
           if (step === 'hello' && message.t === 'hello') {
-            const answer = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), this.target.name);
+            const answer = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), this.dialled());
             pending = answer.pending;
+            if (answer.enrolled) {
+              recordEnrolment({
+                time: new Date().toISOString(),
+                dialled: this.target.name,
+                subject: this.dialled().enrolAs,
+                hostKey: message.hostKey,
+                ca: keyId(context.identity.caKey),
+              });
+            }
             this.session.sendMessage(0, answer.auth);
             step = 'welcome';
             this.mark('auth');
@@ -182,7 +200,8 @@ export class HostConnection implements JobChannel {
             clientCheckWelcome(message, pending);
             this.role = message.role;
             this.mark('welcome');
-            rememberAgent(this.cacheKey(), { socket: message.socket, version: message.agentVersion });
+            // Where to reach this agent next time: only a path of herd's own shape, for our helper.
+            if (isAgentSocketPath(message.socket, context.helper.sha256)) rememberAgent(this.cacheKey(), { socket: message.socket, version: message.agentVersion });
             step = 'ready';
             welcomed(null);
           } else {
@@ -355,6 +374,18 @@ export class HostConnection implements JobChannel {
 }
 
 
+
+/**
+ * A socket path an agent may name in its welcome: absolute, no `..`, no control characters, and
+ * the file name herd gives the agent of this helper (agent-<tag>.sock). Anything else is not
+ * remembered, so a host cannot choose what the client dials next time.
+ */
+export function isAgentSocketPath(path: string, helperSha256: string): boolean {
+  if (typeof path !== 'string' || path.length > 200 || !path.startsWith('/') || /[\u0000-\u001f\u007f]/.test(path)) return false;
+  const parts = path.split('/');
+  if (parts.some((p) => p === '..' || p === '.')) return false;
+  return parts.at(-1) === `agent-${agentTag(helperSha256)}.sock`;
+}
 
 /** A host's stream error as the client's one error type, hint included. */
 function remoteError(message: { code: string; message: string; hint?: string }, host: string): HerdError {

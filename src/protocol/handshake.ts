@@ -4,16 +4,16 @@ import { HerdError } from './errors.ts';
 import type { Auth, HostHello, Role, Welcome } from './messages.ts';
 
 /*
- * The handshake, step by step (each step names itself in its errors). The host speaks first
- * so that the client can send its proof and its first request in one write:
+ * The handshake, step by step (each step names itself in its errors). The host speaks first,
+ * so the client can judge it before it says anything:
  *   1 host-hello  H→C  versions, host nonce, host key, host cert, trusted CA id
  *   2 auth        C→H  chosen version, client nonce, client cert, client signature over
  *                        CLIENT_PROOF ‖ nonceH ‖ nonceC ‖ hostKey; the CA key when the host trusts
- *                        none yet; a host cert when it has none — and, pipelined, the first request
+ *                        none yet; a host cert when it has none (an admin's client only)
  *   3 welcome     H→C  host signature over HOST_PROOF ‖ nonceC ‖ nonceH ‖ hostKey, subject, role
  * Binding both nonces and the host key into each signature stops replay and relay to another
- * host. The client checks the static parts of the host (its CA, its certificate) before step 2
- * and the host's live proof at step 3, before it reads any answer to its request.
+ * host. The client checks the static parts of the host (its CA, its certificate and the name in
+ * it) before step 2, and the host's live proof at step 3, before it sends any request.
  */
 export const PROTOCOL_VERSIONS: readonly number[] = [1];
 const HOST_PROOF = utf8('herd-host-proof-v1');
@@ -79,29 +79,62 @@ export interface ClientPending {
   hostNonce: string;
 }
 
-/** Step 2 on the client: check what the host can show before any proof, and build our auth. */
+/** Who the client dialled: the names a host certificate may carry, and the one an enrolment writes. */
+export interface DialledHost {
+  /** Subjects accepted in the host's certificate (the address, and the names it was reached by). */
+  names: readonly string[];
+  /** The subject of a host certificate this client signs at enrolment (the host's address). */
+  enrolAs: string;
+}
+
+/**
+ * Step 2 on the client: check what the host can show before any proof, and build our auth.
+ * Nothing of the client's leaves unless the host either proves to be a host of our CA (a host
+ * certificate from it for this host key and a name we dialled), or is unenrolled and we are the
+ * admin who enrols it.
+ */
 export function clientAuth(
   hello: HostHello,
   client: ClientIdentity,
   clientNonce: string,
   nowSeconds: number,
-  hostName: string,
-): { auth: Auth; pending: ClientPending } {
+  dialled: DialledHost,
+): { auth: Auth; pending: ClientPending; enrolled: boolean } {
   const version = chooseVersion(hello.versions);
   const hostKey = decodeKey(hello.hostKey, 'host-hello');
   const ourCa = keyId(client.caKey);
+  const admin = client.caSecretKey !== undefined;
   if (hello.trustedCa !== null && hello.trustedCa !== ourCa) {
     throw new HerdError('CERT_UNTRUSTED', `host-hello: this host trusts CA ${hello.trustedCa}, but your identity comes from CA ${ourCa}`, {
       hint: "use a certificate issued by the CA the host trusts (herd cert issue on that CA's admin config)",
     });
   }
+  if (hello.trustedCa === null && !admin) {
+    throw new HerdError('PERMISSION_DENIED', 'host-hello: this host trusts no CA yet, and only an admin may enrol it (your certificate is not one)', {
+      hint: 'an admin runs any herd command on it once (that enrols it); then your certificate works there',
+    });
+  }
   let hostCertified = false;
-  if (hello.hostCert !== null && hello.trustedCa !== null) {
-    const body = verifyCert(hello.hostCert, client.caKey, nowSeconds);
-    if (body.role !== 'host' || body.publicKey !== toBase64Url(hostKey)) {
-      throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host certificate is not for this host key');
+  if (hello.trustedCa !== null) {
+    if (hello.hostCert === null) {
+      // An enrolled host has a certificate from its first admin; one without can be anyone.
+      if (!admin) {
+        throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host says it trusts your CA but shows no host certificate from it, so it cannot prove it is a host of your fleet', {
+          hint: 'an admin can certify it by running any herd command on it (check its SSH host key first)',
+        });
+      }
+    } else {
+      const body = verifyCert(hello.hostCert, client.caKey, nowSeconds);
+      if (body.role !== 'host' || body.publicKey !== toBase64Url(hostKey)) {
+        throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host certificate is not for this host key');
+      }
+      if (!dialled.names.includes(body.subject)) {
+        throw new HerdError('CERT_UNTRUSTED', `host-hello: the host's certificate is for ${JSON.stringify(body.subject)}, not for ${dialled.names.map((n) => JSON.stringify(n)).join(' or ')}, which you dialled`, {
+          hint: 'another host of your fleet answered for this one (check DNS, addresses and ~/.ssh/config), or the host was enrolled under another address',
+        });
+      }
+      hostCertified = true;
     }
-    hostCertified = true;
   }
   const sig = sign(concat([CLIENT_PROOF, utf8(hello.nonce), utf8(clientNonce), hostKey]), client.secretKey);
   const auth: Auth = { t: 'auth', version, nonce: clientNonce, cert: client.cert, sig: toBase64Url(sig) };
@@ -109,10 +142,10 @@ export function clientAuth(
   if (!hostCertified && client.caSecretKey !== undefined) {
     auth.hostCert = issueCert(
       { publicKey: client.caKey, secretKey: client.caSecretKey },
-      { subject: hostName, role: 'host', publicKey: hostKey, now: nowSeconds, ttlSeconds: HOST_CERT_TTL_SECONDS },
+      { subject: dialled.enrolAs, role: 'host', publicKey: hostKey, now: nowSeconds, ttlSeconds: HOST_CERT_TTL_SECONDS },
     );
   }
-  return { auth, pending: { hostKey, clientNonce, hostNonce: hello.nonce } };
+  return { auth, pending: { hostKey, clientNonce, hostNonce: hello.nonce }, enrolled: auth.hostCert !== undefined };
 }
 
 /** Step 3 on the client: the host's live proof. */

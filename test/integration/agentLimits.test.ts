@@ -144,7 +144,7 @@ async function authenticated(requests: Array<{ stream: number; message: Record<s
   socket.pause();
   const loaded = loadConfig(join(box.home, '.config', 'herd', 'config.yml'));
   const identity = clientIdentity(loaded.config.identity!, loaded.path);
-  const { auth } = clientAuth(hello, identity, newNonce(), Math.floor(Date.now() / 1000), 'local');
+  const { auth } = clientAuth(hello, identity, newNonce(), Math.floor(Date.now() / 1000), { names: ['local'], enrolAs: 'local' });
   socket.write(encodeFrame(FrameType.Message, 0, utf8(JSON.stringify(auth))));
   for (const { stream, message } of requests) socket.write(encodeFrame(FrameType.Message, stream, utf8(JSON.stringify(message))));
   return socket;

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
+import { parse } from 'yaml';
 import { REPO, up, type Testbed } from '../../fixtures/testbed/testbed.ts';
+import { fromBase64Url, toBase64Url } from '../../src/protocol/bytes.ts';
+import { generateKeyPair, issueCert, keyId, parseCert, type KeyPair } from '../../src/protocol/cert.ts';
 import { gate, herd, loud, sleep, stopAgents, watchPeak, type HerdRun } from './harness.ts';
 
 const Hostile = suite('a hostile host cannot hurt the client');
@@ -106,6 +109,91 @@ Hostile('--output-dir never writes through a planted symlink, and replaces what 
   assert.ok(!lstatSync(join(dir, 'local.stdout')).isSymbolicLink());
   assert.is(readFileSync(join(dir, 'local.stdout'), 'utf8'), 'fresh\n');
   assert.is(readFileSync(join(dir, 'local.stderr'), 'utf8'), '', 'replaced, not appended to');
+});
+
+/** The admin identity the testbed's client made, and a user certificate from the same CA. */
+let ca: KeyPair;
+let userConfig = '';
+const caId = (): string => keyId(ca.publicKey);
+
+async function identities(): Promise<void> {
+  if (userConfig !== '') return;
+  const state = join(scratch, 'identity-state');
+  const made = await herd(['run', '--network', 'none', '--', 'true'], { home: bed.home, env: { HERD_STATE_DIR: state } });
+  stopAgents(state);
+  assert.is(made.code, 0, made.stderr);
+  const config = parse(readFileSync(join(bed.home, '.config', 'herd', 'config.yml'), 'utf8')) as { identity: { ca: { publicKey: string; secretKey: string } } };
+  ca = { publicKey: fromBase64Url(config.identity.ca.publicKey), secretKey: fromBase64Url(config.identity.ca.secretKey) };
+  userConfig = join(scratch, 'user.yml');
+  const issued = await herd(['cert', 'issue', 'uma', '--role', 'user', '--out', userConfig], { home: bed.home });
+  assert.is(issued.code, 0, issued.stderr);
+}
+
+/** A host that speaks herd's protocol as told (fixtures/hostile/host.ts, mode hello); what it received, by message. */
+async function helloHost(spec: Record<string, unknown>, flags: string[], argv: string[] = ['echo', 'marker-argv']): Promise<{ run: HerdRun; received: Array<{ t: string }>; raw: string }> {
+  const log = join(scratch, `received-${Date.now()}.jsonl`);
+  writeFileSync(log, '');
+  writeFileSync(modeFile, JSON.stringify({ mode: 'hello', log, ...spec }));
+  const run = await herd(['run', '--handshake-timeout', '3s', '-e', 'SECRET=marker-env', ...flags, '-H', target, '--', ...argv], { home: bed.home, timeoutMs: 40_000 });
+  const raw = readFileSync(log, 'utf8');
+  return { run, received: raw.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: string }), raw };
+}
+
+/** A host key with a certificate from our CA naming `subject`. */
+function certified(subject: string): { hostSecret: string; hostCert: string } {
+  const key = generateKeyPair();
+  return { hostSecret: toBase64Url(key.secretKey), hostCert: issueCert(ca, { subject, role: 'host', publicKey: key.publicKey, now: Math.floor(Date.now() / 1000), ttlSeconds: 3600 }) };
+}
+
+Hostile('identity: a user sends nothing to a host that trusts no CA (only an admin enrols)', async () => {
+  await identities();
+  const { run, received } = await helloHost({ hostCert: null, trustedCa: null, welcome: true }, ['--config', userConfig]);
+  assert.is(run.code, 255);
+  assert.match(run.stderr, /\[PERMISSION_DENIED\]/, run.stderr);
+  assert.equal(received, [], 'not even its certificate');
+});
+
+Hostile('identity: a user sends nothing to a host that names our CA but shows no host certificate', async () => {
+  await identities();
+  const { run, received } = await helloHost({ hostCert: null, trustedCa: caId(), welcome: true }, ['--config', userConfig]);
+  assert.is(run.code, 255);
+  assert.match(run.stderr, /shows no host certificate.*\[CERT_UNTRUSTED\]/, run.stderr);
+  assert.equal(received, []);
+});
+
+Hostile('identity: a host of the fleet answering for another (its certificate names another host) gets nothing', async () => {
+  await identities();
+  for (const config of [[], ['--config', userConfig]]) {
+    const { run, received } = await helloHost({ ...certified('10.99.0.7'), trustedCa: caId(), caKey: toBase64Url(ca.publicKey), welcome: true }, config);
+    assert.is(run.code, 255);
+    assert.match(run.stderr, /certificate is for "10\.99\.0\.7".*\[CERT_UNTRUSTED\]/, run.stderr);
+    assert.equal(received, [], `${config.length === 0 ? 'admin' : 'user'}: nothing sent`);
+  }
+});
+
+Hostile('identity: nothing of a job (argv, -e values) leaves before the host\'s welcome is verified', async () => {
+  await identities();
+  const { run, received, raw } = await helloHost({ ...certified(bed.hosts[0]!.address), trustedCa: caId(), welcome: false }, ['--config', userConfig]);
+  assert.match(run.stderr, /\[HOST_UNRESPONSIVE\]/, run.stderr);
+  assert.equal(received.map((m) => m.t), ['auth'], 'our proof, and nothing else');
+  assert.not.match(raw, /marker/);
+});
+
+Hostile('identity: an admin enrolling a host records what it signed, and does not take the socket path the host names', async () => {
+  await identities();
+  const enrolments = join(bed.home, '.cache', 'herd', 'enrolments.jsonl');
+  rmSync(enrolments, { force: true });
+  const socket = '/tmp/hostile-choice/agent-0000.sock';
+  const { run, received } = await helloHost({ hostCert: null, trustedCa: null, welcome: true, socket }, []);
+  assert.is(run.code, 255, 'the hostile host runs nothing');
+  assert.equal(received.map((m) => m.t), ['auth', 'run'], 'the job went out after the welcome');
+  const auth = received[0] as { t: string; hostCert?: string };
+  assert.ok(auth.hostCert !== undefined, 'an enrolment: the host certificate was signed');
+  const record = readFileSync(enrolments, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; hostKey: string; dialled: string });
+  assert.is(record.length, 1);
+  assert.is(record[0]!.subject, bed.hosts[0]!.address, 'signed for the address dialled');
+  assert.is(record[0]!.hostKey, parseCert(auth.hostCert!).body.publicKey);
+  assert.not.match(readFileSync(join(bed.home, '.cache', 'herd', 'agents.json'), 'utf8'), 'hostile-choice');
 });
 
 Hostile('SIGTERM before any job has started exits at once, and says so', async () => {
