@@ -49,6 +49,49 @@ const lazyStringWidth = {
   },
 };
 
+// ssh2 does not negotiate OpenSSH host certificates: patched here to ask for them when herd does
+// and hand the certificate to herd's hostVerifier (see src/client/transport/ssh2HostCerts.ts).
+// Each replacement must match exactly once: an ssh2 that changed fails the build, never silently.
+const hostCerts = join(root, 'src/client/transport/ssh2HostCerts.ts');
+const ssh2Patches = {
+  'constants.js': [
+    [
+      "const SUPPORTED_SERVER_HOST_KEY = DEFAULT_SERVER_HOST_KEY.concat([\n  'ssh-dss',\n]);",
+      `const SUPPORTED_SERVER_HOST_KEY = DEFAULT_SERVER_HOST_KEY.concat(['ssh-dss', ...require(${JSON.stringify(hostCerts)}).CERT_HOST_KEY_ALGORITHMS]);`,
+    ],
+  ],
+  'kex.js': [
+    ["'use strict';", `'use strict';\nconst __herdCerts = require(${JSON.stringify(hostCerts)});`],
+    ['if (sigType !== negotiated.serverHostKey) {', 'if (sigType !== __herdCerts.signatureType(negotiated.serverHostKey)) {'],
+    [
+      "bufferParser.init(this._hostKey, 0);\n          const name = bufferParser.readString(true);\n          const hostKey = this._hostKey.slice(bufferParser.pos());",
+      "const __herdPlain = __herdCerts.plainHostKey(this._hostKey);\n          bufferParser.init(__herdPlain, 0);\n          const name = bufferParser.readString(true);\n          const hostKey = __herdPlain.slice(bufferParser.pos());",
+    ],
+    [
+      "        let hashAlgo;\n        // Check if we need to override the default hash algorithm\n        switch (this.negotiated.serverHostKey) {\n          case 'rsa-sha2-256': hashAlgo = 'sha256'; break;\n          case 'rsa-sha2-512': hashAlgo = 'sha512'; break;\n        }\n\n        this._protocol._debug\n          && this._protocol._debug('Verifying signature ...');",
+      "        let hashAlgo;\n        switch (__herdCerts.signatureType(this.negotiated.serverHostKey)) {\n          case 'rsa-sha2-256': hashAlgo = 'sha256'; break;\n          case 'rsa-sha2-512': hashAlgo = 'sha512'; break;\n        }\n\n        this._protocol._debug\n          && this._protocol._debug('Verifying signature ...');",
+    ],
+    [
+      'if (hostPubKeyType !== this.negotiated.serverHostKey) {',
+      'if (hostPubKeyType !== this.negotiated.serverHostKey && !__herdCerts.certificateKeyMatches(this.negotiated.serverHostKey, hostPubKeyType)) {',
+    ],
+  ],
+};
+const ssh2HostCertificates = {
+  name: 'ssh2-host-certificates',
+  setup(b) {
+    b.onLoad({ filter: /ssh2[\\/]lib[\\/]protocol[\\/](constants|kex)\.js$/ }, (args) => {
+      let contents = readFileSync(args.path, 'utf8');
+      for (const [from, to] of ssh2Patches[args.path.split(/[\\/]/).at(-1)]) {
+        const count = contents.split(from).length - 1;
+        if (count !== 1) throw new Error(`ssh2-host-certificates: ${args.path} has ${count} copies of ${JSON.stringify(from.slice(0, 60))}; ssh2 changed, update scripts/build.mjs`);
+        contents = contents.replace(from, () => to);
+      }
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 await build({
   ...common,
   entryPoints: [join(root, 'src/client/cli.ts')],
@@ -57,7 +100,7 @@ await build({
   banner: { js: `#!/usr/bin/env node\n${requireShim} import { dirname as __herdDirname } from 'node:path'; import { fileURLToPath as __herdToPath } from 'node:url'; const __filename = __herdToPath(import.meta.url); const __dirname = __herdDirname(__filename);` },
   // ssh2's optional native bindings; it falls back to pure JS without them.
   external: ['cpu-features', '*.node'],
-  plugins: [sshCryptoBinding, lazyStringWidth],
+  plugins: [sshCryptoBinding, lazyStringWidth, ssh2HostCertificates],
   loader: { '.sh': 'text' },
   define: {
     __HERD_HELPER__: JSON.stringify({ sha256, size: helper.length }),

@@ -1,7 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { privateDirectory } from './privateDir.ts';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HerdError } from '../protocol/errors.ts';
 
 /** herd's cache on this machine: $XDG_CACHE_HOME/herd, else ~/.cache/herd. */
 export function cacheDir(): string {
@@ -10,19 +10,12 @@ export function cacheDir(): string {
 
 /**
  * A private directory for sockets: $XDG_RUNTIME_DIR/herd, else /tmp/herd-UID (short paths, as
- * unix socket paths are limited to 108 bytes). Made 0700; refused if someone else owns it.
+ * unix socket paths are limited to 108 bytes). Made 0700; refused (STATE_UNSAFE) when it, or a
+ * directory above it, could be swapped by someone else (see privateDir.ts).
  */
 export function runtimeDir(): string {
   const uid = process.getuid?.() ?? 0;
-  const dir = process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'herd') : join(tmpdir(), `herd-${uid}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  if (st.uid !== uid || (st.mode & 0o077) !== 0) {
-    throw new HerdError('CONFIG', `${dir} is not a private directory of this user (owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)})`, {
-      hint: `remove it, or set XDG_RUNTIME_DIR to a directory only you can use`,
-    });
-  }
-  return dir;
+  return privateDirectory(process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'herd') : join(tmpdir(), `herd-${uid}`));
 }
 
 /** The local agent's state directory, as bootstrap.sh chooses it. */

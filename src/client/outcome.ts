@@ -29,10 +29,10 @@ export const EXIT_TIMED_OUT = 124;
 /** No job failed, but some hosts could not be reached. */
 export const EXIT_UNREACHABLE = 254;
 
-/** A host herd could not reach (no connection, or the connection dropped before its job started). */
+/** A host herd could not reach or use (no connection, no handshake in time, or the connection dropped before its job started). */
 export function unreachable(outcome: HostOutcome): boolean {
   const code = outcome.error?.code;
-  return outcome.result === null && outcome.jobId === null && (code === 'HOST_UNREACHABLE' || code === 'CONNECTION_LOST');
+  return outcome.result === null && outcome.jobId === null && (code === 'HOST_UNREACHABLE' || code === 'HOST_UNRESPONSIVE' || code === 'CONNECTION_LOST');
 }
 
 export function signalNumber(name: string): number {

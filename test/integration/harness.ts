@@ -188,7 +188,7 @@ export async function stopJobs(options: HerdOptions, hosts?: string): Promise<vo
 /** The pid of the running --persist daemon of a runtime directory (from its pid file), or null. */
 export function persistDaemonPid(runtimeDir: string): number | null {
   try {
-    const pid = Number(readFileSync(join(runtimeDir, 'herd', 'persist-v1.pid'), 'utf8').trim());
+    const pid = Number(readFileSync(join(runtimeDir, 'herd', 'persist-v2.pid'), 'utf8').trim());
     process.kill(pid, 0);
     return pid;
   } catch {

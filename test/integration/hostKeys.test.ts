@@ -79,17 +79,45 @@ Keys('@revoked: --accept-new never records a revoked key', async () => {
   assert.is(readFileSync(knownHosts(), 'utf8'), before, 'known_hosts unchanged');
 });
 
-Keys('@cert-authority: a host certificate from the CA is trusted by OpenSSH and by --transport openssh; the built-in transport says what to do', async () => {
+/** Certifies the host's ECDSA key anew and has its sshd present the new certificate. */
+async function recertify(flags: string[]): Promise<void> {
+  execFileSync('ssh-keygen', ['-q', '-s', ca, '-I', 'h1', '-h', ...flags, `${certified}.pub`]);
+  process.kill(bed.hosts[0]!.sshdPid, 'SIGHUP');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+}
+
+Keys('@cert-authority: a host certificate from the CA is trusted by OpenSSH and by both transports; nothing is recorded', async () => {
   setKnownHosts([`@cert-authority ${address} ${readFileSync(`${ca}.pub`, 'utf8').trim()}`]);
+  const before = readFileSync(knownHosts(), 'utf8');
   assert.is(openssh().code, 0, openssh().stderr);
-  const viaOpenssh = await run(['--transport', 'openssh']);
-  assert.is(viaOpenssh.code, 0, viaOpenssh.stderr);
-  const builtIn = await run();
-  assert.is(builtIn.code, 255);
-  assert.match(builtIn.stderr, /@cert-authority.*\[HOST_KEY_UNKNOWN\].*--transport openssh/);
-  const accepting = await run(['--accept-new']);
-  assert.is(accepting.code, 255, 'a plain key is not recorded past a CA');
-  assert.not.match(readFileSync(knownHosts(), 'utf8'), hostKeyLine.split(' ')[1]!);
+  for (const transport of ['openssh', 'ssh2']) {
+    const ours = await run(['--transport', transport, '--accept-new']);
+    assert.is(ours.code, 0, `${transport}: ${ours.stderr}`);
+  }
+  assert.is(readFileSync(knownHosts(), 'utf8'), before, 'a certified host needs no key of its own on record');
+});
+
+Keys('@cert-authority: a certificate naming another host, an expired one, or one from a revoked CA is refused by OpenSSH and herd alike', async () => {
+  const caLine = `@cert-authority ${address} ${readFileSync(`${ca}.pub`, 'utf8').trim()}`;
+  setKnownHosts([caLine]);
+  const cases: Array<[string, string[], string[], RegExp]> = [
+    ['another host', ['-n', '10.99.9.9', '-V', '-5m:+1h'], [], /names 10\.99\.9\.9, not/],
+    ['expired', ['-n', address, '-V', '20200101:20200102'], [], /expired/],
+    ['revoked CA', ['-n', address, '-V', '-5m:+1h'], [`@revoked * ${readFileSync(`${ca}.pub`, 'utf8').trim()}`], /revoked/],
+  ];
+  try {
+    for (const [what, flags, extra, why] of cases) {
+      await recertify(flags);
+      setKnownHosts([caLine, ...extra]);
+      assert.is(openssh().code, 255, `${what}: OpenSSH accepted it`);
+      const ours = await run();
+      assert.is(ours.code, 255, `${what}: ${ours.stderr}`);
+      assert.match(ours.stderr, /host certificate that is refused/, `${what}: ${ours.stderr}`);
+      assert.match(ours.stderr, why, `${what}: ${ours.stderr}`);
+    }
+  } finally {
+    await recertify(['-n', address, '-V', '-5m:+1h']);
+  }
 });
 
 Keys('--transport openssh refuses a changed key even with StrictHostKeyChecking no in ~/.ssh/config', async () => {

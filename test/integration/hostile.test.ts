@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { parse } from 'yaml';
 import { REPO, up, type Testbed } from '../../fixtures/testbed/testbed.ts';
 import { fromBase64Url, toBase64Url } from '../../src/protocol/bytes.ts';
@@ -61,7 +62,7 @@ async function against(mode: string, flags: string[] = ['--handshake-timeout', '
 for (const mode of ['silent', 'noise', 'stderr-flood', 'ping-flood']) {
   Hostile(`${mode}: ends as HOST_UNRESPONSIVE at the handshake deadline, in bounded memory`, async () => {
     const { run, ms, peakMb } = await against(mode);
-    assert.is.not(run.code, 0);
+    assert.is(run.code, 254, "unreachable: no job ran");
     assert.match(run.stderr, /HOST_UNRESPONSIVE/, run.stderr);
     assert.match(run.stderr, /3 s/, 'names the deadline');
     assert.ok(ms < 12_000, `took ${ms} ms with a 3 s deadline`);
@@ -194,6 +195,32 @@ Hostile('identity: an admin enrolling a host records what it signed, and does no
   assert.is(record[0]!.subject, bed.hosts[0]!.address, 'signed for the address dialled');
   assert.is(record[0]!.hostKey, parseCert(auth.hostCert!).body.publicKey);
   assert.not.match(readFileSync(join(bed.home, '.cache', 'herd', 'agents.json'), 'utf8'), 'hostile-choice');
+});
+
+Hostile('--connect-timeout holds for both transports against a server that sends its banner and stalls', async () => {
+  const held = new Set<Socket>();
+  const stall = createServer((socket) => {
+    held.add(socket);
+    socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n');
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+  const port = (stall.address() as AddressInfo).port;
+  try {
+    for (const transport of ['ssh2', 'openssh']) {
+      const started = Date.now();
+      const r = await herd(['run', '--transport', transport, '--connect-timeout', '3s', '--handshake-timeout', '2s', '-H', `root@127.0.0.1:${port}`, '--', 'true'], { home: bed.home, timeoutMs: 40_000 });
+      const ms = Date.now() - started;
+      assert.is(r.code, 254, `${transport}: unreachable, not a failed job: ${r.stderr}`);
+      assert.match(r.stderr, /\[(HOST_UNREACHABLE|HOST_UNRESPONSIVE)\]/, `${transport}: ${r.stderr}`);
+      assert.ok(ms < 9000, `${transport}: took ${ms} ms with --connect-timeout 3s`);
+    }
+  } finally {
+    // Whatever a client left connected must not keep this test process alive.
+    for (const socket of held) socket.destroy();
+    stall.close();
+  }
 });
 
 Hostile('SIGTERM before any job has started exits at once, and says so', async () => {

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,7 +75,7 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
     assert.equal(first.json<RunDoc>().hosts.map((h) => h.connection.reused), [false, false]);
     const daemon = rt.daemonPid();
     assert.ok(daemon !== null, 'the daemon runs');
-    const log = readFileSync(join(rt.dir, 'herd', 'persist-v1.log'), 'utf8');
+    const log = readFileSync(join(rt.dir, 'herd', 'persist-v2.log'), 'utf8');
     assert.equal(log.split('\n').filter((l) => l.endsWith(': starting')).length, 1, `the hosts of one run started one daemon between them:\n${log}`);
     const kept = [await settled(host(1), before[0]! + 1), await settled(host(2), before[1]! + 1)];
     assert.equal(kept.map((s) => s.length), [before[0]! + 1, before[1]! + 1], 'one more connection (its sshd process) on each host');
@@ -87,7 +88,7 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
     assert.equal([sshdSessions(host(1)), sshdSessions(host(2))], kept, 'the same sshd sessions served every run: no new handshake');
     assert.is(rt.daemonPid(), daemon, 'the same daemon');
     const status = await herd(['persist', 'status', '--json'], rt.options);
-    assert.equal(status.json(), { running: true, pid: daemon, socket: join(rt.dir, 'herd', 'persist-v1.sock'), log: join(rt.dir, 'herd', 'persist-v1.log') });
+    assert.equal(status.json(), { running: true, pid: daemon, socket: join(rt.dir, 'herd', 'persist-v2.sock'), log: join(rt.dir, 'herd', 'persist-v2.log') });
     // Job commands use it too.
     const list = await herd(['job', 'list', '--persist', '1m', '-H', 'h1', '--json'], rt.options);
     assert.is(list.code, 0, list.stderr);
@@ -110,7 +111,7 @@ Persist('garbage on the daemon\'s socket gets a PROTOCOL answer and leaves it se
     assert.is((await herd(['run', '--persist', '1m', '-H', 'h1', '--', 'true'], rt.options)).code, 0);
     const pid = rt.daemonPid();
     const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(join(rt.dir, 'herd', 'persist-v1.sock'));
+      const socket = connect(join(rt.dir, 'herd', 'persist-v2.sock'));
       let text = '';
       socket.on('data', (c: Buffer) => (text += c.toString()));
       socket.once('close', () => resolve(text));
@@ -123,6 +124,84 @@ Persist('garbage on the daemon\'s socket gets a PROTOCOL answer and leaves it se
     assert.equal(after.json<RunDoc>().hosts.map((h) => [h.stdout, h.connection.reused]), [['still\n', true]]);
   } finally {
     await rt.end();
+  }
+});
+
+Persist('the daemon serves only a client that proves it can read the daemon\'s key', async () => {
+  const rt = runtime();
+  try {
+    assert.is((await herd(['run', '--persist', '1m', '-H', 'h1', '--', 'true'], rt.options)).code, 0);
+    const lines = await new Promise<string[]>((resolve, reject) => {
+      const socket = connect(join(rt.dir, 'herd', 'persist-v2.sock'));
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += c.toString();
+        // Once challenged, answer with a well-formed request whose proof is made up.
+        if (text.split('\n').length === 2) {
+          const request = { v: 2, auth: 'AAAA', target: { kind: 'ssh', name: 'h1', address: host(1).address, port: 22, user: 'root' }, jumps: {}, acceptNew: false, connectTimeoutMs: 5000, persistMs: 60000, open: { kind: 'exec', command: 'id' } };
+          socket.write(`${JSON.stringify(request)}\n`);
+        }
+      });
+      socket.once('close', () => resolve(text.trim().split('\n')));
+      socket.once('error', reject);
+      socket.write(`${JSON.stringify({ v: 2, nonce: 'n' })}\n`);
+    });
+    assert.match(lines[0]!, /"proof":/, 'challenged first');
+    assert.match(lines[1]!, '"code":"PERMISSION_DENIED"');
+  } finally {
+    await rt.end();
+  }
+});
+
+Persist('another local user cannot take the session: a runtime directory they could swap is refused, even while they race it', async () => {
+  // The victim: an unprivileged user with the testbed's key and identity, whose XDG_RUNTIME_DIR is a
+  // directory others may write (0777, not sticky). The attacker (nobody) swaps a link there in a
+  // loop between a private directory of the victim's (which passes a check that follows links) and
+  // its own, where a fake daemon logs anyone who dials it.
+  const victim = 40_000 + (process.pid % 1000);
+  const root = mkdtempSync(join(tmpdir(), 'herd-race-'));
+  chmodSync(root, 0o755);
+  const home = join(root, 'home');
+  const shared = join(root, 'shared');
+  const decoy = join(root, 'decoy');
+  const evil = join(root, 'evil');
+  for (const [dir, mode, owner] of [[home, 0o700, victim], [shared, 0o777, 0], [decoy, 0o700, victim], [evil, 0o755, 65534]] as const) {
+    mkdirSync(dir);
+    chmodSync(dir, mode);
+    chownSync(dir, owner, owner);
+  }
+  cpSync(bed.home, home, { recursive: true });
+  execFileSync('chown', ['-R', `${victim}:${victim}`, home]);
+  const caught = join(evil, 'caught.log');
+  const fake = spawn(process.execPath, ['-e', `
+    const net = require('net'), fs = require('fs');
+    for (const name of ['persist-v1.sock', 'persist-v2.sock']) {
+      net.createServer((s) => { fs.appendFileSync(${JSON.stringify(caught)}, 'dialled ' + name + '\\n'); s.on('data', (d) => fs.appendFileSync(${JSON.stringify(caught)}, d)); }).listen(${JSON.stringify(evil)} + '/' + name);
+    }`], { uid: 65534, gid: 65534, stdio: 'ignore' });
+  const swapper = spawn('sh', ['-c', `while :; do ln -sfn ${decoy} ${shared}/herd; ln -sfn ${evil} ${shared}/herd; done`], { uid: 65534, gid: 65534, stdio: 'ignore' });
+  try {
+    await sleep(300);
+    const refusals: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await herd(['run', '--persist', '1m', '-H', 'h1', '--', 'true'], { home, env: { XDG_RUNTIME_DIR: shared }, uid: victim, timeoutMs: 30_000 });
+      if (r.code !== 0) refusals.push(r.stderr);
+    }
+    assert.equal(existsSync(caught) ? readFileSync(caught, 'utf8') : '', '', 'the fake daemon was never dialled');
+    assert.is(refusals.length, 8, 'every run refused the directory');
+    assert.match(refusals[0]!, /\[STATE_UNSAFE\]/);
+    assert.match(refusals[0]!, /others may write it/);
+  } finally {
+    swapper.kill('SIGKILL');
+    fake.kill('SIGKILL');
+    // A daemon the victim may have started in the decoy (the old code could) is ended by its pid file.
+    for (const pidFile of ['persist-v1.pid', 'persist-v2.pid']) {
+      try {
+        process.kill(Number(readFileSync(join(decoy, pidFile), 'utf8').trim()), 'SIGTERM');
+      } catch {
+        // none
+      }
+    }
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

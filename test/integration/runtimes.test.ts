@@ -40,7 +40,7 @@ for (const [name, runtime] of Object.entries(RUNTIMES)) {
   Runtimes(`${name}: --transport openssh, and --persist (its daemon under ${name} too)`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herd-rt-'));
     const options = { home: bed.home, runtime, env: { XDG_RUNTIME_DIR: dir }, timeoutMs: 60_000 };
-    const pidFile = join(dir, 'herd', 'persist-v1.pid');
+    const pidFile = join(dir, 'herd', 'persist-v2.pid');
     try {
       const viaSsh = await herd(['run', '--transport', 'openssh', '-H', 'h1', '--', 'echo', `${name} openssh`], options);
       assert.is(viaSsh.code, 0, viaSsh.stderr);

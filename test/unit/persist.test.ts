@@ -1,10 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HerdError } from '../../src/protocol/errors.ts';
-import { connectionKey, parseAnswer, parseRequest, PERSIST_PROTOCOL, takeLine, type PersistRequest } from '../../src/client/persist/persistProtocol.ts';
+import { clientProof, connectionKey, daemonProof, parseAnswer, parseRequest, PERSIST_PROTOCOL, proofMatches, takeLine, type PersistRequest } from '../../src/client/persist/persistProtocol.ts';
 
 const request: PersistRequest = {
   v: PERSIST_PROTOCOL,
+  auth: 'x',
   target: { kind: 'ssh', name: 'web1', address: '10.0.0.5', port: 22, user: 'root' },
   jumps: {},
   acceptNew: false,
@@ -32,8 +33,23 @@ test('persist requests: a good one parses; garbage, other versions and wrong sha
   assert.is(codeOf(() => parseRequest(JSON.stringify({ ...request, target: { ...request.target, port: '22' } }))), 'PROTOCOL');
   assert.is(codeOf(() => parseRequest(JSON.stringify({ ...request, open: { kind: 'shell' } }))), 'PROTOCOL');
   assert.is(codeOf(() => parseRequest(JSON.stringify({ ...request, persistMs: -1 }))), 'PROTOCOL');
+  assert.is(codeOf(() => parseRequest(JSON.stringify({ ...request, persistMs: 0 }))), 'PROTOCOL', 'no request can make the daemon drop every connection');
+  assert.is(codeOf(() => parseRequest(JSON.stringify({ ...request, persistMs: 1e12 }))), 'PROTOCOL');
+  const { auth: _auth, ...unauthenticated } = request;
+  assert.is(codeOf(() => parseRequest(JSON.stringify(unauthenticated))), 'PROTOCOL');
   assert.is(codeOf(() => parseAnswer('{"nope":1}')), 'PROTOCOL');
   assert.equal(parseAnswer('{"ok":true,"reused":false}'), { ok: true, reused: false });
+});
+
+test('persist proofs: each side\'s proof binds both nonces and the key; a wrong one does not match', () => {
+  const key = new Uint8Array(32).fill(7);
+  const proof = daemonProof(key, 'nc', 'nd');
+  assert.ok(proofMatches(proof, daemonProof(key, 'nc', 'nd')));
+  assert.not.ok(proofMatches(proof, daemonProof(new Uint8Array(32).fill(8), 'nc', 'nd')), 'another key');
+  assert.not.ok(proofMatches(proof, daemonProof(key, 'nc2', 'nd')), 'another client nonce');
+  assert.not.ok(proofMatches(proof, clientProof(key, 'nc', 'nd')), 'a client proof is not a daemon proof');
+  assert.not.ok(proofMatches(proof, undefined));
+  assert.not.ok(proofMatches(proof, proof.slice(1)));
 });
 
 test('lines: split at the first newline, the rest kept; an endless line is refused', () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
@@ -11,15 +12,70 @@ import { dialUnix, socketChannel } from '../transport/unixSocket.ts';
 import { selfCommand } from '../../remote/runtime.ts';
 import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
 import { firstLine } from './firstLine.ts';
-import { answerError, parseAnswer, PERSIST_PROTOCOL, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+import {
+  answerError,
+  clientProof,
+  daemonProof,
+  parseAnswer,
+  parseLine,
+  PERSIST_KEY_BYTES,
+  PERSIST_PROTOCOL,
+  proofMatches,
+  type PersistAnswer,
+  type PersistChallenge,
+  type PersistHello,
+  type PersistRequest,
+} from './persistProtocol.ts';
 
 /** How long a freshly started daemon may take to answer. */
 const DAEMON_START_MS = 5000;
 
-export function persistPaths(): { socket: string; pid: string; log: string } {
+export function persistPaths(): { socket: string; pid: string; log: string; key: string } {
   const dir = runtimeDir();
   const base = join(dir, `persist-v${PERSIST_PROTOCOL}`);
-  return { socket: `${base}.sock`, pid: `${base}.pid`, log: `${base}.log` };
+  return { socket: `${base}.sock`, pid: `${base}.pid`, log: `${base}.log`, key: `${base}.key` };
+}
+
+/** The daemon's key, read without following a link, from a file of ours that only we can read. */
+export function readPersistKey(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw new HerdError('PROTOCOL', `the --persist daemon's key ${path} cannot be read: ${(err as Error).message}`, { hint: 'herd persist stop, then run again' });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o077) !== 0 || st.size !== PERSIST_KEY_BYTES) {
+      throw new HerdError('STATE_UNSAFE', `${path} is not the --persist daemon's private key (a 0600 file of yours, ${PERSIST_KEY_BYTES} bytes)`, { hint: 'remove it and run herd persist stop' });
+    }
+    const key = Buffer.alloc(PERSIST_KEY_BYTES);
+    readSync(fd, key, 0, PERSIST_KEY_BYTES, 0);
+    return key;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Proves each side to the other before anything else is said (see persistProtocol.ts): a socket
+ * that answers but cannot prove it holds the key is not our daemon, and gets nothing.
+ */
+async function greet(socket: Socket, keyPath: string): Promise<{ socket: Socket; auth: string }> {
+  const clientNonce = randomBytes(24).toString('base64url');
+  const hello: PersistHello = { v: PERSIST_PROTOCOL, nonce: clientNonce };
+  socket.write(`${JSON.stringify(hello)}\n`);
+  const first = await firstLine(socket);
+  if (first === null) throw new HerdError('CONNECTION_LOST', 'the --persist daemon closed the connection before answering');
+  const challenge = parseLine<PersistChallenge>(first.line, ['nonce', 'proof'], 'challenge');
+  const key = readPersistKey(keyPath);
+  if (!proofMatches(daemonProof(key, clientNonce, challenge.nonce), challenge.proof)) {
+    socket.destroy();
+    throw new HerdError('STATE_UNSAFE', `what answers on the --persist socket cannot prove it is your daemon; nothing was sent to it`, { hint: 'herd persist stop, then look at who owns the runtime directory' });
+  }
+  if (first.rest.length > 0) socket.unshift(first.rest);
+  socket.resume();
+  return { socket, auth: clientProof(key, challenge.nonce, clientNonce) };
 }
 
 /** The running daemon's pid, if its pid file names a live process. */
@@ -86,8 +142,10 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
   // Whether the daemon had the connection before our first request: later ones always find it.
   let reused: boolean | undefined;
   const open = async (what: PersistRequest['open']): Promise<RawChannel | null> => {
+    const { socket, auth } = await dialDaemon(persistMs).then((s) => greet(s, persistPaths().key));
     const request: PersistRequest = {
       v: PERSIST_PROTOCOL,
+      auth,
       target,
       jumps,
       acceptNew: options.acceptNew,
@@ -97,7 +155,6 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
       persistMs,
       open: what,
     };
-    const socket = await dialDaemon(persistMs);
     // The daemon going away shows as the socket closing (readAnswer, the session).
     socket.on('error', () => socket.destroy());
     socket.write(`${JSON.stringify(request)}\n`);

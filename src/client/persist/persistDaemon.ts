@@ -1,11 +1,25 @@
-import { appendFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, constants, existsSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { dialUnix } from '../transport/unixSocket.ts';
 import { firstLine } from './firstLine.ts';
-import { connectionKey, parseRequest, type PersistAnswer, type PersistRequest } from './persistProtocol.ts';
+import {
+  clientProof,
+  connectionKey,
+  daemonProof,
+  parseLine,
+  parseRequest,
+  PERSIST_KEY_BYTES,
+  PERSIST_PROTOCOL,
+  proofMatches,
+  type PersistAnswer,
+  type PersistChallenge,
+  type PersistHello,
+  type PersistRequest,
+} from './persistProtocol.ts';
 
 /** How often idle connections (and the daemon itself) are looked at. */
 const SWEEP_MS = 1000;
@@ -34,6 +48,7 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
     log('another daemon answers on the socket; leaving it to that one');
     return;
   }
+  const daemonKey = writeKey(pidPath.replace(/\.pid$/, '.key'));
   writeFileSync(pidPath, `${process.pid}\n`);
   log(`listening on ${socketPath}, keeping unused connections ${persistMs} ms`);
 
@@ -41,6 +56,7 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
     log(`exiting: ${why}`);
     server.close();
     if (existsSync(pidPath)) rmSync(pidPath, { force: true });
+    rmSync(pidPath.replace(/\.pid$/, '.key'), { force: true });
     rmSync(socketPath, { force: true });
     for (const entry of pool.values()) void entry.connection.then((c) => c.close(), () => {});
     // Closing ssh2 connections is asynchronous; nothing of ours needs to outlive this moment.
@@ -77,10 +93,22 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
   });
 
   async function serve(socket: Socket): Promise<void> {
+    // A client that only checked we answer (a probe) leaves without a word: nothing to say.
+    const greeting = await firstLine(socket);
+    if (greeting === null) return;
+    const hello = parseLine<PersistHello>(greeting.line, ['v', 'nonce'], 'hello');
+    if (hello.v !== PERSIST_PROTOCOL) throw new HerdError('VERSION_MISMATCH', `persist daemon speaks version ${PERSIST_PROTOCOL}, not ${String(hello.v)}`);
+    const daemonNonce = randomBytes(24).toString('base64url');
+    const challenge: PersistChallenge = { nonce: daemonNonce, proof: daemonProof(daemonKey, hello.nonce, daemonNonce) };
+    socket.write(`${JSON.stringify(challenge)}\n`);
+    if (greeting.rest.length > 0) socket.unshift(greeting.rest);
+    socket.resume();
     const read = await readRequest(socket);
-    // A client that only checked we answer (a probe) leaves without a request: nothing to say.
     if (read === null) return;
     const { request, rest } = read;
+    if (!proofMatches(clientProof(daemonKey, daemonNonce, hello.nonce), request.auth)) {
+      throw new HerdError('PERMISSION_DENIED', 'persist daemon: the client could not prove it can read this daemon\'s key');
+    }
     persistMs = request.persistMs;
     const key = connectionKey(request);
     let entry = pool.get(key);
@@ -140,6 +168,23 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
       },
     });
   }
+}
+
+/**
+ * A fresh key for this daemon's life, in the private runtime directory: created under a temporary
+ * name (exclusively, 0600, never through a link), then renamed into place.
+ */
+function writeKey(path: string): Uint8Array {
+  const key = randomBytes(PERSIST_KEY_BYTES);
+  const temp = `${path}.${process.pid}`;
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, key);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+  return key;
 }
 
 /** Log lines, for `herd persist status`'s reader: when the daemon started, why it refused or exited. */

@@ -7,7 +7,9 @@ import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts.ts';
 import { canPrompt, passphraseFor } from '../passphrase.ts';
-import { fingerprint, judgeHostKey, knownHostsName, knownKeysIn, recordHostKey } from '../knownHosts.ts';
+import { fingerprint, judgeHostKey, keyType, knownHostsName, knownKeysIn, recordHostKey } from '../knownHosts.ts';
+import { checkHostCertificate, isCertificateType } from '../sshCert.ts';
+import { CERT_HOST_KEY_ALGORITHMS } from './ssh2HostCerts.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
 import { once, runTrue } from './nodelay.ts';
 import type { RawChannel } from './channel.ts';
@@ -34,6 +36,8 @@ export interface SshOptions {
 export type SshTarget = Extract<HostTarget, { kind: 'ssh' }>;
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+/** ssh2's own default host key algorithms, for a host known only through a CA. */
+const DEFAULT_HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
 
 /** Key types, in ssh2's algorithm names, that a recorded key type allows us to ask for. */
 function hostKeyAlgorithms(types: string[]): string[] {
@@ -239,8 +243,17 @@ async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex):
     ...(target.ssh !== undefined && target.ssh.serverAliveIntervalMs > 0 ? { keepaliveInterval: target.ssh.serverAliveIntervalMs } : {}),
     authHandler: (_left, _partial, next) => next(plan.methods.shift() ?? (false as unknown as AuthenticationType)),
     hostVerifier: (key: Buffer) => {
-      const verdict = judgeHostKey(known, key);
       const name = knownHostsName(target.address, target.port);
+      if (isCertificateType(keyType(key))) {
+        // Asked for only where known_hosts trusts a CA for this host (see below).
+        const cert = checkHostCertificate(key, target.address, known.authorities.map((k) => k.blob), known.revoked.map((k) => k.blob), Math.floor(Date.now() / 1000));
+        if (cert.ok) return true;
+        keyProblem = new HerdError('HOST_KEY_UNKNOWN', `${name} presented a host certificate that is refused: ${cert.why}`, {
+          hint: 'the host\'s certificate must be signed by a CA of an @cert-authority line for it, name it among its principals, and be valid now',
+        });
+        return false;
+      }
+      const verdict = judgeHostKey(known, key);
       if (verdict === 'known') return true;
       if (verdict === 'revoked') {
         // Never accepted, never recorded, whatever --accept-new or StrictHostKeyChecking say.
@@ -257,8 +270,8 @@ async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex):
       }
       if (verdict === 'authority') {
         // Only a host certificate from that CA may pass; recording the plain key would bypass the CA.
-        keyProblem = new HerdError('HOST_KEY_UNKNOWN', `${name} is to be trusted through a host certificate (@cert-authority in known_hosts), which the built-in transport cannot check yet (key presented: ${fingerprint(key)})`, {
-          hint: 'use --transport openssh, which checks host certificates, or record this host\'s own key',
+        keyProblem = new HerdError('HOST_KEY_UNKNOWN', `${name} is to be trusted through a host certificate (@cert-authority in known_hosts), but it presented a plain key (${fingerprint(key)})`, {
+          hint: 'configure a HostCertificate in its sshd, or record this host\'s own key in known_hosts',
         });
         return false;
       }
@@ -273,7 +286,9 @@ async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex):
     },
   };
   // Ask only for key types we have on record, as OpenSSH does, so a known host is not "changed" by algorithm choice.
-  if (known.keys.length > 0) config.algorithms = { serverHostKey: hostKeyAlgorithms(known.keys.map((k) => k.type)) as never };
+  // Where a CA is trusted for the host, its certificates first (as OpenSSH orders them).
+  const plainAlgorithms = known.keys.length > 0 ? hostKeyAlgorithms(known.keys.map((k) => k.type)) : known.authorities.length > 0 ? DEFAULT_HOST_KEY_ALGORITHMS : null;
+  if (plainAlgorithms !== null) config.algorithms = { serverHostKey: [...(known.authorities.length > 0 ? CERT_HOST_KEY_ALGORITHMS : []), ...plainAlgorithms] as never };
 
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
