@@ -1,7 +1,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { asHerdError, HerdError } from '../protocol/errors.ts';
-import { installNativeEd25519 } from '../remote/nativeEd25519.ts';
+import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { certModule } from './commands/cert.ts';
 import { hostsModule } from './commands/hosts.ts';

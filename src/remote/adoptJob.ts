@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
-import type { AgentState } from './hostSession.ts';
+import type { AgentState } from './agentState.ts';
 import { Job } from './job.ts';
 import { JobLog } from './jobs/jobLog.ts';
 import { removeOutputPipes } from './jobs/jobOutput.ts';

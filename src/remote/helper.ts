@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { runAgent } from './agent.ts';
-import { statePaths } from './paths.ts';
+import { statePaths } from '../shared/agentPaths.ts';
 import { runRelay } from './relay.ts';
-import { installNativeEd25519 } from './nativeEd25519.ts';
-import { runtimeProblem } from './runtime.ts';
+import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
+import { runtimeProblem } from '../shared/runtime.ts';
 import { checkStateDirectory, closeInheritedDescriptors } from './hygiene.ts';
 
 /*

@@ -3,7 +3,7 @@ import { fromBase64Url, toBase64Url } from '../protocol/bytes.ts';
 import { generateKeyPair, keyId, keyPairFromSecret } from '../protocol/cert.ts';
 import { HerdError } from '../protocol/errors.ts';
 import type { HostIdentity } from '../protocol/handshake.ts';
-import type { StatePaths } from './paths.ts';
+import type { StatePaths } from '../shared/agentPaths.ts';
 
 function readKey(path: string): Uint8Array | null {
   if (!existsSync(path)) return null;

@@ -4,7 +4,7 @@ import { JOB_IDS, type IdRange } from './idmap.ts';
 import { SECCOMP_IN_JOB, type SeccompSupport } from './seccomp/install.ts';
 import { ENV_SCRIPT, ENV_NAME as ENV_NAME_ARG, INIT_NAME, INIT_SCRIPT, USERNS_NAME, USERNS_SCRIPT } from './init.ts';
 import type { MountEntry } from './mountinfo.ts';
-import { shellQuote } from './shellQuote.ts';
+import { shellQuote } from '../shared/shellQuote.ts';
 import { DEFAULT_TMP_BYTES, planSandbox, type HiddenPath, type RootEntry, type SandboxPlan } from './sandboxPlan.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

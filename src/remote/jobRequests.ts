@@ -3,7 +3,7 @@ import type { JobInfo, JobRequest, Role } from '../protocol/messages.ts';
 import { MAX_MESSAGE_BYTES } from '../protocol/limits.ts';
 import { allows } from '../protocol/roles.ts';
 import type { Session } from '../protocol/session.ts';
-import type { AgentState } from './hostSession.ts';
+import type { AgentState } from './agentState.ts';
 import { isFinal } from './jobs/jobRecord.ts';
 import { LogStream } from './jobs/logStream.ts';
 

@@ -5,7 +5,7 @@ import { toHex } from '../protocol/bytes.ts';
 import { randomBytes } from '../protocol/cert.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import type { CgroupPlan } from './cgroups/plan.ts';
-import { isLiveHelper } from './jobs/jobBook.ts';
+import { isLiveHelper } from './processes.ts';
 
 /**
  * A launcher waits for the path of a launch script on fd 3, then becomes it (the script ends by

@@ -16,3 +16,16 @@ export function processStart(pid: number): string | null {
     return null;
   }
 }
+
+/**
+ * Whether `pid` is a live herd helper: not a zombie (a killed agent stays one where PID 1 does not
+ * reap), not a recycled pid of something else.
+ */
+export function isLiveHelper(pid: number): boolean {
+  if (processStart(pid) === null) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/helper-');
+  } catch {
+    return false;
+  }
+}

@@ -4,8 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { utf8 } from '../protocol/bytes.ts';
 import { HerdError } from '../protocol/errors.ts';
 import { encodeFrame, FrameType } from '../protocol/frame.ts';
-import type { StatePaths } from './paths.ts';
-import { selfCommand } from './runtime.ts';
+import type { StatePaths } from '../shared/agentPaths.ts';
+import { selfCommand } from '../shared/runtime.ts';
 
 /** How long a relay waits for an agent that another first contact is starting. */
 const AGENT_START_TIMEOUT_MS = 5000;

@@ -4,7 +4,7 @@ import { toHex } from '../protocol/bytes.ts';
 import { randomBytes } from '../protocol/cert.ts';
 import { HerdError } from '../protocol/errors.ts';
 import type { JobInfo, RunRequest } from '../protocol/messages.ts';
-import type { AgentState } from './hostSession.ts';
+import type { AgentState } from './agentState.ts';
 import { DEFAULT_MAX_LOG_BYTES } from './jobs/jobLog.ts';
 import { currentBootId, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import type { JobTerms } from './job.ts';

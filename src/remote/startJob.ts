@@ -5,7 +5,7 @@ import type { RunRequest } from '../protocol/messages.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import { planCgroup, type CgroupPlan } from './cgroups/plan.ts';
 import { resolveCommand } from './command.ts';
-import type { AgentState } from './hostSession.ts';
+import type { AgentState } from './agentState.ts';
 import { Job, type JobTerms } from './job.ts';
 import { jobNetwork, planJob, type JobPlan } from './jobPlan.ts';
 import type { NetworkSpec } from './net/network.ts';

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { expandCpuList, splitDevice } from '../../src/remote/cgroups/facts.ts';
 import { detectHierarchy, type Hierarchy } from '../../src/remote/cgroups/hierarchy.ts';
-import { parseCpuList, planCgroup, type CgroupFacts } from '../../src/remote/cgroups/plan.ts';
+import { planCgroup, type CgroupFacts } from '../../src/remote/cgroups/plan.ts';
+import { parseCpuList } from '../../src/shared/cpuList.ts';
 import { parseMountinfo } from '../../src/remote/mountinfo.ts';
 import { codeOf } from './codeOf.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPair, issueCert, verifyCert } from '../../src/protocol/cert.ts';
 import { ed25519, resetEd25519, tweetnaclEd25519, useEd25519 } from '../../src/protocol/ed25519.ts';
-import { installNativeEd25519 } from '../../src/remote/nativeEd25519.ts';
+import { installNativeEd25519 } from '../../src/shared/nativeEd25519.ts';
 
 test('tweetnacl passes the RFC 8032 vector; a wrong implementation is refused', () => {
   assert.ok(useEd25519(tweetnaclEd25519));

@@ -4,7 +4,7 @@ import { helperAsset } from '../buildInfo.ts';
 import { loadConfig } from '../config.ts';
 import { parseDuration, parseWhen } from '../durations.ts';
 import { rememberJobs } from '../jobIndex.ts';
-import { parseCpuList } from '../../remote/cgroups/plan.ts';
+import { parseCpuList } from '../../shared/cpuList.ts';
 import type { JobLimits } from '../../protocol/messages.ts';
 import { eachLimited } from '../fanout.ts';
 import { parsePositiveInt, parseSize } from '../units.ts';

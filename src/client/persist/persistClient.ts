@@ -9,7 +9,7 @@ import type { RawChannel } from '../transport/channel.ts';
 import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
 import { once } from '../transport/nodelay.ts';
 import { dialUnix, socketChannel } from '../transport/unixSocket.ts';
-import { selfCommand } from '../../remote/runtime.ts';
+import { selfCommand } from '../../shared/runtime.ts';
 import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
 import { firstLine } from './firstLine.ts';
 import {

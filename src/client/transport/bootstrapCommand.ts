@@ -1,5 +1,5 @@
 import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
-import { shellQuote } from '../../remote/shellQuote.ts';
+import { shellQuote } from '../../shared/shellQuote.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 
 /** The remote command line that runs bootstrap.sh for this helper (hash and size as its arguments). */

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Hierarchy } from './hierarchy.ts';
-import { parseCpuList, type CgroupFacts } from './plan.ts';
+import { parseCpuList } from '../../shared/cpuList.ts';
+import type { CgroupFacts } from './plan.ts';
 
 export function readText(path: string): string | null {
   try {

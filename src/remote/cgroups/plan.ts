@@ -1,4 +1,5 @@
 import { HerdError } from '../../protocol/errors.ts';
+import { parseCpuList } from '../../shared/cpuList.ts';
 import type { JobLimits } from '../../protocol/messages.ts';
 import type { Hierarchy, V1Controller } from './hierarchy.ts';
 import { v1DeviceWrites } from './devicePolicy.ts';
@@ -55,18 +56,6 @@ export const CPU_PERIOD_US = 100_000;
 export const MIN_MEMORY_BYTES = 4 * 1024 * 1024;
 /** The init and the command: fewer processes than this and no job can start. */
 export const MIN_PIDS = 2;
-
-export function parseCpuList(text: string, flag: string): number[] {
-  const cpus = new Set<number>();
-  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(text)) throw new HerdError('INVALID_SPEC', `${flag}: "${text}" is not a CPU list (e.g. 0-1,3)`);
-  for (const part of text.split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    const end = b ?? a!;
-    if (end < a! || end - a! > 4096) throw new HerdError('INVALID_SPEC', `${flag}: "${part}" is not a valid range`);
-    for (let cpu = a!; cpu <= end; cpu++) cpus.add(cpu);
-  }
-  return [...cpus].sort((x, y) => x - y);
-}
 
 function unsupported(flag: string, why: string): never {
   throw new HerdError('LIMIT_UNSUPPORTED', `${flag}: ${why}`, { hint: 'remove the limit, or run the job on a host that can enforce it' });

@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, JobState } from '../../protocol/messages.ts';
 import type { Job } from '../job.ts';
-import { processStart } from '../processes.ts';
+import { isLiveHelper } from '../processes.ts';
 import { currentBootId, isFinal, readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
 import { LOG_FILE } from './logFormat.ts';
 import type { LogSource } from './logStream.ts';
@@ -15,19 +15,6 @@ const FOREIGN_POLL_MS = 250;
 
 /** Finished jobs older than this are removed by the agent itself (herd job prune removes them sooner). */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
-
-/**
- * Whether `pid` is a live herd helper: not a zombie (a killed agent stays one where PID 1 does not
- * reap), not a recycled pid of something else.
- */
-export function isLiveHelper(pid: number): boolean {
-  if (processStart(pid) === null) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/helper-');
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The jobs of one host, as the agent knows them: live ones in memory, every one on disk

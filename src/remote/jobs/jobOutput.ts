@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { HerdError } from '../../protocol/errors.ts';
 import { resolveCommand } from '../command.ts';
 import { DEFAULT_PATH } from '../jobPlan.ts';
-import { runtimeName } from '../runtime.ts';
+import { runtimeName } from '../../shared/runtime.ts';
 
 /** The FIFOs a job writes its stdout and stderr to (see init.ts), in its directory. */
 export const OUTPUT_PIPES = { 1: 'stdout.pipe', 2: 'stderr.pipe' } as const;
