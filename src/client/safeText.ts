@@ -1,3 +1,5 @@
+import { concat } from '../protocol/bytes.ts';
+
 /*
  * Host-supplied strings (job commands, owners, reasons, error text) reach a terminal only through
  * these: a C0 or C1 control character or DEL could set the window title, move the cursor or forge
@@ -91,12 +93,5 @@ export function escapeControlBytes(bytes: Uint8Array): Uint8Array {
     i += length;
   }
   out.push(bytes.subarray(plainFrom));
-  const total = out.reduce((n, part) => n + part.length, 0);
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const part of out) {
-    joined.set(part, at);
-    at += part.length;
-  }
-  return joined;
+  return concat(out);
 }

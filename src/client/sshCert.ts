@@ -1,4 +1,5 @@
 import { createPublicKey, verify } from 'node:crypto';
+import { concat } from '../protocol/bytes.ts';
 import { ed25519 } from '../protocol/ed25519.ts';
 
 /*
@@ -73,16 +74,6 @@ function sshString(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** The plain key type behind a certificate type: ssh-ed25519-cert-v01@openssh.com → ssh-ed25519. */
 export function plainType(certType: string): string {
   return certType.slice(0, -CERT_SUFFIX.length);
@@ -109,7 +100,7 @@ export function parseCertificate(blob: Uint8Array): SshCertificate {
     const curve = r.string();
     keyFields = [curve, r.string()];
   } else throw new Error(`unsupported certificate key type ${base}`);
-  const plainKey = join([sshString(text.encode(base)), ...keyFields.map(sshString)]);
+  const plainKey = concat([sshString(text.encode(base)), ...keyFields.map(sshString)]);
   const serial = r.u64();
   const certType = r.u32();
   const keyId = r.text();
@@ -170,7 +161,7 @@ export function verifySshSignature(key: Uint8Array, data: Uint8Array, signature:
       if (q[0] !== 4 || q.length !== 1 + 2 * curve.size) return false;
       const publicKey = createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: b64(q.subarray(1, 1 + curve.size)), y: b64(q.subarray(1 + curve.size)) }, format: 'jwk' });
       const sig = new Reader(signature.blob);
-      const rs = join([unsigned(sig.string(), curve.size), unsigned(sig.string(), curve.size)]);
+      const rs = concat([unsigned(sig.string(), curve.size), unsigned(sig.string(), curve.size)]);
       return verify(curve.hash, data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, rs);
     }
     return false;

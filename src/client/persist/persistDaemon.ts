@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, constants, existsSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { replaceFile } from '../../shared/replaceFile.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
@@ -176,14 +177,7 @@ export async function runPersistDaemon(socketPath: string, pidPath: string, init
  */
 function writeKey(path: string): Uint8Array {
   const key = randomBytes(PERSIST_KEY_BYTES);
-  const temp = `${path}.${process.pid}`;
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    writeSync(fd, key);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
+  replaceFile(path, key, 0o600);
   return key;
 }
 

@@ -1,6 +1,7 @@
-import { constants, closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { replaceFile } from '../../shared/replaceFile.ts';
 
 /**
  * Writes one of herd's static executables into the state directory once: named by its hash (so
@@ -10,16 +11,7 @@ import { createHash } from 'node:crypto';
 export function installExecutable(stateDir: string, name: string, bytes: Uint8Array): { path: string } | { problem: string } {
   const path = join(stateDir, `${name}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`);
   try {
-    if (!existsSync(path)) {
-      const temp = `${path}.${process.pid}`;
-      const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o555);
-      try {
-        writeSync(fd, bytes);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temp, path);
-    }
+    if (!existsSync(path)) replaceFile(path, bytes, 0o555);
   } catch (err) {
     return { problem: `cannot write ${name} to ${stateDir}: ${(err as Error).message}` };
   }
