@@ -1,7 +1,9 @@
+import { SETUP_FAILED_STATUS } from './initControl.ts';
+
 /*
  * PID 1 of every job: a POSIX sh script run by `unshare --fork`, in two halves.
  *
- * Setup, named step by step (a failure reports "fail STEP message" on fd 4 and exits 125):
+ * Setup, named step by step (a failure reports "fail STEP message" on fd 4 and exits SETUP_FAILED_STATUS, 125; the lines are declared in initControl.ts):
  *   output      the job's stdout and stderr are the FIFOs in its directory (stdout.pipe, stderr.pipe),
  *               which the init also holds open read-write (fds 7 and 8) until it exits: a writer never
  *               meets a pipe without a reader, so the job neither dies of SIGPIPE nor loses output when
@@ -39,7 +41,7 @@
  */
 export const INIT_SCRIPT = [
   'j=$1 w=$2 net=$3 users=$4; shift 4',
-  'fail() { printf "fail %s %s\\n" "$1" "$2" >&4; exit 125; }',
+  `fail() { printf "fail %s %s\\n" "$1" "$2" >&4; exit ${SETUP_FAILED_STATUS}; }`,
   // `command` keeps a failed redirection from ending the shell before it can report.
   'command exec 7<>"$j/stdout.pipe" 8<>"$j/stderr.pipe" 9>>"$j/status" || fail output "cannot open the output pipes in $j"',
   'exec 1>"$j/stdout.pipe" 2>"$j/stderr.pipe"',
@@ -64,7 +66,7 @@ export const INIT_SCRIPT = [
   // cd made dash export OLDPWD, the host path of the job root: not for the job to see.
   'unset OLDPWD',
   'printf "ready\\n" >&4',
-  'read -r go <&3 && [ "$go" = go ] || exit 125',
+  `read -r go <&3 && [ "$go" = go ] || exit ${SETUP_FAILED_STATUS}`,
   'exec 5<&0 6>&2 2>/dev/null',
   "trap 'kill -TERM $c' TERM",
   "trap 'kill -INT $c' INT",
@@ -89,7 +91,7 @@ export const INIT_SCRIPT = [
  */
 export const USERNS_SCRIPT = [
   'printf "userns %s\\n" "$$" >&4',
-  'read -r go <&3 && [ "$go" = go ] || exit 125',
+  `read -r go <&3 && [ "$go" = go ] || exit ${SETUP_FAILED_STATUS}`,
   'exec 2>&6 4>&- 6>&-',
   'exec "$@"',
 ].join('\n');
@@ -121,5 +123,3 @@ export const ENV_NAME = 'herd-env';
 
 export const USERNS_NAME = 'herd-userns';
 export const INIT_NAME = 'herd-init';
-/** The init's exit status when setup fails or the agent never says go. */
-export const SETUP_FAILED_STATUS = 125;

@@ -12,6 +12,7 @@ import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobs/jobOutput
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import { environmentBlock, hostOwner, jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
 import { writeIdMaps } from './idmap.ts';
+import { GO, parseInitReport } from './initControl.ts';
 import type { Launch } from './launcher.ts';
 import type { JobNetwork } from './net/manager.ts';
 import { processStart } from './processes.ts';
@@ -192,8 +193,9 @@ export class Job {
     this.joining = joining;
     joining?.then((network) => (this.network = network)).catch(() => {});
     this.readReports(child.stdio[4] as Readable, (line) => {
-      if (line.startsWith('pid ')) {
-        const pid = Number(line.slice(4));
+      const report = parseInitReport(line);
+      if (report.kind === 'pid') {
+        const pid = report.pid;
         this.initPid = pid;
         this.initStart = processStart(pid);
         // The init holds its output FIFOs now, so opening them cannot wait.
@@ -217,13 +219,13 @@ export class Job {
             throw new HerdError(err instanceof HerdError && err.code === 'INVALID_SPEC' ? 'INVALID_SPEC' : 'NETWORK', `job setup failed at network: ${reason}`);
           });
         }
-      } else if (line === 'ready') {
+      } else if (report.kind === 'ready') {
         this.phases.setupMs = Math.round(performance.now() - began);
         const readyAt = performance.now();
         const started = (): void => {
           this.phases.attachMs = Math.round(performance.now() - readyAt);
           // The last "go", and the job's environment for the command's last step (ENV_SCRIPT).
-          control.end(`go\n${environmentBlock(plan.env)}`);
+          control.end(`${GO}${environmentBlock(plan.env)}`);
           this.isRunning = true;
           // With the init's pid recorded, a later agent can take the job over.
           this.writeRecord();
@@ -236,7 +238,7 @@ export class Job {
         if (plan.users.kind === 'mapped') {
           const ids = plan.users.ids;
           // The command is started in the job's cgroup, then stops once more in its user namespace.
-          attached.then(() => void control.write('go\n'), failed);
+          attached.then(() => void control.write(GO), failed);
           mapUsers = (nsPid) => {
             Promise.all([attached, networked])
               .then(() => {
@@ -251,16 +253,14 @@ export class Job {
         } else {
           Promise.all([attached, networked]).then(started, failed);
         }
-      } else if (line.startsWith('userns ') && mapUsers !== null) {
-        const nsPid = Number(line.slice(7));
-        if (Number.isInteger(nsPid) && nsPid > 1) mapUsers(nsPid);
+      } else if (report.kind === 'userns') {
+        mapUsers?.(report.pid);
         mapUsers = null;
-      } else if (line.startsWith('fail ')) {
-        const [, step, ...words] = line.split(' ');
-        this.setupError = new HerdError('JOB_FAILED', `job setup failed at ${step}: ${words.join(' ')}`);
-      } else if (line.trim() !== '' && this.setupError === null) {
+      } else if (report.kind === 'fail') {
+        this.setupError = new HerdError('JOB_FAILED', `job setup failed at ${report.step}: ${report.message}`);
+      } else if (report.text !== '' && this.setupError === null) {
         // What setpriv or unshare said on the way into the user namespace.
-        this.setupError = new HerdError('ISOLATION_UNSUPPORTED', `job setup failed at userns: ${line.trim().slice(0, 500)}`, {
+        this.setupError = new HerdError('ISOLATION_UNSUPPORTED', `job setup failed at userns: ${report.text.slice(0, 500)}`, {
           hint: 'herd needs user namespaces on the host (user.max_user_namespaces > 0, util-linux 2.36 or later)',
         });
       }

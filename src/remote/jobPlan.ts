@@ -2,6 +2,7 @@ import { HerdError } from '../protocol/errors.ts';
 import type { RunRequest } from '../protocol/messages.ts';
 import { JOB_IDS, type IdRange } from './idmap.ts';
 import { SECCOMP_IN_JOB, type SeccompSupport } from './seccomp/install.ts';
+import { SETUP_FAILED_STATUS } from './initControl.ts';
 import { ENV_SCRIPT, ENV_NAME as ENV_NAME_ARG, INIT_NAME, INIT_SCRIPT, USERNS_NAME, USERNS_SCRIPT } from './init.ts';
 import type { MountEntry } from './mountinfo.ts';
 import { shellQuote } from '../shared/shellQuote.ts';
@@ -213,7 +214,7 @@ export function hostOwner(plan: JobPlan): { uid: number; gid: number } | null {
 
 /** The script a launcher sources: the job's directory, a fixed PATH, then exec unshare. No job environment: see environmentBlock. */
 export function launchScript(jobDir: string, argv: readonly string[]): string {
-  return `cd ${shellQuote(jobDir)} || exit 125\nPATH=${SETUP_PATH}; export PATH\nexec ${argv.map(shellQuote).join(' ')}\n`;
+  return `cd ${shellQuote(jobDir)} || exit ${SETUP_FAILED_STATUS}\nPATH=${SETUP_PATH}; export PATH\nexec ${argv.map(shellQuote).join(' ')}\n`;
 }
 
 /**

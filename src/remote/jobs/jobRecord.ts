@@ -4,6 +4,7 @@ import type { JobInfo, JobResult, JobState, RunRequest } from '../../protocol/me
 import type { CgroupPlan } from '../cgroups/plan.ts';
 import { readText } from '../cgroups/facts.ts';
 import type { JobPlan } from '../jobPlan.ts';
+import { parseExitLine } from '../initControl.ts';
 
 /** What job.json holds: the job as users see it, plus what the agent needs to look after it. */
 export interface JobRecord extends JobInfo {
@@ -81,8 +82,7 @@ export function writeRecord(dir: string, record: JobRecord): void {
 
 /** The command's exit status as the job's init wrote it to `status`, or null (the init was killed first). */
 export function recordedExitStatus(dir: string): number | null {
-  const match = /^exit (\d+)$/m.exec(readText(join(dir, 'status')) ?? '');
-  return match === null ? null : Number(match[1]);
+  return parseExitLine(readText(join(dir, 'status')) ?? '');
 }
 
 /** This boot of the host: a record from another boot is of a job the reboot ended. */
