@@ -11,6 +11,7 @@ import { DEFAULT_MAX_LOG_BYTES, JobLog } from './jobs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobs/jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import { environmentBlock, hostOwner, jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
+import { HOST_PATH } from './hostPath.ts';
 import { writeIdMaps } from './idmap.ts';
 import { GO, parseInitReport } from './initControl.ts';
 import type { Launch } from './launcher.ts';
@@ -46,8 +47,6 @@ export type ReleaseLease = (network: string, jobId: string) => void;
 
 /** Grace of a timeout's SIGTERM when the request names none. */
 export const DEFAULT_GRACE_MS = 10_000;
-
-const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function findHostTools(): HostTools {
   const find = (name: string): string => {

@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { toHex } from '../protocol/bytes.ts';
-import { randomBytes } from '../protocol/cert.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import type { CgroupPlan } from './cgroups/plan.ts';
 import { isLiveHelper } from './processes.ts';
+import { newJobId, isJobId } from './jobs/jobId.ts';
 
 /**
  * A launcher waits for the path of a launch script on fd 3, then becomes it (the script ends by
@@ -104,7 +103,7 @@ export class LauncherPool {
   }
 
   private async prepare(): Promise<void> {
-    const jobId = toHex(randomBytes(6));
+    const jobId = newJobId();
     let cgroup: JobCgroup;
     this.register(jobId);
     try {
@@ -169,7 +168,7 @@ export class LauncherPool {
     } catch {
       return;
     }
-    for (const name of names.filter((n) => /^[0-9a-f]{12}$/.test(n))) {
+    for (const name of names.filter(isJobId)) {
       const owner = Number(readFileSync(join(this.sparesDir, name), 'utf8').trim());
       if (isLiveHelper(owner)) continue;
       // Its launcher may still be on its way out: remove() kills what is left, then removes it.
@@ -193,7 +192,7 @@ export class LauncherPool {
     for (const parent of parents) {
       let names: string[];
       try {
-        names = readdirSync(parent).filter((n) => /^[0-9a-f]{12}$/.test(n));
+        names = readdirSync(parent).filter(isJobId);
       } catch {
         continue;
       }

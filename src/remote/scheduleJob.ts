@@ -1,7 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { toHex } from '../protocol/bytes.ts';
-import { randomBytes } from '../protocol/cert.ts';
 import { HerdError } from '../protocol/errors.ts';
 import type { JobInfo, RunRequest } from '../protocol/messages.ts';
 import type { AgentState } from './agentState.ts';
@@ -9,6 +7,7 @@ import { DEFAULT_MAX_LOG_BYTES } from './jobs/jobLog.ts';
 import { currentBootId, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
 import type { JobTerms } from './job.ts';
 import { planFor, startJob } from './startJob.ts';
+import { newJobId } from './jobs/jobId.ts';
 
 /** The furthest ahead a job may be scheduled. */
 const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 3600 * 1000;
@@ -21,7 +20,7 @@ export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTe
   const at = Date.parse(message.schedule ?? '');
   if (Number.isNaN(at)) throw new HerdError('INVALID_SPEC', `--schedule: "${message.schedule}" is not a time`);
   if (at - Date.now() > MAX_SCHEDULE_AHEAD_MS) throw new HerdError('INVALID_SPEC', `--schedule: ${message.schedule} is more than a year ahead`);
-  const id = toHex(randomBytes(6));
+  const id = newJobId();
   const { plan } = planFor(agent, message, id);
   const now = new Date().toISOString();
   // The -e values stay in this agent's memory (Scheduler): never in job.json.

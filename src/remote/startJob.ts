@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { toHex } from '../protocol/bytes.ts';
-import { randomBytes } from '../protocol/cert.ts';
 import type { RunRequest } from '../protocol/messages.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import { planCgroup, type CgroupPlan } from './cgroups/plan.ts';
@@ -12,6 +10,7 @@ import type { NetworkSpec } from './net/network.ts';
 import { spawnLauncher, type Launch } from './launcher.ts';
 import { resolvConf } from './net/network.ts';
 import { readHostMounts, readResolvLink } from './sandbox.ts';
+import { newJobId } from './jobs/jobId.ts';
 
 /**
  * Starts a job on this host: its plan (sandbox inputs, network files), its cgroup (a spare
@@ -20,7 +19,7 @@ import { readHostMounts, readResolvLink } from './sandbox.ts';
  */
 export function startJob(agent: AgentState, message: RunRequest, terms: JobTerms, fixedId?: string): Job {
   // A job takes the spare launcher's id when there is one: its cgroup already has that name.
-  const jobId = fixedId ?? agent.launchers?.peek() ?? toHex(randomBytes(6));
+  const jobId = fixedId ?? agent.launchers?.peek() ?? newJobId();
   const { plan, networkSpec, cgroupPlan } = planFor(agent, message, jobId);
   const tools = agent.tools();
   const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync } from 'node:fs';
-import { toHex } from '../../protocol/bytes.ts';
-import { randomBytes } from '../../protocol/cert.ts';
 import { installExecutable, removeExecutable } from '../static/install.ts';
 import { deviceLoader } from './deviceLoader.ts';
+import { newJobId } from '../jobs/jobId.ts';
 
 /** herd-devices, written and checked, or why this cgroup v2 host cannot enforce the device policy. */
 export type DeviceLoaderSupport = { loader: string } | { problem: string };
@@ -17,7 +16,7 @@ export function installDeviceLoader(stateDir: string, cgroupRoot: string): Devic
   if (process.arch !== 'x64') return { problem: `no eBPF device loader for ${process.arch} hosts yet (x86_64 only)` };
   const installed = installExecutable(stateDir, 'herd-devices', deviceLoader());
   if ('problem' in installed) return installed;
-  const probe = `${cgroupRoot}/herd/${toHex(randomBytes(6))}`;
+  const probe = `${cgroupRoot}/herd/${newJobId()}`;
   try {
     mkdirSync(probe, { recursive: true });
   } catch (err) {

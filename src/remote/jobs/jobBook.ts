@@ -4,11 +4,11 @@ import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, JobState } from '../../protocol/messages.ts';
 import type { Job } from '../job.ts';
 import { isLiveHelper } from '../processes.ts';
+import { isJobId } from './jobId.ts';
 import { currentBootId, isFinal, readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
 import { LOG_FILE } from './logFormat.ts';
 import type { LogSource } from './logStream.ts';
 
-const JOB_ID = /^[0-9a-f]{12}$/;
 
 /** How often a reader checks a job that another agent (another herd version) looks after. */
 const FOREIGN_POLL_MS = 250;
@@ -54,7 +54,7 @@ export class JobBook {
 
   ids(): string[] {
     try {
-      return readdirSync(this.dir).filter((name) => JOB_ID.test(name));
+      return readdirSync(this.dir).filter(isJobId);
     } catch {
       return [];
     }

@@ -8,8 +8,7 @@ import { Leases } from './leases.ts';
 import { BUILTIN_NETWORKS, bridgeName, resolvConf, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
 import type { NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { runBatch } from './run.ts';
-
-const SBIN = '/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin';
+import { HOST_PATH } from '../hostPath.ts';
 
 type Tool = 'ip' | 'nsenter' | 'nft' | 'tc' | 'iptables-restore' | 'iptables';
 const PACKAGES: Record<Tool, string> = { ip: 'iproute2', nsenter: 'util-linux', nft: 'nftables', tc: 'iproute2', 'iptables-restore': 'iptables', iptables: 'iptables' };
@@ -79,7 +78,7 @@ export class NetworkManager {
     this.tools ??= { ip: '', nsenter: '', nft: '', tc: '', 'iptables-restore': '', iptables: '' };
     if (this.tools[name] === '') {
       try {
-        this.tools[name] = resolveCommand(name, SBIN);
+        this.tools[name] = resolveCommand(name, HOST_PATH);
       } catch {
         return null;
       }
