@@ -9,6 +9,22 @@ import type { Resolved } from './network.ts';
  * Creating a lease is O_EXCL, so two runs (or two agents) never get the same address, and
  * leases survive restarts. A lease holds the job id and its init's pid, for reconciliation.
  */
+/** Who holds an address: a job, and its --name when it has one (how other jobs of the network reach it). */
+export interface LeaseHolder {
+  jobId: string;
+  name?: string;
+}
+
+/** The lease file's one line: "jobId [name]". */
+function formatHolder(holder: LeaseHolder): string {
+  return holder.name === undefined ? holder.jobId : `${holder.jobId} ${holder.name}`;
+}
+
+function parseHolder(line: string): LeaseHolder {
+  const [jobId = '', name] = line.trim().split(' ');
+  return name === undefined ? { jobId } : { jobId, name };
+}
+
 export class Leases {
   private readonly dir: string;
 
@@ -17,10 +33,10 @@ export class Leases {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  private tryTake(ip: number, holder: string): boolean {
+  private tryTake(ip: number, holder: LeaseHolder): boolean {
     try {
       const fd = openSync(join(this.dir, formatIp(ip)), 'wx', 0o600);
-      writeSync(fd, `${holder}\n`);
+      writeSync(fd, `${formatHolder(holder)}\n`);
       closeSync(fd);
       return true;
     } catch (err) {
@@ -29,8 +45,8 @@ export class Leases {
     }
   }
 
-  /** Phase 1: the first free address of the range, or the one asked for. The holder is "jobId [name]". */
-  allocate(network: Resolved, holder: string, wanted?: number): number {
+  /** Phase 1: the first free address of the range, or the one asked for. */
+  allocate(network: Resolved, holder: LeaseHolder, wanted?: number): number {
     if (wanted !== undefined) {
       if (!this.tryTake(wanted, holder)) throw new HerdError('NETWORK', `--ip ${formatIp(wanted)} is in use by another job`);
       return wanted;
@@ -49,12 +65,12 @@ export class Leases {
     }
   }
 
-  /** Address → holder ("jobId [name]") of every lease. */
-  all(): Map<string, string> {
-    const leases = new Map<string, string>();
+  /** Address → holder of every lease. */
+  all(): Map<string, LeaseHolder> {
+    const leases = new Map<string, LeaseHolder>();
     for (const name of readdirSync(this.dir)) {
       try {
-        leases.set(name, readFileSync(join(this.dir, name), 'utf8').trim());
+        leases.set(name, parseHolder(readFileSync(join(this.dir, name), 'utf8')));
       } catch {
         // released meanwhile
       }

@@ -4,7 +4,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import { resolveCommand } from '../command.ts';
 import { bridgeBatch, IPTABLES_JUMPS, iptablesRestore, nftRuleset, planAttach, vethName } from './attachPlan.ts';
 import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp, type Cidr } from './cidr.ts';
-import { Leases } from './leases.ts';
+import { Leases, type LeaseHolder } from './leases.ts';
 import { BUILTIN_NETWORKS, bridgeName, resolvConf, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
 import type { NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { runBatch } from './run.ts';
@@ -51,7 +51,7 @@ interface Draining {
   ip: number;
   veth: string;
   /** The job's id and name, as its lease holds them. */
-  holder: string;
+  holder: LeaseHolder;
 }
 
 /** Networks on one host: their bridges, NAT rules, address leases and jobs' interfaces. */
@@ -161,7 +161,7 @@ export class NetworkManager {
       const leases = this.leases(spec);
       let changed = false;
       for (const [ip, holder] of leases.all()) {
-        const jobId = holder.split(' ')[0] ?? '';
+        const jobId = holder.jobId;
         if (present.has(vethName(jobId))) continue;
         leases.release(parseIp(ip, 'lease'));
         changed = true;
@@ -182,7 +182,7 @@ export class NetworkManager {
     const leases = this.leases(spec);
     let changed = false;
     for (const [ip, holder] of leases.all()) {
-      if (holder.split(' ')[0] !== jobId) continue;
+      if (holder.jobId !== jobId) continue;
       leases.release(parseIp(ip, 'lease'));
       changed = true;
     }
@@ -225,7 +225,7 @@ export class NetworkManager {
     const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
     if (existsSync(join(this.dir, spec.name, 'leases'))) {
       for (const [ip, holder] of this.leases(spec).all()) {
-        const [jobId, jobName] = holder.split(' ');
+        const { jobId, name: jobName } = holder;
         lines.push(`${ip}\t${[jobName, jobId].filter(Boolean).join(' ')}`);
       }
     }
@@ -300,10 +300,10 @@ export class NetworkManager {
     await this.ensure(spec);
     await this.settle(spec, { ip: wanted, name: jobName });
     const leases = this.leases(spec);
-    if (jobName !== undefined && [...leases.all().values()].some((holder) => holder.split(' ')[1] === jobName)) {
+    if (jobName !== undefined && [...leases.all().values()].some((holder) => holder.name === jobName)) {
       throw new HerdError('NETWORK', `a job named "${jobName}" is already running in network ${spec.name}`);
     }
-    const ip = leases.allocate(network, jobName === undefined ? jobId : `${jobId} ${jobName}`, wanted);
+    const ip = leases.allocate(network, jobName === undefined ? { jobId } : { jobId, name: jobName }, wanted);
     this.writeHosts(spec);
     let attachedVeth: string | null = null;
     return {
@@ -330,7 +330,7 @@ export class NetworkManager {
         if (attachedVeth === null) {
           leases.release(ip);
           this.writeHosts(spec);
-        } else this.drain({ spec, ip, veth: attachedVeth, holder: jobName === undefined ? jobId : `${jobId} ${jobName}` });
+        } else this.drain({ spec, ip, veth: attachedVeth, holder: jobName === undefined ? { jobId } : { jobId, name: jobName } });
       },
     };
   }
@@ -381,7 +381,7 @@ export class NetworkManager {
     const waits: Array<Promise<void>> = [];
     for (const entry of mine) {
       if (!present.has(entry.veth)) this.freeDrained(entry);
-      else if (wanted.all === true || entry.ip === wanted.ip || (wanted.name !== undefined && entry.holder.split(' ')[1] === wanted.name)) waits.push(this.deleteDrained(entry));
+      else if (wanted.all === true || entry.ip === wanted.ip || (wanted.name !== undefined && entry.holder.name === wanted.name)) waits.push(this.deleteDrained(entry));
     }
     await Promise.all(waits);
   }
