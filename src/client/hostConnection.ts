@@ -1,8 +1,8 @@
-import { asHerdError, HerdError, peerError } from '../protocol/errors.ts';
+import { asHerdError, fromStreamError, HerdError } from '../protocol/errors.ts';
 import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending, type DialledHost } from '../protocol/handshake.ts';
 import { keyId } from '../protocol/cert.ts';
 import { recordEnrolment } from './enrolments.ts';
-import type { JobResult, Message, Role, RunRequest } from '../protocol/messages.ts';
+import type { JobResult, Message, Role, RunRequest, StreamError } from '../protocol/messages.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import { agentTag } from '../shared/agentPaths.ts';
 import { wireSession } from '../shared/wire.ts';
@@ -388,6 +388,6 @@ export function isAgentSocketPath(path: string, helperSha256: string): boolean {
 }
 
 /** A host's stream error as the client's one error type, hint included. */
-function remoteError(message: { code: string; message: string; hint?: string }, host: string): HerdError {
-  return peerError(message.code, message.message, 'JOB_FAILED', { host, ...(message.hint === undefined ? {} : { hint: message.hint }) });
+function remoteError(message: StreamError, host: string): HerdError {
+  return fromStreamError(message, 'JOB_FAILED', host);
 }

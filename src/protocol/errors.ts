@@ -87,6 +87,24 @@ export function peerError(code: unknown, message: string, fallback: ErrorCode, o
   return new HerdError(fallback, `the peer reported ${JSON.stringify(quoted)}: ${message}`, options);
 }
 
+/** A stream's error message (messages.ts StreamError, spelled out here: messages.ts imports this file). */
+interface StreamError {
+  t: 'error';
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** A HerdError as the message that reports it on a stream. */
+export function toStreamError(error: HerdError): StreamError {
+  return { t: 'error', code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) };
+}
+
+/** A stream's error message as ours, the code judged as a peer's (see peerError). */
+export function fromStreamError(message: StreamError, fallback: ErrorCode, host?: string): HerdError {
+  return peerError(message.code, message.message, fallback, { ...(host === undefined ? {} : { host }), ...(message.hint === undefined ? {} : { hint: message.hint }) });
+}
+
 export function asHerdError(err: unknown, fallback: ErrorCode = 'INTERNAL'): HerdError {
   if (err instanceof HerdError) return err;
   const message = err instanceof Error ? err.message : String(err);

@@ -1,4 +1,4 @@
-import { asHerdError, HerdError } from '../protocol/errors.ts';
+import { asHerdError, HerdError, toStreamError } from '../protocol/errors.ts';
 import { hostAccept, hostHello, newNonce } from '../protocol/handshake.ts';
 import { keyId } from '../protocol/cert.ts';
 import type { Message, Role } from '../protocol/messages.ts';
@@ -6,7 +6,7 @@ import { allows } from '../protocol/roles.ts';
 import { Channel, type Session } from '../protocol/session.ts';
 import type { AgentState } from './agentState.ts';
 import { pinCa, storeHostCert } from './identity.ts';
-import type { Job } from './job.ts';
+import { jobTerms, type Job } from './job.ts';
 import { serveJobRequest, type ServedStreams } from './jobRequests.ts';
 import { scheduleJob } from './scheduleJob.ts';
 import { startJob } from './startJob.ts';
@@ -73,7 +73,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
   session.sendMessage(0, hostHello(agent.identity, phase.hostNonce));
 
   function streamError(stream: number, error: HerdError): void {
-    session.sendMessage(stream, { t: 'error', code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
+    session.sendMessage(stream, toStreamError(error));
     session.close(stream);
   }
 
@@ -118,12 +118,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
             hint: 'leaving the sandbox needs an admin certificate; other jobs get a network of their own',
           });
         }
-        const terms = {
-          owner: phase.subject,
-          ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
-          ...(message.graceMs === undefined ? {} : { graceMs: message.graceMs }),
-          ...(message.maxLogBytes === undefined ? {} : { maxLogBytes: message.maxLogBytes }),
-        };
+        const terms = jobTerms(phase.subject, message);
         if (message.schedule !== undefined) {
           session.sendMessage(stream, { t: 'jobs', jobs: [scheduleJob(agent, message, terms)] });
           session.close(stream);
@@ -149,7 +144,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
             done();
           },
           failed: (error) => {
-            session.sendMessage(stream, { t: 'error', code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
+            session.sendMessage(stream, toStreamError(error));
             done();
           },
           data: (channel, bytes) => session.write(stream, channel, bytes),

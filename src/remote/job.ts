@@ -3,7 +3,7 @@ import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { HerdError } from '../protocol/errors.ts';
-import type { JobInfo, JobResult, JobSignal } from '../protocol/messages.ts';
+import type { JobInfo, JobResult, JobSignal, RunRequest } from '../protocol/messages.ts';
 import { resolveCommand } from './command.ts';
 import { JobCgroup } from './cgroups/jobCgroup.ts';
 import type { CgroupPlan } from './cgroups/plan.ts';
@@ -40,6 +40,17 @@ export interface JobTerms {
   /** When a scheduled job was created and for when (it starts now, late or on time). */
   createdAt?: string;
   scheduledFor?: string;
+}
+
+/** A request's terms for the job it starts, owned by the certificate subject that asked. */
+export function jobTerms(owner: string, request: Pick<RunRequest, 'timeoutMs' | 'graceMs' | 'maxLogBytes'>, when: Pick<JobTerms, 'createdAt' | 'scheduledFor'> = {}): JobTerms {
+  return {
+    owner,
+    ...when,
+    ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+    ...(request.graceMs === undefined ? {} : { graceMs: request.graceMs }),
+    ...(request.maxLogBytes === undefined ? {} : { maxLogBytes: request.maxLogBytes }),
+  };
 }
 
 /** How an adopted job's network lease is given back when it ends. */

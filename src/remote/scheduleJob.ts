@@ -5,7 +5,7 @@ import type { JobInfo, RunRequest } from '../protocol/messages.ts';
 import type { AgentState } from './agentState.ts';
 import { DEFAULT_MAX_LOG_BYTES } from './jobs/jobLog.ts';
 import { currentBootId, toInfo, writeRecord, type JobRecord } from './jobs/jobRecord.ts';
-import type { JobTerms } from './job.ts';
+import { jobTerms, type JobTerms } from './job.ts';
 import { planFor, startJob } from './startJob.ts';
 import { newJobId } from './jobs/jobId.ts';
 
@@ -59,14 +59,7 @@ export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTe
 /** Starts a scheduled job whose time has come; a job that cannot start is recorded FAILED. */
 export function startScheduled(agent: AgentState, record: JobRecord): void {
   const request = record.request;
-  const terms: JobTerms = {
-    owner: record.owner,
-    createdAt: record.createdAt,
-    ...(record.scheduledFor === null ? {} : { scheduledFor: record.scheduledFor }),
-    ...(request?.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
-    ...(request?.graceMs === undefined ? {} : { graceMs: request.graceMs }),
-    ...(request?.maxLogBytes === undefined ? {} : { maxLogBytes: request.maxLogBytes }),
-  };
+  const terms = jobTerms(record.owner, request ?? {}, { createdAt: record.createdAt, ...(record.scheduledFor === null ? {} : { scheduledFor: record.scheduledFor }) });
   try {
     if (request === undefined) throw new HerdError('JOB_FAILED', 'the scheduled job\'s request is missing from its record');
     const env = agent.scheduler.takeEnv(record.id);
