@@ -74,7 +74,7 @@ export class LauncherPool {
     this.unregister(spare.jobId);
     let cgroup: JobCgroup;
     try {
-      cgroup = spare.cgroup.adopt(jobPlan);
+      cgroup = spare.cgroup.becomeJobs(jobPlan);
     } catch (err) {
       spare.child.kill('SIGKILL');
       throw err;

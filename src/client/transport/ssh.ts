@@ -197,7 +197,7 @@ async function reach(target: SshTarget, options: SshOptions, depth: number): Pro
         via = inner.client;
         continue;
       }
-      via = await handshake(hop, options, via === null ? undefined : await tunnel(via, hop, target));
+      via = await sshLogin(hop, options, via === null ? undefined : await tunnel(via, hop, target));
       hops.push(via);
     }
   } catch (err) {
@@ -205,7 +205,7 @@ async function reach(target: SshTarget, options: SshOptions, depth: number): Pro
     throw asHerdError(err).withHost(target.name);
   }
   try {
-    return { client: await handshake(target, options, via === null ? undefined : await tunnel(via, target, target)), hops };
+    return { client: await sshLogin(target, options, via === null ? undefined : await tunnel(via, target, target)), hops };
   } catch (err) {
     for (const hop of hops) hop.end();
     throw err;
@@ -222,8 +222,8 @@ function tunnel(via: Client, hop: SshTarget, target: SshTarget): Promise<Duplex>
   });
 }
 
-/** One SSH connection, directly or over `sock` (a tunnel through a jump host), host key checked, authenticated. */
-async function handshake(target: SshTarget, options: SshOptions, sock?: Duplex): Promise<Client> {
+/** One SSH login (SSH's own handshake, not herd's), directly or over `sock` (a tunnel through a jump host), host key checked, authenticated. */
+async function sshLogin(target: SshTarget, options: SshOptions, sock?: Duplex): Promise<Client> {
   const { Client } = (await import('ssh2')).default;
   // UserKnownHostsFile: every file is read; a new key is recorded in the first.
   const files = options.knownHostsFile !== undefined ? [options.knownHostsFile] : (target.ssh?.userKnownHostsFiles ?? []).length > 0 ? target.ssh!.userKnownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')];

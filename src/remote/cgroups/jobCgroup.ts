@@ -48,7 +48,7 @@ export class JobCgroup {
    * Makes this spare cgroup the job's: it was created under the job's id (cgroup v2 cannot rename a
    * cgroup), so only the job's limits remain to be written.
    */
-  adopt(jobPlan: CgroupPlan): JobCgroup {
+  becomeJobs(jobPlan: CgroupPlan): JobCgroup {
     if (jobPlan.leaves.join('\n') !== this.plan.leaves.join('\n')) {
       throw new HerdError('INTERNAL', "a spare cgroup does not have the shape of the job's");
     }
