@@ -22,6 +22,7 @@ import type { ConnectContext } from '../hostConnection.ts';
 import { pumpStdin } from '../stdinPump.ts';
 import { COLOUR_CHOICES, type ColourWhen } from '../colour.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
+import { isNetworkName } from '../../protocol/networkName.ts';
 
 export interface RunOptions extends GlobalOptions {
   command: string[];
@@ -118,7 +119,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const loaded = loadConfig(options.config);
   const targets = targetsOf(options, loaded);
   const network = options.network ?? loaded.config.defaults?.network;
-  if (network !== undefined && !/^[a-z0-9][a-z0-9-]{0,11}$/.test(network)) {
+  if (network !== undefined && !isNetworkName(network)) {
     throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);
   }
   const ssh = sshOptions(options, loaded);

@@ -1,5 +1,6 @@
 import { HerdError } from '../../protocol/errors.ts';
 import { assignable, broadcast, contains, parseCidr, parseIp, type Cidr } from './cidr.ts';
+import { isNetworkName } from '../../protocol/networkName.ts';
 
 /** A network jobs can join: a bridge on the host with its own CIDR, NAT to the outside. */
 export interface NetworkSpec {
@@ -23,8 +24,6 @@ export const BUILTIN_NETWORKS: readonly NetworkSpec[] = [
 
 /** Network modes that are not networks. */
 export const SPECIAL_MODES = ['none', 'host'] as const;
-
-const NAME = /^[a-z0-9][a-z0-9-]{0,11}$/;
 
 /** Bridge device of a named network: "hn-" and the name, within the kernel's 15 characters. */
 export function bridgeName(name: string): string {
@@ -59,7 +58,7 @@ export function resolveNetwork(spec: NetworkSpec): Resolved {
 }
 
 export function validateNetworkName(name: string): void {
-  if (!NAME.test(name)) {
+  if (!isNetworkName(name)) {
     throw new HerdError('INVALID_SPEC', `network name "${name}": 1-12 characters of a-z, 0-9 and -, starting with a letter or digit`);
   }
   if ((SPECIAL_MODES as readonly string[]).includes(name) || BUILTIN_NETWORKS.some((n) => n.name === name)) {
