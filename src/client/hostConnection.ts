@@ -10,7 +10,7 @@ import type { HelperAsset } from './buildInfo.ts';
 import type { HostTarget } from './hosts.ts';
 import type { RawChannel } from './transport/channel.ts';
 import { runBootstrap } from './transport/bootstrapDialogue.ts';
-import { cachedAgent, rememberAgent } from './agentCache.ts';
+import { cachedAgent, isAgentSocketPath, rememberAgent } from './agentCache.ts';
 import { connectLocalAgent, openLocal } from './transport/local.ts';
 import { connectSsh, type SshConnection, type SshOptions } from './transport/ssh.ts';
 import { connectOpenSsh } from './transport/openssh.ts';
@@ -374,18 +374,6 @@ export class HostConnection implements JobChannel {
 }
 
 
-
-/**
- * A socket path an agent may name in its welcome: absolute, no `..`, no control characters, and
- * the file name herd gives the agent of this helper (agent-<tag>.sock). Anything else is not
- * remembered, so a host cannot choose what the client dials next time.
- */
-export function isAgentSocketPath(path: string, helperSha256: string): boolean {
-  if (typeof path !== 'string' || path.length > 200 || !path.startsWith('/') || /[\u0000-\u001f\u007f]/.test(path)) return false;
-  const parts = path.split('/');
-  if (parts.some((p) => p === '..' || p === '.')) return false;
-  return parts.at(-1) === `agent-${agentTag(helperSha256)}.sock`;
-}
 
 /** A host's stream error as the client's one error type, hint included. */
 function remoteError(message: StreamError, host: string): HerdError {

@@ -1,5 +1,5 @@
 import { lstatSync, mkdirSync, realpathSync, type Stats } from 'node:fs';
-import { dirname, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import { HerdError } from '../protocol/errors.ts';
 
 /*
@@ -51,13 +51,19 @@ export function checkAncestors(dir: string, uid: number): void {
 }
 
 /** Creates (or finds) `dir` as this user's private directory, or says why it cannot be. */
-export function privateDirectory(dir: string): string {
+export function privateDirectory(given: string): string {
   const uid = process.getuid?.() ?? 0;
+  // A relative XDG_RUNTIME_DIR or TMPDIR is ignored by the spec; here it is refused, not resolved.
+  if (!isAbsolute(given)) throw unsafe(given, 'it is not an absolute path');
+  let dir: string;
   try {
-    checkAncestors(dir, uid);
+    checkAncestors(given, uid);
+    // Used from now on by its resolved path, whose every component was checked as a real directory:
+    // a link on the way (even a chain of them) cannot be retargeted under it later.
+    dir = join(realpathSync(dirname(given)), basename(given));
   } catch (err) {
     if (err instanceof HerdError) throw err;
-    throw unsafe(dir, `a directory above it cannot be examined: ${(err as Error).message}`);
+    throw unsafe(given, `a directory above it cannot be examined: ${(err as Error).message}`);
   }
   try {
     mkdirSync(dir, { mode: 0o700 });

@@ -8,7 +8,7 @@ import { concat } from '../protocol/bytes.ts';
 
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides that
 // reorder what a terminal shows.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\u001b': '\\e', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u0007': '\\a', '\b': '\\b' };
 
@@ -31,13 +31,32 @@ export function escapeControl(text: string): string {
 
 const HEX = '0123456789abcdef';
 
-/** Length of the well-formed UTF-8 sequence starting at i, or 0 if none starts there. */
+/** Length of the well-formed UTF-8 sequence starting at i (no overlong form, surrogate or value past U+10FFFF), or 0. */
 function sequenceAt(bytes: Uint8Array, i: number): number {
   const b = bytes[i]!;
-  const length = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-  if (length === 0 || i + length > bytes.length) return 0;
-  for (let k = 1; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return 0;
+  const second = bytes[i + 1];
+  if (second === undefined) return 0;
+  let length: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) length = 2;
+  else if (b >= 0xe0 && b <= 0xef) {
+    length = 3;
+    if (b === 0xe0) low = 0xa0;
+    if (b === 0xed) high = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    length = 4;
+    if (b === 0xf0) low = 0x90;
+    if (b === 0xf4) high = 0x8f;
+  } else return 0;
+  if (i + length > bytes.length || second < low || second > high) return 0;
+  for (let k = 2; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return 0;
   return length;
+}
+
+/** Code points escaped besides C0, DEL and C1: separators, bidi marks, overrides and isolates. */
+function isFormatControl(c: number): boolean {
+  return c === 0x061c || c === 0x200e || c === 0x200f || c === 0x2028 || c === 0x2029 || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
 /**
@@ -50,10 +69,13 @@ function scanAt(bytes: Uint8Array, i: number): [number, boolean] {
   if (b < 0x80) return [1, (b < 0x20 && b !== 0x09 && b !== 0x0a) || b === 0x7f];
   const length = sequenceAt(bytes, i);
   if (length === 0) return [1, b <= 0x9f];
-  if (length === 2) return [2, b === 0xc2 && bytes[i + 1]! <= 0x9f];
-  if (length === 3 && b === 0xe2) {
-    const c = (((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f)) + 0x2000;
-    return [3, c === 0x2028 || c === 0x2029 || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)];
+  if (length === 2) {
+    const c = ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
+    return [2, (c >= 0x80 && c <= 0x9f) || isFormatControl(c)];
+  }
+  if (length === 3) {
+    const c = ((b & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
+    return [3, isFormatControl(c)];
   }
   return [length, false];
 }
@@ -84,9 +106,9 @@ export function escapeControlBytes(bytes: Uint8Array): Uint8Array {
       out.push(bytes.subarray(plainFrom, i));
       const b = bytes[i]!;
       let escaped: string;
+      const c = length === 2 ? ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f) : length === 3 ? ((b & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f) : b;
       if (length === 1) escaped = b < 0x80 ? (NAMED[String.fromCharCode(b)] ?? hexByte(b)) : hexByte(b);
-      else if (length === 2) escaped = hexByte(bytes[i + 1]!);
-      else escaped = `\\u{${((((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f)) + 0x2000).toString(16)}}`;
+      else escaped = c <= 0xff ? hexByte(c) : `\\u{${c.toString(16)}}`;
       out.push(text.encode(escaped));
       plainFrom = i + length;
     }

@@ -116,7 +116,7 @@ export function parseCertificate(blob: Uint8Array): SshCertificate {
   const signed = blob.subarray(0, r.position);
   const sig = new Reader(r.string());
   const signature = { type: sig.text(), blob: sig.string() };
-  if (!r.done) throw new Error('trailing bytes after the certificate');
+  if (!r.done || !sig.done) throw new Error('trailing bytes after the certificate');
   return { type, plainKey, serial, certType, keyId, principals, validAfter, validBefore, criticalOptions, signatureKey, signed, signature };
 }
 
@@ -162,6 +162,7 @@ export function verifySshSignature(key: Uint8Array, data: Uint8Array, signature:
       const publicKey = createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: b64(q.subarray(1, 1 + curve.size)), y: b64(q.subarray(1 + curve.size)) }, format: 'jwk' });
       const sig = new Reader(signature.blob);
       const rs = concat([unsigned(sig.string(), curve.size), unsigned(sig.string(), curve.size)]);
+      if (!sig.done || rs.length !== 2 * curve.size) return false;
       return verify(curve.hash, data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, rs);
     }
     return false;
@@ -193,13 +194,14 @@ export function checkHostCertificate(
   }
   const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
   if (cert.certType !== 2) return { ok: false, why: 'a user certificate, not a host certificate' };
-  if (revoked.some((k) => same(k, cert.signatureKey) || same(k, cert.plainKey))) return { ok: false, why: 'its key or its CA is revoked (@revoked)' };
+  if (revoked.some((k) => same(k, cert.signatureKey) || same(k, cert.plainKey) || same(k, blob))) return { ok: false, why: 'its key or its CA is revoked (@revoked)' };
   if (!authorities.some((k) => same(k, cert.signatureKey))) return { ok: false, why: 'it is signed by a CA that known_hosts does not trust for this host' };
   if (!verifySshSignature(cert.signatureKey, cert.signed, cert.signature)) return { ok: false, why: 'the CA signature does not verify' };
   const now = BigInt(nowSeconds);
   if (now < cert.validAfter) return { ok: false, why: 'it is not valid yet' };
   if (now >= cert.validBefore) return { ok: false, why: 'it has expired' };
-  if (!cert.principals.some((p) => p.toLowerCase() === host.toLowerCase())) {
+  // As OpenSSH: the host name lowercased, each principal as written.
+  if (!cert.principals.includes(host.toLowerCase())) {
     return { ok: false, why: `it names ${cert.principals.length === 0 ? 'no host' : cert.principals.join(', ')}, not ${host}` };
   }
   if (cert.criticalOptions.length > 0) return { ok: false, why: 'it carries critical options' };

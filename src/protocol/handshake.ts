@@ -114,15 +114,13 @@ export function clientAuth(
       hint: 'an admin runs any herd command on it once (that enrols it); then your certificate works there',
     });
   }
-  let hostCertified = false;
   if (hello.trustedCa !== null) {
     if (hello.hostCert === null) {
-      // An enrolled host has a certificate from its first admin; one without can be anyone.
-      if (!admin) {
-        throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host says it trusts your CA but shows no host certificate from it, so it cannot prove it is a host of your fleet', {
-          hint: 'an admin can certify it by running any herd command on it (check its SSH host key first)',
-        });
-      }
+      // An enrolled host has a certificate from its first admin; one without can be anyone, and an
+      // admin signing for it would certify whoever relays a real host's hello (a man in the middle).
+      throw new HerdError('CERT_UNTRUSTED', 'host-hello: the host says it trusts your CA but shows no host certificate from it, so it cannot prove it is a host of your fleet', {
+        hint: 'if it is yours and lost its certificate, remove ca.pub from its state directory (/var/lib/herd for root) and run herd on it once as an admin to enrol it again',
+      });
     } else {
       const body = verifyCert(hello.hostCert, client.caKey, nowSeconds);
       if (body.role !== 'host' || body.publicKey !== toBase64Url(hostKey)) {
@@ -133,13 +131,13 @@ export function clientAuth(
           hint: 'another host of your fleet answered for this one (check DNS, addresses and ~/.ssh/config), or the host was enrolled under another address',
         });
       }
-      hostCertified = true;
     }
   }
   const sig = sign(concat([CLIENT_PROOF, utf8(hello.nonce), utf8(clientNonce), hostKey]), client.secretKey);
   const auth: Auth = { t: 'auth', version, nonce: clientNonce, cert: client.cert, sig: toBase64Url(sig) };
   if (hello.trustedCa === null) auth.caKey = toBase64Url(client.caKey);
-  if (!hostCertified && client.caSecretKey !== undefined) {
+  // Enrolment: only of a host that trusts no CA yet.
+  if (hello.trustedCa === null && client.caSecretKey !== undefined) {
     auth.hostCert = issueCert(
       { publicKey: client.caKey, secretKey: client.caSecretKey },
       { subject: dialled.enrolAs, role: 'host', publicKey: hostKey, now: nowSeconds, ttlSeconds: HOST_CERT_TTL_SECONDS },
@@ -191,7 +189,8 @@ export function hostAccept(auth: Auth, host: HostIdentity, hostNonce: string, no
     throw new HerdError('CERT_UNTRUSTED', `auth: the client could not prove it holds the key of certificate "${body.subject}"`);
   }
   let hostCert: string | null = null;
-  if (auth.hostCert !== undefined && body.role === 'admin') {
+  // Only at enrolment, or for a host without one: a certificate it has is never replaced.
+  if (auth.hostCert !== undefined && body.role === 'admin' && (pinCa !== null || host.hostCert === null)) {
     const hostBody = verifyCert(auth.hostCert, ca, nowSeconds);
     if (hostBody.role === 'host' && hostBody.publicKey === toBase64Url(host.hostKey.publicKey)) hostCert = auth.hostCert;
   }

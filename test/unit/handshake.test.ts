@@ -106,11 +106,20 @@ test('enrolment: the admin signs the host key under the address it dialled, and 
   assert.not.ok(clientAuth(hostHello(known, newNonce()), client(ca, 'admin', true), newNonce(), now, H1).enrolled, 'a certified host is not signed again');
 });
 
-test('a host that claims our CA but shows no certificate gets nothing from a user; an admin certifies it', () => {
+test('a host that claims our CA but shows no certificate gets nothing, from a user or an admin (no re-enrolment by relay)', () => {
   const ca = generateKeyPair();
   const host: HostIdentity = { hostKey: generateKeyPair(), hostCert: null, caKey: ca.publicKey };
   assert.is(codeOf(() => clientAuth(hostHello(host, newNonce()), client(ca, 'user', false), newNonce(), now, H1)), 'CERT_UNTRUSTED');
-  assert.ok(clientAuth(hostHello(host, newNonce()), client(ca, 'admin', true), newNonce(), now, H1).enrolled);
+  assert.is(codeOf(() => clientAuth(hostHello(host, newNonce()), client(ca, 'admin', true), newNonce(), now, H1)), 'CERT_UNTRUSTED');
+});
+
+test('a host never replaces the certificate it has with one an admin sends', () => {
+  const ca = generateKeyPair();
+  const host = certifiedHost(ca);
+  const nh = newNonce();
+  const { auth } = clientAuth(hostHello(host, nh), client(ca, 'admin', true), newNonce(), now, H1);
+  const forged = issueCert(ca, { subject: '10.66.6.6', role: 'host', publicKey: host.hostKey.publicKey, now, ttlSeconds: 3600 });
+  assert.is(hostAccept({ ...auth, hostCert: forged }, host, nh, now).hostCert, null);
 });
 
 test('a host of the fleet answering for another: its certificate names another host, and is refused', () => {

@@ -5,6 +5,10 @@ import { MAX_PARTIAL_LINE, PrefixedLines, SPLIT_MARKER } from '../../src/client/
 import { errorLine } from '../../src/client/render.ts';
 import { outputFileName } from '../../src/client/runOutput.ts';
 import { escapeControlBytes } from '../../src/client/safeText.ts';
+import { isAgentSocketPath } from '../../src/client/agentCache.ts';
+import { privateDirectory } from '../../src/client/privateDir.ts';
+import { agentTag } from '../../src/shared/agentPaths.ts';
+import { codeOf } from './codeOf.ts';
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 
@@ -13,6 +17,29 @@ test('escapeControlBytes: C0, DEL, C1 (in UTF-8 and alone), bidi and separators 
   assert.is(Buffer.from(escapeControlBytes(input)).toString('latin1'), Buffer.from('a\\e]0;title\\ab\\rc\\x7f\\x9b2J\\u{202e}d\te\n\\u{2028}é\\x9bA').toString('latin1') + '\u00ff\u00fe');
   const plain = Buffer.from('plain text, ünïcödé, \t and\n');
   assert.ok(escapeControlBytes(plain) === plain, 'nothing to escape: the same buffer');
+});
+
+test('escapeControlBytes: overlong and surrogate encodings never pass as text; bidi marks and U+061C escaped', () => {
+  const out = (bytes: number[] | string): string => Buffer.from(escapeControlBytes(typeof bytes === 'string' ? Buffer.from(bytes) : Uint8Array.from(bytes))).toString('latin1');
+  assert.not.match(out([0xe0, 0x80, 0x9b, 0x5b, 0x33, 0x31, 0x6d]), /[\x80-\x9f]/, 'an overlong ESC');
+  assert.not.match(out([0xf0, 0x80, 0x80, 0x9b]), /[\x80-\x9f]/);
+  assert.not.match(out([0xed, 0xa0, 0x80]), /\xa0\x80/, 'a surrogate is not a sequence');
+  assert.is(out('a\u200fb\u200ec\u061cd'), 'a\\u{200f}b\\u{200e}c\\u{61c}d');
+});
+
+test('agent socket paths: only herd\'s own shape, in a herd state directory', () => {
+  const tag = 'a'.repeat(64);
+  const name = `agent-${agentTag(tag)}.sock`;
+  assert.ok(isAgentSocketPath(`/var/lib/herd/${name}`, tag));
+  assert.ok(isAgentSocketPath(`/home/u/.cache/herd/${name}`, tag));
+  assert.not.ok(isAgentSocketPath(`/tmp/${name}`, tag), 'a directory the host chose');
+  assert.not.ok(isAgentSocketPath(`/var/lib/herd/../../tmp/herd/${name}`, tag));
+  assert.not.ok(isAgentSocketPath(`herd/${name}`, tag));
+  assert.not.ok(isAgentSocketPath('/var/lib/herd/agent-other.sock', tag));
+});
+
+test('the private runtime directory: a relative path is refused, not resolved', () => {
+  assert.is(codeOf(() => privateDirectory('run/herd')), 'STATE_UNSAFE');
 });
 
 test('prefixed lines: a control sequence split over two chunks is escaped as one', () => {
