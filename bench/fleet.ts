@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { stringify } from 'yaml';
 import { REPO, up } from '../fixtures/testbed/testbed.ts';
 import { measure, type Timing } from './measure.ts';
+import { configureHerd, peerSshOptions } from './testbedClient.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 50);
@@ -35,9 +35,8 @@ process.on('SIGINT', () => {
 });
 
 try {
-  mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
-  writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }])) }));
-  const sshOptions = ['-F', 'none', '-i', bed.clientKey, '-o', `UserKnownHostsFile=${bed.knownHosts}`, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
+  configureHerd(bed);
+  const sshOptions = peerSshOptions(bed);
   const all = `h[1-${HOSTS}]`;
   const addresses = bed.hosts.map((h) => h.address);
   const inventory = join(bed.home, 'inventory.ini');

@@ -8,9 +8,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { REPO, up } from '../fixtures/testbed/testbed.ts';
 import { measure, type Timing } from './measure.ts';
+import { configureHerd, peerSshOptions } from './testbedClient.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const BYTES = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
@@ -48,10 +48,9 @@ process.on('SIGINT', () => {
 try {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: bed.home };
   delete env.SSH_AUTH_SOCK;
-  mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
-  writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: { h1: { address: bed.hosts[0]!.address, user: 'root' } } }));
+  configureHerd(bed, [bed.hosts[0]!]);
   const h1 = bed.hosts[0]!;
-  const sshOptions = ['-F', 'none', '-i', bed.clientKey, '-o', `UserKnownHostsFile=${bed.knownHosts}`, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
+  const sshOptions = peerSshOptions(bed);
   const command = ['head', '-c', String(BYTES), '/dev/zero'];
   await measure('warm-up', 1, [process.execPath, herdJs, 'run', '-H', 'h1', '--', 'true'], env);
   const agentPid = bed.processes(h1).find((p) => p.argv[0] !== '/bin/sh' && p.argv.at(-1) === 'agent')!.pid;

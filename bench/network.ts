@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { REPO, up } from '../fixtures/testbed/testbed.ts';
+import { configureHerd } from './testbedClient.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 const herdJs = join(REPO, 'dist', 'herd.js');
@@ -36,8 +36,7 @@ const median = (xs: number[]): number => {
 const bed = await up(1);
 try {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: bed.home };
-  mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
-  writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: { h1: { address: bed.hosts[0]!.address, user: 'root' } } }));
+  configureHerd(bed, [bed.hosts[0]!]);
   const create = spawn(process.execPath, [herdJs, 'network', 'create', 'bench', '--cidr', '10.77.0.0/24', '-H', 'h1'], { env, stdio: 'inherit' });
   await new Promise((resolve) => create.once('close', resolve));
   const modes = [['none'], ['bridge'], ['bench']];

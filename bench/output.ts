@@ -9,9 +9,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { REPO, up } from '../fixtures/testbed/testbed.ts';
 import { measure, type Timing } from './measure.ts';
+import { configureHerd, peerSshOptions } from './testbedClient.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const herdJs = join(REPO, 'dist', 'herd.js');
@@ -26,9 +26,8 @@ process.on('SIGINT', () => {
 try {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: bed.home };
   delete env.SSH_AUTH_SOCK;
-  mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
-  writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }])) }));
-  const sshOptions = ['-F', 'none', '-i', bed.clientKey, '-o', `UserKnownHostsFile=${bed.knownHosts}`, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
+  configureHerd(bed);
+  const sshOptions = peerSshOptions(bed);
   const addresses = bed.hosts.map((h) => h.address).join(',');
   const lines = `yes ${'x'.repeat(98)} | head -c ${MB}M`;
   await measure('warm-up', 1, [process.execPath, herdJs, 'run', '-H', 'h1,h2', '--', 'true'], env);

@@ -8,9 +8,9 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { REPO, up } from '../fixtures/testbed/testbed.ts';
 import { measure, type Timing } from './measure.ts';
+import { configureHerd, peerSshOptions } from './testbedClient.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 10);
@@ -27,9 +27,8 @@ process.on('SIGINT', () => {
 try {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: bed.home };
   delete env.SSH_AUTH_SOCK;
-  mkdirSync(join(bed.home, '.config', 'herd'), { recursive: true });
-  writeFileSync(join(bed.home, '.config', 'herd', 'config.yml'), stringify({ hosts: Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }])) }));
-  const sshOptions = ['-F', 'none', '-i', bed.clientKey, '-o', `UserKnownHostsFile=${bed.knownHosts}`, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
+  configureHerd(bed);
+  const sshOptions = peerSshOptions(bed);
   const h1 = bed.hosts[0]!;
   const all = bed.hosts.map((h) => h.name).join(',');
   const addresses = bed.hosts.map((h) => h.address);

@@ -1,3 +1,5 @@
+import { isTerminal } from './terminal.ts';
+
 /** When host names are painted: auto (a terminal, and NO_COLOR unset), always, never. */
 export type ColourWhen = 'auto' | 'always' | 'never';
 
@@ -7,7 +9,7 @@ export function useColour(stream: NodeJS.WritableStream, when: ColourWhen): bool
   if (when !== 'auto') return when === 'always';
   // https://no-color.org: any non-empty value turns colour off.
   if ((process.env.NO_COLOR ?? '') !== '') return false;
-  return (stream as { isTTY?: boolean }).isTTY === true;
+  return isTerminal(stream);
 }
 
 // Readable on dark and light terminals; red is left for failures.

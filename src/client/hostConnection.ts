@@ -181,13 +181,14 @@ export class HostConnection implements JobChannel {
         }
         try {
           if (step === 'hello' && message.t === 'hello') {
-            const answer = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), this.dialled());
+            const dialled = this.dialled();
+            const answer = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), dialled);
             pending = answer.pending;
             if (answer.enrolled) {
               recordEnrolment({
                 time: new Date().toISOString(),
                 dialled: this.target.name,
-                subject: this.dialled().enrolAs,
+                subject: dialled.enrolAs,
                 hostKey: message.hostKey,
                 ca: keyId(context.identity.caKey),
               });

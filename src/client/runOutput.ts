@@ -10,6 +10,7 @@ import { OutputGate } from './outputGate.ts';
 import { errorLine, resultNote, runReportJson } from './render.ts';
 import type { Io } from './commands/types.ts';
 import { foldNodeset } from './nodeset.ts';
+import { isTerminal } from './terminal.ts';
 
 /** How `herd run` shows the output of its jobs: live, gathered, into files, as events or one document. */
 export type OutputMode = 'live' | 'gather' | 'dir' | 'ndjson' | 'json';
@@ -23,10 +24,6 @@ export interface RunOutput {
   hostDone(outcome: HostOutcome): void;
   /** Every host is done (or the run was interrupted): what is left to print. */
   end(outcomes: readonly HostOutcome[]): void;
-}
-
-function isTerminal(stream: unknown): boolean {
-  return (stream as { isTTY?: boolean }).isTTY === true;
 }
 
 /** Errors, notes (OOM) and, for several hosts, the summary line: on stderr, after the output. */
@@ -50,7 +47,7 @@ class Progress {
   constructor(io: Io, total: number) {
     this.io = io;
     this.total = total;
-    this.enabled = (io.stderr as { isTTY?: boolean }).isTTY === true && total > 1;
+    this.enabled = isTerminal(io.stderr) && total > 1;
   }
 
   hostDone(outcome: HostOutcome): void {

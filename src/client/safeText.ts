@@ -29,8 +29,6 @@ export function escapeControl(text: string): string {
   return text.replace(CONTROL, escapeOne);
 }
 
-const HEX = '0123456789abcdef';
-
 /** Length of the well-formed UTF-8 sequence starting at i (no overlong form, surrogate or value past U+10FFFF), or 0. */
 function sequenceAt(bytes: Uint8Array, i: number): number {
   const b = bytes[i]!;
@@ -60,28 +58,24 @@ function isFormatControl(c: number): boolean {
 }
 
 /**
- * At byte i: [length, control]. Controls are those of CONTROL, in UTF-8, plus any byte 0x80-0x9f
- * that is not inside a well-formed sequence (a terminal not in UTF-8 mode reads it as a C1
- * control); other bytes, invalid UTF-8 included, are plain.
+ * At byte i: [length, control], control the code point to escape or null. Controls are those of
+ * CONTROL, in UTF-8, plus any byte 0x80-0x9f that is not inside a well-formed sequence (a terminal
+ * not in UTF-8 mode reads it as a C1 control); other bytes, invalid UTF-8 included, are plain.
  */
-function scanAt(bytes: Uint8Array, i: number): [number, boolean] {
+function scanAt(bytes: Uint8Array, i: number): [number, number | null] {
   const b = bytes[i]!;
-  if (b < 0x80) return [1, (b < 0x20 && b !== 0x09 && b !== 0x0a) || b === 0x7f];
+  if (b < 0x80) return [1, (b < 0x20 && b !== 0x09 && b !== 0x0a) || b === 0x7f ? b : null];
   const length = sequenceAt(bytes, i);
-  if (length === 0) return [1, b <= 0x9f];
+  if (length === 0) return [1, b <= 0x9f ? b : null];
   if (length === 2) {
     const c = ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
-    return [2, (c >= 0x80 && c <= 0x9f) || isFormatControl(c)];
+    return [2, (c >= 0x80 && c <= 0x9f) || isFormatControl(c) ? c : null];
   }
   if (length === 3) {
     const c = ((b & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
-    return [3, isFormatControl(c)];
+    return [3, isFormatControl(c) ? c : null];
   }
-  return [length, false];
-}
-
-function hexByte(b: number): string {
-  return `\\x${HEX[b >> 4]}${HEX[b & 15]}`;
+  return [length, null];
 }
 
 /**
@@ -94,7 +88,7 @@ export function escapeControlBytes(bytes: Uint8Array): Uint8Array {
   for (;;) {
     if (i >= bytes.length) return bytes;
     const [length, control] = scanAt(bytes, i);
-    if (control) break;
+    if (control !== null) break;
     i += length;
   }
   const text = new TextEncoder();
@@ -102,14 +96,8 @@ export function escapeControlBytes(bytes: Uint8Array): Uint8Array {
   let plainFrom = i;
   while (i < bytes.length) {
     const [length, control] = scanAt(bytes, i);
-    if (control) {
-      out.push(bytes.subarray(plainFrom, i));
-      const b = bytes[i]!;
-      let escaped: string;
-      const c = length === 2 ? ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f) : length === 3 ? ((b & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f) : b;
-      if (length === 1) escaped = b < 0x80 ? (NAMED[String.fromCharCode(b)] ?? hexByte(b)) : hexByte(b);
-      else escaped = c <= 0xff ? hexByte(c) : `\\u{${c.toString(16)}}`;
-      out.push(text.encode(escaped));
+    if (control !== null) {
+      out.push(bytes.subarray(plainFrom, i), text.encode(escapeOne(String.fromCodePoint(control))));
       plainFrom = i + length;
     }
     i += length;

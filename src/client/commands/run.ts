@@ -23,6 +23,7 @@ import { pumpStdin } from '../stdinPump.ts';
 import { COLOUR_CHOICES, type ColourWhen } from '../colour.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
 import { isNetworkName } from '../../protocol/networkName.ts';
+import { isTerminal } from '../terminal.ts';
 
 export interface RunOptions extends GlobalOptions {
   command: string[];
@@ -252,7 +253,7 @@ function reportDetached(list: readonly HostOutcome[], json: boolean, io: Io): Co
       else io.stdout.write(list.length > 1 ? `${o.host}: ${o.jobId}\n` : `${o.jobId}\n`);
     }
     const first = list.find((o) => o.job !== undefined)?.job;
-    if (first !== undefined && (io.stderr as { isTTY?: boolean }).isTTY === true) {
+    if (first !== undefined && isTerminal(io.stderr)) {
       io.stderr.write(first.state === 'SCHEDULED' ? `herd: scheduled for ${first.scheduledFor}; herd job list shows it\n` : `herd: follow it with: herd job logs -f ${first.id}\n`);
     }
   }

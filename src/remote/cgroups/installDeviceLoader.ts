@@ -4,6 +4,17 @@ import { installExecutable, removeExecutable } from '../static/install.ts';
 import { deviceLoader } from './deviceLoader.ts';
 import { newJobId } from '../jobs/jobId.ts';
 
+/**
+ * Runs herd-devices on a cgroup v2 directory: null once the policy is attached, else what went wrong
+ * (the step it names on stderr, and the errno it exits with).
+ */
+export function runDeviceLoader(loader: string, dir: string): string | null {
+  const result = spawnSync(loader, [dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+  if (result.status === 0) return null;
+  const said = result.stderr?.toString().replace(/\s+/g, ' ').trim() || result.error?.message || 'no reason given';
+  return `${said} (errno ${result.status})`;
+}
+
 /** herd-devices, written and checked, or why this cgroup v2 host cannot enforce the device policy. */
 export type DeviceLoaderSupport = { loader: string } | { problem: string };
 
@@ -22,14 +33,13 @@ export function installDeviceLoader(stateDir: string, cgroupRoot: string): Devic
   } catch (err) {
     return { problem: `cannot create a cgroup to try the device policy in: ${(err as Error).message}` };
   }
-  const result = spawnSync(installed.path, [probe], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+  const problem = runDeviceLoader(installed.path, probe);
   try {
     rmdirSync(probe);
   } catch {
     // left for the next agent to remove as abandoned
   }
-  if (result.status === 0) return { loader: installed.path };
+  if (problem === null) return { loader: installed.path };
   removeExecutable(installed.path);
-  const said = result.stderr?.toString().replace(/\s+/g, ' ').trim() || result.error?.message || 'no reason given';
-  return { problem: `this host does not take herd's eBPF device policy: ${said} (errno ${result.status})` };
+  return { problem: `this host does not take herd's eBPF device policy: ${problem}` };
 }

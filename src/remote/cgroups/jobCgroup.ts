@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { HerdError } from '../../protocol/errors.ts';
 import type { JobUsage } from '../../protocol/messages.ts';
 import { readText } from './facts.ts';
+import { runDeviceLoader } from './installDeviceLoader.ts';
 import type { CgroupPlan, UsageSource } from './plan.ts';
 
 /** A job's cgroups on the host: created from a plan, joined by the job's init, read and removed after. */
@@ -131,10 +131,8 @@ export class JobCgroup {
  * job waits).
  */
 function attachDevicePolicy(loader: string, dir: string): void {
-  const result = spawnSync(loader, [dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
-  if (result.status === 0) return;
-  const said = result.stderr?.toString().replace(/\s+/g, ' ').trim() || result.error?.message || `status ${result.status}`;
-  throw new HerdError('ISOLATION_UNSUPPORTED', `cannot attach the device policy to ${dir}: ${said} (errno ${result.status})`);
+  const problem = runDeviceLoader(loader, dir);
+  if (problem !== null) throw new HerdError('ISOLATION_UNSUPPORTED', `cannot attach the device policy to ${dir}: ${problem}`);
 }
 
 /** 50 × 20 ms: a second for the last processes of a job to exit after SIGKILL. */
