@@ -10,8 +10,8 @@ import { networkModule } from './commands/network.ts';
 import { persistDaemonModule, persistModule } from './commands/persist.ts';
 import { runModule } from './commands/run.ts';
 import type { CommandModule, CommandResult, Io } from './commands/types.ts';
-import { EXIT_HERD_ERROR, EXIT_USAGE } from './outcome.ts';
-import { errorLine } from './render.ts';
+import { EXIT_HERD_ERROR, EXIT_USAGE } from './output/outcome.ts';
+import { errorLine } from './output/render.ts';
 
 const io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 

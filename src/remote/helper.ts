@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
-import { runAgent } from './agent.ts';
+import { runAgent } from './agent/agent.ts';
 import { statePaths } from '../shared/agentPaths.ts';
-import { runRelay } from './relay.ts';
+import { runRelay } from './agent/relay.ts';
 import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
 import { runtimeProblem } from '../shared/runtime.ts';
-import { checkStateDirectory, closeInheritedDescriptors } from './hygiene.ts';
+import { checkStateDirectory, closeInheritedDescriptors } from './agent/hygiene.ts';
 
 /*
  * The helper, bundled into one file and cached on each host under its hash.

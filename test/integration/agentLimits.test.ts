@@ -14,7 +14,7 @@ import { encodeFrame, FrameDecoder, FrameType } from '../../src/protocol/frame.t
 import { clientAuth, newNonce } from '../../src/protocol/handshake.ts';
 import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../src/protocol/limits.ts';
 import type { HostHello } from '../../src/protocol/messages.ts';
-import { clientIdentity, loadConfig } from '../../src/client/config.ts';
+import { clientIdentity, loadConfig } from '../../src/client/config/config.ts';
 import { agentPids, gate, herd, localHome, sleep, stopAgentsAndWait, stopJobs } from './harness.ts';
 
 const Limits = suite('the agent cannot be exhausted by a client');

@@ -4,7 +4,7 @@ import { expandCpuList, splitDevice } from '../../src/remote/cgroups/facts.ts';
 import { detectHierarchy, type Hierarchy } from '../../src/remote/cgroups/hierarchy.ts';
 import { planCgroup, type CgroupFacts } from '../../src/remote/cgroups/plan.ts';
 import { parseCpuList } from '../../src/shared/cpuList.ts';
-import { parseMountinfo } from '../../src/remote/mountinfo.ts';
+import { parseMountinfo } from '../../src/remote/system/mountinfo.ts';
 import { codeOf } from './codeOf.ts';
 
 const HYBRID = parseMountinfo(

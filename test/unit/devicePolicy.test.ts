@@ -6,8 +6,8 @@ import { deviceProgram, encodeProgram, JOB_DEVICES, runDeviceProgram, v1DeviceWr
 import { splitDevice } from '../../src/remote/cgroups/facts.ts';
 import { detectHierarchy } from '../../src/remote/cgroups/hierarchy.ts';
 import { planCgroup, type CgroupFacts } from '../../src/remote/cgroups/plan.ts';
-import { DEVICES } from '../../src/remote/sandboxPlan.ts';
-import { parseMountinfo } from '../../src/remote/mountinfo.ts';
+import { DEVICES } from '../../src/remote/sandbox/sandboxPlan.ts';
+import { parseMountinfo } from '../../src/remote/system/mountinfo.ts';
 
 const program = encodeProgram(deviceProgram());
 const rw = { read: true, write: true };

@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { peerError } from '../../src/protocol/errors.ts';
-import { MAX_PARTIAL_LINE, PrefixedLines, SPLIT_MARKER } from '../../src/client/lineWriter.ts';
-import { errorLine } from '../../src/client/render.ts';
-import { outputFileName } from '../../src/client/runOutput.ts';
-import { escapeControlBytes } from '../../src/client/safeText.ts';
-import { isAgentSocketPath } from '../../src/client/agentCache.ts';
-import { privateDirectory } from '../../src/client/privateDir.ts';
+import { MAX_PARTIAL_LINE, PrefixedLines, SPLIT_MARKER } from '../../src/client/output/lineWriter.ts';
+import { errorLine } from '../../src/client/output/render.ts';
+import { outputFileName } from '../../src/client/output/runOutput.ts';
+import { escapeControlBytes } from '../../src/client/output/safeText.ts';
+import { isAgentSocketPath } from '../../src/client/state/agentCache.ts';
+import { privateDirectory } from '../../src/client/state/privateDir.ts';
 import { agentTag } from '../../src/shared/agentPaths.ts';
 import { codeOf } from './codeOf.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseExitLine, parseInitReport } from '../../src/remote/initControl.ts';
-import { INIT_SCRIPT, USERNS_SCRIPT } from '../../src/remote/init.ts';
+import { parseExitLine, parseInitReport } from '../../src/remote/sandbox/initControl.ts';
+import { INIT_SCRIPT, USERNS_SCRIPT } from '../../src/remote/sandbox/init.ts';
 
 test('init reports: each line of the declared protocol, and what is not one', () => {
   assert.equal(parseInitReport('pid 4242'), { kind: 'pid', pid: 4242 });

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { JobLog } from '../../src/remote/jobs/jobLog.ts';
-import { LogCursor } from '../../src/remote/jobs/logCursor.ts';
-import { decodeLogHeader, encodeLogRecord, LOG_FILE } from '../../src/remote/jobs/logFormat.ts';
-import { LineCounter, LogSelection } from '../../src/remote/jobs/logSelection.ts';
-import { LogStream, type LogOutput, type LogSource } from '../../src/remote/jobs/logStream.ts';
+import { JobLog } from '../../src/remote/jobs/logs/jobLog.ts';
+import { LogCursor } from '../../src/remote/jobs/logs/logCursor.ts';
+import { decodeLogHeader, encodeLogRecord, LOG_FILE } from '../../src/remote/jobs/logs/logFormat.ts';
+import { LineCounter, LogSelection } from '../../src/remote/jobs/logs/logSelection.ts';
+import { LogStream, type LogOutput, type LogSource } from '../../src/remote/jobs/logs/logStream.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const both = new Set<1 | 2>([1, 2]);

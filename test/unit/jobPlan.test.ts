@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { environmentBlock, hostOwner, jobArgv, KEPT_CAPABILITIES, launchScript, planJob, type PlanContext } from '../../src/remote/jobPlan.ts';
-import { idMapLine, JOB_IDS, rangeConflicts } from '../../src/remote/idmap.ts';
-import { ENV_SCRIPT, INIT_NAME, USERNS_NAME } from '../../src/remote/init.ts';
+import { environmentBlock, hostOwner, jobArgv, KEPT_CAPABILITIES, launchScript, planJob, type PlanContext } from '../../src/remote/jobs/jobPlan.ts';
+import { idMapLine, JOB_IDS, rangeConflicts } from '../../src/remote/sandbox/idmap.ts';
+import { ENV_SCRIPT, INIT_NAME, USERNS_NAME } from '../../src/remote/sandbox/init.ts';
 import { spawnSync } from 'node:child_process';
-import { parseMountinfo } from '../../src/remote/mountinfo.ts';
-import { planSandbox, renderFstab, type RootEntry } from '../../src/remote/sandboxPlan.ts';
+import { parseMountinfo } from '../../src/remote/system/mountinfo.ts';
+import { planSandbox, renderFstab, type RootEntry } from '../../src/remote/sandbox/sandboxPlan.ts';
 import { codeOf } from './codeOf.ts';
 
 const MOUNTINFO = [

@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatDuration, parseWhen } from '../../src/client/durations.ts';
-import { jobTable } from '../../src/client/jobRender.ts';
-import { StampedLines } from '../../src/client/lineWriter.ts';
-import { jobExitStatus, overallStatus, summaryLine, type HostOutcome } from '../../src/client/outcome.ts';
+import { formatDuration, parseWhen } from '../../src/client/units/durations.ts';
+import { jobTable } from '../../src/client/output/jobRender.ts';
+import { StampedLines } from '../../src/client/output/lineWriter.ts';
+import { jobExitStatus, overallStatus, summaryLine, type HostOutcome } from '../../src/client/output/outcome.ts';
 import { HerdError } from '../../src/protocol/errors.ts';
 import { parseMessage, type JobInfo, type JobResult } from '../../src/protocol/messages.ts';
 import { endState } from '../../src/remote/jobs/jobRecord.ts';

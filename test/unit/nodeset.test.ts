@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { resolveHosts } from '../../src/client/hosts.ts';
-import { expandInventoryName, parseInventory } from '../../src/client/inventory.ts';
-import { excludeNodes, expandNodeset, foldNodeset } from '../../src/client/nodeset.ts';
+import { resolveHosts } from '../../src/client/hosts/targets.ts';
+import { expandInventoryName, parseInventory } from '../../src/client/hosts/inventory.ts';
+import { excludeNodes, expandNodeset, foldNodeset } from '../../src/client/hosts/nodeset.ts';
 import type { HerdError } from '../../src/protocol/errors.ts';
 
 const groups = (table: Record<string, string[]>) => (name: string): string[] | undefined => table[name];

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseDuration } from '../../src/client/durations.ts';
-import { resolveHosts } from '../../src/client/hosts.ts';
-import { judgeHostKey, keyType, knownHostsName, knownKeys, knownKeysIn } from '../../src/client/knownHosts.ts';
-import { PrefixedLines } from '../../src/client/lineWriter.ts';
-import { exitStatus, overallStatus, type HostOutcome } from '../../src/client/outcome.ts';
+import { parseDuration } from '../../src/client/units/durations.ts';
+import { resolveHosts } from '../../src/client/hosts/targets.ts';
+import { judgeHostKey, keyType, knownHostsName, knownKeys, knownKeysIn } from '../../src/client/hosts/knownHosts.ts';
+import { PrefixedLines } from '../../src/client/output/lineWriter.ts';
+import { exitStatus, overallStatus, type HostOutcome } from '../../src/client/output/outcome.ts';
 import { HerdError } from '../../src/protocol/errors.ts';
 
 test('durations', () => {

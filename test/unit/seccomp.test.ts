@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AUDIT_ARCH_X86_64, CLONE_NAMESPACE_FLAGS, DENIED_X86_64, encodeFilter, jobFilter, verdict } from '../../src/remote/seccomp/filter.ts';
-import { seccompLoader } from '../../src/remote/seccomp/loader.ts';
+import { AUDIT_ARCH_X86_64, CLONE_NAMESPACE_FLAGS, DENIED_X86_64, encodeFilter, jobFilter, verdict } from '../../src/remote/sandbox/seccomp/filter.ts';
+import { seccompLoader } from '../../src/remote/sandbox/seccomp/loader.ts';
 
 const program = jobFilter();
 const call = (nr: number, arg0 = 0) => verdict(program, { nr, arch: AUDIT_ARCH_X86_64, arg0 });

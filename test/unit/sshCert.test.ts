@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkHostCertificate, parseCertificate, plainType } from '../../src/client/sshCert.ts';
+import { checkHostCertificate, parseCertificate, plainType } from '../../src/client/hosts/sshCert.ts';
 
 /* Certificates made by OpenSSH's own ssh-keygen -s, checked as a client checks a host's. */
 const dir = mkdtempSync(join(tmpdir(), 'herd-sshcert-'));

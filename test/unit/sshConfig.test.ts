@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { expandPath, readSshConfig, resolveSsh, type SshSettings } from '../../src/client/sshConfig.ts';
+import { expandPath, readSshConfig, resolveSsh, type SshSettings } from '../../src/client/hosts/sshConfig.ts';
 
 /*
  * OpenSSH is the oracle: for each config of the corpus and each host, herd's resolved settings

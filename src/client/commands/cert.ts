@@ -4,9 +4,9 @@ import { toBase64Url } from '../../protocol/bytes.ts';
 import { generateKeyPair, issueCert, keyId, parseCert } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { ROLES, type Role } from '../../protocol/messages.ts';
-import { loadConfig } from '../config.ts';
-import { parseDuration } from '../durations.ts';
-import { ensureIdentity } from '../identity.ts';
+import { loadConfig } from '../config/config.ts';
+import { parseDuration } from '../units/durations.ts';
+import { ensureIdentity } from '../config/identity.ts';
 import { globalOptions, type CommandModule, type CommandResult, type GlobalOptions } from './types.ts';
 
 interface Io {

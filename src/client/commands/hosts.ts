@@ -1,5 +1,5 @@
-import { loadConfig } from '../config.ts';
-import { targetsOf } from '../context.ts';
+import { loadConfig } from '../config/config.ts';
+import { targetsOf } from './context.ts';
 import { globalOptions, type CommandModule } from './types.ts';
 
 /** `herd hosts -H EXPR`: what an expression stands for, and how each host would be reached. */

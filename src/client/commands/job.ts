@@ -1,16 +1,16 @@
 import type { Argv } from 'yargs';
 import { HerdError } from '../../protocol/errors.ts';
 import { JOB_STATES, type JobInfo, type JobState, type Message } from '../../protocol/messages.ts';
-import { commandContext, type CommandContext } from '../context.ts';
-import { formatDuration, parseDuration } from '../durations.ts';
-import { HostConnection } from '../hostConnection.ts';
-import { eachHost, type HostAnswer } from '../hostRequests.ts';
-import { hostsOfJob } from '../jobIndex.ts';
-import { commandLine, jobDetails, jobTable } from '../jobRender.ts';
-import { StampedLines } from '../lineWriter.ts';
-import { errorStatus, jobExitStatus } from '../outcome.ts';
-import { OutputGate } from '../outputGate.ts';
-import { errorLine } from '../render.ts';
+import { commandContext, type CommandContext } from './context.ts';
+import { formatDuration, parseDuration } from '../units/durations.ts';
+import { HostConnection } from '../connection/hostConnection.ts';
+import { eachHost, type HostAnswer } from '../connection/hostRequests.ts';
+import { hostsOfJob } from '../state/jobIndex.ts';
+import { commandLine, jobDetails, jobTable } from '../output/jobRender.ts';
+import { StampedLines } from '../output/lineWriter.ts';
+import { errorStatus, jobExitStatus } from '../output/outcome.ts';
+import { OutputGate } from '../output/outputGate.ts';
+import { errorLine } from '../output/render.ts';
 import { runModule } from './run.ts';
 import { globalOptions, type Args, type CommandModule, type Io } from './types.ts';
 

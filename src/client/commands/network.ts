@@ -1,9 +1,9 @@
 import { HerdError } from '../../protocol/errors.ts';
 import type { Message, NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
-import { commandContext } from '../context.ts';
-import { eachHost, type HostAnswer } from '../hostRequests.ts';
-import { EXIT_HERD_ERROR } from '../outcome.ts';
-import { errorLine } from '../render.ts';
+import { commandContext } from './context.ts';
+import { eachHost, type HostAnswer } from '../connection/hostRequests.ts';
+import { EXIT_HERD_ERROR } from '../output/outcome.ts';
+import { errorLine } from '../output/render.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult, type Io } from './types.ts';
 
 type NetworksAnswer = HostAnswer<NetworkInfo[]>;

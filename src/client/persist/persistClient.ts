@@ -4,7 +4,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, re
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
-import { runtimeDir } from '../localState.ts';
+import { runtimeDir } from '../state/localState.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
 import { once } from '../transport/nodelay.ts';

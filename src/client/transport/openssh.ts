@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
 import { once } from './nodelay.ts';
-import { runtimeDir } from '../localState.ts';
+import { runtimeDir } from '../state/localState.ts';
 import type { RawChannel } from './channel.ts';
 import { dialUnix, socketChannel } from './unixSocket.ts';
 import { homes, opensshArgs, opensshDestination, opensshFailure } from './opensshArgs.ts';

@@ -1,4 +1,4 @@
-import { CERT_SUFFIX, isCertificateType, parseCertificate } from '../sshCert.ts';
+import { CERT_SUFFIX, isCertificateType, parseCertificate } from '../hosts/sshCert.ts';
 
 /*
  * Host certificates in ssh2, which does not negotiate them: scripts/build.mjs patches ssh2's key

@@ -1,4 +1,4 @@
-import type { MountEntry } from '../mountinfo.ts';
+import type { MountEntry } from '../system/mountinfo.ts';
 
 /** v1 controllers herd uses; each may share a mount with others (e.g. "cpu,cpuacct"). */
 export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'devices'] as const;

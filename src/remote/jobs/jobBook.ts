@@ -2,12 +2,12 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, JobState } from '../../protocol/messages.ts';
-import type { Job } from '../job.ts';
-import { isLiveHelper } from '../processes.ts';
+import type { Job } from './job.ts';
+import { isLiveHelper } from '../system/processes.ts';
 import { isJobId } from './jobId.ts';
 import { currentBootId, isFinal, readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
-import { LOG_FILE } from './logFormat.ts';
-import type { LogSource } from './logStream.ts';
+import { LOG_FILE } from './logs/logFormat.ts';
+import type { LogSource } from './logs/logStream.ts';
 
 
 /** How often a reader checks a job that another agent (another herd version) looks after. */

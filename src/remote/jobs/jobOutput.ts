@@ -4,8 +4,8 @@ import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HerdError } from '../../protocol/errors.ts';
-import { resolveCommand } from '../command.ts';
-import { DEFAULT_PATH } from '../jobPlan.ts';
+import { resolveCommand } from '../system/command.ts';
+import { DEFAULT_PATH } from './jobPlan.ts';
 import { runtimeName } from '../../shared/runtime.ts';
 
 /** The FIFOs a job writes its stdout and stderr to (see init.ts), in its directory. */

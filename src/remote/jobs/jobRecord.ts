@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { JobInfo, JobResult, JobState, RunRequest } from '../../protocol/messages.ts';
 import type { CgroupPlan } from '../cgroups/plan.ts';
 import { readText } from '../cgroups/facts.ts';
-import type { JobPlan } from '../jobPlan.ts';
-import { parseExitLine } from '../initControl.ts';
+import type { JobPlan } from './jobPlan.ts';
+import { parseExitLine } from '../sandbox/initControl.ts';
 
 /** What job.json holds: the job as users see it, plus what the agent needs to look after it. */
 export interface JobRecord extends JobInfo {

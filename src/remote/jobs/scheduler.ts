@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobInfo } from '../../protocol/messages.ts';
-import { after } from '../timers.ts';
+import { after } from '../system/timers.ts';
 import type { JobBook } from './jobBook.ts';
 import { readRecord, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
 

@@ -1,14 +1,14 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
-import { resolveCommand } from '../command.ts';
+import { resolveCommand } from '../system/command.ts';
 import { bridgeBatch, IPTABLES_JUMPS, iptablesRestore, nftRuleset, planAttach, vethName } from './attachPlan.ts';
 import { assignable, formatCidr, formatIp, overlaps, parseCidr, parseIp, type Cidr } from './cidr.ts';
 import { Leases, type LeaseHolder } from './leases.ts';
 import { BUILTIN_NETWORKS, bridgeName, resolvConf, resolveNetwork, validateNetworkName, type NetworkSpec } from './network.ts';
 import type { NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { runBatch } from './run.ts';
-import { HOST_PATH } from '../hostPath.ts';
+import { HOST_PATH } from '../system/hostPath.ts';
 
 type Tool = 'ip' | 'nsenter' | 'nft' | 'tc' | 'iptables-restore' | 'iptables';
 const PACKAGES: Record<Tool, string> = { ip: 'iproute2', nsenter: 'util-linux', nft: 'nftables', tc: 'iproute2', 'iptables-restore': 'iptables', iptables: 'iptables' };

@@ -1,0 +1,81 @@
+import { helperAsset } from '../buildInfo.ts';
+import { loadConfig, type LoadedConfig } from '../config/config.ts';
+import { parseDuration } from '../units/durations.ts';
+import type { ConnectContext } from '../connection/hostConnection.ts';
+import { HerdError } from '../../protocol/errors.ts';
+import { resolveHosts, type HostSources, type HostTarget } from '../hosts/targets.ts';
+import { TRANSPORTS, type SshOptions, type SshTarget, type TransportName } from '../transport/ssh.ts';
+import { ensureIdentity } from '../config/identity.ts';
+import { loadInventory } from '../hosts/inventory.ts';
+import { defaultSources, readSshConfig } from '../hosts/sshConfig.ts';
+
+/** What every command that talks to hosts needs: the config, the hosts, and how to connect. */
+export interface CommandContext {
+  loaded: LoadedConfig;
+  targets: HostTarget[];
+  connect: ConnectContext;
+}
+
+/** -H, -x and -i against the config: the hosts a command acts on, and how ProxyJump hops are reached. */
+export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string }, loaded: LoadedConfig): HostTarget[] {
+  return resolveHosts(options.hosts, loaded.config, hostSources(options, loaded));
+}
+
+function hostSources(options: { exclude?: string; inventory?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
+  const ssh = defaultSources();
+  return {
+    ...(options.inventory === undefined ? {} : { inventory: loadInventory(options.inventory) }),
+    ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    sshConfig: { text: readSshConfig(ssh), home: ssh.home, localUser: ssh.localUser },
+  };
+}
+
+/**
+ * A ProxyJump hop resolved like a -H name (herd's config, ~/.ssh/config, user@host:port), its own
+ * ProxyJump included (followed for the first hop of a chain, as OpenSSH does).
+ */
+export function jumpResolver(loaded: LoadedConfig): (spec: string) => SshTarget {
+  let sources: Omit<HostSources, 'config'> | undefined;
+  return (spec) => {
+    sources ??= hostSources({}, loaded);
+    const [hop] = resolveHosts(spec, loaded.config, sources);
+    if (hop === undefined || hop.kind !== 'ssh') throw new HerdError('INVALID_SPEC', `ProxyJump ${spec} is not an SSH host`);
+    return hop;
+  };
+}
+
+/** The flags that say how hosts are reached. */
+export interface ConnectFlags {
+  acceptNew?: boolean;
+  connectTimeout?: string;
+  handshakeTimeout?: string;
+  transport?: string;
+  persist?: string;
+}
+
+/** How to reach hosts: --transport (else the config's defaults.transport, else ssh2), timeouts, host keys, jump hosts. */
+export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOptions {
+  const transport = flags.transport ?? loaded.config.defaults?.transport ?? 'ssh2';
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) {
+    throw new HerdError('INVALID_SPEC', `--transport: "${transport}" is not one of ${TRANSPORTS.join(', ')}`);
+  }
+  return {
+    transport: transport as TransportName,
+    acceptNew: flags.acceptNew === true,
+    connectTimeoutMs: parseDuration(flags.connectTimeout ?? '15s', '--connect-timeout'),
+    ...(flags.handshakeTimeout === undefined ? {} : { handshakeTimeoutMs: parseDuration(flags.handshakeTimeout, '--handshake-timeout') }),
+    persistMs: parseDuration(flags.persist ?? loaded.config.defaults?.persist ?? '0', '--persist'),
+    jumpTarget: jumpResolver(loaded),
+  };
+}
+
+export function commandContext(
+  options: ConnectFlags & { config?: string; hosts?: string; exclude?: string; inventory?: string },
+  notice: (line: string) => void,
+): CommandContext {
+  const loaded = loadConfig(options.config);
+  const targets = targetsOf(options, loaded);
+  const ssh = sshOptions(options, loaded);
+  const identity = ensureIdentity(loaded, notice);
+  return { loaded, targets, connect: { helper: helperAsset(), identity, ssh } };
+}

@@ -1,0 +1,382 @@
+import { asHerdError, fromStreamError, HerdError } from '../../protocol/errors.ts';
+import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending, type DialledHost } from '../../protocol/handshake.ts';
+import { keyId } from '../../protocol/cert.ts';
+import { recordEnrolment } from '../config/enrolments.ts';
+import type { JobResult, Message, Role, RunRequest, StreamError } from '../../protocol/messages.ts';
+import { Channel, type Session } from '../../protocol/session.ts';
+import { agentTag } from '../../shared/agentPaths.ts';
+import { wireSession } from '../../shared/wire.ts';
+import type { HelperAsset } from '../buildInfo.ts';
+import type { HostTarget } from '../hosts/targets.ts';
+import type { RawChannel } from '../transport/channel.ts';
+import { runBootstrap } from '../transport/bootstrapDialogue.ts';
+import { cachedAgent, isAgentSocketPath, rememberAgent } from '../state/agentCache.ts';
+import { connectLocalAgent, openLocal } from '../transport/local.ts';
+import { connectSsh, type SshConnection, type SshOptions } from '../transport/ssh.ts';
+import { connectOpenSsh } from '../transport/openssh.ts';
+import { connectPersisted } from '../persist/persistClient.ts';
+import { BULK_BYTES } from '../transport/nodelay.ts';
+import { HOST_HANDSHAKE_TIMEOUT_MS } from '../../protocol/limits.ts';
+import { join } from 'node:path';
+import { localStateDir } from '../state/localState.ts';
+import { RemoteJob, type JobChannel, type JobHandlers } from '../jobs/remoteJob.ts';
+
+/** Stderr kept from the host's shell for diagnostics. */
+const STDERR_TAIL_BYTES = 4096;
+
+export interface ConnectContext {
+  helper: HelperAsset;
+  identity: ClientIdentity;
+  ssh: SshOptions;
+}
+
+/** How the answers to a streamed request are taken: messages (say 'end' at the last) and output. */
+export interface StreamHandlers {
+  message(message: Message): 'more' | 'end';
+  /** Output; call `done` once it has been written so the host may send more. */
+  data?(channel: 1 | 2, bytes: Uint8Array, done: () => void): void;
+}
+
+interface PendingJob {
+  jobId: string | null;
+  handlers: JobHandlers;
+  resolve(result: JobResult): void;
+  reject(error: HerdError): void;
+}
+
+/** One host: transport, bootstrap, handshake, then any number of jobs over one session. */
+export class HostConnection implements JobChannel {
+  readonly target: HostTarget;
+  shipped = false;
+  /** Reached the running agent's socket directly, with no bootstrap and no helper process. */
+  direct = false;
+  /** The SSH connection was already open (held by the --persist daemon): no handshake this time. */
+  get reused(): boolean {
+    return this.ssh?.reused?.() ?? false;
+  }
+  /** Milliseconds since the connection began at which each phase ended. */
+  readonly phases: Record<string, number> = {};
+  private readonly began = performance.now();
+  private ssh: SshConnection | null = null;
+  role: Role | null = null;
+  // Set by start(); close() may run before they exist when connecting fails.
+  private session!: Session;
+  private raw!: RawChannel;
+  private nextStream = 1;
+  private readonly jobs = new Map<number, PendingJob>();
+  private readonly requests = new Map<number, StreamHandlers & { resolve(): void; reject(error: HerdError): void }>();
+  private readonly drainWaiters: Array<() => void> = [];
+  private closedError: HerdError | null = null;
+  /** Bytes of output received so far, until bulk output is seen (see nodelay.ts). */
+  private received = 0;
+
+  private constructor(target: HostTarget) {
+    this.target = target;
+  }
+
+  static async open(target: HostTarget, context: ConnectContext): Promise<HostConnection> {
+    const connection = new HostConnection(target);
+    try {
+      await connection.start(context);
+    } catch (err) {
+      connection.close();
+      throw asHerdError(err).withHost(target.name);
+    }
+    return connection;
+  }
+
+  /** The key of this host in the agent cache. */
+  private cacheKey(): string {
+    if (this.target.kind === 'local') return `local:${localStateDir()}`;
+    return `${this.target.user}@${this.target.address}:${this.target.port}`;
+  }
+
+  /** The names this host's certificate may carry, and the one an enrolment gives it (its address). */
+  private dialled(): DialledHost {
+    if (this.target.kind === 'local') return { names: ['local'], enrolAs: 'local' };
+    const names = [this.target.address, this.target.name, ...(this.target.alias === undefined ? [] : [this.target.alias])];
+    return { names: [...new Set(names)], enrolAs: this.target.address };
+  }
+
+  /** The agent's socket when it is up: one cheap attempt before falling back to the bootstrap. */
+  private async openDirect(helper: HelperAsset): Promise<RawChannel | null> {
+    const cached = cachedAgent(this.cacheKey());
+    // Only an agent running our own helper will do; its socket name carries the version.
+    const known = cached !== undefined && cached.version === helper.sha256 ? cached.socket : undefined;
+    const socketName = `agent-${agentTag(helper.sha256)}.sock`;
+    if (this.target.kind === 'local') return connectLocalAgent(known ?? join(localStateDir(), socketName));
+    // Root's agent is always there; guess it when a wrong guess costs only a refused channel.
+    const guess = known ?? (this.target.user === 'root' && this.ssh!.cheapForward ? `/var/lib/herd/${socketName}` : undefined);
+    return guess === undefined ? null : this.ssh!.forward(guess);
+  }
+
+  private mark(phase: string): void {
+    this.phases[phase] = Math.round(performance.now() - this.began);
+  }
+
+  private async start(context: ConnectContext): Promise<void> {
+    if (this.target.kind === 'ssh') {
+      const ssh = context.ssh;
+      const persistMs = ssh.persistMs ?? 0;
+      if (ssh.transport === 'openssh') this.ssh = connectOpenSsh(this.target, ssh);
+      else this.ssh = persistMs > 0 ? connectPersisted(this.target, ssh, persistMs) : await connectSsh(this.target, ssh);
+      this.mark('ssh');
+    }
+    // From here the host has no say in how long herd waits: silence, noise or a flood end at the
+    // deadline. The system ssh connects inside the bootstrap, so its connect time counts too.
+    const budget = context.ssh.handshakeTimeoutMs ?? HOST_HANDSHAKE_TIMEOUT_MS;
+    const opensshConnect = this.target.kind === 'ssh' && context.ssh.transport === 'openssh' ? (this.target.ssh?.connectTimeoutMs ?? context.ssh.connectTimeoutMs) : 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new HerdError('HOST_UNRESPONSIVE', `the host did not finish herd's handshake within ${Math.round(budget / 1000)} s (${this.waitingFor})`, {
+          hint: 'run `ssh HOST true` to see what the host does after login (a login script that waits or prints, a ForceCommand); --handshake-timeout sets the deadline',
+        }));
+      }, budget + opensshConnect);
+    });
+    const handshake = this.handshake(context);
+    handshake.catch(() => {});
+    try {
+      await Promise.race([handshake, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** What the handshake waits for now, for the deadline's message. */
+  private waitingFor = 'waiting for the bootstrap to start';
+
+  private async handshake(context: ConnectContext): Promise<void> {
+    const direct = await this.openDirect(context.helper);
+    this.mark(direct === null ? 'directRefused' : 'direct');
+    this.direct = direct !== null;
+    this.raw = direct ?? (this.ssh === null ? openLocal(context.helper) : await this.ssh.bootstrap(context.helper));
+    let stderr = '';
+    this.raw.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    this.waitingFor = 'waiting for the bootstrap\'s answer';
+    const boot = direct !== null ? { leftover: new Uint8Array(0), shipped: false } : await runBootstrap(this.raw, context.helper, this.target.name, () => stderr);
+    this.waitingFor = 'waiting for the helper\'s hello';
+    if (direct !== null) this.raw.stdout.pause();
+    else this.mark('bootstrap');
+    this.shipped = boot.shipped;
+
+    const clientNonce = newNonce();
+    // Resolves once the host's welcome, with its live proof, is checked: nothing of a job (its
+    // command, environment, stdin) leaves before the host has proved who it is.
+    let welcomed!: (error: HerdError | null) => void;
+    const verified = new Promise<void>((resolve, reject) => {
+      welcomed = (error) => (error === null ? resolve() : reject(error));
+    });
+    let step: 'hello' | 'welcome' | 'ready' = 'hello';
+    let nudgePending = false;
+    let pending: ClientPending | null = null;
+    this.session = wireSession(this.raw.stdout as never, this.raw.stdin as never, {
+      message: (stream, message) => {
+        if (stream !== 0) {
+          if (step !== 'ready') this.session.fail(new HerdError('PROTOCOL', 'a job message arrived before the welcome'));
+          else this.onStreamMessage(stream, message);
+          return;
+        }
+        try {
+          if (step === 'hello' && message.t === 'hello') {
+            const dialled = this.dialled();
+            const answer = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), dialled);
+            pending = answer.pending;
+            if (answer.enrolled) {
+              recordEnrolment({
+                time: new Date().toISOString(),
+                dialled: this.target.name,
+                subject: dialled.enrolAs,
+                hostKey: message.hostKey,
+                ca: keyId(context.identity.caKey),
+              });
+            }
+            this.session.sendMessage(0, answer.auth);
+            step = 'welcome';
+            this.mark('auth');
+            this.waitingFor = 'waiting for the host\'s welcome';
+          } else if (step === 'welcome' && message.t === 'welcome' && pending !== null) {
+            clientCheckWelcome(message, pending);
+            this.role = message.role;
+            this.mark('welcome');
+            // Where to reach this agent next time: only a path of herd's own shape, for our helper.
+            if (isAgentSocketPath(message.socket, context.helper.sha256)) rememberAgent(this.cacheKey(), { socket: message.socket, version: message.agentVersion });
+            step = 'ready';
+            welcomed(null);
+          } else {
+            throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake`);
+          }
+        } catch (err) {
+          this.session.fail(asHerdError(err));
+        }
+      },
+      data: (stream, channel, bytes) => {
+        // The bootstrap's exec already turned sshd's Nagle off; a forwarded channel alone did not.
+        if (this.direct && this.received < BULK_BYTES && (this.received += bytes.length) >= BULK_BYTES) this.ssh?.bulk?.();
+        const job = this.jobs.get(stream);
+        const request = this.requests.get(stream);
+        if (request?.data !== undefined && channel !== Channel.Stdin) {
+          request.data(channel, bytes, () => this.session.consumed(stream, bytes.length));
+          return;
+        }
+        if (job === undefined || channel === Channel.Stdin) {
+          this.session.consumed(stream, bytes.length);
+          return;
+        }
+        job.handlers.output(channel, bytes, () => this.session.consumed(stream, bytes.length));
+      },
+      eof: () => {},
+      // sshd sends forwarded channels with Nagle on: after a small piece of output, its next small
+      // packet (more output, the exit) would wait for our delayed ACK (40 ms). An unsolicited Pong
+      // carries the ACK at once; bulk output (large frames) needs none.
+      smallData: () => {
+        if (nudgePending) return;
+        nudgePending = true;
+        setImmediate(() => {
+          nudgePending = false;
+          this.session.nudge();
+        });
+      },
+      drain: () => {
+        for (const waiter of this.drainWaiters.splice(0)) waiter();
+      },
+      closed: (error) => {
+        const failure = (error ?? new HerdError('CONNECTION_LOST', 'the connection closed')).withHost(this.target.name);
+        this.closedError = failure;
+        welcomed(failure);
+        for (const job of this.jobs.values()) {
+          const lost =
+            job.jobId !== null && failure.code === 'CONNECTION_LOST'
+              ? new HerdError('CONNECTION_LOST', `lost the connection; job ${job.jobId} keeps running there`, { host: this.target.name })
+              : failure;
+          job.reject(lost);
+        }
+        this.jobs.clear();
+        for (const request of this.requests.values()) request.reject(failure);
+        this.requests.clear();
+        for (const waiter of this.drainWaiters.splice(0)) waiter();
+      },
+    });
+    if (boot.leftover.length > 0) this.session.receive(boot.leftover);
+    this.raw.stdout.resume();
+    // Acknowledge sshd's channel confirmation now, so the host's hello is not held behind it (Nagle).
+    this.session.nudge();
+    await verified;
+  }
+
+  run(request: Omit<RunRequest, 't'>, handlers: JobHandlers): RemoteJob {
+    if (this.closedError !== null) throw this.closedError;
+    const stream = this.nextStream;
+    this.nextStream += 2;
+    this.session.open(stream);
+    let job!: RemoteJob;
+    const result = new Promise<JobResult>((resolve, reject) => {
+      const tracked: JobHandlers = {
+        ...handlers,
+        started: (id) => {
+          job.jobId = id;
+          handlers.started(id);
+        },
+      };
+      this.jobs.set(stream, { jobId: null, handlers: tracked, resolve, reject });
+    });
+    job = new RemoteJob(this, stream, result);
+    this.session.sendMessage(stream, { t: 'run', ...request });
+    return job;
+  }
+
+  /** A one-shot request (network create, job status...): the host's one answer, or its error. */
+  async request(message: Message): Promise<Message> {
+    let answer: Message | null = null;
+    await this.requestStream(message, {
+      message: (reply) => {
+        answer = reply;
+        return 'end';
+      },
+    });
+    return answer!;
+  }
+
+  /**
+   * A request answered by several messages and perhaps output (job logs, job list): each
+   * message goes to `handlers.message` until it says 'end'; an error message rejects.
+   */
+  requestStream(message: Message, handlers: StreamHandlers): Promise<void> {
+    if (this.closedError !== null) return Promise.reject(this.closedError);
+    const stream = this.nextStream;
+    this.nextStream += 2;
+    this.session.open(stream);
+    return new Promise((resolve, reject) => {
+      this.requests.set(stream, { ...handlers, resolve, reject });
+      this.session.sendMessage(stream, message);
+    });
+  }
+
+  sendToStream(stream: number, message: Message): void {
+    if (this.session.hasStream(stream)) this.session.sendMessage(stream, message);
+  }
+
+  writeStdin(stream: number, bytes: Uint8Array): boolean {
+    return this.session.write(stream, Channel.Stdin, bytes);
+  }
+
+  endStdin(stream: number): void {
+    this.session.end(stream, Channel.Stdin);
+  }
+
+  /** Resolves when the session can take more stdin (or is gone). */
+  drained(): Promise<void> {
+    if (this.closedError !== null) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  close(): void {
+    if (this.session?.isClosed === false) this.session.shutdown();
+    this.raw?.close();
+    this.ssh?.close();
+  }
+
+  private onStreamMessage(stream: number, message: Message): void {
+    const request = this.requests.get(stream);
+    if (request !== undefined) {
+      if (message.t !== 'error' && request.message(message) === 'more') return;
+      this.requests.delete(stream);
+      this.session.close(stream);
+      if (message.t === 'error') request.reject(remoteError(message, this.target.name));
+      else request.resolve();
+      return;
+    }
+    const job = this.jobs.get(stream);
+    if (job === undefined) return;
+    switch (message.t) {
+      case 'started':
+        job.jobId = message.jobId;
+        // sshd's forwarded channels run with Nagle: our ACK of this message would wait for the
+        // delayed-ACK timer (40 ms) and hold back the host's next small frame (often the exit).
+        this.session.nudge();
+        job.handlers.started(message.jobId);
+        return;
+      case 'exit':
+        this.jobs.delete(stream);
+        this.session.close(stream);
+        job.resolve(message.result);
+        return;
+      case 'error':
+        this.jobs.delete(stream);
+        this.session.close(stream);
+        job.reject(remoteError(message, this.target.name));
+        return;
+      default:
+        this.session.fail(new HerdError('PROTOCOL', `unexpected "${message.t}" on a job stream`));
+    }
+  }
+}
+
+
+
+/** A host's stream error as the client's one error type, hint included. */
+function remoteError(message: StreamError, host: string): HerdError {
+  return fromStreamError(message, 'JOB_FAILED', host);
+}

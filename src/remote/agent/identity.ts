@@ -1,0 +1,55 @@
+import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { fromBase64Url, toBase64Url } from '../../protocol/bytes.ts';
+import { generateKeyPair, keyId, keyPairFromSecret } from '../../protocol/cert.ts';
+import { HerdError } from '../../protocol/errors.ts';
+import type { HostIdentity } from '../../protocol/handshake.ts';
+import type { StatePaths } from '../../shared/agentPaths.ts';
+
+function readKey(path: string): Uint8Array | null {
+  if (!existsSync(path)) return null;
+  return fromBase64Url(readFileSync(path, 'utf8').trim());
+}
+
+/** Writes a file only if it does not exist yet; false when another writer was first. */
+function createOnce(path: string, content: string): boolean {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Loads the host's identity, creating its Ed25519 host key on first use. */
+export function loadHostIdentity(paths: StatePaths): HostIdentity {
+  let secret = readKey(paths.hostKey);
+  if (secret === null) {
+    createOnce(paths.hostKey, `${toBase64Url(generateKeyPair().secretKey)}\n`);
+    secret = readKey(paths.hostKey)!;
+  }
+  const hostCert = existsSync(paths.hostCert) ? readFileSync(paths.hostCert, 'utf8').trim() : null;
+  return { hostKey: keyPairFromSecret(secret), hostCert, caKey: readKey(paths.caKey) };
+}
+
+/** Trust on first use: the first admin's CA is pinned, and never replaced by a later one. */
+export function pinCa(paths: StatePaths, identity: HostIdentity, caKey: Uint8Array): void {
+  if (!createOnce(paths.caKey, `${toBase64Url(caKey)}\n`)) {
+    const pinned = readKey(paths.caKey)!;
+    if (keyId(pinned) !== keyId(caKey)) throw new HerdError('CERT_UNTRUSTED', `this host already trusts CA ${keyId(pinned)}`);
+  }
+  identity.caKey = caKey;
+}
+
+export function storeHostCert(paths: StatePaths, identity: HostIdentity, cert: string): void {
+  const tmp = `${paths.hostCert}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  writeSync(fd, `${cert}\n`);
+  closeSync(fd);
+  renameSync(tmp, paths.hostCert);
+  identity.hostCert = cert;
+}
