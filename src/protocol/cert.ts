@@ -2,7 +2,7 @@ import nacl from 'tweetnacl';
 import { fromBase64Url, fromUtf8, toBase64Url, toHex, utf8 } from './bytes.ts';
 import { ed25519 } from './ed25519.ts';
 import { HerdError } from './errors.ts';
-import { ROLES, type Role } from './messages.ts';
+import { ROLES, type Role } from './roles.ts';
 
 /*
  * Certificate format, version 1 (docs/identity.md):

@@ -1,4 +1,5 @@
-import type { Role } from './messages.ts';
+export const ROLES = ['admin', 'user', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
 
 /** What each role may ask a host to do. Checked by the host on every request. */
 export const PERMISSIONS = {
