@@ -1,27 +1,12 @@
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import type { AgentState } from './agentState.ts';
+import { buildAgentState } from './buildAgentState.ts';
 import { serveConnection } from './connection.ts';
+import { DEFAULT_RETENTION_MS } from '../jobs/jobBook.ts';
 import { MAX_AGENT_CONNECTIONS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../protocol/limits.ts';
-import { DEFAULT_RETENTION_MS, JobBook } from '../jobs/jobBook.ts';
 import { isLiveHelper } from '../system/processes.ts';
-import { Scheduler } from '../jobs/scheduler.ts';
-import { startScheduled } from '../jobs/scheduleJob.ts';
-import { adoptOrphan } from '../jobs/adoptJob.ts';
 import { stockOutputPipes } from '../jobs/jobOutput.ts';
-import { loadHostIdentity } from './identity.ts';
-import { findHostTools } from '../jobs/job.ts';
-import type { HostTools } from '../jobs/jobPlan.ts';
-import { readCgroupFacts, readText } from '../cgroups/facts.ts';
-import { detectHierarchy } from '../cgroups/hierarchy.ts';
-import { planCgroup } from '../cgroups/plan.ts';
-import { LauncherPool } from '../jobs/launcher.ts';
-import { NetworkManager } from '../net/manager.ts';
-import { readEtcFiles, readHiddenPaths, readHostMounts, readHostRoot, readProcEntries } from '../sandbox/sandbox.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
-import { checkedJobIds, type IdRange } from '../sandbox/idmap.ts';
-import { installSeccomp, type SeccompSupport } from '../sandbox/seccomp/install.ts';
-import { installDeviceLoader } from '../cgroups/installDeviceLoader.ts';
 
 /** How long a stopping agent waits for its spare launcher's cgroup to be removed. */
 const SHUTDOWN_WAIT_MS = 2000;
@@ -61,51 +46,15 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     announce('exists');
     process.exit(0);
   }
-  let tools: HostTools | undefined;
-  let jobIds: IdRange | undefined;
-  let seccomp: SeccompSupport | undefined;
-  let cgroups: ReturnType<AgentState['cgroups']> | undefined;
-  const book = new JobBook(paths.jobs, (record) => adoptOrphan(state, record));
-  const state: AgentState = {
-    paths,
-    version,
-    identity: loadHostIdentity(paths),
-    book,
-    scheduler: new Scheduler(book, (record) => startScheduled(state, record)),
-    isRoot: process.getuid?.() === 0,
-    hostRoot: readHostRoot(),
-    etcFiles: readEtcFiles(),
-    hidden: readHiddenPaths(),
-    procEntries: readProcEntries(),
-    tools: () => (tools ??= findHostTools()),
-    jobIds: () => (jobIds ??= checkedJobIds()),
-    seccomp: () => (seccomp ??= installSeccomp(paths.dir)),
-    launchers: null,
-    networks: new NetworkManager(paths.dir),
-    cgroups: () => {
-      if (cgroups === undefined) {
-        // Only root can create cgroups here; a rootless agent runs jobs without them.
-        const hierarchy = state.isRoot ? detectHierarchy(readHostMounts(), readText) : null;
-        mkdirSync(paths.jobs, { recursive: true, mode: 0o700 });
-        const facts = readCgroupFacts(hierarchy, paths.jobs);
-        // v2 has no devices controller: the device policy is an eBPF program herd-devices attaches.
-        if (hierarchy?.version === 2) facts.v2Devices = installDeviceLoader(paths.dir, hierarchy.root);
-        cgroups = { hierarchy, facts };
-      }
-      return cgroups;
-    },
-  };
+  const state = buildAgentState(paths, version);
+  const { book } = state;
   // Leases of jobs that are gone (the previous agent died, or the host rebooted) are freed.
   try {
     state.networks.reconcile();
   } catch (err) {
     process.stderr.write(`${new Date().toISOString()} herd agent: network reconcile failed: ${(err as Error).message}\n`);
   }
-  const { hierarchy, facts } = state.cgroups();
-  if (hierarchy !== null) {
-    state.launchers = new LauncherPool(paths.jobs, (name) => planCgroup({}, hierarchy, facts, name)!);
-    state.launchers.refill();
-  }
+  state.launchers?.refill();
   // Jobs outlive agents: those of an agent that died are taken over; schedules are armed again
   // (overdue ones start now).
   try {

@@ -11,7 +11,7 @@ import type { StatePaths } from '../../shared/agentPaths.ts';
 import type { HiddenPath, RootEntry } from '../sandbox/sandboxPlan.ts';
 import type { SeccompSupport } from '../sandbox/seccomp/install.ts';
 
-/** What an agent knows and holds for the whole host: built once in agent.ts, handed to every session and request. */
+/** What an agent knows and holds for the whole host: built complete in buildAgentState.ts, handed to every session and request. */
 export interface AgentState {
   paths: StatePaths;
   /** sha256 of the helper this agent runs */
@@ -37,6 +37,6 @@ export interface AgentState {
   /** The cgroup hierarchy herd can use (null: none, e.g. rootless) and the host facts limits are checked against. */
   cgroups(): { hierarchy: Hierarchy | null; facts: CgroupFacts };
   /** Spare launchers waiting in spare cgroups; null where there are no cgroups. */
-  launchers: LauncherPool | null;
+  readonly launchers: LauncherPool | null;
   networks: NetworkManager;
 }

@@ -1,0 +1,32 @@
+import { toStreamError, type HerdError } from '../../protocol/errors.ts';
+import type { Message, Role } from '../../protocol/messages.ts';
+import type { Session } from '../../protocol/session.ts';
+import type { AgentState } from '../agent/agentState.ts';
+import type { StreamRegistry } from './streams.ts';
+
+/** Who sent a request, as its certificate says. */
+export interface Caller {
+  subject: string;
+  role: Role;
+}
+
+/** What a request's handler works with: the host, the caller, and its own stream of the connection. */
+export interface RequestContext {
+  agent: AgentState;
+  caller: Caller;
+  stream: number;
+  session: Session;
+  streams: StreamRegistry;
+}
+
+/** Sends the request's last answer and closes its stream. */
+export function answer(context: RequestContext, message: Message): void {
+  context.streams.forget(context.stream);
+  context.session.sendMessage(context.stream, message);
+  context.session.close(context.stream);
+}
+
+/** Answers the request with its error; the session stays up. */
+export function answerError(context: RequestContext, error: HerdError): void {
+  answer(context, toStreamError(error));
+}

@@ -1,0 +1,68 @@
+import { HerdError } from '../../protocol/errors.ts';
+import type { Message, Request, RequestOf, RequestType } from '../../protocol/messages.ts';
+import { allows, type Action } from '../../protocol/roles.ts';
+import type { Caller, RequestContext } from './context.ts';
+import { deleteJob, jobLogs, jobStatus, listJobs, pruneJobs, stopJob, waitForJob } from './jobRequests.ts';
+import { createNetwork, listNetworks, removeNetwork } from './networkRequests.ts';
+import { handleRun, handleSignal } from './runRequests.ts';
+
+/** A permission and, for the refusal, what it lets a caller do ("run jobs on this host") and what to do instead. */
+export interface Requirement {
+  permission: Action;
+  may: string;
+  hint?: string;
+}
+
+export interface Route<T extends RequestType> extends Requirement {
+  /** A further permission some requests of the type need (run --network host leaves the sandbox). */
+  also?(request: RequestOf<T>): Requirement | null;
+  handle(request: RequestOf<T>, context: RequestContext): void;
+}
+
+/** Every request a host answers: a type without its route does not compile. */
+export type RequestTable = { readonly [T in RequestType]: Route<T> };
+
+const ADMIN = 'use an admin certificate';
+
+export const REQUESTS: RequestTable = {
+  run: {
+    permission: 'run',
+    may: 'run jobs on this host',
+    hint: 'use a certificate with role user or admin',
+    also: (request) =>
+      request.network === 'host'
+        ? { permission: 'leave-sandbox', may: "run jobs in the host's network (--network host)", hint: 'leaving the sandbox needs an admin certificate; other jobs get a network of their own' }
+        : null,
+    handle: handleRun,
+  },
+  signal: { permission: 'signal', may: 'signal jobs', handle: handleSignal },
+  'network-list': { permission: 'network-list', may: 'list networks', handle: listNetworks },
+  'network-create': { permission: 'network-manage', may: 'create networks', hint: ADMIN, handle: createNetwork },
+  'network-remove': { permission: 'network-manage', may: 'remove networks', hint: ADMIN, handle: removeNetwork },
+  'job-list': { permission: 'status', may: 'see jobs', handle: listJobs },
+  'job-status': { permission: 'status', may: 'see jobs', handle: jobStatus },
+  'job-wait': { permission: 'status', may: 'see jobs', handle: waitForJob },
+  'job-logs': { permission: 'status', may: 'see jobs', handle: jobLogs },
+  'job-stop': { permission: 'signal', may: 'stop jobs', handle: stopJob },
+  'job-delete': { permission: 'signal', may: 'delete jobs', handle: deleteJob },
+  'job-prune': { permission: 'signal', may: 'prune jobs', handle: pruneJobs },
+};
+
+export function isRequest(message: Message): message is Request {
+  return Object.hasOwn(REQUESTS, message.t);
+}
+
+function check(requirement: Requirement, caller: Caller): void {
+  if (allows(caller.role, requirement.permission)) return;
+  throw new HerdError('PERMISSION_DENIED', `role "${caller.role}" (${caller.subject}) may not ${requirement.may}`, requirement.hint === undefined ? {} : { hint: requirement.hint });
+}
+
+/** The one place a request meets the caller's role: checked against its route, then handled. */
+export function dispatch(request: Request, context: RequestContext, table: RequestTable = REQUESTS): void {
+  // The table is indexed by the request's own type, so the route takes exactly this request.
+  const route = table[request.t] as unknown as Route<RequestType>;
+  check(route, context.caller);
+  const further = route.also?.(request) ?? null;
+  if (further !== null) check(further, context.caller);
+  route.handle(request, context);
+}

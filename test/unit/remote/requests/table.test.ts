@@ -1,0 +1,174 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { HerdError } from '../../../../src/protocol/errors.ts';
+import type { JobInfo, Message, Request, RequestOf, RequestType, Role } from '../../../../src/protocol/messages.ts';
+import { ROLES } from '../../../../src/protocol/roles.ts';
+import type { Session } from '../../../../src/protocol/session.ts';
+import type { AgentState } from '../../../../src/remote/agent/agentState.ts';
+import type { RequestContext } from '../../../../src/remote/requests/context.ts';
+import { StreamRegistry } from '../../../../src/remote/requests/streams.ts';
+import { dispatch, isRequest } from '../../../../src/remote/requests/table.ts';
+
+/*
+ * The agent's request dispatch, each request type with each role. The policy is written out here
+ * on its own, not read from the table: a route that changes its permission fails this test.
+ */
+const ALL: readonly Role[] = ROLES;
+const MAY: { [T in RequestType]: readonly Role[] } = {
+  run: ['admin', 'user'],
+  signal: ['admin', 'user'],
+  'network-list': ALL,
+  'network-create': ['admin'],
+  'network-remove': ['admin'],
+  'job-list': ALL,
+  'job-status': ALL,
+  'job-wait': ALL,
+  'job-logs': ALL,
+  'job-stop': ['admin', 'user'],
+  'job-delete': ['admin', 'user'],
+  'job-prune': ['admin', 'user'],
+};
+
+/** One request of each type; a new type without a sample here does not compile. */
+const SAMPLES: { [T in RequestType]: RequestOf<T> } = {
+  run: { t: 'run', argv: ['true'], env: {} },
+  signal: { t: 'signal', signal: 'TERM' },
+  'network-list': { t: 'network-list' },
+  'network-create': { t: 'network-create', network: { name: 'n1', cidr: '10.9.0.0/24' } },
+  'network-remove': { t: 'network-remove', name: 'n1' },
+  'job-list': { t: 'job-list' },
+  'job-status': { t: 'job-status', id: 'abc' },
+  'job-wait': { t: 'job-wait', id: 'abc' },
+  'job-logs': { t: 'job-logs', id: 'abc', follow: false, stdout: true, stderr: true, timestamps: false },
+  'job-stop': { t: 'job-stop', id: 'abc', graceMs: 0 },
+  'job-delete': { t: 'job-delete', id: 'abc' },
+  'job-prune': { t: 'job-prune' },
+};
+
+class Touched extends Error {}
+
+/** An agent any use of which throws Touched: a refused request must not get as far as the host's state. */
+const untouchable = new Proxy({}, {
+  get(_target, key) {
+    throw new Touched(`the handler used agent.${String(key)}`);
+  },
+}) as AgentState;
+
+interface Wire {
+  sent: Message[];
+  closed: number[];
+}
+
+function contextFor(role: Role, agent: AgentState, subject = `${role}-1`): { context: RequestContext; wire: Wire } {
+  const wire: Wire = { sent: [], closed: [] };
+  const session = {
+    sendMessage: (_stream: number, message: Message) => void wire.sent.push(message),
+    close: (stream: number) => void wire.closed.push(stream),
+    write: () => true,
+  } as unknown as Session;
+  return { context: { agent, caller: { subject, role }, stream: 7, session, streams: new StreamRegistry() }, wire };
+}
+
+type Outcome = 'denied' | 'handled';
+
+function outcome(request: Request, context: RequestContext, wire: Wire): Outcome {
+  try {
+    dispatch(request, context);
+  } catch (err) {
+    if (err instanceof Touched) return 'handled';
+    if ((err as HerdError).code === 'PERMISSION_DENIED') {
+      assert.equal(wire, { sent: [], closed: [] }, `${request.t}: a refused request sent nothing`);
+      return 'denied';
+    }
+    throw err;
+  }
+  // The signal route needs no host state: it closes a stream that has no job.
+  assert.ok(wire.sent.length + wire.closed.length > 0, `${request.t}: handled, and answered`);
+  return 'handled';
+}
+
+for (const type of Object.keys(SAMPLES) as RequestType[]) {
+  test(`dispatch: ${type} by each role`, () => {
+    for (const role of ROLES) {
+      const { context, wire } = contextFor(role, untouchable);
+      const expected: Outcome = MAY[type].includes(role) ? 'handled' : 'denied';
+      assert.is(outcome(SAMPLES[type], context, wire), expected, `${type} by ${role}`);
+    }
+  });
+}
+
+test('every request type has a route, and nothing else is a request', () => {
+  for (const type of Object.keys(SAMPLES)) assert.ok(isRequest({ t: type } as Message), type);
+  for (const t of ['hello', 'auth', 'welcome', 'started', 'exit', 'jobs', 'networks', 'done', 'error', 'log-at', 'log-note']) {
+    assert.not.ok(isRequest({ t } as Message), t);
+  }
+});
+
+test('run --network host leaves the sandbox: admin only', () => {
+  const request: Request = { t: 'run', argv: ['true'], env: {}, network: 'host' };
+  for (const role of ROLES) {
+    const { context, wire } = contextFor(role, untouchable);
+    assert.is(outcome(request, context, wire), role === 'admin' ? 'handled' : 'denied', role);
+  }
+  const { context } = contextFor('user', untouchable, 'uma');
+  try {
+    dispatch(request, context);
+    assert.unreachable('a user ran in the host network');
+  } catch (err) {
+    assert.match((err as Error).message, `role "user" (uma) may not run jobs in the host's network`);
+    assert.match((err as HerdError).hint ?? '', 'admin certificate');
+  }
+});
+
+/** A job book of finished jobs, owned as given: enough for stop, delete and prune. */
+function bookOf(owners: Record<string, string>): AgentState {
+  const info = (id: string): JobInfo => {
+    const owner = owners[id];
+    if (owner === undefined) throw new Error(`no job ${id}`);
+    return { id, owner, state: 'COMPLETED' } as JobInfo;
+  };
+  const book = {
+    resolve: (id: string) => id,
+    info,
+    live: new Map(),
+    source: () => ({ finished: () => true, watch: () => () => {} }),
+    delete: info,
+    prune: (_olderThan: number, may: (job: JobInfo) => boolean) => Object.keys(owners).map(info).filter(may),
+  };
+  return { book } as unknown as AgentState;
+}
+
+test('job-stop and job-delete: a user manages only its own jobs, an admin anyone\'s', () => {
+  const agent = bookOf({ a1: 'alice' });
+  for (const type of ['job-stop', 'job-delete'] as const) {
+    const request = { ...SAMPLES[type], id: 'a1' };
+    const cases: Array<[Role, string, boolean]> = [['user', 'alice', true], ['user', 'bob', false], ['admin', 'root', true]];
+    for (const [role, subject, may] of cases) {
+      const { context, wire } = contextFor(role, agent, subject);
+      try {
+        dispatch(request, context);
+        assert.ok(may, `${type}: ${subject} (${role}) managed alice's job`);
+        assert.equal(wire.sent.map((m) => m.t), ['jobs'], `${type} by ${subject}`);
+      } catch (err) {
+        assert.not.ok(may, `${type} by ${subject}: ${(err as Error).message}`);
+        assert.is((err as HerdError).code, 'PERMISSION_DENIED');
+        assert.match((err as Error).message, 'started by alice');
+      }
+    }
+  }
+});
+
+test('job-prune: a user prunes its own finished jobs, an admin everyone\'s', () => {
+  const agent = bookOf({ a1: 'alice', b1: 'bob', a2: 'alice' });
+  const pruned = (role: Role, subject: string): string[] => {
+    const { context, wire } = contextFor(role, agent, subject);
+    dispatch(SAMPLES['job-prune'], context);
+    assert.is(wire.sent.at(-1)?.t, 'done');
+    return wire.sent.flatMap((m) => (m.t === 'jobs' ? m.jobs.map((j) => j.id) : []));
+  };
+  assert.equal(pruned('user', 'alice'), ['a1', 'a2']);
+  assert.equal(pruned('user', 'bob'), ['b1']);
+  assert.equal(pruned('admin', 'root'), ['a1', 'b1', 'a2']);
+});
+
+test.run();
