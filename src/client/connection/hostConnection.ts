@@ -2,7 +2,8 @@ import { asHerdError, fromStreamError, HerdError } from '../../protocol/errors.t
 import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending, type DialledHost } from '../../protocol/handshake.ts';
 import { keyId } from '../../protocol/cert.ts';
 import { recordEnrolment } from '../config/enrolments.ts';
-import type { JobResult, Message, Role, RunRequest, StreamError } from '../../protocol/messages.ts';
+import type { JobResult, Message, Role, RunRequest } from '../../protocol/messages.ts';
+import { StreamRegistry, type StreamHandlers } from './streams.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import { agentTag } from '../../shared/agentPaths.ts';
 import { wireSession } from '../../shared/wire.ts';
@@ -30,20 +31,6 @@ export interface ConnectContext {
   ssh: SshOptions;
 }
 
-/** How the answers to a streamed request are taken: messages (say 'end' at the last) and output. */
-export interface StreamHandlers {
-  message(message: Message): 'more' | 'end';
-  /** Output; call `done` once it has been written so the host may send more. */
-  data?(channel: 1 | 2, bytes: Uint8Array, done: () => void): void;
-}
-
-interface PendingJob {
-  jobId: string | null;
-  handlers: JobHandlers;
-  resolve(result: JobResult): void;
-  reject(error: HerdError): void;
-}
-
 /** One host: transport, bootstrap, handshake, then any number of jobs over one session. */
 export class HostConnection implements JobChannel {
   readonly target: HostTarget;
@@ -62,9 +49,7 @@ export class HostConnection implements JobChannel {
   // Set by start(); close() may run before they exist when connecting fails.
   private session!: Session;
   private raw!: RawChannel;
-  private nextStream = 1;
-  private readonly jobs = new Map<number, PendingJob>();
-  private readonly requests = new Map<number, StreamHandlers & { resolve(): void; reject(error: HerdError): void }>();
+  private readonly streams = new StreamRegistry((stream) => this.session.close(stream));
   private readonly drainWaiters: Array<() => void> = [];
   private closedError: HerdError | null = null;
   /** Bytes of output received so far, until bulk output is seen (see nodelay.ts). */
@@ -176,7 +161,13 @@ export class HostConnection implements JobChannel {
       message: (stream, message) => {
         if (stream !== 0) {
           if (step !== 'ready') this.session.fail(new HerdError('PROTOCOL', 'a job message arrived before the welcome'));
-          else this.onStreamMessage(stream, message);
+          else {
+            try {
+              this.streams.message(stream, message, (error) => fromStreamError(error, 'JOB_FAILED', this.target.name));
+            } catch (err) {
+              this.session.fail(asHerdError(err));
+            }
+          }
           return;
         }
         try {
@@ -215,17 +206,9 @@ export class HostConnection implements JobChannel {
       data: (stream, channel, bytes) => {
         // The bootstrap's exec already turned sshd's Nagle off; a forwarded channel alone did not.
         if (this.direct && this.received < BULK_BYTES && (this.received += bytes.length) >= BULK_BYTES) this.ssh?.bulk?.();
-        const job = this.jobs.get(stream);
-        const request = this.requests.get(stream);
-        if (request?.data !== undefined && channel !== Channel.Stdin) {
-          request.data(channel, bytes, () => this.session.consumed(stream, bytes.length));
-          return;
-        }
-        if (job === undefined || channel === Channel.Stdin) {
-          this.session.consumed(stream, bytes.length);
-          return;
-        }
-        job.handlers.output(channel, bytes, () => this.session.consumed(stream, bytes.length));
+        const taker = this.streams.get(stream);
+        if (taker?.data === undefined || channel === Channel.Stdin) this.session.consumed(stream, bytes.length);
+        else taker.data(channel, bytes, () => this.session.consumed(stream, bytes.length));
       },
       eof: () => {},
       // sshd sends forwarded channels with Nagle on: after a small piece of output, its next small
@@ -246,16 +229,7 @@ export class HostConnection implements JobChannel {
         const failure = (error ?? new HerdError('CONNECTION_LOST', 'the connection closed')).withHost(this.target.name);
         this.closedError = failure;
         welcomed(failure);
-        for (const job of this.jobs.values()) {
-          const lost =
-            job.jobId !== null && failure.code === 'CONNECTION_LOST'
-              ? new HerdError('CONNECTION_LOST', `lost the connection; job ${job.jobId} keeps running there`, { host: this.target.name })
-              : failure;
-          job.reject(lost);
-        }
-        this.jobs.clear();
-        for (const request of this.requests.values()) request.reject(failure);
-        this.requests.clear();
+        this.streams.endAll(failure);
         for (const waiter of this.drainWaiters.splice(0)) waiter();
       },
     });
@@ -268,20 +242,38 @@ export class HostConnection implements JobChannel {
 
   run(request: Omit<RunRequest, 't'>, handlers: JobHandlers): RemoteJob {
     if (this.closedError !== null) throw this.closedError;
-    const stream = this.nextStream;
-    this.nextStream += 2;
-    this.session.open(stream);
     let job!: RemoteJob;
+    let outcome: JobResult | null = null;
+    let settle!: { resolve(result: JobResult): void; reject(error: HerdError): void };
     const result = new Promise<JobResult>((resolve, reject) => {
-      const tracked: JobHandlers = {
-        ...handlers,
-        started: (id) => {
-          job.jobId = id;
-          handlers.started(id);
-        },
-      };
-      this.jobs.set(stream, { jobId: null, handlers: tracked, resolve, reject });
+      settle = { resolve, reject };
     });
+    const stream = this.streams.add({
+      message: (message) => {
+        switch (message.t) {
+          case 'started':
+            job.jobId = message.jobId;
+            // sshd's forwarded channels run with Nagle: our ACK of this message would wait for the
+            // delayed-ACK timer (40 ms) and hold back the host's next small frame (often the exit).
+            this.session.nudge();
+            handlers.started(message.jobId);
+            return 'more';
+          case 'exit':
+            outcome = message.result;
+            return 'end';
+          default:
+            throw new HerdError('PROTOCOL', `unexpected "${message.t}" on a job stream`);
+        }
+      },
+      data: (channel, bytes, done) => handlers.output(channel, bytes, done),
+      ended: (error) => {
+        if (error === null) settle.resolve(outcome!);
+        else if (error === this.closedError && error.code === 'CONNECTION_LOST' && job.jobId !== null) {
+          settle.reject(new HerdError('CONNECTION_LOST', `lost the connection; job ${job.jobId} keeps running there`, { host: this.target.name }));
+        } else settle.reject(error);
+      },
+    });
+    this.session.open(stream);
     job = new RemoteJob(this, stream, result);
     this.session.sendMessage(stream, { t: 'run', ...request });
     return job;
@@ -303,13 +295,11 @@ export class HostConnection implements JobChannel {
    * A request answered by several messages and perhaps output (job logs, job list): each
    * message goes to `handlers.message` until it says 'end'; an error message rejects.
    */
-  requestStream(message: Message, handlers: StreamHandlers): Promise<void> {
+  requestStream(message: Message, handlers: Omit<StreamHandlers, 'ended'>): Promise<void> {
     if (this.closedError !== null) return Promise.reject(this.closedError);
-    const stream = this.nextStream;
-    this.nextStream += 2;
-    this.session.open(stream);
     return new Promise((resolve, reject) => {
-      this.requests.set(stream, { ...handlers, resolve, reject });
+      const stream = this.streams.add({ ...handlers, ended: (error) => (error === null ? resolve() : reject(error)) });
+      this.session.open(stream);
       this.session.sendMessage(stream, message);
     });
   }
@@ -337,46 +327,4 @@ export class HostConnection implements JobChannel {
     this.raw?.close();
     this.ssh?.close();
   }
-
-  private onStreamMessage(stream: number, message: Message): void {
-    const request = this.requests.get(stream);
-    if (request !== undefined) {
-      if (message.t !== 'error' && request.message(message) === 'more') return;
-      this.requests.delete(stream);
-      this.session.close(stream);
-      if (message.t === 'error') request.reject(remoteError(message, this.target.name));
-      else request.resolve();
-      return;
-    }
-    const job = this.jobs.get(stream);
-    if (job === undefined) return;
-    switch (message.t) {
-      case 'started':
-        job.jobId = message.jobId;
-        // sshd's forwarded channels run with Nagle: our ACK of this message would wait for the
-        // delayed-ACK timer (40 ms) and hold back the host's next small frame (often the exit).
-        this.session.nudge();
-        job.handlers.started(message.jobId);
-        return;
-      case 'exit':
-        this.jobs.delete(stream);
-        this.session.close(stream);
-        job.resolve(message.result);
-        return;
-      case 'error':
-        this.jobs.delete(stream);
-        this.session.close(stream);
-        job.reject(remoteError(message, this.target.name));
-        return;
-      default:
-        this.session.fail(new HerdError('PROTOCOL', `unexpected "${message.t}" on a job stream`));
-    }
-  }
-}
-
-
-
-/** A host's stream error as the client's one error type, hint included. */
-function remoteError(message: StreamError, host: string): HerdError {
-  return fromStreamError(message, 'JOB_FAILED', host);
 }
