@@ -2,7 +2,7 @@ import type { HostIdentity } from '../../protocol/handshake.ts';
 import type { Hierarchy } from '../cgroups/hierarchy.ts';
 import type { CgroupFacts } from '../cgroups/plan.ts';
 import type { IdRange } from '../sandbox/idmap.ts';
-import type { HostTools } from '../jobs/jobPlan.ts';
+import type { HostTools } from '../system/hostTools.ts';
 import type { JobBook } from '../jobs/jobBook.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { LauncherPool } from '../jobs/launcher.ts';

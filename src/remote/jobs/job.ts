@@ -1,17 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { HerdError } from '../../protocol/errors.ts';
-import type { JobInfo, JobResult, JobSignal, RunRequest } from '../../protocol/messages.ts';
-import { resolveCommand } from '../system/command.ts';
+import type { JobInfo, JobResult, JobSignal } from '../../protocol/messages.ts';
+import type { JobTerms } from './jobTerms.ts';
 import { JobCgroup } from '../cgroups/jobCgroup.ts';
 import type { CgroupPlan } from '../cgroups/plan.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './logs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
-import { environmentBlock, hostOwner, jobArgv, launchScript, type HostTools, type JobPlan } from './jobPlan.ts';
-import { HOST_PATH } from '../system/hostPath.ts';
+import { environmentBlock, hostOwner, jobArgv, launchScript, type JobPlan } from './jobPlan.ts';
+import type { HostTools } from '../system/hostTools.ts';
 import { writeIdMaps } from '../sandbox/idmap.ts';
 import { GO, parseInitReport } from '../sandbox/initControl.ts';
 import type { Launch } from './launcher.ts';
@@ -30,45 +30,25 @@ export interface JobSink {
   exit(result: JobResult): void;
 }
 
-/** Who started a job and how it is to be looked after. */
-export interface JobTerms {
-  owner: string;
-  timeoutMs?: number;
-  /** Between SIGTERM and SIGKILL when the timeout stops the job. */
-  graceMs?: number;
-  maxLogBytes?: number;
-  /** When a scheduled job was created and for when (it starts now, late or on time). */
-  createdAt?: string;
-  scheduledFor?: string;
-}
-
-/** A request's terms for the job it starts, owned by the certificate subject that asked. */
-export function jobTerms(owner: string, request: Pick<RunRequest, 'timeoutMs' | 'graceMs' | 'maxLogBytes'>, when: Pick<JobTerms, 'createdAt' | 'scheduledFor'> = {}): JobTerms {
-  return {
-    owner,
-    ...when,
-    ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
-    ...(request.graceMs === undefined ? {} : { graceMs: request.graceMs }),
-    ...(request.maxLogBytes === undefined ? {} : { maxLogBytes: request.maxLogBytes }),
-  };
-}
-
 /** How an adopted job's network lease is given back when it ends. */
 export type ReleaseLease = (network: string, jobId: string) => void;
 
 /** Grace of a timeout's SIGTERM when the request names none. */
 export const DEFAULT_GRACE_MS = 10_000;
 
-export function findHostTools(): HostTools {
-  const find = (name: string): string => {
-    try {
-      // The real path: a symlink in, say, /tmp would not be visible inside the job.
-      return realpathSync(resolveCommand(name, `${process.env.PATH ?? ''}:${HOST_PATH}`));
-    } catch {
-      throw new HerdError('JOB_FAILED', `${name}(1) is not installed on this host: install util-linux`);
-    }
-  };
-  return { unshare: find('unshare'), setpriv: find('setpriv') };
+/**
+ * Where a job is in its life: in setup (its init prepares the sandbox; no command exists yet),
+ * running (the init said "go"), or ended, with its result and whether its command ran at all.
+ * A job taken over from a dead agent is running.
+ */
+type JobPhase = { name: 'setup' } | { name: 'running' } | { name: 'ended'; result: JobResult; ran: boolean };
+
+/** What was asked of a job that may end it early: signals (from whom, for a stop), and its timeout. */
+interface Asked {
+  signalled: boolean;
+  killed: boolean;
+  stoppedBy: string | null;
+  timedOut: boolean;
 }
 
 /**
@@ -85,26 +65,22 @@ export class Job {
   readonly plan: JobPlan;
   readonly dir: string;
   readonly startedAt: Date;
-  result: JobResult | null = null;
+  private phase: JobPhase = { name: 'setup' };
   /** The launcher (unshare) of a job this agent started; null for an adopted one. */
   private child: ChildProcess | null = null;
   /** The init (PID 1 of the job) as the host sees it, and its start time (to tell a reused pid). */
   private initPid: number | null = null;
   private initStart: string | null = null;
   private outputs: JobOutputs | null = null;
-  private outputEnded = false;
+  /** The two ends a job's finish waits for: its launcher's exit (or its init's recorded status) and the end of its output. */
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private outputEnded = false;
   private readonly log: JobLog;
   private readonly phases: Record<string, number> = {};
   private sink: JobSink | null = null;
-  private stopRequested = false;
-  private killed = false;
-  private stoppedBy: string | null = null;
-  private timedOut = false;
+  private readonly asked: Asked = { signalled: false, killed: false, stoppedBy: null, timedOut: false };
+  /** Why setup failed, once something said so. */
   private setupError: HerdError | null = null;
-  private isRunning = false;
-  /** Set when the job ended before its command could start. */
-  private setupFailed = false;
   private readonly terms: JobTerms;
   private readonly createdAt: string;
   private readonly bootId = currentBootId();
@@ -127,7 +103,7 @@ export class Job {
     this.log = log;
     if (terms.timeoutMs !== undefined) {
       this.later(Math.max(0, startedAt.getTime() + terms.timeoutMs - Date.now()), () => {
-        this.timedOut = true;
+        this.asked.timedOut = true;
         this.stop(terms.graceMs ?? DEFAULT_GRACE_MS, null);
       });
     }
@@ -168,7 +144,7 @@ export class Job {
     const job = new Job(plan, dir, terms, cgroup, new Date(record.startedAt ?? record.createdAt), log);
     job.initPid = record.initPid ?? null;
     job.initStart = record.initStart ?? null;
-    job.isRunning = true;
+    job.phase = { name: 'running' };
     Object.assign(job.phases, record.phases ?? {});
     if (record.leaseNetwork !== undefined) job.adoptedLease = { network: record.leaseNetwork, release };
     job.log.note(`herd: the agent watching this job ended; a new agent (pid ${process.pid}) took it over`);
@@ -236,7 +212,7 @@ export class Job {
           this.phases.attachMs = Math.round(performance.now() - readyAt);
           // The last "go", and the job's environment for the command's last step (ENV_SCRIPT).
           control.end(`${GO}${environmentBlock(plan.env)}`);
-          this.isRunning = true;
+          this.phase = { name: 'running' };
           // With the init's pid recorded, a later agent can take the job over.
           this.writeRecord();
           this.sink?.started();
@@ -280,7 +256,7 @@ export class Job {
       this.exited(null, null);
     });
     child.on('close', (code, signal) => {
-      if (!this.isRunning && this.setupError === null && launcherSaid.trim() !== '') {
+      if (this.phase.name === 'setup' && this.setupError === null && launcherSaid.trim() !== '') {
         this.setupError = new HerdError('JOB_FAILED', `job setup failed: ${launcherSaid.trim().split('\n').at(-1)}`);
       }
       this.exited(code, signal);
@@ -289,6 +265,11 @@ export class Job {
 
   get id(): string {
     return this.plan.jobId;
+  }
+
+  /** The job's outcome once it has ended, else null. */
+  get result(): JobResult | null {
+    return this.phase.name === 'ended' ? this.phase.result : null;
   }
 
   /** Calls `changed` whenever output is recorded or the job ends; returns the way to stop. */
@@ -302,9 +283,9 @@ export class Job {
    * command to ask: it is killed at once.
    */
   stop(graceMs: number, by: string | null): void {
-    if (this.result !== null) return;
-    if (this.stoppedBy === null && by !== null) this.stoppedBy = by;
-    if (!this.isRunning || graceMs === 0) {
+    if (this.phase.name === 'ended') return;
+    if (this.asked.stoppedBy === null && by !== null) this.asked.stoppedBy = by;
+    if (this.phase.name === 'setup' || graceMs === 0) {
       this.signal('KILL');
       return;
     }
@@ -318,8 +299,9 @@ export class Job {
 
   attach(sink: JobSink): void {
     this.sink = sink;
-    if (this.isRunning) sink.started();
-    if (this.result !== null) sink.exit(this.result);
+    const phase = this.phase;
+    if (phase.name === 'running' || (phase.name === 'ended' && phase.ran)) sink.started();
+    if (phase.name === 'ended') sink.exit(phase.result);
   }
 
   detach(): void {
@@ -345,9 +327,9 @@ export class Job {
   }
 
   signal(signal: JobSignal): void {
-    if (this.result !== null) return;
-    this.stopRequested = true;
-    if (signal === 'KILL') this.killed = true;
+    if (this.phase.name === 'ended') return;
+    this.asked.signalled = true;
+    if (signal === 'KILL') this.asked.killed = true;
     if (signal === 'KILL' && this.child !== null && this.child.pid !== undefined) {
       // --kill-child turns the death of unshare into SIGKILL for PID 1, and so for the whole namespace.
       this.child.kill('SIGKILL');
@@ -412,34 +394,35 @@ export class Job {
   }
 
   private maybeFinish(): void {
-    if (!this.outputEnded || this.result !== null) return;
+    if (!this.outputEnded || this.phase.name === 'ended') return;
     // An adopted job has no launcher to report; its init wrote the exit status to a file.
-    if (this.child === null) this.exit ??= { code: recordedExitStatus(this.dir), signal: this.killed ? 'SIGKILL' : null };
+    if (this.child === null) this.exit ??= { code: recordedExitStatus(this.dir), signal: this.asked.killed ? 'SIGKILL' : null };
     if (this.exit === null) return;
     this.finish(this.exit.code, this.exit.signal);
   }
 
   private finish(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.result !== null) return;
+    if (this.phase.name === 'ended') return;
     const endedAt = new Date();
-    if (this.isRunning) this.phases.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.phases.setupMs ?? 0) - (this.phases.attachMs ?? 0));
     // Anything that ends before "go" is a setup failure, whatever the status.
-    const setupFailed = !this.isRunning;
-    this.setupFailed = setupFailed;
+    const ran = this.phase.name === 'running';
+    const setupFailed = !ran;
+    if (ran) this.phases.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.phases.setupMs ?? 0) - (this.phases.attachMs ?? 0));
     const measured = this.cgroup?.usage();
-    this.result = {
+    const result: JobResult = {
       jobId: this.id,
       exitCode: setupFailed ? null : code,
       signal: signal === null || setupFailed ? null : signal.replace(/^SIG/, ''),
       oomKilled: measured?.oomKilled ?? false,
-      timedOut: this.timedOut,
-      stopped: this.stopRequested,
+      timedOut: this.asked.timedOut,
+      stopped: this.asked.signalled,
       startedAt: this.startedAt.toISOString(),
       endedAt: endedAt.toISOString(),
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
       phases: { ...this.phases },
       ...(measured === undefined ? {} : { usage: measured.usage }),
     };
+    this.phase = { name: 'ended', result, ran };
     void this.cgroup?.remove();
     if (setupFailed) this.log.note((this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed')).message);
     this.log.close();
@@ -455,16 +438,17 @@ export class Job {
     this.changed();
     this.watchers.clear();
     if (setupFailed) this.sink?.failed(this.setupError ?? new HerdError('JOB_FAILED', 'job setup failed before the command started'));
-    else this.sink?.exit(this.result);
+    else this.sink?.exit(result);
   }
 
   /** `live`: with the running job's usage so far (read from its cgroup; not worth it for the on-disk record). */
   private record(live = true): JobRecord {
-    const result = this.result;
+    const phase = this.phase;
+    const result = phase.name === 'ended' ? phase.result : null;
     const ended =
-      result === null
+      phase.name !== 'ended'
         ? { state: 'RUNNING' as const, reason: null }
-        : endState(result, this.setupFailed ? (this.setupError?.message ?? 'job setup failed') : null, this.terms.timeoutMs ?? null, this.stoppedBy);
+        : endState(phase.result, phase.ran ? null : (this.setupError?.message ?? 'job setup failed'), this.terms.timeoutMs ?? null, this.asked.stoppedBy);
     const now = result === null && live ? this.cgroup?.usage() : undefined;
     const usage = result?.usage ?? now?.usage;
     const leaseNetwork = this.network?.spec.name ?? this.adoptedLease?.network;
@@ -485,7 +469,7 @@ export class Job {
       exitCode: result?.exitCode ?? null,
       signal: result?.signal ?? null,
       oomKilled: result?.oomKilled ?? false,
-      timedOut: this.timedOut,
+      timedOut: this.asked.timedOut,
       timeoutMs: this.terms.timeoutMs ?? null,
       ...(usage === undefined ? {} : { usage }),
       log: { bytes: this.log.bytes, maxBytes: this.log.maxBytes, dropped: this.log.stopped !== null },

@@ -7,6 +7,7 @@ import { ENV_SCRIPT, ENV_NAME as ENV_NAME_ARG, INIT_NAME, INIT_SCRIPT, USERNS_NA
 import type { MountEntry } from '../system/mountinfo.ts';
 import { shellQuote } from '../../shared/shellQuote.ts';
 import { DEFAULT_TMP_BYTES, planSandbox, type HiddenPath, type RootEntry, type SandboxPlan } from '../sandbox/sandboxPlan.ts';
+import type { HostTools } from '../system/hostTools.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -158,11 +159,6 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
       ...(context.etcResolv === undefined ? {} : { etcResolv: context.etcResolv }),
     }),
   };
-}
-
-export interface HostTools {
-  unshare: string;
-  setpriv: string;
 }
 
 /**

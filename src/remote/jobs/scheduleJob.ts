@@ -5,7 +5,7 @@ import type { JobInfo, RunRequest } from '../../protocol/messages.ts';
 import type { AgentState } from '../agent/agentState.ts';
 import { DEFAULT_MAX_LOG_BYTES } from './logs/jobLog.ts';
 import { currentBootId, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
-import { jobTerms, type JobTerms } from './job.ts';
+import { jobTerms, type JobTerms } from './jobTerms.ts';
 import { planFor, startJob } from './startJob.ts';
 import { newJobId } from './jobId.ts';
 

@@ -1,5 +1,5 @@
 import type { RunRequest, SignalRequest } from '../../protocol/messages.ts';
-import { jobTerms } from '../jobs/job.ts';
+import { jobTerms } from '../jobs/jobTerms.ts';
 import { scheduleJob } from '../jobs/scheduleJob.ts';
 import { startJob } from '../jobs/startJob.ts';
 import { answer, answerError, type RequestContext } from './context.ts';
