@@ -390,6 +390,7 @@ export class Job {
     this.exit = { code, signal };
     // Without output pipes (setup failed before the init opened them) there is nothing to wait for.
     if (this.outputs === null) this.outputEnded = true;
+    else this.outputs.writersGone();
     this.maybeFinish();
   }
 

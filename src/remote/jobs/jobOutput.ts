@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { constants, createReadStream, existsSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, createReadStream, existsSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -156,11 +156,13 @@ function openFifo(path: string): Readable {
 /** Reads a job's two output FIFOs until both end. */
 export class JobOutputs {
   private readonly readers: Readable[];
+  private readonly paths: string[];
   private open = 2;
 
   constructor(dir: string, onData: (channel: 1 | 2, chunk: Uint8Array) => void, onEnd: () => void) {
+    this.paths = ([1, 2] as const).map((channel) => join(dir, OUTPUT_PIPES[channel]));
     this.readers = ([1, 2] as const).map((channel) => {
-      const reader = openFifo(join(dir, OUTPUT_PIPES[channel]));
+      const reader = openFifo(this.paths[channel - 1]!);
       let ended = false;
       const end = (): void => {
         if (ended) return;
@@ -181,5 +183,22 @@ export class JobOutputs {
 
   resume(): void {
     for (const reader of this.readers) reader.resume();
+  }
+
+  /**
+   * The job's processes are gone: let the readers see the end once the output left in the pipes is
+   * read. Linux reports a FIFO's end (POLLHUP) to a reader only when a writer came and went after
+   * the reader opened it, so a reader that opened after the init had already exited (an init that
+   * failed right after saying its pid) would wait forever. A writer opened and closed here is that
+   * writer; one still held open elsewhere keeps the output open, as before.
+   */
+  writersGone(): void {
+    for (const path of this.paths) {
+      try {
+        closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // ENXIO: no reader any more; ENOENT: already removed
+      }
+    }
   }
 }
