@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert';
  *   src/shared imports only src/protocol and src/shared (code both sides run);
  *   src/remote never imports src/client;
  *   src/client reaches src/remote only for the bootstrap script it ships;
- *   no import circle between files.
+ *   no import circle between files;
+ *   test/unit mirrors src/: each test file is named after the module it tests (helpers/ aside).
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const src = join(root, 'src');
@@ -89,6 +90,19 @@ test('no import circle between files', () => {
   const found = [...circles].sort();
   const unexpected = found.filter((c) => !KNOWN_CIRCLES.includes(c));
   assert.equal(unexpected, [], `import circles:\n${unexpected.join('\n')}`);
+});
+
+test('test/unit mirrors src/: each unit test file sits where its module does, under its name', () => {
+  const unit = join(root, 'test', 'unit');
+  const stray: string[] = [];
+  for (const file of files(unit)) {
+    const path = relative(unit, file);
+    if (path.startsWith('helpers/') || path === 'layout.test.ts' || !path.endsWith('.test.ts')) continue;
+    // session.fuzz.test.ts tests session.ts too.
+    const module = join(src, path.replace(/(\.fuzz)?\.test\.ts$/, '.ts'));
+    if (!existsSync(module)) stray.push(`test/unit/${path} (no ${relative(root, module)})`);
+  }
+  assert.equal(stray, [], `unit tests named after no module:\n${stray.join('\n')}`);
 });
 
 test.run();

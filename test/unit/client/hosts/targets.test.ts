@@ -1,0 +1,16 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { resolveHosts } from '../../../../src/client/hosts/targets.ts';
+import { HerdError } from '../../../../src/protocol/errors.ts';
+
+test('hosts: local by default, names from the config, user@host:port', () => {
+  assert.equal(resolveHosts(undefined, {}), [{ kind: 'local', name: 'local' }]);
+  const config = { hosts: { web1: { address: '10.0.0.5', port: 2222, user: 'deploy' } } };
+  const [web1, adhoc] = resolveHosts('web1,ops@db1:2200', config);
+  assert.equal(web1, { kind: 'ssh', name: 'web1', address: '10.0.0.5', port: 2222, user: 'deploy' });
+  assert.equal(adhoc, { kind: 'ssh', name: 'ops@db1:2200', address: 'db1', port: 2200, user: 'ops', alias: 'db1' });
+  assert.throws(() => resolveHosts('a b', {}), (e: HerdError) => e.code === 'INVALID_SPEC');
+  assert.throws(() => resolveHosts('h:99999', {}), (e: HerdError) => e.code === 'INVALID_SPEC');
+});
+
+test.run();
