@@ -52,15 +52,15 @@ export class JobCgroup {
     if (jobPlan.leaves.join('\n') !== this.plan.leaves.join('\n')) {
       throw new HerdError('INTERNAL', "a spare cgroup does not have the shape of the job's");
     }
-    const adopted = new JobCgroup(jobPlan);
-    adopted.created.push(...this.created.splice(0));
+    const jobs = new JobCgroup(jobPlan);
+    jobs.created.push(...this.created.splice(0));
     try {
       writeAll(jobPlan.writes);
     } catch (err) {
-      void adopted.remove();
+      void jobs.remove();
       throw err;
     }
-    return adopted;
+    return jobs;
   }
 
   /**

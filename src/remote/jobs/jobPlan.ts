@@ -8,8 +8,10 @@ import type { MountEntry } from '../system/mountinfo.ts';
 import { shellQuote } from '../../shared/shellQuote.ts';
 import { DEFAULT_TMP_BYTES, planSandbox, type HiddenPath, type RootEntry, type SandboxPlan } from '../sandbox/sandboxPlan.ts';
 import type { HostTools } from '../system/hostTools.ts';
+import { HOST_PATH } from '../system/hostPath.ts';
 
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** A job's PATH unless -e sets one: the usual one of a Debian host, the same the agent finds tools on. */
+export const DEFAULT_PATH = HOST_PATH;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Names ENV_SCRIPT uses for itself while it reads the environment; no -e may take them. */
 const RESERVED_ENV = /^__herd_/;

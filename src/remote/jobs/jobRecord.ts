@@ -30,6 +30,29 @@ export interface JobRecord extends JobInfo {
 
 export const RECORD_FILE = 'job.json';
 
+/** What a job that has not started yet is: the rest of its record says nothing ran. */
+export type UnstartedJob = Pick<JobRecord, 'id' | 'argv' | 'state' | 'owner' | 'hostname' | 'network' | 'createdAt' | 'scheduledFor' | 'timeoutMs'> & { maxLogBytes: number };
+
+/** The record of a job before it starts (a scheduled one), kept by this agent in this boot. */
+export function unstartedRecord(job: UnstartedJob): JobRecord {
+  const { maxLogBytes, ...info } = job;
+  return {
+    ...info,
+    reason: null,
+    ip: null,
+    startedAt: null,
+    endedAt: null,
+    durationMs: null,
+    exitCode: null,
+    signal: null,
+    oomKilled: false,
+    timedOut: false,
+    log: { bytes: 0, maxBytes: maxLogBytes, dropped: false },
+    agentPid: process.pid,
+    bootId: currentBootId(),
+  };
+}
+
 export const FINAL_STATES: readonly JobState[] = ['COMPLETED', 'FAILED', 'STOPPED', 'LOST'];
 
 export function isFinal(state: JobState): boolean {

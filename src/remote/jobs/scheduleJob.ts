@@ -4,7 +4,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, RunRequest } from '../../protocol/messages.ts';
 import type { AgentState } from '../agent/agentState.ts';
 import { DEFAULT_MAX_LOG_BYTES } from './logs/jobLog.ts';
-import { currentBootId, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
+import { toInfo, unstartedRecord, writeRecord, type JobRecord } from './jobRecord.ts';
 import { jobTerms, type JobTerms } from './jobTerms.ts';
 import { planFor, startJob } from './startJob.ts';
 import { newJobId } from './jobId.ts';
@@ -27,27 +27,18 @@ export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTe
   const { schedule: _schedule, detach: _detach, env, ...request } = message;
   const envNames = Object.keys(env);
   const record: JobRecord = {
-    id,
-    argv: plan.argv,
-    state: 'SCHEDULED',
-    reason: null,
-    owner: terms.owner,
-    hostname: plan.hostname,
-    network: plan.network,
-    ip: null,
-    createdAt: now,
-    scheduledFor: new Date(at).toISOString(),
-    startedAt: null,
-    endedAt: null,
-    durationMs: null,
-    exitCode: null,
-    signal: null,
-    oomKilled: false,
-    timedOut: false,
-    timeoutMs: terms.timeoutMs ?? null,
-    log: { bytes: 0, maxBytes: terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES, dropped: false },
-    agentPid: process.pid,
-    bootId: currentBootId(),
+    ...unstartedRecord({
+      id,
+      argv: plan.argv,
+      state: 'SCHEDULED',
+      owner: terms.owner,
+      hostname: plan.hostname,
+      network: plan.network,
+      createdAt: now,
+      scheduledFor: new Date(at).toISOString(),
+      timeoutMs: terms.timeoutMs ?? null,
+      maxLogBytes: terms.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
+    }),
     request: { ...request, t: 'run', env: {} },
     ...(envNames.length === 0 ? {} : { envHeld: envNames }),
   };
