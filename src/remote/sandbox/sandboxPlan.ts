@@ -1,6 +1,9 @@
 import { posix } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import type { MountEntry } from '../system/mountinfo.ts';
+import { bind, devpts, proc, READ_ONLY, SEALED, tmpfs, type FstabEntry } from './mounts.ts';
+
+export type { FstabEntry } from './mounts.ts';
 
 /** An entry of the host's root directory. */
 export interface RootEntry {
@@ -17,13 +20,6 @@ export type SkeletonEntry =
   | { kind: 'link'; path: string; from: string }
   | { kind: 'file'; path: string; content?: string }
   | { kind: 'symlink'; path: string; target: string };
-
-export interface FstabEntry {
-  source: string;
-  target: string;
-  type: string;
-  options: string;
-}
 
 export interface SandboxPlan {
   /** Relative to the job directory, in creation order. */
@@ -116,8 +112,6 @@ const DEV_LINKS: ReadonlyArray<[string, string]> = [
   ['ptmx', 'pts/ptmx'], ['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2'],
 ];
 
-const RO = 'bind,ro,nosuid,nodev';
-const RECURSIVE_RO = 'rbind,ro,nosuid,nodev';
 
 function under(path: string, dir: string): boolean {
   return path === dir || path.startsWith(`${dir}/`);
@@ -132,7 +126,7 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   const root = posix.join(context.jobDir, 'root');
   const at = (path: string): string => posix.join(root, path);
   const skeleton: SkeletonEntry[] = [{ kind: 'dir', path: 'root' }];
-  const fstab: FstabEntry[] = [{ source: root, target: root, type: 'none', options: 'bind,private' }];
+  const fstab: FstabEntry[] = [bind(root, root, { private: true })];
 
   for (const entry of [...rootEntries].sort((a, b) => a.name.localeCompare(b.name))) {
     if (REPLACED.has(entry.name)) continue;
@@ -141,7 +135,7 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
       skeleton.push({ kind: 'symlink', path, target: entry.target ?? '' });
     } else {
       skeleton.push(entry.kind === 'dir' ? { kind: 'dir', path } : { kind: 'file', path });
-      fstab.push({ source: `/${entry.name}`, target: at(entry.name), type: 'none', options: context.recursive ? RECURSIVE_RO : RO });
+      fstab.push(bind(`/${entry.name}`, at(entry.name), { ...READ_ONLY, recursive: context.recursive }));
     }
   }
   const topLevel = new Set(rootEntries.filter((e) => e.kind === 'dir' && !REPLACED.has(e.name)).map((e) => `/${e.name}`));
@@ -151,7 +145,7 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
     .filter((m) => !(context.hidden ?? []).some((h) => h.kind === 'dir' && under(m.mountPoint, h.path)))
     .map((m) => m.mountPoint)
     .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
-  for (const mountPoint of [...new Set(deeper)]) fstab.push({ source: mountPoint, target: at(mountPoint), type: 'none', options: RO });
+  for (const mountPoint of [...new Set(deeper)]) fstab.push(bind(mountPoint, at(mountPoint), READ_ONLY));
 
   for (const dir of ['proc', 'sys', 'dev', 'tmp', 'run', 'work']) skeleton.push({ kind: 'dir', path: posix.join('root', dir) });
   skeleton.push({ kind: 'dir', path: 'work' }, { kind: 'dir', path: 'dev' });
@@ -161,36 +155,34 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   skeleton.push({ kind: 'file', path: 'hostname', content: `${context.hostname}\n` });
   if (context.seccompLoader !== undefined) skeleton.push({ kind: 'link', path: 'root/.herd-seccomp', from: context.seccompLoader });
 
-  const size = `size=${context.tmpBytes}`;
-  const owned = context.jobRoot === undefined ? '' : `,uid=${context.jobRoot.uid},gid=${context.jobRoot.gid}`;
+  const size = context.tmpBytes;
+  const owner = context.jobRoot === undefined ? {} : { owner: context.jobRoot };
   const hidden = context.hidden ?? [];
   const cover = (h: HiddenPath): FstabEntry =>
     h.kind === 'file'
-      ? { source: '/dev/null', target: at(h.path), type: 'none', options: 'bind,ro' }
-      : { source: 'herd-hidden', target: at(h.path), type: 'tmpfs', options: 'ro,nosuid,nodev,noexec,size=4k,mode=0555' };
+      ? bind('/dev/null', at(h.path), { ro: true })
+      : tmpfs('herd-hidden', at(h.path), { ...SEALED, mode: '0555', size: '4k' });
   const hide = (prefix: string): FstabEntry[] => hidden.filter((h) => under(h.path, prefix)).map(cover);
   fstab.push(
-    { source: 'proc', target: at('proc'), type: 'proc', options: 'nosuid,nodev,noexec' },
+    proc(at('proc'), { nosuid: true, nodev: true, noexec: true }),
     // Each its own bind, then made read-only: a remount of the whole /proc would change the job's view only.
-    ...READ_ONLY_PROC.filter((p) => hidden.every((h) => h.path !== p) && (context.procEntries?.has(posix.basename(p)) ?? true)).map((p) => ({
-      source: at(p), target: at(p), type: 'none', options: 'bind,ro,nosuid,nodev,noexec',
-    })),
+    ...READ_ONLY_PROC.filter((p) => hidden.every((h) => h.path !== p) && (context.procEntries?.has(posix.basename(p)) ?? true)).map((p) => bind(at(p), at(p), SEALED)),
     ...hide('/proc'),
     // Not recursive: the host's cgroup and other pseudo filesystems under /sys stay out of reach.
-    { source: '/sys', target: at('sys'), type: 'none', options: `${context.recursive ? 'rbind' : 'bind'},ro,nosuid,nodev,noexec` },
+    bind('/sys', at('sys'), { ...SEALED, recursive: context.recursive }),
     ...hide('/sys'),
     // A skeleton the job cannot write: no device node can be made in it, nor used from it (nodev);
     // each device is a bind of its own on top.
-    { source: posix.join(context.jobDir, 'dev'), target: at('dev'), type: 'none', options: 'bind,ro,nosuid,nodev,noexec' },
-    ...DEVICES.map((d) => ({ source: `/dev/${d}`, target: at(`dev/${d}`), type: 'none', options: 'bind,nosuid,noexec' })),
-    { source: 'devpts', target: at('dev/pts'), type: 'devpts', options: 'newinstance,ptmxmode=0666,mode=620,nosuid,noexec' },
-    { source: 'herd-shm', target: at('dev/shm'), type: 'tmpfs', options: `nosuid,nodev,noexec,mode=1777,${size}${owned}` },
-    { source: 'herd-tmp', target: at('tmp'), type: 'tmpfs', options: `nosuid,nodev,mode=1777,${size}${owned}` },
-    { source: 'herd-run', target: at('run'), type: 'tmpfs', options: `nosuid,nodev,mode=755,size=4m${owned}` },
-    { source: posix.join(context.jobDir, 'work'), target: at('work'), type: 'none', options: 'bind,nosuid,nodev' },
+    bind(posix.join(context.jobDir, 'dev'), at('dev'), SEALED),
+    ...DEVICES.map((d) => bind(`/dev/${d}`, at(`dev/${d}`), { nosuid: true, noexec: true })),
+    devpts(at('dev/pts'), { nosuid: true, noexec: true }),
+    tmpfs('herd-shm', at('dev/shm'), { nosuid: true, nodev: true, noexec: true, mode: '1777', size, ...owner }),
+    tmpfs('herd-tmp', at('tmp'), { nosuid: true, nodev: true, mode: '1777', size, ...owner }),
+    tmpfs('herd-run', at('run'), { nosuid: true, nodev: true, mode: '755', size: '4m', ...owner }),
+    bind(posix.join(context.jobDir, 'work'), at('work'), { nosuid: true, nodev: true }),
   );
   const etc = (name: string, source: string | undefined): void => {
-    if (source !== undefined && context.etcFiles.has(name)) fstab.push({ source, target: at(`etc/${name}`), type: 'none', options: 'bind,ro' });
+    if (source !== undefined && context.etcFiles.has(name)) fstab.push(bind(source, at(`etc/${name}`), { ro: true }));
   };
   if (context.resolvLink !== undefined) {
     skeleton.push(
@@ -198,7 +190,7 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
       { kind: 'file', path: posix.join('resolve', posix.basename(context.resolvLink.target)), content: context.resolvLink.content },
     );
     // After the job's /run tmpfs (above); X-mount.mkdir makes the directories inside it.
-    fstab.push({ source: posix.join(context.jobDir, 'resolve'), target: at(posix.dirname(context.resolvLink.target)), type: 'none', options: 'bind,ro,X-mount.mkdir' });
+    fstab.push(bind(posix.join(context.jobDir, 'resolve'), at(posix.dirname(context.resolvLink.target)), { ro: true, mkdir: true }));
   }
   etc('hostname', posix.join(context.jobDir, 'hostname'));
   etc('hosts', context.etcHosts);
