@@ -4,7 +4,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import type { JobUsage } from '../../protocol/messages.ts';
 import { readText } from './facts.ts';
 import { runDeviceLoader } from './installDeviceLoader.ts';
-import type { CgroupPlan, UsageSource } from './plan.ts';
+import { readUsage, type CgroupPlan } from './plan.ts';
 
 /** A job's cgroups on the host: created from a plan, joined by the job's init, read and removed after. */
 export class JobCgroup {
@@ -78,7 +78,9 @@ export class JobCgroup {
     for (const source of this.plan.usage) {
       const text = readText(source.path);
       if (text === null) continue;
-      readUsage(source, text, usage, (killed) => (oomKilled ||= killed));
+      const { oomKilled: killed, ...figures } = readUsage(source, text);
+      Object.assign(usage, figures);
+      oomKilled ||= killed === true;
     }
     return { usage, oomKilled };
   }
@@ -144,61 +146,6 @@ function writeAll(writes: ReadonlyArray<{ path: string; value: string }>): void 
       writeFileSync(path, value);
     } catch (err) {
       throw new HerdError('LIMIT_UNSUPPORTED', `cannot write "${value}" to ${path}: ${(err as Error).message}`);
-    }
-  }
-}
-
-function field(text: string, name: string): number | undefined {
-  const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
-  return match === null ? undefined : Number(match[1]);
-}
-
-function readUsage(source: UsageSource, text: string, usage: JobUsage, oom: (killed: boolean) => void): void {
-  switch (source.kind) {
-    case 'cpuacct.usage':
-      usage.cpuMs = Math.round(Number(text.trim()) / 1e6);
-      return;
-    case 'cpu.stat': {
-      const micros = field(text, 'usage_usec');
-      if (micros !== undefined) usage.cpuMs = Math.round(micros / 1000);
-      return;
-    }
-    case 'memory.max_usage_in_bytes':
-    case 'memory.peak':
-      usage.peakMemoryBytes = Number(text.trim());
-      return;
-    case 'memory.oom_control':
-    case 'memory.events':
-      oom((field(text, 'oom_kill') ?? 0) > 0);
-      return;
-    case 'blkio.throttle.io_service_bytes': {
-      let read = 0;
-      let write = 0;
-      for (const line of text.split('\n')) {
-        const [dev, op, value] = line.split(' ');
-        if (source.device !== null && dev !== source.device) continue;
-        if (op === 'Read') read += Number(value);
-        if (op === 'Write') write += Number(value);
-      }
-      usage.readBytes = read;
-      usage.writeBytes = write;
-      return;
-    }
-    case 'io.stat': {
-      let read = 0;
-      let write = 0;
-      for (const line of text.split('\n')) {
-        const [dev, ...pairs] = line.split(' ');
-        if (dev === undefined || dev === '' || (source.device !== null && dev !== source.device)) continue;
-        for (const pair of pairs) {
-          const [key, value] = pair.split('=');
-          if (key === 'rbytes') read += Number(value);
-          if (key === 'wbytes') write += Number(value);
-        }
-      }
-      usage.readBytes = read;
-      usage.writeBytes = write;
-      return;
     }
   }
 }

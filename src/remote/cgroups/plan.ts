@@ -2,36 +2,21 @@ import { HerdError } from '../../protocol/errors.ts';
 import { parseCpuList } from '../../shared/cpuList.ts';
 import type { JobLimits } from '../../protocol/messages.ts';
 import type { Hierarchy, V1Controller } from './hierarchy.ts';
-import { v1DeviceWrites } from './devicePolicy.ts';
-import type { DeviceLoaderSupport } from './installDeviceLoader.ts';
+import type { CgroupFacts, ControllerPlan, Controller, UsageReading, UsageSource } from './controllers/controller.ts';
+import { cpu } from './controllers/cpu.ts';
+import { cpuset } from './controllers/cpuset.ts';
+import { devices } from './controllers/devices.ts';
+import { io } from './controllers/io.ts';
+import { memory, MIN_MEMORY_BYTES } from './controllers/memory.ts';
+import { MIN_PIDS, pids } from './controllers/pids.ts';
 
-/** What the plan needs to know about the host, read by the agent once. */
-export interface CgroupFacts {
-  onlineCpus: readonly number[];
-  /** major:minor of the whole disk behind the job's /work, or why there is none. */
-  ioDevice: { device: string } | { problem: string };
-  /** v1: the root cpuset, which a new cpuset cgroup must be given before it takes tasks. */
-  v1Cpuset?: { cpus: string; mems: string };
-  /** v1: whether memory+swap can be limited (memory.memsw.* exists). */
-  v1Memsw?: boolean;
-  /** v2: whether memory.swap.max exists (swap accounting). */
-  v2Swap?: boolean;
-  /** v2: herd-devices, which attaches the device policy, or why there is none. */
-  v2Devices?: DeviceLoaderSupport;
-}
+export type { CgroupFacts, UsageSource } from './controllers/controller.ts';
 
 /** How the job's device policy (devicePolicy.ts) is enforced, or why it is not. */
 export type DeviceEnforcement =
   | { kind: 'v1' }
   | { kind: 'bpf'; loader: string }
   | { kind: 'none'; problem: string };
-
-export type UsageSource =
-  | { kind: 'cpuacct.usage'; path: string }
-  | { kind: 'cpu.stat'; path: string }
-  | { kind: 'memory.max_usage_in_bytes' | 'memory.peak'; path: string }
-  | { kind: 'blkio.throttle.io_service_bytes' | 'io.stat'; path: string; device: string | null }
-  | { kind: 'memory.oom_control' | 'memory.events'; path: string };
 
 /** A job's cgroups as data: what to create and write, where the job joins, what to read after. */
 export interface CgroupPlan {
@@ -50,12 +35,6 @@ export interface CgroupPlan {
   /** v1: its writes are in `prepare`; bpf: the loader is run on the leaf after `prepare`. */
   devices: DeviceEnforcement;
 }
-
-/** cpu.cfs_period_us / cpu.max period: 100 ms, the kernel's default. */
-export const CPU_PERIOD_US = 100_000;
-export const MIN_MEMORY_BYTES = 4 * 1024 * 1024;
-/** The init and the command: fewer processes than this and no job can start. */
-export const MIN_PIDS = 2;
 
 function unsupported(flag: string, why: string): never {
   throw new HerdError('LIMIT_UNSUPPORTED', `${flag}: ${why}`, { hint: 'remove the limit, or run the job on a host that can enforce it' });
@@ -110,18 +89,29 @@ export function planCgroup(limits: JobLimits, hierarchy: Hierarchy | null, facts
   return hierarchy.version === 2 ? planV2(limits, hierarchy, facts, jobId, device) : planV1(limits, hierarchy, facts, jobId, device);
 }
 
-function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>, facts: CgroupFacts, jobId: string, device: string | null): CgroupPlan {
-  const need = (controller: V1Controller, flag: string): string => {
-    const mount = hierarchy.mounts.get(controller);
-    if (mount === undefined) unsupported(flag, `this host has no ${controller} cgroup controller`);
-    return mount;
-  };
-  if (limits.cpuPercent !== undefined) need('cpu', '--max-cpu');
-  if (limits.cpuCores !== undefined) need('cpuset', '--cpu-cores');
-  if (limits.memoryBytes !== undefined) need('memory', '--max-memory');
-  if (limits.pids !== undefined) need('pids', '--max-pids');
-  if (limits.readBps !== undefined || limits.writeBps !== undefined) need('blkio', limits.writeBps !== undefined ? '--max-write-bps' : '--max-read-bps');
+/** Every controller a job's cgroup has, in the order v2 enables them. */
+const CONTROLLERS: readonly Controller[] = [memory, pids, cpu, io, cpuset, devices];
 
+/** Adds each controller's part to the plan, in CONTROLLERS order. */
+function addParts(plan: CgroupPlan, parts: readonly ControllerPlan[]): void {
+  for (const part of parts) {
+    plan.prepare.push(...(part.prepare ?? []));
+    plan.writes.push(...(part.writes ?? []));
+    plan.usage.push(...(part.usage ?? []));
+  }
+}
+
+/** The flag of the first of `limits` the request sets, if any. */
+function flagOf(limits: JobLimits, keys: ReadonlyArray<keyof JobLimits>): string | null {
+  const key = [...keys].reverse().find((k) => limits[k] !== undefined);
+  return key === undefined ? null : LIMIT_FLAGS[key];
+}
+
+function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>, facts: CgroupFacts, jobId: string, device: string | null): CgroupPlan {
+  for (const controller of CONTROLLERS) {
+    const flag = flagOf(limits, controller.limits);
+    if (flag !== null && controller.v1 !== null && !hierarchy.mounts.has(controller.v1)) unsupported(flag, `this host has no ${controller.v1} cgroup controller`);
+  }
   // Every controller there is, limited or not: usage figures come from memory, cpuacct and blkio,
   // and a job's cgroups have the same shape whatever its limits, so a spare one can become any job's.
   const wanted: V1Controller[] = ['memory', 'cpuacct', 'pids', 'blkio', 'cpu', 'cpuset', 'devices'];
@@ -130,76 +120,35 @@ function planV1(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 1 }>
     const mount = hierarchy.mounts.get(controller);
     if (mount !== undefined && !dirs.has(mount)) dirs.set(mount, `${mount}/herd/${jobId}`);
   }
+  const mountOf = (controller: V1Controller): string | undefined => hierarchy.mounts.get(controller);
   const dirOf = (controller: V1Controller): string | undefined => {
-    const mount = hierarchy.mounts.get(controller);
+    const mount = mountOf(controller);
     return mount === undefined ? undefined : dirs.get(mount);
   };
-  const devicesDir = dirOf('devices');
-  const devices: DeviceEnforcement = devicesDir === undefined ? { kind: 'none', problem: 'this host has no devices cgroup controller' } : { kind: 'v1' };
-  const plan: CgroupPlan = { version: 1, create: [], leaves: [], prepare: [], writes: [], procs: [], usage: [], devices };
+  const devicesEnforced: DeviceEnforcement = dirOf('devices') === undefined ? { kind: 'none', problem: 'this host has no devices cgroup controller' } : { kind: 'v1' };
+  const plan: CgroupPlan = { version: 1, create: [], leaves: [], prepare: [], writes: [], procs: [], usage: [], devices: devicesEnforced };
   for (const [mount, dir] of dirs) {
     plan.create.push(`${mount}/herd`, dir);
     plan.leaves.push(dir);
     plan.procs.push(`${dir}/cgroup.procs`);
   }
-  const cpusetDir = dirOf('cpuset');
-  if (cpusetDir !== undefined) {
-    // A v1 cpuset cgroup starts with no CPUs and no memory nodes, and takes no task until it has both.
-    const root = facts.v1Cpuset ?? { cpus: facts.onlineCpus.join(','), mems: '0' };
-    const parent = `${hierarchy.mounts.get('cpuset')}/herd`;
-    plan.prepare.push(
-      { path: `${parent}/cpuset.cpus`, value: root.cpus },
-      { path: `${parent}/cpuset.mems`, value: root.mems },
-      { path: `${cpusetDir}/cpuset.cpus`, value: root.cpus },
-      { path: `${cpusetDir}/cpuset.mems`, value: root.mems },
-    );
-    if (limits.cpuCores !== undefined) plan.writes.push({ path: `${cpusetDir}/cpuset.cpus`, value: limits.cpuCores });
-  }
-  // Before anything joins: the job never has a moment with the host's devices.
-  if (devicesDir !== undefined) plan.prepare.push(...v1DeviceWrites(devicesDir));
-  const cpuDir = dirOf('cpu');
-  if (limits.cpuPercent !== undefined && cpuDir !== undefined) {
-    plan.writes.push(
-      { path: `${cpuDir}/cpu.cfs_period_us`, value: String(CPU_PERIOD_US) },
-      { path: `${cpuDir}/cpu.cfs_quota_us`, value: String((limits.cpuPercent * CPU_PERIOD_US) / 100) },
-    );
-  }
-  const memoryDir = dirOf('memory');
-  if (limits.memoryBytes !== undefined && memoryDir !== undefined) {
-    plan.writes.push({ path: `${memoryDir}/memory.limit_in_bytes`, value: String(limits.memoryBytes) });
-    // memory+swap no higher than memory: no swapping beyond the limit. It must not be below it, so it comes second.
-    if (facts.v1Memsw === true) plan.writes.push({ path: `${memoryDir}/memory.memsw.limit_in_bytes`, value: String(limits.memoryBytes) });
-  }
-  const pidsDir = dirOf('pids');
-  if (limits.pids !== undefined && pidsDir !== undefined) plan.writes.push({ path: `${pidsDir}/pids.max`, value: String(limits.pids) });
-  const blkioDir = dirOf('blkio');
-  if (blkioDir !== undefined && device !== null) {
-    if (limits.readBps !== undefined) plan.writes.push({ path: `${blkioDir}/blkio.throttle.read_bps_device`, value: `${device} ${limits.readBps}` });
-    if (limits.writeBps !== undefined) plan.writes.push({ path: `${blkioDir}/blkio.throttle.write_bps_device`, value: `${device} ${limits.writeBps}` });
-  }
-  const cpuacctDir = dirOf('cpuacct');
-  if (cpuacctDir !== undefined) plan.usage.push({ kind: 'cpuacct.usage', path: `${cpuacctDir}/cpuacct.usage` });
-  if (memoryDir !== undefined) {
-    plan.usage.push({ kind: 'memory.max_usage_in_bytes', path: `${memoryDir}/memory.max_usage_in_bytes` });
-    plan.usage.push({ kind: 'memory.oom_control', path: `${memoryDir}/memory.oom_control` });
-  }
-  if (blkioDir !== undefined) plan.usage.push({ kind: 'blkio.throttle.io_service_bytes', path: `${blkioDir}/blkio.throttle.io_service_bytes`, device });
+  const input = { limits, facts, device };
+  addParts(plan, CONTROLLERS.map((controller) => controller.planV1(dirOf, input, mountOf)));
   return plan;
 }
 
 function planV2(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 2 }>, facts: CgroupFacts, jobId: string, device: string | null): CgroupPlan {
-  const need = (controller: string, flag: string): void => {
-    if (!hierarchy.controllers.has(controller)) unsupported(flag, `this host's cgroup v2 hierarchy does not offer the ${controller} controller`);
-  };
-  if (limits.cpuPercent !== undefined) need('cpu', '--max-cpu');
-  if (limits.cpuCores !== undefined) need('cpuset', '--cpu-cores');
-  if (limits.pids !== undefined) need('pids', '--max-pids');
-  if (limits.readBps !== undefined || limits.writeBps !== undefined) need('io', limits.writeBps !== undefined ? '--max-write-bps' : '--max-read-bps');
-  const enable = ['memory', 'pids', 'cpu', 'io', 'cpuset'].filter((c) => hierarchy.controllers.has(c));
+  for (const controller of CONTROLLERS) {
+    const flag = flagOf(limits, controller.limits);
+    if (flag !== null && controller.v2 !== null && !hierarchy.controllers.has(controller.v2)) {
+      unsupported(flag, `this host's cgroup v2 hierarchy does not offer the ${controller.v2} controller`);
+    }
+  }
+  const present = CONTROLLERS.filter((c) => c.v2 !== null && hierarchy.controllers.has(c.v2));
   const root = hierarchy.root;
   const herd = `${root}/herd`;
   const dir = `${herd}/${jobId}`;
-  const subtree = enable.map((c) => `+${c}`).join(' ');
+  const subtree = present.map((c) => `+${c.v2}`).join(' ');
   const plan: CgroupPlan = {
     version: 2,
     create: [herd, dir],
@@ -212,28 +161,21 @@ function planV2(limits: JobLimits, hierarchy: Extract<Hierarchy, { version: 2 }>
     ],
     writes: [],
     procs: [`${dir}/cgroup.procs`],
-    usage: [
-      { kind: 'cpu.stat', path: `${dir}/cpu.stat` },
-      { kind: 'memory.peak', path: `${dir}/memory.peak` },
-      { kind: 'memory.events', path: `${dir}/memory.events` },
-      { kind: 'io.stat', path: `${dir}/io.stat`, device },
-    ],
+    usage: [],
     devices: facts.v2Devices === undefined
       ? { kind: 'none', problem: 'the agent did not look for eBPF device support' }
       : 'loader' in facts.v2Devices ? { kind: 'bpf', loader: facts.v2Devices.loader } : { kind: 'none', problem: facts.v2Devices.problem },
   };
-  if (limits.cpuPercent !== undefined) plan.writes.push({ path: `${dir}/cpu.max`, value: `${(limits.cpuPercent * CPU_PERIOD_US) / 100} ${CPU_PERIOD_US}` });
-  if (limits.cpuCores !== undefined) plan.writes.push({ path: `${dir}/cpuset.cpus`, value: limits.cpuCores });
-  if (limits.memoryBytes !== undefined) {
-    plan.writes.push({ path: `${dir}/memory.max`, value: String(limits.memoryBytes) });
-    if (facts.v2Swap === true) plan.writes.push({ path: `${dir}/memory.swap.max`, value: '0' });
-  }
-  if (limits.pids !== undefined) plan.writes.push({ path: `${dir}/pids.max`, value: String(limits.pids) });
-  if (device !== null && (limits.readBps !== undefined || limits.writeBps !== undefined)) {
-    const parts = [device];
-    if (limits.readBps !== undefined) parts.push(`rbps=${limits.readBps}`);
-    if (limits.writeBps !== undefined) parts.push(`wbps=${limits.writeBps}`);
-    plan.writes.push({ path: `${dir}/io.max`, value: parts.join(' ') });
-  }
+  const input = { limits, facts, device };
+  addParts(plan, present.map((controller) => controller.planV2(dir, input)));
   return plan;
+}
+
+/** What the job used, from the files its plan names, each read by its controller. */
+export function readUsage(source: UsageSource, text: string): UsageReading {
+  for (const controller of CONTROLLERS) {
+    const read = controller.read[source.kind];
+    if (read !== undefined) return read(text, source);
+  }
+  return {};
 }
