@@ -4,7 +4,7 @@ import { parseDuration } from '../units/durations.ts';
 import type { ConnectContext } from '../connection/hostConnection.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { resolveHosts, type HostSources, type HostTarget } from '../hosts/targets.ts';
-import { TRANSPORTS, type SshOptions, type SshTarget, type TransportName } from '../transport/ssh.ts';
+import { TRANSPORTS, type SshOptions, type SshTarget, type TransportName } from '../transport/sshConnection.ts';
 import { ensureIdentity } from '../config/identity.ts';
 import { loadInventory } from '../hosts/inventory.ts';
 import { defaultSources, readSshConfig } from '../hosts/sshConfig.ts';

@@ -10,7 +10,7 @@ import { bootstrapCommand } from '../transport/bootstrapCommand.ts';
 import { once } from '../transport/nodelay.ts';
 import { dialUnix, socketChannel } from '../transport/unixSocket.ts';
 import { selfCommand } from '../../shared/runtime.ts';
-import type { SshConnection, SshOptions, SshTarget } from '../transport/ssh.ts';
+import type { SshConnection, SshOptions, SshTarget } from '../transport/sshConnection.ts';
 import { firstLine } from './firstLine.ts';
 import {
   answerError,

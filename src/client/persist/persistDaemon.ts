@@ -3,7 +3,8 @@ import { appendFileSync, existsSync, rmSync, statSync, writeFileSync } from 'nod
 import { replaceFile } from '../../shared/replaceFile.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
-import { connectSsh, type SshConnection, type SshTarget } from '../transport/ssh.ts';
+import { connectSsh } from '../transport/ssh2.ts';
+import type { SshConnection, SshTarget } from '../transport/sshConnection.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { dialUnix } from '../transport/unixSocket.ts';
 import { firstLine } from './firstLine.ts';

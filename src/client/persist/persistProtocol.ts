@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HerdError, isErrorCode } from '../../protocol/errors.ts';
-import type { SshTarget } from '../transport/ssh.ts';
+import type { SshTarget } from '../transport/sshConnection.ts';
 
 /*
  * The lines a client and the persist daemon exchange on a fresh unix connection; after the answer

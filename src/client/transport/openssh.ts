@@ -8,7 +8,7 @@ import { runtimeDir } from '../state/localState.ts';
 import type { RawChannel } from './channel.ts';
 import { dialUnix, socketChannel } from './unixSocket.ts';
 import { homes, opensshArgs, opensshDestination, opensshFailure } from './opensshArgs.ts';
-import type { SshConnection, SshOptions, SshTarget } from './ssh.ts';
+import type { SshConnection, SshOptions, SshTarget } from './sshConnection.ts';
 
 /** Stderr kept from each ssh process, for the error it explains. */
 const STDERR_KEEP = 4096;

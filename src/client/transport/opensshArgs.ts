@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
-import type { SshOptions, SshTarget } from './ssh.ts';
+import type { SshOptions, SshTarget } from './sshConnection.ts';
 
 /** Where ssh looks for its files (the passwd entry) and where herd looks for them ($HOME). */
 export interface OpensshHomes {

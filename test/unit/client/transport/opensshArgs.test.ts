@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { opensshArgs, opensshDestination, opensshFailure, passwdHomeOf } from '../../../../src/client/transport/opensshArgs.ts';
-import type { SshOptions, SshTarget } from '../../../../src/client/transport/ssh.ts';
+import type { SshOptions, SshTarget } from '../../../../src/client/transport/sshConnection.ts';
 
 /*
  * OpenSSH is the oracle again: `ssh -G` with the arguments herd builds must resolve the host the

@@ -4,8 +4,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyAuthMethod, AuthenticationType, Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
-import type { HelperAsset } from '../buildInfo.ts';
-import type { HostTarget } from '../hosts/targets.ts';
 import { canPrompt, passphraseFor } from './passphrase.ts';
 import { fingerprint, judgeHostKey, keyType, knownHostsName, knownKeysIn, recordHostKey } from '../hosts/knownHosts.ts';
 import { checkHostCertificate, isCertificateType } from '../hosts/sshCert.ts';
@@ -13,27 +11,7 @@ import { CERT_HOST_KEY_ALGORITHMS } from './ssh2HostCerts.ts';
 import { bootstrapCommand } from './bootstrapCommand.ts';
 import { once, runTrue } from './nodelay.ts';
 import type { RawChannel } from './channel.ts';
-
-export type TransportName = 'ssh2' | 'openssh';
-export const TRANSPORTS: readonly TransportName[] = ['ssh2', 'openssh'];
-
-export interface SshOptions {
-  /** ssh2 (built in) or the system `ssh` binary. */
-  transport: TransportName;
-  acceptNew: boolean;
-  knownHostsFile?: string;
-  connectTimeoutMs: number;
-  /** --handshake-timeout: once connected, how long the host has to finish herd's handshake (HOST_HANDSHAKE_TIMEOUT_MS). */
-  handshakeTimeoutMs?: number;
-  /** --persist: keep connections this long in a background process for the next herd (0: off). */
-  persistMs?: number;
-  /** The ssh-agent to use (default: $SSH_AUTH_SOCK). */
-  authSock?: string;
-  /** How a ProxyJump hop (`bastion`, `user@host:port`) is reached: resolved like -H, ~/.ssh/config included. */
-  jumpTarget?: (spec: string) => SshTarget;
-}
-
-export type SshTarget = Extract<HostTarget, { kind: 'ssh' }>;
+import type { SshConnection, SshOptions, SshTarget } from './sshConnection.ts';
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 /** ssh2's own default host key algorithms, for a host known only through a CA. */
@@ -111,24 +89,6 @@ function connectionError(err: Error & { level?: string; code?: string }, target:
   }
   if (err.level === 'client-timeout') return new HerdError('HOST_UNREACHABLE', `${where}: timed out while connecting`);
   return new HerdError('HOST_UNREACHABLE', `cannot reach ${where}: ${err.message}`, { cause: err });
-}
-
-export interface SshConnection {
-  /** Whether trying forward() costs little (a channel on an open connection), so a guess is worth it. */
-  cheapForward: boolean;
-  /** Starts the bootstrap in an exec channel. */
-  bootstrap(helper: HelperAsset): Promise<RawChannel>;
-  /** Runs a command in an exec channel (ssh2 and persisted connections). */
-  exec?(command: string): Promise<RawChannel>;
-  /** Bulk output is flowing over a forwarded channel: have sshd stop delaying it (see nodelay.ts); later calls do nothing. */
-  bulk?(): void;
-  /** Whether the connection can still open channels. */
-  alive(): boolean;
-  /** Whether the SSH connection existed before this herd process (--persist). */
-  reused?(): boolean;
-  /** Opens a channel to a unix socket on the host (OpenSSH stream-local forwarding); null if refused. */
-  forward(socketPath: string): Promise<RawChannel | null>;
-  close(): void;
 }
 
 /** Connects with ssh2, checking the host key against known_hosts and authenticating like OpenSSH. */
