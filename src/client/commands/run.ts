@@ -1,13 +1,9 @@
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
-import type { JobResult, RunRequest } from '../../protocol/messages.ts';
+import type { JobResult } from '../../protocol/messages.ts';
 import { helperAsset } from '../buildInfo.ts';
 import { loadConfig } from '../config/config.ts';
-import { parseDuration, parseWhen } from '../units/durations.ts';
 import { rememberJobs } from '../state/jobIndex.ts';
-import { parseCpuList } from '../../shared/cpuList.ts';
-import type { JobLimits } from '../../protocol/messages.ts';
 import { eachLimited } from '../connection/fanout.ts';
-import { parsePositiveInt, parseSize } from '../units/sizes.ts';
 import type { RemoteJob } from '../jobs/remoteJob.ts';
 import { HostConnection } from '../connection/hostConnection.ts';
 import { Interrupts } from '../jobs/interrupt.ts';
@@ -16,231 +12,133 @@ import { ensureIdentity } from '../config/identity.ts';
 import { EXIT_INTERRUPTED, exitStatus, overallStatus, type HostOutcome } from '../output/outcome.ts';
 import { errorLine } from '../output/render.ts';
 import { rememberFailed } from '../state/lastRun.ts';
-import { runOutput, type OutputMode } from '../output/runOutput.ts';
+import { runOutput, type RunOutput } from '../output/runOutput.ts';
 import type { HostTarget } from '../hosts/targets.ts';
 import type { ConnectContext } from '../connection/hostConnection.ts';
 import { pumpStdin } from '../jobs/stdinPump.ts';
-import { COLOUR_CHOICES, type ColourWhen } from '../output/colour.ts';
-import { globalOptions, type Args, type CommandModule, type CommandResult, type GlobalOptions, type Io } from './types.ts';
-import { isNetworkName } from '../../protocol/networkName.ts';
+import type { CommandModule, CommandResult, Io } from './types.ts';
 import { isTerminal } from '../output/terminal.ts';
+import { planRun, readRunFlags, runFlags, type RunOptions, type RunPlan } from './runFlags.ts';
 
-export interface RunOptions extends GlobalOptions {
-  command: string[];
-  env: string[];
-  workdir?: string;
-  user?: string;
-  limits: LimitFlags;
-  network?: string;
-  name?: string;
-  ip?: string;
-  maxBandwidth?: string;
-  grace: string;
-  acceptNew: boolean;
-  stdin: boolean;
-  parallel: number;
-  connectTimeout: string;
-  detach: boolean;
-  gather: boolean;
-  ndjson: boolean;
-  outputDir?: string;
-  retries: number;
-  color: string;
-  timeout?: string;
-  schedule?: string;
-  maxLogSize?: string;
-  requireSeccomp: boolean;
-}
-
-/** The limit flags as typed; parsed and checked by limitsFrom. */
-export interface LimitFlags {
-  maxCpu?: string;
-  cpuCores?: string;
-  maxMemory?: string;
-  maxPids?: string;
-  maxReadBps?: string;
-  maxWriteBps?: string;
-  maxIobps?: string;
-}
-
-export function limitsFrom(flags: LimitFlags): JobLimits {
-  const limits: JobLimits = {};
-  if (flags.maxCpu !== undefined) limits.cpuPercent = parsePositiveInt(flags.maxCpu, '--max-cpu');
-  if (flags.cpuCores !== undefined) {
-    parseCpuList(flags.cpuCores, '--cpu-cores');
-    limits.cpuCores = flags.cpuCores;
-  }
-  if (flags.maxMemory !== undefined) limits.memoryBytes = parseSize(flags.maxMemory, '--max-memory');
-  if (flags.maxPids !== undefined) limits.pids = parsePositiveInt(flags.maxPids, '--max-pids');
-  // --max-iobps limits reading and writing alike; the specific flags take precedence.
-  if (flags.maxIobps !== undefined) limits.readBps = limits.writeBps = parseSize(flags.maxIobps, '--max-iobps', true);
-  if (flags.maxReadBps !== undefined) limits.readBps = parseSize(flags.maxReadBps, '--max-read-bps', true);
-  if (flags.maxWriteBps !== undefined) limits.writeBps = parseSize(flags.maxWriteBps, '--max-write-bps', true);
-  return limits;
-}
-
-/** Default number of hosts contacted at once. */
-export const DEFAULT_PARALLEL = 64;
-
-/** `--user UID[:GID]`, numeric; the group defaults to the user id. */
-export function parseUser(text: string): { uid: number; gid: number } {
-  const match = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(text.trim());
-  const uid = Number(match?.[1]);
-  const gid = match?.[2] === undefined ? uid : Number(match[2]);
-  if (match === null || uid >= 2 ** 32 - 1 || gid >= 2 ** 32 - 1) {
-    throw new HerdError('INVALID_SPEC', `--user: "${text}" is not UID[:GID] (numbers, e.g. 1000 or 1000:100)`);
-  }
-  return { uid, gid };
-}
-
-function parseEnv(pairs: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new HerdError('INVALID_SPEC', `--env: "${pair}" is not KEY=VALUE`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
+/** What the hosts of one run share: the plan, the connection context, where output goes, Ctrl-C. */
+interface RunContext {
+  plan: RunPlan;
+  connect: ConnectContext;
+  out: RunOutput;
+  interrupts: Interrupts;
+  /** Jobs that have started, for stdin. */
+  started: Array<{ job: RemoteJob; drained(): Promise<void> }>;
 }
 
 export async function runCommand(options: RunOptions, io: Io): Promise<CommandResult> {
-  if (options.command.length === 0) throw new HerdError('INVALID_SPEC', 'no command given: herd run [options] -- COMMAND [ARGS...]');
-  if (!Number.isInteger(options.parallel) || options.parallel < 1) throw new HerdError('INVALID_SPEC', `--parallel: "${options.parallel}" must be a whole number of at least 1`);
-  const graceMs = parseDuration(options.grace, '--grace');
-  const env = parseEnv(options.env);
-  const user = options.user === undefined ? undefined : parseUser(options.user);
-  const limits = limitsFrom(options.limits);
-  const maxBandwidthBps = options.maxBandwidth === undefined ? undefined : parseSize(options.maxBandwidth, '--max-bandwidth', true);
-  const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, '--timeout');
-  if (timeoutMs !== undefined && timeoutMs < 1) throw new HerdError('INVALID_SPEC', `--timeout: "${options.timeout}" must be at least 1ms`);
-  const maxLogBytes = options.maxLogSize === undefined ? undefined : parseSize(options.maxLogSize, '--max-log-size');
-  const schedule = options.schedule === undefined ? undefined : parseWhen(options.schedule, '--schedule');
-  // A scheduled job starts when no one is attached: it is always detached.
-  const detach = options.detach || schedule !== undefined;
   const loaded = loadConfig(options.config);
+  const plan = planRun(options, loaded.config.defaults?.network);
   const targets = targetsOf(options, loaded);
-  const network = options.network ?? loaded.config.defaults?.network;
-  if (network !== undefined && !isNetworkName(network)) {
-    throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);
-  }
   const ssh = sshOptions(options, loaded);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
-  const context = { helper: helperAsset(), identity, ssh };
-  const modes = [options.json && 'json', options.ndjson && 'ndjson', options.outputDir !== undefined && 'dir', options.gather && 'gather'].filter(Boolean) as OutputMode[];
-  if (modes.length > 1) throw new HerdError('INVALID_SPEC', `choose one output mode: ${modes.map((m) => ({ json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather' })[m as 'json']).join(', ')} were given`);
-  if (!Number.isInteger(options.retries) || options.retries < 0) throw new HerdError('INVALID_SPEC', `--retries: "${options.retries}" must be a whole number, 0 or more`);
-  if (!(COLOUR_CHOICES as readonly string[]).includes(options.color)) throw new HerdError('INVALID_SPEC', `--color: "${options.color}" is not one of ${COLOUR_CHOICES.join(', ')}`);
-  const out = runOutput(modes[0] ?? 'live', io, targets.length, limits, options.color as ColourWhen, options.outputDir);
-
-  const outcomes = new Map<string, HostOutcome>();
+  const out = runOutput(plan.output, io, targets.length, plan.limits, plan.colour, options.outputDir);
   // Exiting from a signal handler: what is written so far goes out first.
   const exitNow = (status: number): void => void process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
-  const interrupts = new Interrupts(graceMs, (line) => io.stderr.write(`${line}\n`), exitNow);
+  const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [] };
 
-  const jobsReady: Array<{ job: RemoteJob; drained(): Promise<void> }> = [];
+  const outcomes = new Map<string, HostOutcome>();
   const finished: Array<Promise<void>> = [];
   try {
-    await eachLimited(targets, options.parallel, async (target) => {
+    await eachLimited(targets, plan.parallel, async (target) => {
       const outcome: HostOutcome = { host: target.name, jobId: null, result: null, error: null, shippedHelper: false };
       outcomes.set(target.name, outcome);
-      // After Ctrl-C no new host is started; those already running are stopped and reported.
-      if (interrupts.interrupted) {
-        outcome.error = new HerdError('INTERRUPTED', 'not started: the run was interrupted', { host: target.name });
-        out.hostDone(outcome);
-        return;
-      }
-      let connection: HostConnection;
-      const connectStarted = performance.now();
-      try {
-        connection = await openWithRetries(target, context, options.retries);
-      } catch (err) {
-        outcome.error = asHerdError(err).withHost(target.name);
-        out.hostDone(outcome);
-        return;
-      }
-      outcome.shippedHelper = connection.shipped;
-      outcome.connection = { direct: connection.direct, reused: connection.reused, phases: connection.phases };
-      const request: Omit<RunRequest, 't'> = {
-        argv: options.command,
-        env,
-        ...(options.workdir === undefined ? {} : { workdir: options.workdir }),
-        ...(user === undefined ? {} : { user }),
-        ...(Object.keys(limits).length === 0 ? {} : { limits }),
-        ...(network === undefined ? {} : { network }),
-        ...(options.name === undefined ? {} : { name: options.name }),
-        ...(options.ip === undefined ? {} : { ip: options.ip }),
-        ...(maxBandwidthBps === undefined ? {} : { maxBandwidthBps }),
-        ...(timeoutMs === undefined ? {} : { timeoutMs, graceMs }),
-        ...(maxLogBytes === undefined ? {} : { maxLogBytes }),
-        ...(schedule === undefined ? {} : { schedule }),
-        ...(detach ? { detach } : {}),
-        ...(options.requireSeccomp ? { requireSeccomp: true } : {}),
-      };
-      if (detach) {
-        try {
-          const reply = await connection.request({ t: 'run', ...request });
-          if (reply.t !== 'jobs' || reply.jobs.length !== 1) throw new HerdError('PROTOCOL', `expected the detached job, got "${reply.t}"`);
-          outcome.job = reply.jobs[0]!;
-          outcome.jobId = outcome.job.id;
-        } catch (err) {
-          outcome.error = asHerdError(err).withHost(target.name);
-        } finally {
-          connection.close();
-        }
-        return;
-      }
-      // Output bytes handed on so far: where `herd job logs --from-byte` resumes if the connection drops.
-      let delivered = 0;
-      const job = connection.run(request, {
-        started: (jobId) => {
-          outcome.jobId = jobId;
-          out.started(target.name, jobId);
-        },
-        output: (channel, bytes, done) => {
-          delivered += bytes.length;
-          out.output(target.name, channel, bytes, done);
-        },
-      });
-      interrupts.add(job);
-      jobsReady.push({ job, drained: () => connection.drained() });
-      finished.push(
-        job.result.then(
-          (result: JobResult) => {
-            connection.phases.job = Math.round(performance.now() - connectStarted);
-            outcome.result = result;
-            outcome.jobId = result.jobId;
-          },
-          (err: unknown) => {
-            const error = asHerdError(err).withHost(target.name);
-            outcome.error =
-              error.code === 'CONNECTION_LOST' && outcome.jobId !== null
-                ? new HerdError(error.code, error.message, {
-                    host: target.name,
-                    hint: `follow it from where it stopped: herd job logs -H ${target.name} -f ${outcome.jobId} --from-byte ${delivered}`,
-                  })
-                : error;
-          },
-        ).finally(() => {
-          out.hostDone(outcome);
-          connection.close();
-        }),
-      );
+      const running = await runOnHost(target, outcome, run);
+      if (running !== null) finished.push(running.ended);
     });
-    const stopStdin = options.stdin ? pumpStdin(io.stdin, jobsReady) : () => {};
-    if (!options.stdin) for (const { job } of jobsReady) job.endStdin();
+    const stopStdin = options.stdin ? pumpStdin(io.stdin, run.started) : () => {};
+    if (!options.stdin) for (const { job } of run.started) job.endStdin();
     await Promise.all(finished);
     stopStdin();
   } finally {
-    interrupts.dispose();
+    run.interrupts.dispose();
   }
 
   const list = targets.map((t) => outcomes.get(t.name)!);
   rememberJobs(list.filter((o) => o.jobId !== null).map((o) => ({ id: o.jobId!, host: o.host })));
-  rememberFailed(list.filter((o) => (detach ? o.error !== null : exitStatus(o) !== 0)).map((o) => o.host));
-  if (detach) return reportDetached(list, options.json, io);
+  rememberFailed(list.filter((o) => (plan.detach ? o.error !== null : exitStatus(o) !== 0)).map((o) => o.host));
+  if (plan.detach) return reportDetached(list, options.json, io);
   // Interrupted: what was gathered so far is still printed, hosts not reached included.
   out.end(list);
-  return { exitCode: interrupts.interrupted ? EXIT_INTERRUPTED : overallStatus(list) };
+  return { exitCode: run.interrupts.interrupted ? EXIT_INTERRUPTED : overallStatus(list) };
+}
+
+/**
+ * One host of a run: connect, start the job, stream its output into `outcome`. Resolves once the
+ * job is under way (so the next host can start), with its end to wait for; null when there is
+ * nothing to wait for (not started, or detached).
+ */
+async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunContext): Promise<{ ended: Promise<void> } | null> {
+  const { out, plan } = run;
+  // After Ctrl-C no new host is started; those already running are stopped and reported.
+  if (run.interrupts.interrupted) {
+    outcome.error = new HerdError('INTERRUPTED', 'not started: the run was interrupted', { host: target.name });
+    out.hostDone(outcome);
+    return null;
+  }
+  let connection: HostConnection;
+  const connectStarted = performance.now();
+  try {
+    connection = await openWithRetries(target, run.connect, plan.retries);
+  } catch (err) {
+    outcome.error = asHerdError(err).withHost(target.name);
+    out.hostDone(outcome);
+    return null;
+  }
+  outcome.shippedHelper = connection.shipped;
+  outcome.connection = { direct: connection.direct, reused: connection.reused, phases: connection.phases };
+  if (plan.detach) {
+    try {
+      const reply = await connection.request({ t: 'run', ...plan.request });
+      if (reply.t !== 'jobs' || reply.jobs.length !== 1) throw new HerdError('PROTOCOL', `expected the detached job, got "${reply.t}"`);
+      outcome.job = reply.jobs[0]!;
+      outcome.jobId = outcome.job.id;
+    } catch (err) {
+      outcome.error = asHerdError(err).withHost(target.name);
+    } finally {
+      connection.close();
+    }
+    return null;
+  }
+  // Output bytes handed on so far: where `herd job logs --from-byte` resumes if the connection drops.
+  let delivered = 0;
+  const job = connection.run(plan.request, {
+    started: (jobId) => {
+      outcome.jobId = jobId;
+      out.started(target.name, jobId);
+    },
+    output: (channel, bytes, done) => {
+      delivered += bytes.length;
+      out.output(target.name, channel, bytes, done);
+    },
+  });
+  run.interrupts.add(job);
+  run.started.push({ job, drained: () => connection.drained() });
+  const ended = job.result.then(
+    (result: JobResult) => {
+      connection.phases.job = Math.round(performance.now() - connectStarted);
+      outcome.result = result;
+      outcome.jobId = result.jobId;
+    },
+    (err: unknown) => {
+      const error = asHerdError(err).withHost(target.name);
+      outcome.error =
+        error.code === 'CONNECTION_LOST' && outcome.jobId !== null
+          ? new HerdError(error.code, error.message, {
+              host: target.name,
+              hint: `follow it from where it stopped: herd job logs -H ${target.name} -f ${outcome.jobId} --from-byte ${delivered}`,
+            })
+          : error;
+    },
+  ).finally(() => {
+    out.hostDone(outcome);
+    connection.close();
+  });
+  return { ended };
 }
 
 /** `--detach`: each host's job id (alone for one host, so scripts can capture it), or why there is none. */
@@ -273,90 +171,9 @@ async function openWithRetries(target: HostTarget, context: ConnectContext, retr
   }
 }
 
-function runOptions(argv: Args): RunOptions {
-  const positional = Array.isArray(argv.cmd) ? (argv.cmd as unknown[]).map(String) : [];
-  const rest = Array.isArray(argv['--']) ? (argv['--'] as unknown[]).map(String) : [];
-  return {
-    ...globalOptions(argv),
-    command: [...positional, ...rest],
-    env: (argv.env as string[] | undefined) ?? [],
-    ...(typeof argv.workdir === 'string' ? { workdir: argv.workdir } : {}),
-    ...(typeof argv.user === 'string' ? { user: argv.user } : {}),
-    ...(typeof argv.network === 'string' ? { network: argv.network } : {}),
-    ...(typeof argv.ip === 'string' ? { ip: argv.ip } : {}),
-    ...(typeof argv.name === 'string' ? { name: argv.name } : {}),
-    ...(typeof argv.maxBandwidth === 'string' ? { maxBandwidth: argv.maxBandwidth } : {}),
-    limits: {
-      ...(argv.maxCpu === undefined ? {} : { maxCpu: String(argv.maxCpu) }),
-      ...(argv.cpuCores === undefined ? {} : { cpuCores: String(argv.cpuCores) }),
-      ...(argv.maxMemory === undefined ? {} : { maxMemory: String(argv.maxMemory) }),
-      ...(argv.maxPids === undefined ? {} : { maxPids: String(argv.maxPids) }),
-      ...(argv.maxReadBps === undefined ? {} : { maxReadBps: String(argv.maxReadBps) }),
-      ...(argv.maxWriteBps === undefined ? {} : { maxWriteBps: String(argv.maxWriteBps) }),
-      ...(argv.maxIobps === undefined ? {} : { maxIobps: String(argv.maxIobps) }),
-    },
-    grace: String(argv.grace),
-    acceptNew: argv.acceptNew === true,
-    stdin: argv.stdin !== false,
-    parallel: Number(argv.parallel),
-    connectTimeout: String(argv.connectTimeout),
-    detach: argv.detach === true,
-    ...(typeof argv.timeout === 'string' ? { timeout: argv.timeout } : {}),
-    ...(typeof argv.schedule === 'string' ? { schedule: argv.schedule } : {}),
-    ...(typeof argv.maxLogSize === 'string' ? { maxLogSize: argv.maxLogSize } : {}),
-    gather: argv.gather === true,
-    ndjson: argv.ndjson === true,
-    ...(typeof argv.outputDir === 'string' ? { outputDir: argv.outputDir } : {}),
-    retries: Number(argv.retries ?? 0),
-    requireSeccomp: argv.requireSeccomp === true,
-    color: typeof argv.color === 'string' ? argv.color : 'auto',
-  };
-}
-
 export const runModule: CommandModule = {
   command: 'run [cmd..]',
   describe: 'run a command in an isolated job on hosts',
-  builder: (y) =>
-    y
-      .usage('$0 run [options] -- COMMAND [ARGS...]\n\nRun COMMAND in an isolated job on each host (the local machine by default) and stream its output.')
-      .positional('cmd', { describe: 'the command and its arguments (put them after --)', type: 'string', array: true })
-      .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'set an environment variable in the job (KEY=VALUE; repeatable)' })
-      .option('workdir', { alias: 'w', type: 'string', describe: 'working directory inside the job (default: /work, private to the job)' })
-      .option('user', { alias: 'u', type: 'string', describe: 'run the command as UID[:GID] (numeric; needs root on the host)' })
-      .option('max-cpu', { type: 'string', describe: 'CPU limit in percent of one core (50 = half a core, 250 = two and a half)', group: 'Limits:' })
-      .option('cpu-cores', { type: 'string', describe: 'CPUs the job may run on, e.g. 0-1,3', group: 'Limits:' })
-      .option('max-memory', { type: 'string', describe: 'memory limit, e.g. 512M, 2G (no swap beyond it); over it the job is OOM-killed', group: 'Limits:' })
-      .option('max-pids', { type: 'string', describe: 'most processes and threads the job may have at once', group: 'Limits:' })
-      .option('max-read-bps', { type: 'string', describe: 'read rate limit on the disk behind /work, e.g. 10M', group: 'Limits:' })
-      .option('max-write-bps', { type: 'string', describe: 'write rate limit on the disk behind /work, e.g. 5M', group: 'Limits:' })
-      .option('max-iobps', { type: 'string', describe: 'read and write rate limit (each), e.g. 20M', group: 'Limits:' })
-      .option('network', { alias: 'n', type: 'string', describe: 'bridge (default as root), isolated, none (loopback only), host (not isolated), or a network made with herd network create', group: 'Network:' })
-      .option('name', { type: 'string', describe: 'the job\'s name: its hostname, and how other jobs of its network reach it (/etc/hosts)', group: 'Network:' })
-      .option('ip', { type: 'string', describe: 'a fixed address in the job\'s network', group: 'Network:' })
-      .option('max-bandwidth', { type: 'string', describe: 'limit the job\'s traffic, each way, e.g. 10M (bytes per second)', group: 'Network:' })
-      .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'start the job, print its id and return; it runs on (see herd job logs, status, wait)', group: 'Jobs:' })
-      .option('timeout', { type: 'string', describe: 'stop the job after this long (e.g. 30s, 2h); it ends FAILED, exit status 124', group: 'Jobs:' })
-      .option('schedule', { type: 'string', describe: 'start the job later: +10m, or a time like 2026-12-01T03:00:00Z (implies --detach)', group: 'Jobs:' })
-      .option('max-log-size', { type: 'string', describe: 'output kept on the host for herd job logs (default 64M); past it output still streams but is not kept', group: 'Jobs:' })
-      .option('require-seccomp', { type: 'boolean', default: false, describe: 'refuse to run where the host cannot load herd\'s seccomp filter (see herd job status)', group: 'Isolation:' })
-      .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
-      .option('output-dir', { type: 'string', describe: 'write each host\'s output to DIR/HOST.stdout and DIR/HOST.stderr', group: 'Output:' })
-      .option('ndjson', { type: 'boolean', default: false, describe: 'a stream of JSON events, one per line: started, output, exit, error, summary', group: 'Output:' })
-      .option('retries', { type: 'number', default: 0, describe: 'try connecting again this many times when a host cannot be reached' })
-      .option('color', { type: 'string', default: 'auto', choices: ['auto', 'always', 'never'], describe: 'colour host names: auto (on a terminal, unless NO_COLOR is set), always, never' })
-      .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C or --timeout, time between SIGTERM and SIGKILL' })
-      .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
-      .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })
-      .option('parallel', { alias: 'f', type: 'number', default: DEFAULT_PARALLEL, describe: 'hosts contacted at once' })
-      .option('connect-timeout', { type: 'string', default: '15s', describe: 'give up connecting to a host after this long' })
-      .example('$0 run -- uname -a', 'run locally, isolated')
-      .example('$0 run -H web1,web2 -- df -h /', 'run on two hosts from the config')
-      .example('$0 run -H root@10.0.0.5:2222 --accept-new -- hostname', 'first contact with a new host')
-      .example('$0 run --json -H web1,web2 -- uptime', 'one JSON document with each host\'s result')
-      .example('$0 run -H web1 --detach --timeout 2h -- ./backup.sh', 'a job that outlives this command')
-      .example('$0 run -H web1 --schedule +30m -- ./report.sh', 'start it in half an hour')
-      .epilog(
-        'Exit status: the job\'s (the largest over several hosts); 128+n when killed by signal n; 127 when the command is not found; 124 when --timeout stopped it; 130 after Ctrl-C; 2 for a usage error; 255 when herd itself failed for a host (the error line names the code). A dropped connection leaves the job running and says how to follow it.',
-      ),
-  handler: (argv, io) => runCommand(runOptions(argv), io),
+  builder: runFlags,
+  handler: (argv, io) => runCommand(readRunFlags(argv), io),
 };
