@@ -6,7 +6,7 @@ import type { JobResult, Message, Role, RunRequest } from '../../protocol/messag
 import { StreamRegistry, type StreamHandlers } from './streams.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import { agentTag } from '../../shared/agentPaths.ts';
-import { wireSession } from '../../shared/wire.ts';
+import { wireSession } from '../../shared/wiredSession.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts/targets.ts';
 import type { RawChannel } from '../transport/channel.ts';

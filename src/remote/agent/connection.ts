@@ -8,7 +8,7 @@ import { pinCa, storeHostCert } from './identity.ts';
 import { answerError, type RequestContext } from '../requests/context.ts';
 import { StreamRegistry } from '../requests/streams.ts';
 import { dispatch, isRequest } from '../requests/table.ts';
-import { wireSession, type ByteReadable, type ByteWritable } from '../../shared/wire.ts';
+import { wireSession, type ByteReadable, type ByteWritable } from '../../shared/wiredSession.ts';
 import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_FRAME_PAYLOAD, PREAUTH_PING_BYTES, PREAUTH_PINGS } from '../../protocol/limits.ts';
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };

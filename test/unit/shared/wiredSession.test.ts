@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { HerdError } from '../../../src/protocol/errors.ts';
-import { wireSession } from '../../../src/shared/wire.ts';
+import { wireSession } from '../../../src/shared/wiredSession.ts';
 
 function fakeTransport() {
   const readable = new EventEmitter();

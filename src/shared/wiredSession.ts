@@ -1,4 +1,6 @@
 import { concat } from '../protocol/bytes.ts';
+import { coalesce, gathers } from './coalesce.ts';
+import { keepHeartbeat, type Heartbeat } from './heartbeat.ts';
 import { HerdError } from '../protocol/errors.ts';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, TRANSPORT_HIGH_WATER, TRANSPORT_READ_STOP } from '../protocol/limits.ts';
 import { Session, type SessionEvents } from '../protocol/session.ts';
@@ -25,39 +27,13 @@ export interface ByteWritable {
   on?(event: 'drain', listener: () => void): unknown;
 }
 
-/** Whether corked writes reach the kernel as one writev (a node socket), so pieces need no joining. */
-function gathers(writable: ByteWritable): boolean {
-  return typeof writable.cork === 'function' && typeof (writable as { _writev?: unknown })._writev === 'function';
-}
-
 /** How long a closed session's last bytes may take to leave before its transport is destroyed. */
 const CLOSE_LINGER_MS = 5000;
 
-/** Pieces smaller than this are joined with their small neighbours before they are written. */
-const SMALL_PIECE = 16 * 1024;
-
-function coalesce(pieces: readonly Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let run: Uint8Array[] = [];
-  const endRun = (): void => {
-    if (run.length === 1) out.push(run[0]!);
-    else if (run.length > 1) out.push(concat(run));
-    run = [];
-  };
-  for (const piece of pieces) {
-    if (piece.length < SMALL_PIECE) run.push(piece);
-    else {
-      endRun();
-      out.push(piece);
-    }
-  }
-  endRun();
-  return out;
-}
-
 /**
- * Wires a protocol session to a pair of node-style streams and keeps a heartbeat:
- * a peer that sends no frame for HEARTBEAT_TIMEOUT_MS is treated as gone.
+ * Wires a protocol session to a pair of node-style streams: frames of one event-loop turn go out
+ * in one write (coalesce.ts), and a heartbeat (heartbeat.ts) treats a peer that sends no frame
+ * for HEARTBEAT_TIMEOUT_MS as gone.
  *
  * Backpressure: what the session has handed over and the stream has not yet written is counted;
  * above TRANSPORT_HIGH_WATER the session keeps stream data in its queues (their producers pause),
@@ -68,9 +44,9 @@ export function wireSession(
   readable: ByteReadable,
   writable: ByteWritable,
   events: Omit<SessionEvents, 'send'>,
-  heartbeat: { intervalMs: number; timeoutMs: number } = { intervalMs: HEARTBEAT_INTERVAL_MS, timeoutMs: HEARTBEAT_TIMEOUT_MS },
+  heartbeat: Heartbeat = { intervalMs: HEARTBEAT_INTERVAL_MS, timeoutMs: HEARTBEAT_TIMEOUT_MS },
 ): Session {
-  let timer: ReturnType<typeof setInterval> | undefined;
+  let stopHeartbeat = (): void => {};
   // Frames sent in one turn of the event loop go out in one write: one packet through sshd
   // instead of several, which matters because sshd's forwarded channels run with Nagle on.
   let batch: Uint8Array[] = [];
@@ -129,7 +105,7 @@ export function wireSession(
       return false;
     },
     closed(error) {
-      if (timer !== undefined) clearInterval(timer);
+      stopHeartbeat();
       flush();
       try {
         writable.end();
@@ -147,18 +123,6 @@ export function wireSession(
   readable.on('end', gone);
   readable.on('close', gone);
   readable.on('error', (err) => session.fail(new HerdError('CONNECTION_LOST', `the connection failed: ${err.message}`, { cause: err })));
-  let seen = session.framesReceived;
-  let quietSince = Date.now();
-  timer = setInterval(() => {
-    if (session.framesReceived !== seen) {
-      seen = session.framesReceived;
-      quietSince = Date.now();
-    } else if (Date.now() - quietSince >= heartbeat.timeoutMs) {
-      session.fail(new HerdError('CONNECTION_LOST', `no answer from the peer for ${Math.round(heartbeat.timeoutMs / 1000)} s`));
-      return;
-    }
-    session.ping();
-  }, heartbeat.intervalMs);
-  (timer as { unref?: () => void }).unref?.();
+  stopHeartbeat = keepHeartbeat(session, heartbeat);
   return session;
 }
