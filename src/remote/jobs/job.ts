@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { HerdError } from '../../protocol/errors.ts';
 import type { JobInfo, JobResult, JobSignal } from '../../protocol/messages.ts';
 import type { JobTerms } from './jobTerms.ts';
@@ -10,10 +10,9 @@ import type { CgroupPlan } from '../cgroups/plan.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './logs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
-import { environmentBlock, hostOwner, jobArgv, launchScript, type JobPlan } from './jobPlan.ts';
+import { hostOwner, jobArgv, launchScript, type JobPlan } from './jobPlan.ts';
+import { driveSetup } from './jobSetup.ts';
 import type { HostTools } from '../system/hostTools.ts';
-import { writeIdMaps } from '../sandbox/idmap.ts';
-import { GO, parseInitReport } from '../sandbox/initControl.ts';
 import type { Launch } from './launcher.ts';
 import type { JobNetwork } from '../net/manager.ts';
 import { processStart } from '../system/processes.ts';
@@ -158,7 +157,6 @@ export class Job {
     // The script names no secret: the environment (-e values) goes on fd 3 to the command's last step only.
     const script = join(this.dir, 'launch');
     writeFileSync(script, launchScript(this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
-    const began = performance.now();
     const child = launch.child;
     this.child = child;
     child.stdin!.on('error', () => {
@@ -172,85 +170,33 @@ export class Job {
     child.stderr?.on('data', (chunk: Buffer) => {
       launcherSaid = (launcherSaid + chunk.toString('utf8')).slice(-2000);
     });
-    let attached: Promise<void> = Promise.resolve();
-    let networked: Promise<void> = Promise.resolve();
-    let mapUsers: ((nsPid: number) => void) | null = null;
     // Phase 1 of the network (the address) may still be under way; its failure fails the job.
     this.joining = joining;
     joining?.then((network) => (this.network = network)).catch(() => {});
-    this.readReports(child.stdio[4] as Readable, (line) => {
-      const report = parseInitReport(line);
-      if (report.kind === 'pid') {
-        const pid = report.pid;
-        this.initPid = pid;
-        this.initStart = processStart(pid);
-        // The init holds its output FIFOs now, so opening them cannot wait.
-        this.readOutputs();
-        // In its cgroup before the command exists: everything the job starts is counted and limited.
-        if (this.cgroup !== null && !launch.joined) {
-          attached = this.cgroup.attach(pid).catch((err: Error) => {
-            throw new HerdError('JOB_FAILED', `job setup failed at attach: cannot join the job's cgroup: ${err.message}`);
-          });
-        }
-        // Phase 2 of the network, from outside, while the init makes its mounts.
-        if (joining !== null) {
-          const netBegan = performance.now();
-          networked = joining.then(
-            (network) => network.attach(pid).then(() => void (this.phases.networkMs = Math.round(performance.now() - netBegan))),
-            (err: unknown) => {
-              throw err;
-            },
-          ).catch((err: unknown) => {
-            const reason = err instanceof HerdError ? err.message : String(err);
-            throw new HerdError(err instanceof HerdError && err.code === 'INVALID_SPEC' ? 'INVALID_SPEC' : 'NETWORK', `job setup failed at network: ${reason}`);
-          });
-        }
-      } else if (report.kind === 'ready') {
-        this.phases.setupMs = Math.round(performance.now() - began);
-        const readyAt = performance.now();
-        const started = (): void => {
-          this.phases.attachMs = Math.round(performance.now() - readyAt);
-          // The last "go", and the job's environment for the command's last step (ENV_SCRIPT).
-          control.end(`${GO}${environmentBlock(plan.env)}`);
+    driveSetup(
+      { plan, child, cgroup: this.cgroup, joined: launch.joined, joining },
+      {
+        initUp: (pid) => {
+          this.initPid = pid;
+          this.initStart = processStart(pid);
+          // The init holds its output FIFOs now, so opening them cannot wait.
+          this.readOutputs();
+        },
+        initPid: () => this.initPid,
+        phase: (name, ms) => void (this.phases[name] = ms),
+        running: () => {
           this.phase = { name: 'running' };
           // With the init's pid recorded, a later agent can take the job over.
           this.writeRecord();
           this.sink?.started();
-        };
-        const failed = (err: unknown): void => {
-          this.setupError = err instanceof HerdError ? err : new HerdError('JOB_FAILED', `job setup failed: ${String(err)}`);
-          child.kill('SIGKILL');
-        };
-        if (plan.users.kind === 'mapped') {
-          const ids = plan.users.ids;
-          // The command is started in the job's cgroup, then stops once more in its user namespace.
-          attached.then(() => void control.write(GO), failed);
-          mapUsers = (nsPid) => {
-            Promise.all([attached, networked])
-              .then(() => {
-                try {
-                  writeIdMaps(`/proc/${this.initPid}/root/proc/${nsPid}`, ids);
-                } catch (err) {
-                  throw new HerdError('ISOLATION_UNSUPPORTED', `job setup failed at userns: cannot map the job's users: ${(err as Error).message}`);
-                }
-              })
-              .then(started, failed);
-          };
-        } else {
-          Promise.all([attached, networked]).then(started, failed);
-        }
-      } else if (report.kind === 'userns') {
-        mapUsers?.(report.pid);
-        mapUsers = null;
-      } else if (report.kind === 'fail') {
-        this.setupError = new HerdError('JOB_FAILED', `job setup failed at ${report.step}: ${report.message}`);
-      } else if (report.text !== '' && this.setupError === null) {
-        // What setpriv or unshare said on the way into the user namespace.
-        this.setupError = new HerdError('ISOLATION_UNSUPPORTED', `job setup failed at userns: ${report.text.slice(0, 500)}`, {
-          hint: 'herd needs user namespaces on the host (user.max_user_namespaces > 0, util-linux 2.36 or later)',
-        });
-      }
-    });
+        },
+        failed: (error, how = {}) => {
+          if (how.ifFirst === true && this.setupError !== null) return;
+          this.setupError = error;
+          if (how.kill === true) child.kill('SIGKILL');
+        },
+      },
+    );
     child.on('error', (err) => {
       this.setupError = new HerdError('JOB_FAILED', `could not start the job's launcher: ${err.message}`);
       this.exited(null, null);
@@ -356,19 +302,6 @@ export class Job {
       this.outputEnded = true;
       this.signal('KILL');
     }
-  }
-
-  private readReports(stream: Readable, onLine: (line: string) => void): void {
-    let pending = '';
-    stream.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        onLine(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-      }
-    });
-    stream.on('error', () => {});
   }
 
   private later(ms: number, fn: () => void): void {
