@@ -3,22 +3,9 @@ import * as assert from 'uvu/assert';
 import { detectHierarchy } from '../../../../src/remote/cgroups/hierarchy.ts';
 import { planCgroup, type CgroupFacts } from '../../../../src/remote/cgroups/plan.ts';
 import { parseCpuList } from '../../../../src/shared/cpuList.ts';
-import { parseMountinfo } from '../../../../src/remote/system/mountinfo.ts';
+import { files, HYBRID, V2 } from '../../helpers/hostFixture.ts';
 import { codeOf } from '../../helpers/codeOf.ts';
 
-const HYBRID = parseMountinfo(
-  [
-    '31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755',
-    '32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct',
-    '33 31 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory',
-    '34 31 0:31 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids',
-    '35 31 0:32 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio',
-    '36 31 0:33 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset',
-    '37 31 0:34 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw',
-  ].join('\n'),
-);
-const V2 = parseMountinfo('30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate');
-const files = (map: Record<string, string>) => (path: string) => map[path] ?? null;
 const facts: CgroupFacts = { onlineCpus: [0, 1], ioDevice: { device: '254:0' }, v1Cpuset: { cpus: '0-1', mems: '0' }, v1Memsw: true, v2Swap: true };
 
 test('v1 plan: limits in the right files, memsw after memory, cpuset given cpus and mems, one dir per mount', () => {
