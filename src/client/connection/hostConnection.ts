@@ -1,5 +1,6 @@
 import { asHerdError, fromStreamError, HerdError } from '../../protocol/errors.ts';
-import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending, type DialledHost } from '../../protocol/handshake.ts';
+import type { ClientIdentity, DialledHost } from '../../protocol/handshake.ts';
+import { ClientHandshake } from './clientHandshake.ts';
 import { keyId } from '../../protocol/cert.ts';
 import { recordEnrolment } from '../config/enrolments.ts';
 import type { JobResult, Message, Role, RunRequest } from '../../protocol/messages.ts';
@@ -148,20 +149,19 @@ export class HostConnection implements JobChannel {
     else this.mark('bootstrap');
     this.shipped = boot.shipped;
 
-    const clientNonce = newNonce();
+    const dialled = this.dialled();
+    const handshake = new ClientHandshake(context.identity, dialled);
     // Resolves once the host's welcome, with its live proof, is checked: nothing of a job (its
     // command, environment, stdin) leaves before the host has proved who it is.
     let welcomed!: (error: HerdError | null) => void;
     const verified = new Promise<void>((resolve, reject) => {
       welcomed = (error) => (error === null ? resolve() : reject(error));
     });
-    let step: 'hello' | 'welcome' | 'ready' = 'hello';
     let nudgePending = false;
-    let pending: ClientPending | null = null;
     this.session = wireSession(this.raw.stdout as never, this.raw.stdin as never, {
       message: (stream, message) => {
         if (stream !== 0) {
-          if (step !== 'ready') this.session.fail(new HerdError('PROTOCOL', 'a job message arrived before the welcome'));
+          if (!handshake.done) this.session.fail(new HerdError('PROTOCOL', 'a job message arrived before the welcome'));
           else {
             try {
               this.streams.message(stream, message, (error) => fromStreamError(error, 'JOB_FAILED', this.target.name));
@@ -172,34 +172,28 @@ export class HostConnection implements JobChannel {
           return;
         }
         try {
-          if (step === 'hello' && message.t === 'hello') {
-            const dialled = this.dialled();
-            const answer = clientAuth(message, context.identity, clientNonce, Math.floor(Date.now() / 1000), dialled);
-            pending = answer.pending;
-            if (answer.enrolled) {
+          const step = handshake.receive(message, Math.floor(Date.now() / 1000));
+          if (step.kind === 'auth') {
+            if (step.enrolled) {
               recordEnrolment({
                 time: new Date().toISOString(),
                 dialled: this.target.name,
                 subject: dialled.enrolAs,
-                hostKey: message.hostKey,
+                hostKey: step.hello.hostKey,
                 ca: keyId(context.identity.caKey),
               });
             }
-            this.session.sendMessage(0, answer.auth);
-            step = 'welcome';
+            this.session.sendMessage(0, step.auth);
             this.mark('auth');
             this.waitingFor = 'waiting for the host\'s welcome';
-          } else if (step === 'welcome' && message.t === 'welcome' && pending !== null) {
-            clientCheckWelcome(message, pending);
-            this.role = message.role;
-            this.mark('welcome');
-            // Where to reach this agent next time: only a path of herd's own shape, for our helper.
-            if (isAgentSocketPath(message.socket, context.helper.sha256)) rememberAgent(this.cacheKey(), { socket: message.socket, version: message.agentVersion });
-            step = 'ready';
-            welcomed(null);
-          } else {
-            throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake`);
+            return;
           }
+          const { welcome } = step;
+          this.role = welcome.role;
+          this.mark('welcome');
+          // Where to reach this agent next time: only a path of herd's own shape, for our helper.
+          if (isAgentSocketPath(welcome.socket, context.helper.sha256)) rememberAgent(this.cacheKey(), { socket: welcome.socket, version: welcome.agentVersion });
+          welcomed(null);
         } catch (err) {
           this.session.fail(asHerdError(err));
         }
