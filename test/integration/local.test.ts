@@ -202,6 +202,30 @@ Local('cert issue writes a usable identity; a viewer may not run jobs', async ()
   assert.match(cannotIssue.stderr, '[PERMISSION_DENIED]');
 });
 
+Local('certificate lifetimes: at most 90 days; a week before the end every command says so; the CA holder renews', async () => {
+  const tooLong = await herd(['cert', 'issue', 'forever', '--ttl', '36500d'], opts);
+  assert.is.not(tooLong.code, 0);
+  assert.match(tooLong.stderr, /longer than the 90-day maximum.*\[INVALID_SPEC\]/);
+  const short = join(box.home, 'short.yml');
+  assert.is((await herd(['cert', 'issue', 'sam', '--ttl', '2d', '--out', short], opts)).code, 0);
+  const warned = await herd(['run', '--config', short, '--', 'echo', 'still ok'], opts);
+  assert.is(warned.text, 'still ok\n', warned.stderr);
+  assert.match(warned.stderr, /your certificate \(sam, user\) expires in 1d23h.*ask an admin for a new one: herd cert issue sam --role user/);
+  const cannot = await herd(['cert', 'renew', '--config', short], opts);
+  assert.is(cannot.code, 255);
+  assert.match(cannot.stderr, '[PERMISSION_DENIED]');
+  const before = (await herd(['cert', 'show', '--json'], opts)).json<{ serial: string; subject: string }>();
+  const renewed = await herd(['cert', 'renew', '--ttl', '30d', '--json'], opts);
+  assert.is(renewed.code, 0, renewed.stderr);
+  const info = renewed.json<{ subject: string; serial: string; previousSerial: string; notAfter: string }>();
+  assert.equal([info.subject, info.previousSerial], [before.subject, before.serial]);
+  assert.is.not(info.serial, before.serial);
+  assert.ok(Math.abs(Date.parse(info.notAfter) - Date.now() - 30 * 86_400_000) < 120_000, info.notAfter);
+  const after = await herd(['run', '--', 'echo', 'renewed'], opts);
+  assert.is(after.text, 'renewed\n', after.stderr);
+  assert.not.match(after.stderr, 'your certificate');
+});
+
 Local('an identity from another CA is refused with CERT_UNTRUSTED', async () => {
   const other = localHome('other-ca');
   try {

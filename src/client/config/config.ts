@@ -6,6 +6,7 @@ import { fromBase64Url, toBase64Url } from '../../protocol/bytes.ts';
 import { generateKeyPair, issueCert, keyPairFromSecret, parseCert } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import type { ClientIdentity } from '../../protocol/handshake.ts';
+import { MAX_CERT_TTL_SECONDS } from './lifetimes.ts';
 
 export interface HostEntry {
   address?: string;
@@ -111,8 +112,8 @@ export function saveConfig(loaded: LoadedConfig): void {
   }
 }
 
-/** Admin certificates created on first use last a year. */
-export const FIRST_ADMIN_TTL_SECONDS = 365 * 24 * 3600;
+/** The admin certificate made on first use lives as long as any herd issues (renewed with herd cert renew). */
+export const FIRST_ADMIN_TTL_SECONDS = MAX_CERT_TTL_SECONDS;
 
 export function defaultSubject(): string {
   let user = 'herd';
