@@ -14,6 +14,13 @@ import { ROLES, type Role } from './roles.ts';
  * they appear, so no canonical JSON form is needed. Times are Unix seconds.
  */
 export const CERT_PREFIX = 'herd1';
+/** notBefore is this long before a certificate was issued (clock slack). */
+export const NOT_BEFORE_SLACK_SECONDS = 60;
+
+/** When a certificate was issued, from its notBefore. */
+export function issuedAt(body: Pick<CertBody, 'notBefore'>): number {
+  return body.notBefore + NOT_BEFORE_SLACK_SECONDS;
+}
 export type CertRole = Role | 'host';
 const CERT_ROLES: readonly string[] = [...ROLES, 'host'];
 
@@ -80,7 +87,7 @@ export function issueCert(ca: KeyPair, options: IssueOptions): string {
     role: options.role,
     publicKey: toBase64Url(options.publicKey),
     // A minute of slack so a host whose clock is slightly behind still accepts a fresh cert.
-    notBefore: options.now - 60,
+    notBefore: options.now - NOT_BEFORE_SLACK_SECONDS,
     notAfter: options.now + options.ttlSeconds,
     issuer: keyId(ca.publicKey),
   };

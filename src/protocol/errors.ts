@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'CERT_UNTRUSTED',
   'CERT_EXPIRED',
   'CERT_NOT_YET_VALID',
+  'CERT_REVOKED', // the certificate is on its CA's revocation list (by serial, or its subject's issued-before lock)
   'PERMISSION_DENIED',
   'NETWORK', // a job network could not be set up, or a network request was refused
   'LIMIT_UNSUPPORTED', // the host cannot enforce a requested limit (no controller, no block device)

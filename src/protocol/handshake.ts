@@ -1,6 +1,7 @@
 import { concat, fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
 import { certPublicKey, issueCert, keyId, randomBytes, sign, verifyCert, verifySignature, type KeyPair } from './cert.ts';
 import { HerdError } from './errors.ts';
+import { parseRevocations, revocationOf, revocationsVersion, type Revocations } from './revocations.ts';
 import type { Auth, HostHello, Role, Welcome } from './messages.ts';
 
 /*
@@ -40,6 +41,8 @@ export interface HostIdentity {
   hostCert: string | null;
   /** The CA this host trusts, or null before enrolment. */
   caKey: Uint8Array | null;
+  /** The newest revocation list of that CA this host has seen, and its text. */
+  revocations?: { list: Revocations; text: string } | null;
 }
 
 export function chooseVersion(offered: readonly number[]): number {
@@ -62,6 +65,7 @@ export function hostHello(host: HostIdentity, hostNonce: string): HostHello {
     hostKey: toBase64Url(host.hostKey.publicKey),
     hostCert: host.hostCert,
     trustedCa: host.caKey === null ? null : keyId(host.caKey),
+    revocations: host.revocations?.list.version ?? 0,
   };
 }
 
@@ -71,6 +75,8 @@ export interface ClientIdentity {
   caKey: Uint8Array;
   /** Present when this client holds the CA (an admin's config): lets it enrol hosts. */
   caSecretKey?: Uint8Array;
+  /** The CA's revocation list the config carries, given to every host (which keeps the newest). */
+  revocations?: string;
 }
 
 export interface ClientPending {
@@ -136,6 +142,8 @@ export function clientAuth(
   const sig = sign(concat([CLIENT_PROOF, utf8(hello.nonce), utf8(clientNonce), hostKey]), client.secretKey);
   const auth: Auth = { t: 'auth', version, nonce: clientNonce, cert: client.cert, sig: toBase64Url(sig) };
   if (hello.trustedCa === null) auth.caKey = toBase64Url(client.caKey);
+  // Only a list newer than the host's crosses the wire (10,000 serials are 107 KB); an older host says nothing, and gets it.
+  if (client.revocations !== undefined && (hello.revocations === undefined || revocationsVersion(client.revocations) > hello.revocations)) auth.revocations = client.revocations;
   // Enrolment: only of a host that trusts no CA yet.
   if (hello.trustedCa === null && client.caSecretKey !== undefined) {
     auth.hostCert = issueCert(
@@ -163,6 +171,8 @@ export interface Accepted {
   hostCert: string | null;
   /** The host's proof for the welcome message. */
   sig: string;
+  /** A revocation list newer than the host's, to keep. */
+  revocations: { list: Revocations; text: string } | null;
 }
 
 /** Step 2 on the host: verify the client's version, certificate and proof. */
@@ -183,6 +193,17 @@ export function hostAccept(auth: Auth, host: HostIdentity, hostNonce: string, no
     pinCa = ca;
   }
   const body = verifyCert(auth.cert, ca, nowSeconds);
+  // The newest list wins: one the client carries replaces the host's only when it is newer.
+  let revocations = host.revocations ?? null;
+  let newer: Accepted['revocations'] = null;
+  if (auth.revocations !== undefined && auth.revocations !== revocations?.text) {
+    const offered = parseRevocations(auth.revocations, ca);
+    if (revocations === null || offered.version > revocations.list.version) revocations = newer = { list: offered, text: auth.revocations };
+  }
+  const revoked = revocations === null ? null : revocationOf(revocations.list, body);
+  if (revoked !== null) {
+    throw new HerdError('CERT_REVOKED', `auth: certificate "${body.subject}" is revoked by CA ${keyId(ca)}: ${revoked}`, { hint: 'ask an admin for a new certificate' });
+  }
   if (body.role === 'host') throw new HerdError('PERMISSION_DENIED', 'auth: a host certificate cannot be used to log in');
   const proof = concat([CLIENT_PROOF, utf8(hostNonce), utf8(auth.nonce), host.hostKey.publicKey]);
   if (!verifySignature(proof, decodeKey(auth.sig, 'auth'), certPublicKey(body))) {
@@ -195,5 +216,5 @@ export function hostAccept(auth: Auth, host: HostIdentity, hostNonce: string, no
     if (hostBody.role === 'host' && hostBody.publicKey === toBase64Url(host.hostKey.publicKey)) hostCert = auth.hostCert;
   }
   const hostSig = sign(concat([HOST_PROOF, utf8(auth.nonce), utf8(hostNonce), host.hostKey.publicKey]), host.hostKey.secretKey);
-  return { subject: body.subject, role: body.role, pinCa, hostCert, sig: toBase64Url(hostSig) };
+  return { subject: body.subject, role: body.role, pinCa, hostCert, sig: toBase64Url(hostSig), revocations: newer };
 }

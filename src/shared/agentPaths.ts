@@ -9,6 +9,8 @@ export interface StatePaths {
   hostKey: string;
   hostCert: string;
   caKey: string;
+  /** The newest revocation list of the trusted CA seen so far. */
+  revocations: string;
   jobs: string;
 }
 
@@ -31,6 +33,7 @@ export function statePaths(dir: string, version: string): StatePaths {
     hostKey: join(dir, 'host.key'),
     hostCert: join(dir, 'host.cert'),
     caKey: join(dir, 'ca.pub'),
+    revocations: join(dir, 'revocations'),
     jobs: join(dir, 'jobs'),
   };
 }

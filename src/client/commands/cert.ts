@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { toBase64Url } from '../../protocol/bytes.ts';
-import { generateKeyPair, issueCert, keyId, keyPairFromSecret, parseCert } from '../../protocol/cert.ts';
+import { generateKeyPair, issuedAt, issueCert, keyId, keyPairFromSecret, parseCert } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
+import { parseRevocations, signRevocations } from '../../protocol/revocations.ts';
 import { ROLES, type Role } from '../../protocol/messages.ts';
 import { loadConfig, saveConfig } from '../config/config.ts';
 import { checkTtl } from '../config/lifetimes.ts';
@@ -83,6 +84,64 @@ export function certRenew(options: RenewOptions, io: Io): CommandResult {
   return { exitCode: 0 };
 }
 
+export interface RevokeOptions extends GlobalOptions {
+  /** A serial (16 hex digits) or a subject. */
+  what: string;
+  /** For a subject: its certificates issued before this time (default: now). */
+  before?: string;
+}
+
+const SERIAL = /^[0-9a-f]{16}$/;
+
+/**
+ * Adds a serial, or a subject's certificates issued before a time, to the CA's revocation list in
+ * the config (a new version); every host learns it on its next connection from this config, or
+ * at once with herd host sync.
+ */
+export function certRevoke(options: RevokeOptions, io: Io): CommandResult {
+  const loaded = loadConfig(options.config);
+  const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
+  if (identity.caSecretKey === undefined) {
+    throw new HerdError('PERMISSION_DENIED', `${loaded.path} holds no CA secret key, so it cannot revoke certificates`, { hint: 'run this on the admin config that created the CA' });
+  }
+  const current = identity.revocations === undefined ? null : parseRevocations(identity.revocations, identity.caKey);
+  const serials = new Set(current?.serials ?? []);
+  const subjects = [...(current?.subjects ?? [])];
+  const own = parseCert(identity.cert).body;
+  const now = Math.floor(Date.now() / 1000);
+  let revoked: { serial: string } | { subject: string; before: string };
+  if (SERIAL.test(options.what)) {
+    if (options.before !== undefined) throw new HerdError('INVALID_SPEC', '--before applies to a subject, not to a serial');
+    if (serials.has(options.what)) throw new HerdError('INVALID_SPEC', `serial ${options.what} is revoked already (list version ${current?.version}); nothing changed`);
+    if (options.what === own.serial) throw new HerdError('INVALID_SPEC', `serial ${options.what} is your own certificate's; nothing changed`, { hint: 'renew it first (herd cert renew), then revoke the old serial' });
+    serials.add(options.what);
+    revoked = { serial: options.what };
+  } else {
+    if (!SUBJECT.test(options.what)) throw new HerdError('INVALID_SPEC', `"${options.what}" is neither a serial (16 hex digits) nor a subject`);
+    const beforeMs = options.before === undefined ? now * 1000 : Date.parse(options.before);
+    if (Number.isNaN(beforeMs)) throw new HerdError('INVALID_SPEC', `--before: "${options.before}" is not a time (e.g. 2026-12-01T12:00:00Z)`);
+    const before = Math.floor(beforeMs / 1000);
+    if (options.what === own.subject && issuedAt(own) < before) {
+      throw new HerdError('INVALID_SPEC', `that would revoke your own certificate (${own.subject}, issued ${new Date(issuedAt(own) * 1000).toISOString()}); nothing changed`, { hint: 'renew it first (herd cert renew), then revoke with --before the renewal' });
+    }
+    const existing = subjects.findIndex((s) => s.subject === options.what);
+    if (existing >= 0) subjects[existing] = { subject: options.what, before: Math.max(before, subjects[existing]!.before) };
+    else subjects.push({ subject: options.what, before });
+    revoked = { subject: options.what, before: new Date(before * 1000).toISOString() };
+  }
+  const version = (current?.version ?? 0) + 1;
+  const text = signRevocations({ version, serials, subjects }, { publicKey: identity.caKey, secretKey: identity.caSecretKey }, now);
+  loaded.document.setIn(['identity', 'revocations'], text);
+  saveConfig(loaded);
+  const info = { revoked, version, serials: serials.size, subjects: subjects.length, bytes: text.length, config: loaded.path };
+  if (options.json) io.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  else {
+    const what = 'serial' in revoked ? `serial ${revoked.serial}` : `certificates of ${revoked.subject} issued before ${revoked.before}`;
+    io.stderr.write(`herd: revoked ${what} (revocation list version ${version}); hosts learn it on their next connection from this config, or now with: herd host sync -H HOSTS\n`);
+  }
+  return { exitCode: 0 };
+}
+
 /** Shows the identity in the config: who you are to the hosts. */
 export function certShow(options: GlobalOptions, io: Io): CommandResult {
   const loaded = loadConfig(options.config);
@@ -109,7 +168,7 @@ export function certShow(options: GlobalOptions, io: Io): CommandResult {
 
 export const certModule = {
   command: 'cert',
-  describe: 'certificates: issue, renew, show',
+  describe: 'certificates: issue, renew, revoke, show',
   subcommands: [
     {
       command: 'issue <name>',
@@ -132,6 +191,17 @@ export const certModule = {
           .option('ttl', { type: 'string', default: '90d', describe: 'validity of the new certificate (at most 90d)' })
           .example('$0 cert renew', 'another 90 days for the admin certificate in your config'),
       handler: (a, io) => certRenew({ ...globalOptions(a), ttl: String(a.ttl) }, io),
+    },
+    {
+      command: 'revoke <what>',
+      describe: 'revoke a certificate by serial, or a subject\'s certificates issued before a time',
+      builder: (y) =>
+        y
+          .positional('what', { type: 'string', describe: 'a serial (16 hex digits, see herd cert issue --json) or a subject', demandOption: true })
+          .option('before', { type: 'string', describe: 'for a subject: revoke its certificates issued before this time (default: now)' })
+          .example('$0 cert revoke alice', 'every certificate of alice issued until now')
+          .example('$0 cert revoke 3f2a9c0d11e84b76 && $0 host sync -H @all', 'one certificate, told to every host at once'),
+      handler: (a, io) => certRevoke({ ...globalOptions(a), what: String(a.what), ...(typeof a.before === 'string' ? { before: a.before } : {}) }, io),
     },
     {
       command: 'show',

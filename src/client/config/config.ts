@@ -7,6 +7,7 @@ import { generateKeyPair, issueCert, keyPairFromSecret, parseCert } from '../../
 import { HerdError } from '../../protocol/errors.ts';
 import type { ClientIdentity } from '../../protocol/handshake.ts';
 import { MAX_CERT_TTL_SECONDS } from './lifetimes.ts';
+import { revocationsVersion } from '../../protocol/revocations.ts';
 
 export interface HostEntry {
   address?: string;
@@ -19,6 +20,8 @@ export interface IdentityConfig {
   ca: { publicKey: string; secretKey?: string };
   cert: string;
   key: string;
+  /** The CA's signed revocation list (herd cert revoke), handed to every host this config reaches. */
+  revocations?: string;
 }
 
 export interface HerdConfig {
@@ -79,6 +82,7 @@ function checkConfig(value: unknown, path: string): HerdConfig {
     if (typeof id.cert !== 'string' || typeof id.key !== 'string' || typeof ca !== 'object' || ca === null || typeof ca.publicKey !== 'string') {
       bad('identity: needs cert, key and ca.publicKey (herd writes these on first use)');
     }
+    if (id.revocations !== undefined && typeof id.revocations !== 'string') bad('identity.revocations: must be a string (herd cert revoke writes it)');
   }
   return config as HerdConfig;
 }
@@ -148,7 +152,14 @@ export function clientIdentity(identity: IdentityConfig, path: string): ClientId
     keyPairFromSecret(secretKey);
     const caKey = fromBase64Url(identity.ca.publicKey);
     const caSecret = identity.ca.secretKey === undefined ? undefined : fromBase64Url(identity.ca.secretKey);
-    return { cert: identity.cert, secretKey, caKey, ...(caSecret === undefined ? {} : { caSecretKey: caSecret }) };
+    if (identity.revocations !== undefined && revocationsVersion(identity.revocations) === 0) throw new Error('revocations is not a revocation list (herd cert revoke writes it)');
+    return {
+      cert: identity.cert,
+      secretKey,
+      caKey,
+      ...(caSecret === undefined ? {} : { caSecretKey: caSecret }),
+      ...(identity.revocations === undefined ? {} : { revocations: identity.revocations }),
+    };
   } catch (err) {
     throw new HerdError('CONFIG', `${path}: identity is unusable: ${(err as Error).message}`);
   }

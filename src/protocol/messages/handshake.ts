@@ -11,6 +11,8 @@ export interface HostHello {
   hostCert: string | null;
   /** Key id of the CA this host trusts, or null before the first admin enrolled it. */
   trustedCa: string | null;
+  /** The version of that CA's revocation list the host holds (0: none); a client sends only a newer one. Absent from older hosts. */
+  revocations?: number;
 }
 export interface Auth {
   t: 'auth';
@@ -23,6 +25,8 @@ export interface Auth {
   caKey?: string;
   /** A certificate for the host key, signed by the client's CA. */
   hostCert?: string;
+  /** The CA's signed revocation list (revocations.ts); the host keeps the newest it sees. */
+  revocations?: string;
 }
 export interface Welcome {
   t: 'welcome';
@@ -46,6 +50,7 @@ export const HANDSHAKE_VALIDATORS: Validators<HandshakeMessage> = {
     str(o, 'hostKey');
     nullableStr(o, 'hostCert');
     nullableStr(o, 'trustedCa');
+    if (o.revocations !== undefined && !(Number.isSafeInteger(o.revocations) && (o.revocations as number) >= 0)) fail('hello.revocations');
   },
   auth(o) {
     int(o, 'version');
@@ -54,6 +59,7 @@ export const HANDSHAKE_VALIDATORS: Validators<HandshakeMessage> = {
     str(o, 'sig');
     str(o, 'caKey', true);
     str(o, 'hostCert', true);
+    str(o, 'revocations', true);
   },
   welcome(o) {
     str(o, 'sig');

@@ -4,7 +4,7 @@ import { keyId } from '../../protocol/cert.ts';
 import type { Message, Role } from '../../protocol/messages.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import type { AgentState } from './agentState.ts';
-import { pinCa, storeHostCert } from './identity.ts';
+import { pinCa, storeHostCert, storeRevocations } from './identity.ts';
 import { answerError, type RequestContext } from '../requests/context.ts';
 import { StreamRegistry } from '../requests/streams.ts';
 import { dispatch, isRequest } from '../requests/table.ts';
@@ -72,6 +72,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
       }
       if (accepted.pinCa !== null) pinCa(agent.paths, agent.identity, accepted.pinCa);
       if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.hostCert);
+      if (accepted.revocations !== null) storeRevocations(agent.paths, agent.identity, accepted.revocations);
       phase = { step: 'ready', subject: accepted.subject, role: accepted.role };
       clearTimeout(deadline);
       session.maxPingBytes = MAX_FRAME_PAYLOAD;

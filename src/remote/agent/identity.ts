@@ -3,6 +3,7 @@ import { fromBase64Url, toBase64Url } from '../../protocol/bytes.ts';
 import { generateKeyPair, keyId, keyPairFromSecret } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import type { HostIdentity } from '../../protocol/handshake.ts';
+import { parseRevocations, type Revocations } from '../../protocol/revocations.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 
 function readKey(path: string): Uint8Array | null {
@@ -33,7 +34,30 @@ export function loadHostIdentity(paths: StatePaths): HostIdentity {
     secret = readKey(paths.hostKey)!;
   }
   const hostCert = existsSync(paths.hostCert) ? readFileSync(paths.hostCert, 'utf8').trim() : null;
-  return { hostKey: keyPairFromSecret(secret), hostCert, caKey: readKey(paths.caKey) };
+  const caKey = readKey(paths.caKey);
+  return { hostKey: keyPairFromSecret(secret), hostCert, caKey, revocations: caKey === null ? null : loadRevocations(paths, caKey) };
+}
+
+/** The stored revocation list, checked again; one that no longer checks out is reported and not used. */
+function loadRevocations(paths: StatePaths, caKey: Uint8Array): { list: Revocations; text: string } | null {
+  if (!existsSync(paths.revocations)) return null;
+  const text = readFileSync(paths.revocations, 'utf8').trim();
+  try {
+    return { list: parseRevocations(text, caKey), text };
+  } catch (err) {
+    process.stderr.write(`${new Date().toISOString()} herd agent: ignoring ${paths.revocations}: ${(err as Error).message}\n`);
+    return null;
+  }
+}
+
+/** Keeps a newer revocation list (the handshake checked that it is newer and the CA's). */
+export function storeRevocations(paths: StatePaths, identity: HostIdentity, revocations: { list: Revocations; text: string }): void {
+  const current = identity.revocations ?? null;
+  if (current !== null && current.list.version >= revocations.list.version) return;
+  const tmp = `${paths.revocations}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${revocations.text}\n`, { mode: 0o600 });
+  renameSync(tmp, paths.revocations);
+  identity.revocations = revocations;
 }
 
 /** Trust on first use: the first admin's CA is pinned, and never replaced by a later one. */

@@ -1,0 +1,73 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { toHex } from '../../../src/protocol/bytes.ts';
+import { generateKeyPair, issueCert, parseCert, randomBytes } from '../../../src/protocol/cert.ts';
+import { clientAuth, hostAccept, hostHello, newNonce, type HostIdentity } from '../../../src/protocol/handshake.ts';
+import { MAX_REVOKED_SERIALS, parseRevocations, revocationOf, signRevocations } from '../../../src/protocol/revocations.ts';
+import { codeOf } from '../helpers/codeOf.ts';
+
+const now = 1_800_000_000;
+const ca = generateKeyPair();
+const serial = (): string => toHex(randomBytes(8));
+
+test('a list round-trips: serials as 8 bytes each, subject locks, version and issuer', () => {
+  const serials = [serial(), serial(), serial()];
+  const text = signRevocations({ version: 3, serials, subjects: [{ subject: 'alice', before: now }] }, ca, now);
+  const list = parseRevocations(text, ca.publicKey);
+  assert.equal([list.version, list.issuedAt, [...list.serials].sort(), list.subjects], [3, now, [...serials].sort(), [{ subject: 'alice', before: now }]]);
+  assert.is(revocationOf(list, { serial: serials[1]!, subject: 'bob', notBefore: 0 }), `serial ${serials[1]} is revoked`);
+  assert.match(revocationOf(list, { serial: serial(), subject: 'alice', notBefore: now - 61 }) ?? '', 'certificates of alice issued before');
+  assert.is(revocationOf(list, { serial: serial(), subject: 'alice', notBefore: now - 60 }), null, 'issued at the lock (notBefore has a minute of slack): good');
+});
+
+test('garbage, tampering and another CA\'s list are refused', () => {
+  const text = signRevocations({ version: 1, serials: [serial()], subjects: [] }, ca, now);
+  const [prefix, header, body, sig] = text.split('.');
+  assert.is(codeOf(() => parseRevocations('herdrl1.garbage', ca.publicKey)), 'CERT_INVALID');
+  assert.is(codeOf(() => parseRevocations('nonsense', ca.publicKey)), 'CERT_INVALID');
+  const other = signRevocations({ version: 1, serials: [], subjects: [] }, generateKeyPair(), now);
+  assert.is(codeOf(() => parseRevocations(other, ca.publicKey)), 'CERT_UNTRUSTED', 'signed by another CA');
+  const fewer = signRevocations({ version: 1, serials: [], subjects: [] }, ca, now).split('.')[2];
+  assert.is(codeOf(() => parseRevocations([prefix, header, fewer, sig].join('.'), ca.publicKey)), 'CERT_UNTRUSTED', 'serials swapped under the signature');
+  const bumped = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(header!, 'base64url').toString()), version: 99 })).toString('base64url');
+  assert.is(codeOf(() => parseRevocations([prefix, bumped, body, sig].join('.'), ca.publicKey)), 'CERT_UNTRUSTED', 'a version raised under the signature');
+  assert.is(codeOf(() => signRevocations({ version: 1, serials: ['xyz'], subjects: [] }, ca, now)), 'INVALID_SPEC');
+});
+
+test('10,000 serials fit in one protocol message', () => {
+  const serials = Array.from({ length: 10_000 }, serial);
+  const text = signRevocations({ version: 1, serials, subjects: [] }, ca, now);
+  assert.ok(text.length < 120_000, `${text.length} bytes`);
+  assert.is(parseRevocations(text, ca.publicKey).serials.size, 10_000);
+  assert.is(codeOf(() => signRevocations({ version: 1, serials: Array.from({ length: MAX_REVOKED_SERIALS + 1 }, serial), subjects: [] }, ca, now)), 'LIMIT');
+});
+
+test('the handshake: a revoked certificate is refused; the host keeps a newer list and never an older one', () => {
+  const key = generateKeyPair();
+  const cert = issueCert(ca, { subject: 'rita', role: 'user', publicKey: key.publicKey, now, ttlSeconds: 3600 });
+  const ritaSerial = parseCert(cert).body.serial;
+  const hostKey = generateKeyPair();
+  const host: HostIdentity = { hostKey, hostCert: issueCert(ca, { subject: 'h1', role: 'host', publicKey: hostKey.publicKey, now, ttlSeconds: 3600 }), caKey: ca.publicKey, revocations: null };
+  const connect = (revocations?: string, olderHost = false) => {
+    const nonce = newNonce();
+    const hello = hostHello(host, nonce);
+    if (olderHost) delete hello.revocations;
+    const { auth } = clientAuth(hello, { cert, secretKey: key.secretKey, caKey: ca.publicKey, ...(revocations === undefined ? {} : { revocations }) }, newNonce(), now, { names: ['h1'], enrolAs: 'h1' });
+    return hostAccept(auth, host, nonce, now);
+  };
+  const v1 = signRevocations({ version: 1, serials: [serial()], subjects: [] }, ca, now);
+  const v2 = signRevocations({ version: 2, serials: [ritaSerial], subjects: [] }, ca, now);
+  const first = connect(v1);
+  assert.is(first.revocations?.list.version, 1, 'a host without a list keeps the first');
+  host.revocations = first.revocations;
+  assert.is(codeOf(() => connect(v2)), 'CERT_REVOKED', 'the newer list revokes rita at once');
+  host.revocations = { list: parseRevocations(v2, ca.publicKey), text: v2 };
+  assert.is(codeOf(() => connect(v1)), 'CERT_REVOKED', 'an older list does not bring rita back');
+  assert.is(codeOf(() => connect()), 'CERT_REVOKED', 'nor does carrying none');
+  assert.is(codeOf(() => connect(v1, true)), 'CERT_REVOKED', 'an older list sent anyway (a host that does not say its version) is not taken');
+  assert.is(codeOf(() => connect('herdrl1.x.y.z', true)), 'CERT_INVALID', 'a garbage list fails the handshake');
+  const { auth } = clientAuth(hostHello(host, newNonce()), { cert, secretKey: key.secretKey, caKey: ca.publicKey, revocations: v2 }, newNonce(), now, { names: ['h1'], enrolAs: 'h1' });
+  assert.is(auth.revocations, undefined, 'a list the host has already does not cross the wire');
+});
+
+test.run();
