@@ -4,7 +4,7 @@ import { keyId } from '../../protocol/cert.ts';
 import type { Message, Role } from '../../protocol/messages.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import type { AgentState } from './agentState.ts';
-import { pinCa, storeHostCert, storeRevocations } from './identity.ts';
+import { pinCa, refreshRevocations, storeHostCert, storeRevocations } from './identity.ts';
 import { answerError, type RequestContext } from '../requests/context.ts';
 import { StreamRegistry } from '../requests/streams.ts';
 import { dispatch, isRequest } from '../requests/table.ts';
@@ -66,6 +66,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
 
   function handshake(message: Message): void {
     if (phase.step === 'auth' && message.t === 'auth') {
+      refreshRevocations(agent.paths, agent.identity);
       const accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds());
       if (!onAuthenticated(accepted.subject)) {
         throw new HerdError('LIMIT', `${accepted.subject} already holds ${MAX_CONNECTIONS_PER_SUBJECT} connections to this host`, { hint: 'use fewer herd processes at once, or --persist to share connections' });

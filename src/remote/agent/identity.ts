@@ -1,4 +1,4 @@
-import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { fromBase64Url, toBase64Url } from '../../protocol/bytes.ts';
 import { generateKeyPair, keyId, keyPairFromSecret } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
@@ -49,6 +49,27 @@ function loadRevocations(paths: StatePaths, caKey: Uint8Array): { list: Revocati
     return null;
   }
 }
+
+/**
+ * Reads the stored list again when another agent of this state directory (another herd version,
+ * running beside this one during an upgrade) has written a newer one since: a certificate revoked
+ * through one agent is refused by all of them.
+ */
+export function refreshRevocations(paths: StatePaths, identity: HostIdentity): void {
+  if (identity.caKey === null) return;
+  let mtimeMs: number;
+  try {
+    mtimeMs = statSync(paths.revocations).mtimeMs;
+  } catch {
+    return;
+  }
+  if (mtimeMs === seenMtime.get(paths.revocations)) return;
+  seenMtime.set(paths.revocations, mtimeMs);
+  const stored = loadRevocations(paths, identity.caKey);
+  if (stored !== null && stored.list.version > (identity.revocations?.list.version ?? 0)) identity.revocations = stored;
+}
+
+const seenMtime = new Map<string, number>();
 
 /** Keeps a newer revocation list (the handshake checked that it is newer and the CA's). */
 export function storeRevocations(paths: StatePaths, identity: HostIdentity, revocations: { list: Revocations; text: string }): void {
