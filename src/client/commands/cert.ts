@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { toBase64Url } from '../../protocol/bytes.ts';
-import { generateKeyPair, issuedAt, issueCert, keyId, keyPairFromSecret, parseCert } from '../../protocol/cert.ts';
+import { generateKeyPair, issuedAt, issueCert, keyId, keyPairFromSecret, parseCert, type KeyPair } from '../../protocol/cert.ts';
+import type { ClientIdentity } from '../../protocol/handshake.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { parseRevocations, signRevocations } from '../../protocol/revocations.ts';
 import { ROLES, type Role } from '../../protocol/messages.ts';
@@ -25,6 +26,12 @@ export interface IssueOptions extends GlobalOptions {
 
 const SUBJECT = /^[A-Za-z0-9._@-]{1,128}$/;
 
+/** The CA key pair of a config that holds it; PERMISSION_DENIED, saying what could not be done, for any other. */
+function caOf(identity: ClientIdentity, path: string, cannot: string, hint = 'run this on the admin config that created the CA'): KeyPair {
+  if (identity.caSecretKey === undefined) throw new HerdError('PERMISSION_DENIED', `${path} holds no CA secret key, so it cannot ${cannot}`, { hint });
+  return { publicKey: identity.caKey, secretKey: identity.caSecretKey };
+}
+
 /** Issues a certificate and key for someone else, as a ready-to-use herd config. */
 export function certIssue(options: IssueOptions, io: Io): CommandResult {
   if (!SUBJECT.test(options.name)) throw new HerdError('INVALID_SPEC', `NAME: "${options.name}" must be 1-128 characters of letters, digits and . _ @ -`);
@@ -32,12 +39,10 @@ export function certIssue(options: IssueOptions, io: Io): CommandResult {
   const ttlSeconds = checkTtl(parseDuration(options.ttl, '--ttl'), options.ttl);
   const loaded = loadConfig(options.config);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
-  if (identity.caSecretKey === undefined) {
-    throw new HerdError('PERMISSION_DENIED', `${loaded.path} holds no CA secret key, so it cannot issue certificates`, { hint: 'run this on the admin config that created the CA' });
-  }
+  const ca = caOf(identity, loaded.path, 'issue certificates');
   const key = generateKeyPair();
   const cert = issueCert(
-    { publicKey: identity.caKey, secretKey: identity.caSecretKey },
+    ca,
     { subject: options.name, role: options.role as Role, publicKey: key.publicKey, now: Math.floor(Date.now() / 1000), ttlSeconds },
   );
   const body = parseCert(cert).body;
@@ -64,15 +69,10 @@ export function certRenew(options: RenewOptions, io: Io): CommandResult {
   const loaded = loadConfig(options.config);
   // Renewing is the answer to the expiry notice: only a new identity is worth saying.
   const identity = ensureIdentity(loaded, (line) => void (line.startsWith('herd: created') && io.stderr.write(`${line}\n`)));
-  if (identity.caSecretKey === undefined) {
-    const { subject, role } = parseCert(identity.cert).body;
-    throw new HerdError('PERMISSION_DENIED', `${loaded.path} holds no CA secret key, so it cannot renew its own certificate`, {
-      hint: `ask an admin for a new one: herd cert issue ${subject} --role ${role}`,
-    });
-  }
   const old = parseCert(identity.cert).body;
+  const ca = caOf(identity, loaded.path, 'renew its own certificate', `ask an admin for a new one: herd cert issue ${old.subject} --role ${old.role}`);
   const cert = issueCert(
-    { publicKey: identity.caKey, secretKey: identity.caSecretKey },
+    ca,
     { subject: old.subject, role: old.role as Role, publicKey: keyPairFromSecret(identity.secretKey).publicKey, now: Math.floor(Date.now() / 1000), ttlSeconds },
   );
   loaded.document.setIn(['identity', 'cert'], cert);
@@ -101,9 +101,7 @@ const SERIAL = /^[0-9a-f]{16}$/;
 export function certRevoke(options: RevokeOptions, io: Io): CommandResult {
   const loaded = loadConfig(options.config);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
-  if (identity.caSecretKey === undefined) {
-    throw new HerdError('PERMISSION_DENIED', `${loaded.path} holds no CA secret key, so it cannot revoke certificates`, { hint: 'run this on the admin config that created the CA' });
-  }
+  const ca = caOf(identity, loaded.path, 'revoke certificates');
   const current = identity.revocations === undefined ? null : parseRevocations(identity.revocations, identity.caKey);
   const serials = new Set(current?.serials ?? []);
   const subjects = [...(current?.subjects ?? [])];
@@ -130,7 +128,7 @@ export function certRevoke(options: RevokeOptions, io: Io): CommandResult {
     revoked = { subject: options.what, before: new Date(before * 1000).toISOString() };
   }
   const version = (current?.version ?? 0) + 1;
-  const text = signRevocations({ version, serials, subjects }, { publicKey: identity.caKey, secretKey: identity.caSecretKey }, now);
+  const text = signRevocations({ version, serials, subjects }, ca, now);
   loaded.document.setIn(['identity', 'revocations'], text);
   saveConfig(loaded);
   const info = { revoked, version, serials: serials.size, subjects: subjects.length, bytes: text.length, config: loaded.path };

@@ -1,4 +1,4 @@
-import { parseRevocations } from '../../protocol/revocations.ts';
+import { revocationsVersion } from '../../protocol/revocations.ts';
 import { eachHost } from '../connection/hostRequests.ts';
 import { EXIT_HERD_ERROR } from '../output/outcome.ts';
 import { errorLine } from '../output/render.ts';
@@ -20,7 +20,7 @@ const sync: CommandModule = {
     const options = globalOptions(argv);
     const context = commandContext({ ...options, acceptNew: argv.acceptNew === true }, (line) => io.stderr.write(`${line}\n`));
     const { identity } = context.connect;
-    const version = identity.revocations === undefined ? null : parseRevocations(identity.revocations, identity.caKey).version;
+    const version = identity.revocations === undefined ? null : revocationsVersion(identity.revocations);
     const answers = await eachHost(context, async () => version);
     if (options.json) io.stdout.write(`${JSON.stringify({ version, hosts: answers.map((a) => ({ host: a.host, synced: a.error === null, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
     else {

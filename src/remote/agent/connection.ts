@@ -61,12 +61,13 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
   }, HANDSHAKE_TIMEOUT_MS);
   (deadline as { unref?: () => void }).unref?.();
 
-  // The host speaks first, so the client can answer with its proof and first request at once.
+  // The host speaks first, so the client can answer with its proof and first request at once. The
+  // hello names the revocation list held, so one another agent stored since counts already.
+  refreshRevocations(agent.paths, agent.identity);
   session.sendMessage(0, hostHello(agent.identity, phase.hostNonce));
 
   function handshake(message: Message): void {
     if (phase.step === 'auth' && message.t === 'auth') {
-      refreshRevocations(agent.paths, agent.identity);
       const accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds());
       if (!onAuthenticated(accepted.subject)) {
         throw new HerdError('LIMIT', `${accepted.subject} already holds ${MAX_CONNECTIONS_PER_SUBJECT} connections to this host`, { hint: 'use fewer herd processes at once, or --persist to share connections' });

@@ -75,7 +75,8 @@ export class Job {
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private outputEnded = false;
   private readonly log: JobLog;
-  private readonly phases: Record<string, number> = {};
+  /** Milliseconds each start-up step took (setupMs, attachMs, networkMs, runMs): JobResult.phases. */
+  private readonly timings: Record<string, number> = {};
   private sink: JobSink | null = null;
   private readonly asked: Asked = { signalled: false, killed: false, stoppedBy: null, timedOut: false };
   /** Why setup failed, once something said so. */
@@ -144,7 +145,7 @@ export class Job {
     job.initPid = record.initPid ?? null;
     job.initStart = record.initStart ?? null;
     job.phase = { name: 'running' };
-    Object.assign(job.phases, record.phases ?? {});
+    Object.assign(job.timings, record.phases ?? {});
     if (record.leaseNetwork !== undefined) job.adoptedLease = { network: record.leaseNetwork, release };
     job.log.note(`herd: the agent watching this job ended; a new agent (pid ${process.pid}) took it over`);
     job.readOutputs();
@@ -183,7 +184,7 @@ export class Job {
           this.readOutputs();
         },
         initPid: () => this.initPid,
-        phase: (name, ms) => void (this.phases[name] = ms),
+        phase: (name, ms) => void (this.timings[name] = ms),
         running: () => {
           this.phase = { name: 'running' };
           // With the init's pid recorded, a later agent can take the job over.
@@ -341,7 +342,7 @@ export class Job {
     // Anything that ends before "go" is a setup failure, whatever the status.
     const ran = this.phase.name === 'running';
     const setupFailed = !ran;
-    if (ran) this.phases.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.phases.setupMs ?? 0) - (this.phases.attachMs ?? 0));
+    if (ran) this.timings.runMs = Math.round(endedAt.getTime() - this.startedAt.getTime() - (this.timings.setupMs ?? 0) - (this.timings.attachMs ?? 0));
     const measured = this.cgroup?.usage();
     const result: JobResult = {
       jobId: this.id,
@@ -353,7 +354,7 @@ export class Job {
       startedAt: this.startedAt.toISOString(),
       endedAt: endedAt.toISOString(),
       durationMs: endedAt.getTime() - this.startedAt.getTime(),
-      phases: { ...this.phases },
+      phases: { ...this.timings },
       ...(measured === undefined ? {} : { usage: measured.usage }),
     };
     this.phase = { name: 'ended', result, ran };
@@ -420,7 +421,7 @@ export class Job {
             ...(this.initStart === null ? {} : { initStart: this.initStart }),
             ...(leaseNetwork === undefined ? {} : { leaseNetwork }),
             ...(this.terms.graceMs === undefined ? {} : { graceMs: this.terms.graceMs }),
-            phases: { ...this.phases },
+            phases: { ...this.timings },
           }
         : {}),
     };
