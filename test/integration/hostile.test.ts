@@ -184,7 +184,7 @@ Hostile('identity: nothing of a job (argv, -e values) leaves before the host\'s 
 
 Hostile('identity: an admin enrolling a host records what it signed, and does not take the socket path the host names', async () => {
   await identities();
-  const enrolments = join(bed.home, '.cache', 'herd', 'enrolments.jsonl');
+  const enrolments = join(bed.home, '.config', 'herd', 'config.issued.jsonl');
   rmSync(enrolments, { force: true });
   const socket = '/tmp/hostile-choice/agent-0000.sock';
   const { run, received } = await helloHost({ hostCert: null, trustedCa: null, welcome: true, socket }, []);
@@ -192,10 +192,12 @@ Hostile('identity: an admin enrolling a host records what it signed, and does no
   assert.equal(received.map((m) => m.t), ['auth', 'run'], 'the job went out after the welcome');
   const auth = received[0] as { t: string; hostCert?: string };
   assert.ok(auth.hostCert !== undefined, 'an enrolment: the host certificate was signed');
-  const record = readFileSync(enrolments, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; hostKey: string; dialled: string });
+  const record = readFileSync(enrolments, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; publicKey: string; role: string; serial: string });
   assert.is(record.length, 1);
   assert.is(record[0]!.subject, bed.hosts[0]!.address, 'signed for the address dialled');
-  assert.is(record[0]!.hostKey, parseCert(auth.hostCert!).body.publicKey);
+  assert.is(record[0]!.role, 'host');
+  assert.is(record[0]!.publicKey, parseCert(auth.hostCert!).body.publicKey);
+  assert.is(record[0]!.serial, parseCert(auth.hostCert!).body.serial);
   const agents = join(bed.home, '.cache', 'herd', 'agents.json');
   assert.not.match(existsSync(agents) ? readFileSync(agents, 'utf8') : '', 'hostile-choice', 'the named socket is not remembered');
 });

@@ -273,6 +273,48 @@ Local('revocation: by subject and by serial, learned by the host from the admin 
   assert.match(own.stderr, 'would revoke your own certificate');
 });
 
+Local('subjects are unique per CA: a second certificate is refused, --replace revokes the first; cert list shows both; an unknown serial is refused', async () => {
+  const first = join(box.home, 'una.yml');
+  const issued = await herd(['cert', 'issue', 'una', '--out', first, '--json'], opts);
+  assert.is(issued.code, 0, issued.stderr);
+  const oldSerial = issued.json<{ serial: string }>().serial;
+  const configBefore = readFileSync(join(box.home, '.config', 'herd', 'config.yml'), 'utf8');
+  const twice = await herd(['cert', 'issue', 'una', '--role', 'admin', '--out', join(box.home, 'una-admin.yml')], opts);
+  assert.is(twice.code, 2);
+  assert.match(twice.stderr, new RegExp(`"una" already holds a valid certificate of this CA \\(serial ${oldSerial}.*nothing issued \\[INVALID_SPEC\\] — --replace`));
+  assert.not.ok(existsSync(join(box.home, 'una-admin.yml')), 'nothing written');
+  const own = (await herd(['cert', 'show', '--json'], opts)).json<{ subject: string }>().subject;
+  const asOwn = await herd(['cert', 'issue', own, '--role', 'user'], opts);
+  assert.is(asOwn.code, 2);
+  assert.match(asOwn.stderr, 'the subject of your own certificate');
+  const unknown = await herd(['cert', 'revoke', '0123456789abcdef'], opts);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, /serial 0123456789abcdef is not one this CA issued.*nothing changed/);
+  assert.is(readFileSync(join(box.home, '.config', 'herd', 'config.yml'), 'utf8'), configBefore, 'the refusals changed nothing');
+
+  assert.is((await herd(['run', '--config', first, '--', 'true'], opts)).code, 0);
+  const replaced = await herd(['cert', 'issue', 'una', '--replace', '--out', join(box.home, 'una2.yml'), '--json'], opts);
+  assert.is(replaced.code, 0, replaced.stderr);
+  const { serial: newSerial, replaced: gone } = replaced.json<{ serial: string; replaced: string[] }>();
+  assert.equal(gone, [oldSerial]);
+  const stale = await herd(['run', '--config', first, '--', 'true'], opts);
+  assert.is(stale.code, 0, 'the host has not heard yet: nothing synced, and a user config carries no list');
+  assert.is((await herd(['host', 'sync'], opts)).code, 0);
+  const refused = await herd(['run', '--config', first, '--', 'true'], opts);
+  assert.is(refused.code, 255);
+  assert.match(refused.stderr, `serial ${oldSerial} is revoked`);
+  const fresh = await herd(['run', '--config', join(box.home, 'una2.yml'), '--', 'echo', 'una again'], opts);
+  assert.is(fresh.text, 'una again\n', fresh.stderr);
+
+  const listed = await herd(['cert', 'list', '--json'], opts);
+  assert.is(listed.code, 0, listed.stderr);
+  const certs = listed.json<{ certs: Array<{ serial: string; subject: string; status: string; role: string }> }>().certs.filter((c) => c.subject === 'una');
+  assert.equal(certs.map((c) => [c.serial, c.status, c.role]), [[oldSerial, 'revoked', 'user'], [newSerial, 'valid', 'user']]);
+  const table = await herd(['cert', 'list'], opts);
+  assert.match(table.text, /^SERIAL +SUBJECT +ROLE +CA +EXPIRES +STATUS\n/);
+  assert.match(table.text, new RegExp(`${oldSerial} +una +user .* revoked\\n`));
+});
+
 Local('an identity from another CA is refused with CERT_UNTRUSTED', async () => {
   const other = localHome('other-ca');
   try {

@@ -77,5 +77,5 @@ export function commandContext(
   const targets = targetsOf(options, loaded);
   const ssh = sshOptions(options, loaded);
   const identity = ensureIdentity(loaded, notice);
-  return { loaded, targets, connect: { helper: helperAsset(), identity, ssh } };
+  return { loaded, targets, connect: { helper: helperAsset(), identity, ssh, config: loaded.path } };
 }

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/config.ts';
+import { formatTable } from '../output/table.ts';
 import { targetsOf } from './context.ts';
 import { globalOptions, type CommandModule } from './types.ts';
 
@@ -18,9 +19,7 @@ export const hostsModule: CommandModule = {
       return { exitCode: 0 };
     }
     const rows = targets.map((t) => (t.kind === 'local' ? [t.name, '(this machine)', '', ''] : [t.name, t.address, String(t.port), t.user]));
-    const header = ['NAME', 'ADDRESS', 'PORT', 'USER'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const row of [header, ...rows]) io.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+    io.stdout.write(formatTable(['NAME', 'ADDRESS', 'PORT', 'USER'], rows));
     io.stderr.write(`herd: ${targets.length} host${targets.length === 1 ? '' : 's'}\n`);
     return { exitCode: 0 };
   },

@@ -39,7 +39,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const out = runOutput(plan.output, io, targets.length, plan.limits, plan.colour, options.outputDir);
   // Exiting from a signal handler: what is written so far goes out first.
   const exitNow = (status: number): void => void process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
-  const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [] };
+  const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh, config: loaded.path }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [] };
 
   const outcomes = new Map<string, HostOutcome>();
   const finished: Array<Promise<void>> = [];

@@ -8,6 +8,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import type { ClientIdentity } from '../../protocol/handshake.ts';
 import { MAX_CERT_TTL_SECONDS } from './lifetimes.ts';
 import { revocationsVersion } from '../../protocol/revocations.ts';
+import { entryOf, recordIssued } from './issuedRecord.ts';
 
 export interface HostEntry {
   address?: string;
@@ -142,6 +143,7 @@ export function createIdentity(loaded: LoadedConfig, nowSeconds: number): Identi
   loaded.document.setIn(['identity'], identity);
   loaded.config.identity = identity;
   saveConfig(loaded);
+  recordIssued(loaded.path, entryOf(parseCert(cert).body, new Date()));
   return identity;
 }
 

@@ -1,8 +1,8 @@
 import { asHerdError, fromStreamError, HerdError } from '../../protocol/errors.ts';
 import type { ClientIdentity, DialledHost } from '../../protocol/handshake.ts';
 import { ClientHandshake } from './clientHandshake.ts';
-import { keyId } from '../../protocol/cert.ts';
-import { recordEnrolment } from '../config/enrolments.ts';
+import { parseCert } from '../../protocol/cert.ts';
+import { entryOf, recordIssued } from '../config/issuedRecord.ts';
 import type { JobResult, Message, Role, RunRequest } from '../../protocol/messages.ts';
 import { StreamRegistry, type StreamHandlers } from './streams.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
@@ -31,6 +31,8 @@ export interface ConnectContext {
   helper: HelperAsset;
   identity: ClientIdentity;
   ssh: SshOptions;
+  /** The config's path: host certificates signed at enrolment go on record beside it. */
+  config: string;
 }
 
 /** One host: transport, bootstrap, handshake, then any number of jobs over one session. */
@@ -174,15 +176,7 @@ export class HostConnection implements JobChannel {
         try {
           const step = handshake.receive(message, Math.floor(Date.now() / 1000));
           if (step.kind === 'auth') {
-            if (step.enrolled) {
-              recordEnrolment({
-                time: new Date().toISOString(),
-                dialled: this.target.name,
-                subject: dialled.enrolAs,
-                hostKey: step.hello.hostKey,
-                ca: keyId(context.identity.caKey),
-              });
-            }
+            if (step.auth.hostCert !== undefined) recordIssued(context.config, entryOf(parseCert(step.auth.hostCert).body, new Date(), this.target.name));
             this.session.sendMessage(0, step.auth);
             this.mark('auth');
             this.waitingFor = 'waiting for the host\'s welcome';
