@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../src/protocol/bytes.ts';
-import { generateKeyPair, issueCert, randomBytes } from '../src/protocol/cert.ts';
+import { generateKeyPair, issueCert, keyId, randomBytes } from '../src/protocol/cert.ts';
 import { clientAuth, hostAccept, hostHello, newNonce, type HostIdentity } from '../src/protocol/handshake.ts';
 import { parseRevocations, signRevocations } from '../src/protocol/revocations.ts';
 import { installNativeEd25519 } from '../src/shared/nativeEd25519.ts';
@@ -34,13 +34,17 @@ function median(values: number[]): number {
 
 /** Median µs of the host's handshake step, `host` holding `held` and the client offering `offered`. */
 function handshakeMicros(held: string | null, offered: string | undefined): number {
-  const host: HostIdentity = { hostKey, hostCert, caKey: ca.publicKey, revocations: held === null ? null : { list: parseRevocations(held, ca.publicKey), text: held } };
+  const host: HostIdentity = {
+    hostKey,
+    cas: [{ key: ca.publicKey, id: keyId(ca.publicKey), hostCert, revocations: held === null ? null : { list: parseRevocations(held, ca.publicKey), text: held } }],
+    legacyCa: null,
+  };
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const nonce = newNonce();
     const { auth } = clientAuth(hostHello(host, nonce), { cert, secretKey: user.secretKey, caKey: ca.publicKey, ...(offered === undefined ? {} : { revocations: offered }) }, newNonce(), now, { names: ['h'], enrolAs: 'h' });
     const began = process.hrtime.bigint();
-    hostAccept(auth, host, nonce, now);
+    hostAccept(auth, host, nonce, now, { owner: true });
     times.push(Number(process.hrtime.bigint() - began) / 1000);
   }
   return median(times);

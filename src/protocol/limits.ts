@@ -52,3 +52,6 @@ export const MAX_ENV = 1024;
 export const HOST_HANDSHAKE_TIMEOUT_MS = 30_000;
 export const HEARTBEAT_INTERVAL_MS = 15_000;
 export const HEARTBEAT_TIMEOUT_MS = 45_000;
+
+/** How many CAs a host trusts at most: enough for rotations and a few teams, few enough to list in every hello. */
+export const MAX_TRUSTED_CAS = 16;

@@ -1,6 +1,6 @@
 /*
  * Every control message of the protocol, by family: the handshake (stream 0), running a job, the
- * job book, networks, and the two every family uses. Each family file holds its types and one
+ * job book, networks, the host's trust, and the two every family uses. Each family file holds its types and one
  * validator per type; this file joins them.
  */
 import { COMMON_VALIDATORS, type CommonMessage } from './messages/common.ts';
@@ -9,6 +9,7 @@ import { HANDSHAKE_VALIDATORS, type HandshakeMessage } from './messages/handshak
 import { JOBS_VALIDATORS, type JobRequest, type JobsMessage } from './messages/jobs.ts';
 import { NETWORK_VALIDATORS, type NetworkCreate, type NetworkList, type NetworkMessage, type NetworkRemove } from './messages/networks.ts';
 import { RUN_VALIDATORS, type RunMessage, type RunRequest, type SignalRequest } from './messages/run.ts';
+import { TRUST_VALIDATORS, type TrustList, type TrustMessage, type TrustRemove } from './messages/trust.ts';
 
 export { ROLES, type Role } from './roles.ts';
 export type * from './messages/common.ts';
@@ -18,16 +19,17 @@ export { JOB_SIGNALS } from './messages/run.ts';
 export type * from './messages/run.ts';
 export { JOB_STATES } from './messages/jobs.ts';
 export type * from './messages/jobs.ts';
+export type * from './messages/trust.ts';
 
-export type Message = HandshakeMessage | RunMessage | JobsMessage | NetworkMessage | CommonMessage;
+export type Message = HandshakeMessage | RunMessage | JobsMessage | NetworkMessage | TrustMessage | CommonMessage;
 
 /** What a client asks of a host, each on a stream of its own (a signal on its job's stream). */
-export type Request = RunRequest | SignalRequest | NetworkCreate | NetworkList | NetworkRemove | JobRequest;
+export type Request = RunRequest | SignalRequest | NetworkCreate | NetworkList | NetworkRemove | JobRequest | TrustList | TrustRemove;
 export type RequestType = Request['t'];
 /** The request of type T. */
 export type RequestOf<T extends RequestType> = Extract<Request, { t: T }>;
 
-const VALIDATORS: Validators<Message> = { ...HANDSHAKE_VALIDATORS, ...RUN_VALIDATORS, ...JOBS_VALIDATORS, ...NETWORK_VALIDATORS, ...COMMON_VALIDATORS };
+const VALIDATORS: Validators<Message> = { ...HANDSHAKE_VALIDATORS, ...RUN_VALIDATORS, ...JOBS_VALIDATORS, ...NETWORK_VALIDATORS, ...TRUST_VALIDATORS, ...COMMON_VALIDATORS };
 
 /** Validates a decoded JSON value into a Message; anything else is a PROTOCOL error. */
 export function parseMessage(value: unknown): Message {

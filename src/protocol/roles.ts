@@ -11,6 +11,8 @@ export const PERMISSIONS = {
   'network-list': ['admin', 'user', 'viewer'],
   'network-manage': ['admin'],
   enroll: ['admin'],
+  /** Stop trusting a CA (herd host trust --remove); the host also requires its state's owner. */
+  'trust-manage': ['admin'],
   /** Run a job outside the sandbox: --network host today (the host's own network namespace). */
   'leave-sandbox': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;

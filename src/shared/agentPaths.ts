@@ -7,10 +7,10 @@ export interface StatePaths {
   lock: string;
   log: string;
   hostKey: string;
-  hostCert: string;
-  caKey: string;
-  /** The newest revocation list of the trusted CA seen so far. */
-  revocations: string;
+  /** The CAs the host trusts: <keyid>.pub, with the host certificate (.cert) and newest revocation list (.revocations) of each. */
+  trust: string;
+  /** herd before several CAs: the one CA, its host certificate and list (read once, into trust/). */
+  legacy: { caKey: string; hostCert: string; revocations: string };
   jobs: string;
 }
 
@@ -31,9 +31,8 @@ export function statePaths(dir: string, version: string): StatePaths {
     lock: join(dir, `agent-${agentTag(version)}.lock`),
     log: join(dir, 'agent.log'),
     hostKey: join(dir, 'host.key'),
-    hostCert: join(dir, 'host.cert'),
-    caKey: join(dir, 'ca.pub'),
-    revocations: join(dir, 'revocations'),
+    trust: join(dir, 'trust'),
+    legacy: { caKey: join(dir, 'ca.pub'), hostCert: join(dir, 'host.cert'), revocations: join(dir, 'revocations') },
     jobs: join(dir, 'jobs'),
   };
 }

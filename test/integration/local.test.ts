@@ -315,13 +315,58 @@ Local('subjects are unique per CA: a second certificate is refused, --replace re
   assert.match(table.text, new RegExp(`${oldSerial} +una +user .* revoked\\n`));
 });
 
-Local('an identity from another CA is refused with CERT_UNTRUSTED', async () => {
+Local('a second CA: refused until the state\'s owner adds it (host trust); jobs belong to (CA, subject); removed again', async () => {
   const other = localHome('other-ca');
+  const otherOpts = { home: other.home, env: { HERD_STATE_DIR: state } };
   try {
-    const r = await herd(['run', '--', 'true'], { home: other.home, env: { HERD_STATE_DIR: state } });
-    assert.is(r.code, 255);
-    assert.match(r.stderr, '[CERT_UNTRUSTED]');
-    assert.match(r.stderr, 'trusts CA');
+    const refused = await herd(['run', '--', 'true'], otherOpts);
+    assert.is(refused.code, 255);
+    assert.match(refused.stderr, /this host trusts CA [0-9a-f]{16}, but your identity comes from CA [0-9a-f]{16} \[CERT_UNTRUSTED\] — if you log in to it as the owner of its herd state, add your CA: herd host trust/);
+    const caOf = async (o: typeof opts): Promise<string> => (await herd(['cert', 'show', '--json'], o)).json<{ ca: string }>().ca;
+    const [ours, theirs] = [await caOf(opts), await caOf(otherOpts)];
+    const userOfOther = join(other.home, 'alice.yml');
+    assert.is((await herd(['cert', 'issue', 'alice', '--out', userOfOther], otherOpts)).code, 0);
+    const notAdmin = await herd(['host', 'trust', '--config', userOfOther], otherOpts);
+    assert.is(notAdmin.code, 255);
+    assert.match(notAdmin.stderr, /only an admin config .* may add its CA.*\[PERMISSION_DENIED\]/);
+
+    const added = await herd(['host', 'trust', '--json'], otherOpts);
+    assert.is(added.code, 0, added.stderr);
+    const after = added.json<{ hosts: Array<{ did: string; cas: Array<{ ca: string; yours: boolean; hostCert: { subject: string } | null }> }> }>().hosts[0]!;
+    assert.is(after.did, 'added');
+    assert.equal(after.cas.map((c) => [c.ca, c.yours, c.hostCert?.subject]), [[ours, false, 'local'], [theirs, true, 'local']]);
+    assert.is((await herd(['host', 'trust', '--json'], otherOpts)).json<{ hosts: Array<{ did: string }> }>().hosts[0]!.did, 'kept', 'asking again changes nothing');
+    const both = await Promise.all([herd(['run', '--', 'echo', 'ours'], opts), herd(['run', '--', 'echo', 'theirs'], otherOpts)]);
+    assert.equal(both.map((r) => r.text), ['ours\n', 'theirs\n'], both.map((r) => r.stderr).join(''));
+
+    // alice of our CA starts a job; alice of the other CA may not stop it: a job is (CA, subject)'s.
+    const ourAlice = join(box.home, 'alice.yml');
+    assert.is((await herd(['cert', 'issue', 'alice', '--out', ourAlice], opts)).code, 0);
+    const started = await herd(['run', '--config', ourAlice, '--detach', '--', 'sleep', '30'], opts);
+    const id = /[0-9a-f]{12}/.exec(started.text)?.[0];
+    assert.ok(id !== undefined, started.stderr);
+    try {
+      const stop = await herd(['job', 'stop', '--config', userOfOther, id!], otherOpts);
+      assert.is(stop.code, 255);
+      assert.match(stop.stderr, /was started by alice.*may stop only its own jobs.*\[PERMISSION_DENIED\]/);
+      const status = await herd(['job', 'status', '--json', id!], opts);
+      assert.match(status.text, /"state": "RUNNING"/);
+    } finally {
+      assert.is((await herd(['job', 'stop', '--config', ourAlice, id!], opts)).code, 0);
+    }
+
+    const listed = await herd(['host', 'trust', '--list'], opts);
+    assert.match(listed.text, /^HOST +CA +SINCE +HOST CERT +EXPIRES +REVOCATIONS +YOURS\n/);
+    assert.match(listed.text, new RegExp(`local +${ours} .* yes\n`));
+    const ownCa = await herd(['host', 'trust', '--remove', ours], opts);
+    assert.is(ownCa.code, 255);
+    assert.match(ownCa.stderr, 'is the one you are connected with; nothing changed');
+    const removed = await herd(['host', 'trust', '--remove', theirs], opts);
+    assert.is(removed.code, 0, removed.stderr);
+    const gone = await herd(['run', '--', 'true'], otherOpts);
+    assert.is(gone.code, 255);
+    assert.match(gone.stderr, '[CERT_UNTRUSTED]');
+    assert.is((await herd(['run', '--', 'echo', 'still ours'], opts)).text, 'still ours\n');
   } finally {
     other.remove();
   }

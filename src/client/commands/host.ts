@@ -3,6 +3,7 @@ import { eachHost } from '../connection/hostRequests.ts';
 import { EXIT_HERD_ERROR } from '../output/outcome.ts';
 import { errorLine } from '../output/render.ts';
 import { commandContext } from './context.ts';
+import { trustCommand } from './hostTrust.ts';
 import { globalOptions, type CommandModule, type CommandResult } from './types.ts';
 
 /**
@@ -35,6 +36,6 @@ const sync: CommandModule = {
 
 export const hostModule = {
   command: 'host',
-  describe: 'the hosts\' side of identity: sync',
-  subcommands: [sync] satisfies CommandModule[],
+  describe: 'the hosts\' side of identity: sync, trust',
+  subcommands: [sync, trustCommand] satisfies CommandModule[],
 };

@@ -3,7 +3,7 @@ import type { ClientIdentity, DialledHost } from '../../protocol/handshake.ts';
 import { ClientHandshake } from './clientHandshake.ts';
 import { parseCert } from '../../protocol/cert.ts';
 import { entryOf, recordIssued } from '../config/issuedRecord.ts';
-import type { JobResult, Message, Role, RunRequest } from '../../protocol/messages.ts';
+import type { HostHello, JobResult, Message, Role, RunRequest } from '../../protocol/messages.ts';
 import { StreamRegistry, type StreamHandlers } from './streams.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import { agentTag } from '../../shared/agentPaths.ts';
@@ -33,6 +33,8 @@ export interface ConnectContext {
   ssh: SshOptions;
   /** The config's path: host certificates signed at enrolment go on record beside it. */
   config: string;
+  /** Ask hosts that trust other CAs to add ours (herd host trust): only their herd state's owner may. */
+  addCa?: boolean;
 }
 
 /** One host: transport, bootstrap, handshake, then any number of jobs over one session. */
@@ -50,6 +52,8 @@ export class HostConnection implements JobChannel {
   private readonly began = performance.now();
   private ssh: SshConnection | null = null;
   role: Role | null = null;
+  /** What the host said it trusts, and whether this handshake enrolled it with our CA. */
+  trust: { hello: HostHello; enrolled: boolean } | null = null;
   // Set by start(); close() may run before they exist when connecting fails.
   private session!: Session;
   private raw!: RawChannel;
@@ -151,7 +155,7 @@ export class HostConnection implements JobChannel {
     else this.mark('bootstrap');
     this.shipped = boot.shipped;
 
-    const dialled = this.dialled();
+    const dialled = { ...this.dialled(), ...(context.addCa === true ? { addCa: true } : {}) };
     const handshake = new ClientHandshake(context.identity, dialled);
     // Resolves once the host's welcome, with its live proof, is checked: nothing of a job (its
     // command, environment, stdin) leaves before the host has proved who it is.
@@ -176,6 +180,7 @@ export class HostConnection implements JobChannel {
         try {
           const step = handshake.receive(message, Math.floor(Date.now() / 1000));
           if (step.kind === 'auth') {
+            this.trust = { hello: step.hello, enrolled: step.auth.caKey !== undefined };
             if (step.auth.hostCert !== undefined) recordIssued(context.config, entryOf(parseCert(step.auth.hostCert).body, new Date(), this.target.name));
             this.session.sendMessage(0, step.auth);
             this.mark('auth');

@@ -1,5 +1,6 @@
 import { ROLES, type Role } from '../roles.ts';
-import { fail, int, nullableStr, oneOf, str, type Validators } from './check.ts';
+import { bool, fail, int, nullableStr, oneOf, str, type Validators } from './check.ts';
+import { MAX_TRUSTED_CAS } from '../limits.ts';
 
 /** Session stream 0: the handshake (see ../handshake.ts). The host speaks first. */
 export interface HostHello {
@@ -8,11 +9,17 @@ export interface HostHello {
   versions: number[];
   nonce: string;
   hostKey: string;
+  /** The CAs the host trusts, oldest first (none before the first admin enrolled it). */
+  trust: TrustEntry[];
+}
+/** One CA a host trusts, as its hello tells it. */
+export interface TrustEntry {
+  /** Key id of the CA. */
+  ca: string;
+  /** The host certificate the CA signed for the host key, or null. */
   hostCert: string | null;
-  /** Key id of the CA this host trusts, or null before the first admin enrolled it. */
-  trustedCa: string | null;
-  /** The version of that CA's revocation list the host holds (0: none); a client sends only a newer one. Absent from older hosts. */
-  revocations?: number;
+  /** The version of the CA's revocation list the host holds (0: none); a client sends only a newer one. */
+  revocations: number;
 }
 export interface Auth {
   t: 'auth';
@@ -21,8 +28,10 @@ export interface Auth {
   nonce: string;
   cert: string;
   sig: string;
-  /** The CA public key, sent so a host that trusts no CA yet can pin it. */
+  /** The CA public key, sent to a host that does not trust it yet (enrolment). */
   caKey?: string;
+  /** Asks a host that trusts other CAs to add this one (herd host trust). */
+  addCa?: boolean;
   /** A certificate for the host key, signed by the client's CA. */
   hostCert?: string;
   /** The CA's signed revocation list (revocations.ts); the host keeps the newest it sees. */
@@ -48,9 +57,14 @@ export const HANDSHAKE_VALIDATORS: Validators<HandshakeMessage> = {
     str(o, 'nonce');
     if (!Array.isArray(o.versions) || o.versions.length > 16 || !o.versions.every(Number.isSafeInteger)) fail('hello.versions');
     str(o, 'hostKey');
-    nullableStr(o, 'hostCert');
-    nullableStr(o, 'trustedCa');
-    if (o.revocations !== undefined && !(Number.isSafeInteger(o.revocations) && (o.revocations as number) >= 0)) fail('hello.revocations');
+    if (!Array.isArray(o.trust) || o.trust.length > MAX_TRUSTED_CAS) fail('hello.trust');
+    for (const entry of o.trust as unknown[]) {
+      if (typeof entry !== 'object' || entry === null) fail('hello.trust[]');
+      const e = entry as Record<string, unknown>;
+      str(e, 'ca');
+      nullableStr(e, 'hostCert');
+      if (!(Number.isSafeInteger(e.revocations) && (e.revocations as number) >= 0)) fail('hello.trust[].revocations');
+    }
   },
   auth(o) {
     int(o, 'version');
@@ -58,6 +72,7 @@ export const HANDSHAKE_VALIDATORS: Validators<HandshakeMessage> = {
     str(o, 'cert');
     str(o, 'sig');
     str(o, 'caKey', true);
+    bool(o, 'addCa', true);
     str(o, 'hostCert', true);
     str(o, 'revocations', true);
   },

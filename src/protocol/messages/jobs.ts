@@ -14,6 +14,8 @@ export interface JobInfo {
   reason: string | null;
   /** The certificate subject that started it. */
   owner: string;
+  /** Key id of the CA of that certificate: a job belongs to (CA, subject). Absent on jobs of herd before several CAs. */
+  ownerCa?: string;
   hostname: string;
   network: string;
   ip: string | null;
@@ -78,6 +80,7 @@ function checkJobInfo(value: unknown): void {
   if (!(JOB_STATES as readonly unknown[]).includes(j.state)) fail('jobs.jobs[].state');
   nullableStr(j, 'reason');
   str(j, 'owner');
+  str(j, 'ownerCa', true);
   str(j, 'createdAt');
   for (const key of ['oomKilled', 'timedOut']) bool(j, key);
   if (j.exitCode !== null && !Number.isSafeInteger(j.exitCode)) fail('jobs.jobs[].exitCode');

@@ -105,16 +105,19 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
     // The session ends its side when it closes (after a last error frame); the connection goes too,
     // so a peer that keeps sending is not read any further.
     socket.on('finish', () => socket.destroy());
-    serveConnection(socket, socket, state, (subject) => {
+    // Only the state directory's owner (and root) can reach this socket: its directory is 0700.
+    serveConnection(socket, socket, state, { owner: true }, ({ subject, ca }) => {
       unauthenticated.delete(socket);
+      // Counted per certificate holder: the same subject of two CAs are two people.
+      const holder = `${ca}/${subject}`;
       // One certificate cannot take every connection: the others' must still get in.
-      const count = (bySubject.get(subject) ?? 0) + 1;
+      const count = (bySubject.get(holder) ?? 0) + 1;
       if (count > MAX_CONNECTIONS_PER_SUBJECT) return false;
-      bySubject.set(subject, count);
+      bySubject.set(holder, count);
       socket.once('close', () => {
-        const left = (bySubject.get(subject) ?? 1) - 1;
-        if (left > 0) bySubject.set(subject, left);
-        else bySubject.delete(subject);
+        const left = (bySubject.get(holder) ?? 1) - 1;
+        if (left > 0) bySubject.set(holder, left);
+        else bySubject.delete(holder);
       });
       return true;
     });

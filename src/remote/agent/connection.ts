@@ -1,25 +1,33 @@
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { hostAccept, hostHello, newNonce } from '../../protocol/handshake.ts';
 import { keyId } from '../../protocol/cert.ts';
-import type { Message, Role } from '../../protocol/messages.ts';
+import type { Message } from '../../protocol/messages.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import type { AgentState } from './agentState.ts';
-import { pinCa, refreshRevocations, storeHostCert, storeRevocations } from './identity.ts';
-import { answerError, type RequestContext } from '../requests/context.ts';
+import { addCa, refreshTrust, storeHostCert, storeRevocations } from './identity.ts';
+import { answerError, type Caller, type RequestContext } from '../requests/context.ts';
+import type { ConnectionFacts } from '../../protocol/handshake.ts';
 import { StreamRegistry } from '../requests/streams.ts';
 import { dispatch, isRequest } from '../requests/table.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from '../../shared/wiredSession.ts';
 import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_FRAME_PAYLOAD, PREAUTH_PING_BYTES, PREAUTH_PINGS } from '../../protocol/limits.ts';
 
-type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; subject: string; role: Role };
+type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; caller: Caller };
 
 /**
  * Serves one client connection: the handshake on stream 0, then one request per stream, each
  * through the request table (../requests/table.ts). Until the peer has authenticated it gets
  * HANDSHAKE_TIMEOUT_MS and tiny pings only; `onAuthenticated` lets the agent count it as a client
- * from then on, or refuse it (false: LIMIT).
+ * from then on, or refuse it (false: LIMIT). `facts` says who the peer is beyond its messages: the
+ * agent's socket is reachable only by the owner of the state directory (see ConnectionFacts).
  */
-export function serveConnection(readable: ByteReadable, writable: ByteWritable, agent: AgentState, onAuthenticated: (subject: string) => boolean = () => true): void {
+export function serveConnection(
+  readable: ByteReadable,
+  writable: ByteWritable,
+  agent: AgentState,
+  facts: ConnectionFacts,
+  onAuthenticated: (caller: Caller) => boolean = () => true,
+): void {
   let phase: Phase = { step: 'auth', hostNonce: newNonce() };
   const streams = new StreamRegistry();
   const nowSeconds = (): number => Math.floor(Date.now() / 1000);
@@ -62,20 +70,21 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
   (deadline as { unref?: () => void }).unref?.();
 
   // The host speaks first, so the client can answer with its proof and first request at once. The
-  // hello names the revocation list held, so one another agent stored since counts already.
-  refreshRevocations(agent.paths, agent.identity);
+  // hello names the CAs and lists held, so what another agent stored since counts already.
+  refreshTrust(agent.paths, agent.identity);
   session.sendMessage(0, hostHello(agent.identity, phase.hostNonce));
 
   function handshake(message: Message): void {
     if (phase.step === 'auth' && message.t === 'auth') {
-      const accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds());
-      if (!onAuthenticated(accepted.subject)) {
+      const accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds(), facts);
+      const caller: Caller = { subject: accepted.subject, role: accepted.role, ca: accepted.ca };
+      if (!onAuthenticated(caller)) {
         throw new HerdError('LIMIT', `${accepted.subject} already holds ${MAX_CONNECTIONS_PER_SUBJECT} connections to this host`, { hint: 'use fewer herd processes at once, or --persist to share connections' });
       }
-      if (accepted.pinCa !== null) pinCa(agent.paths, agent.identity, accepted.pinCa);
-      if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.hostCert);
-      if (accepted.revocations !== null) storeRevocations(agent.paths, agent.identity, accepted.revocations);
-      phase = { step: 'ready', subject: accepted.subject, role: accepted.role };
+      if (accepted.addCa !== null) addCa(agent.paths, agent.identity, accepted.addCa);
+      if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.ca, accepted.hostCert);
+      if (accepted.revocations !== null) storeRevocations(agent.paths, agent.identity, accepted.ca, accepted.revocations);
+      phase = { step: 'ready', caller };
       clearTimeout(deadline);
       session.maxPingBytes = MAX_FRAME_PAYLOAD;
       session.pingBudget = Infinity;
@@ -98,7 +107,7 @@ export function serveConnection(readable: ByteReadable, writable: ByteWritable, 
     if (!isRequest(message)) throw new HerdError('PROTOCOL', `unexpected "${message.t}" request`);
     // A stream carries one request; only a signal may follow a run on its stream.
     if (streams.has(stream) && message.t !== 'signal') throw new HerdError('PROTOCOL', `stream ${stream} is already answering a request`);
-    const context: RequestContext = { agent, caller: { subject: phase.subject, role: phase.role }, stream, session, streams };
+    const context: RequestContext = { agent, caller: phase.caller, stream, session, streams, facts };
     try {
       dispatch(message, context);
     } catch (err) {

@@ -134,6 +134,7 @@ export class Job {
     const dir = join(jobsDir, record.id);
     const terms: JobTerms = {
       owner: record.owner,
+      ownerCa: record.ownerCa ?? '',
       createdAt: record.createdAt,
       ...(record.scheduledFor === null ? {} : { scheduledFor: record.scheduledFor }),
       ...(record.timeoutMs === null ? {} : { timeoutMs: record.timeoutMs }),
@@ -393,6 +394,7 @@ export class Job {
       state: ended.state,
       reason: ended.reason,
       owner: this.terms.owner,
+      ...(this.terms.ownerCa === '' ? {} : { ownerCa: this.terms.ownerCa }),
       hostname: this.plan.hostname,
       network: this.plan.network,
       ip: this.network?.ip ?? null,

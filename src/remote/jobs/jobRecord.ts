@@ -31,7 +31,7 @@ export interface JobRecord extends JobInfo {
 export const RECORD_FILE = 'job.json';
 
 /** What a job that has not started yet is: the rest of its record says nothing ran. */
-export type UnstartedJob = Pick<JobRecord, 'id' | 'argv' | 'state' | 'owner' | 'hostname' | 'network' | 'createdAt' | 'scheduledFor' | 'timeoutMs'> & { maxLogBytes: number };
+export type UnstartedJob = Pick<JobRecord, 'id' | 'argv' | 'state' | 'owner' | 'ownerCa' | 'hostname' | 'network' | 'createdAt' | 'scheduledFor' | 'timeoutMs'> & { maxLogBytes: number };
 
 /** The record of a job before it starts (a scheduled one), kept by this agent in this boot. */
 export function unstartedRecord(job: UnstartedJob): JobRecord {

@@ -3,6 +3,8 @@ import type { RunRequest } from '../../protocol/messages.ts';
 /** Who started a job and how it is to be looked after. */
 export interface JobTerms {
   owner: string;
+  /** Key id of the owner's CA. */
+  ownerCa: string;
   timeoutMs?: number;
   /** Between SIGTERM and SIGKILL when the timeout stops the job. */
   graceMs?: number;
@@ -12,10 +14,11 @@ export interface JobTerms {
   scheduledFor?: string;
 }
 
-/** A request's terms for the job it starts, owned by the certificate subject that asked. */
-export function jobTerms(owner: string, request: Pick<RunRequest, 'timeoutMs' | 'graceMs' | 'maxLogBytes'>, when: Pick<JobTerms, 'createdAt' | 'scheduledFor'> = {}): JobTerms {
+/** A request's terms for the job it starts, owned by the certificate (CA and subject) that asked. */
+export function jobTerms(owner: { subject: string; ca: string }, request: Pick<RunRequest, 'timeoutMs' | 'graceMs' | 'maxLogBytes'>, when: Pick<JobTerms, 'createdAt' | 'scheduledFor'> = {}): JobTerms {
   return {
-    owner,
+    owner: owner.subject,
+    ownerCa: owner.ca,
     ...when,
     ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
     ...(request.graceMs === undefined ? {} : { graceMs: request.graceMs }),

@@ -32,6 +32,7 @@ export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTe
       argv: plan.argv,
       state: 'SCHEDULED',
       owner: terms.owner,
+      ...(terms.ownerCa === '' ? {} : { ownerCa: terms.ownerCa }),
       hostname: plan.hostname,
       network: plan.network,
       createdAt: now,
@@ -50,7 +51,7 @@ export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTe
 /** Starts a scheduled job whose time has come; a job that cannot start is recorded FAILED. */
 export function startScheduled(agent: AgentState, record: JobRecord): void {
   const request = record.request;
-  const terms = jobTerms(record.owner, request ?? {}, { createdAt: record.createdAt, ...(record.scheduledFor === null ? {} : { scheduledFor: record.scheduledFor }) });
+  const terms = jobTerms({ subject: record.owner, ca: record.ownerCa ?? '' }, request ?? {}, { createdAt: record.createdAt, ...(record.scheduledFor === null ? {} : { scheduledFor: record.scheduledFor }) });
   try {
     if (request === undefined) throw new HerdError('JOB_FAILED', 'the scheduled job\'s request is missing from its record');
     const env = agent.scheduler.takeEnv(record.id);

@@ -1,6 +1,7 @@
 import { toStreamError, type HerdError } from '../../protocol/errors.ts';
 import type { Message, Role } from '../../protocol/messages.ts';
 import type { Session } from '../../protocol/session.ts';
+import type { ConnectionFacts } from '../../protocol/handshake.ts';
 import type { AgentState } from '../agent/agentState.ts';
 import type { StreamRegistry } from './streams.ts';
 
@@ -8,6 +9,8 @@ import type { StreamRegistry } from './streams.ts';
 export interface Caller {
   subject: string;
   role: Role;
+  /** Key id of the CA that issued the certificate: subjects are unique per CA only. */
+  ca: string;
 }
 
 /** What a request's handler works with: the host, the caller, and its own stream of the connection. */
@@ -17,6 +20,8 @@ export interface RequestContext {
   stream: number;
   session: Session;
   streams: StreamRegistry;
+  /** Who the peer is beyond its certificate (the state's owner: it reached the agent's socket). */
+  facts: ConnectionFacts;
 }
 
 /** Sends the request's last answer and closes its stream. */

@@ -26,13 +26,21 @@ function answerList(context: RequestContext, jobs: JobInfo[]): void {
   answer(context, { t: 'done' });
 }
 
-function mayManage(caller: Caller, info: JobInfo): boolean {
-  return info.owner === caller.subject || allows(caller.role, 'manage-any-job');
+/**
+ * A job is its starter's: the same subject from the same CA (two CAs may each have an "alice").
+ * Jobs recorded before herd knew several CAs belong to the CA the host trusted then.
+ */
+export function ownsJob(caller: Caller, info: Pick<JobInfo, 'owner' | 'ownerCa'>, legacyCa: string | null): boolean {
+  return info.owner === caller.subject && (info.ownerCa ?? legacyCa) === caller.ca;
+}
+
+function mayManage(caller: Caller, info: JobInfo, legacyCa: string | null): boolean {
+  return ownsJob(caller, info, legacyCa) || allows(caller.role, 'manage-any-job');
 }
 
 /** Stopping and deleting someone else's job takes `manage-any-job` (the role check itself is the table's). */
-function checkOwner(caller: Caller, info: JobInfo, what: string): void {
-  if (!mayManage(caller, info)) {
+function checkOwner(caller: Caller, info: JobInfo, what: string, legacyCa: string | null): void {
+  if (!mayManage(caller, info, legacyCa)) {
     throw new HerdError('PERMISSION_DENIED', `job ${info.id} was started by ${info.owner}; role "${caller.role}" may ${what} only its own jobs`, { hint: 'use an admin certificate' });
   }
 }
@@ -73,7 +81,7 @@ export function stopJob(request: JobStopRequest, context: RequestContext): void 
   const { book, scheduler } = context.agent;
   const id = book.resolve(request.id);
   const info = book.info(id);
-  checkOwner(context.caller, info, 'stop');
+  checkOwner(context.caller, info, 'stop', context.agent.identity.legacyCa);
   if (info.state === 'SCHEDULED') {
     const cancelled = scheduler.cancel(id, context.caller.subject);
     if (cancelled !== null) {
@@ -92,13 +100,13 @@ export function stopJob(request: JobStopRequest, context: RequestContext): void 
 export function deleteJob(request: JobDeleteRequest, context: RequestContext): void {
   const { book } = context.agent;
   const id = book.resolve(request.id);
-  checkOwner(context.caller, book.info(id), 'delete');
+  checkOwner(context.caller, book.info(id), 'delete', context.agent.identity.legacyCa);
   answer(context, { t: 'jobs', jobs: [book.delete(id)] });
 }
 
 /** Prunes the caller's own finished jobs, or everyone's with `manage-any-job`. */
 export function pruneJobs(request: JobPruneRequest, context: RequestContext): void {
-  answerList(context, context.agent.book.prune(request.olderThanMs ?? 0, (info) => mayManage(context.caller, info)));
+  answerList(context, context.agent.book.prune(request.olderThanMs ?? 0, (info) => mayManage(context.caller, info, context.agent.identity.legacyCa)));
 }
 
 /** The job, its recorded output (followed as it grows with `follow`), and its state at the end. */

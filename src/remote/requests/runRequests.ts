@@ -11,7 +11,7 @@ import { answer, answerError, type RequestContext } from './context.ts';
  */
 export function handleRun(request: RunRequest, context: RequestContext): void {
   const { agent, caller, session, stream } = context;
-  const terms = jobTerms(caller.subject, request);
+  const terms = jobTerms(caller, request);
   if (request.schedule !== undefined) {
     answer(context, { t: 'jobs', jobs: [scheduleJob(agent, request, terms)] });
     return;

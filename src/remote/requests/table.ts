@@ -5,6 +5,7 @@ import type { Caller, RequestContext } from './context.ts';
 import { deleteJob, jobLogs, jobStatus, listJobs, pruneJobs, stopJob, waitForJob } from './jobRequests.ts';
 import { createNetwork, listNetworks, removeNetwork } from './networkRequests.ts';
 import { handleRun, handleSignal } from './runRequests.ts';
+import { listTrust, removeTrust } from './trustRequests.ts';
 
 /** A permission and, for the refusal, what it lets a caller do ("run jobs on this host") and what to do instead. */
 export interface Requirement {
@@ -46,6 +47,8 @@ export const REQUESTS: RequestTable = {
   'job-stop': { permission: 'signal', may: 'stop jobs', handle: stopJob },
   'job-delete': { permission: 'signal', may: 'delete jobs', handle: deleteJob },
   'job-prune': { permission: 'signal', may: 'prune jobs', handle: pruneJobs },
+  'trust-list': { permission: 'status', may: 'see the CAs this host trusts', handle: listTrust },
+  'trust-remove': { permission: 'trust-manage', may: 'change the CAs this host trusts', hint: ADMIN, handle: removeTrust },
 };
 
 export function isRequest(message: Message): message is Request {

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { toHex } from '../../../src/protocol/bytes.ts';
-import { generateKeyPair, issueCert, parseCert, randomBytes } from '../../../src/protocol/cert.ts';
-import { clientAuth, hostAccept, hostHello, newNonce, type HostIdentity } from '../../../src/protocol/handshake.ts';
+import { generateKeyPair, issueCert, keyId, parseCert, randomBytes } from '../../../src/protocol/cert.ts';
+import { clientAuth, hostAccept, hostHello, newNonce, type HostIdentity, type TrustedCa } from '../../../src/protocol/handshake.ts';
 import { MAX_REVOKED_SERIALS, parseRevocations, revocationOf, signRevocations } from '../../../src/protocol/revocations.ts';
 import { codeOf } from '../helpers/codeOf.ts';
 
@@ -47,25 +47,29 @@ test('the handshake: a revoked certificate is refused; the host keeps a newer li
   const cert = issueCert(ca, { subject: 'rita', role: 'user', publicKey: key.publicKey, now, ttlSeconds: 3600 });
   const ritaSerial = parseCert(cert).body.serial;
   const hostKey = generateKeyPair();
-  const host: HostIdentity = { hostKey, hostCert: issueCert(ca, { subject: 'h1', role: 'host', publicKey: hostKey.publicKey, now, ttlSeconds: 3600 }), caKey: ca.publicKey, revocations: null };
-  const connect = (revocations?: string, olderHost = false) => {
+  const trusted: TrustedCa = { key: ca.publicKey, id: keyId(ca.publicKey), hostCert: issueCert(ca, { subject: 'h1', role: 'host', publicKey: hostKey.publicKey, now, ttlSeconds: 3600 }), revocations: null };
+  const host: HostIdentity = { hostKey, cas: [trusted], legacyCa: null };
+  const connect = (revocations?: string, hostSaysNone = false, sent?: string) => {
     const nonce = newNonce();
     const hello = hostHello(host, nonce);
-    if (olderHost) delete hello.revocations;
+    if (hostSaysNone) hello.trust[0]!.revocations = 0;
     const { auth } = clientAuth(hello, { cert, secretKey: key.secretKey, caKey: ca.publicKey, ...(revocations === undefined ? {} : { revocations }) }, newNonce(), now, { names: ['h1'], enrolAs: 'h1' });
-    return hostAccept(auth, host, nonce, now);
+    return hostAccept(sent === undefined ? auth : { ...auth, revocations: sent }, host, nonce, now, { owner: true });
   };
   const v1 = signRevocations({ version: 1, serials: [serial()], subjects: [] }, ca, now);
   const v2 = signRevocations({ version: 2, serials: [ritaSerial], subjects: [] }, ca, now);
   const first = connect(v1);
   assert.is(first.revocations?.list.version, 1, 'a host without a list keeps the first');
-  host.revocations = first.revocations;
+  trusted.revocations = first.revocations;
   assert.is(codeOf(() => connect(v2)), 'CERT_REVOKED', 'the newer list revokes rita at once');
-  host.revocations = { list: parseRevocations(v2, ca.publicKey), text: v2 };
+  trusted.revocations = { list: parseRevocations(v2, ca.publicKey), text: v2 };
   assert.is(codeOf(() => connect(v1)), 'CERT_REVOKED', 'an older list does not bring rita back');
   assert.is(codeOf(() => connect()), 'CERT_REVOKED', 'nor does carrying none');
-  assert.is(codeOf(() => connect(v1, true)), 'CERT_REVOKED', 'an older list sent anyway (a host that does not say its version) is not taken');
-  assert.is(codeOf(() => connect('herdrl1.x.y.z', true)), 'CERT_INVALID', 'a garbage list fails the handshake');
+  assert.is(codeOf(() => connect(v1, true)), 'CERT_REVOKED', 'an older list sent anyway (the hello misreported the version held) is not taken');
+  assert.is(codeOf(() => connect(undefined, false, 'herdrl1.x.y.z')), 'CERT_INVALID', 'a garbage list fails the handshake');
+  const other = generateKeyPair();
+  const foreign = signRevocations({ version: 9, serials: [], subjects: [] }, other, now);
+  assert.is(codeOf(() => connect(undefined, false, foreign)), 'CERT_UNTRUSTED', 'another CA\'s list fails it too');
   const { auth } = clientAuth(hostHello(host, newNonce()), { cert, secretKey: key.secretKey, caKey: ca.publicKey, revocations: v2 }, newNonce(), now, { names: ['h1'], enrolAs: 'h1' });
   assert.is(auth.revocations, undefined, 'a list the host has already does not cross the wire');
 });

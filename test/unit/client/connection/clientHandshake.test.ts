@@ -11,7 +11,12 @@ const ca = generateKeyPair();
 const userKey = generateKeyPair();
 const client: ClientIdentity = { cert: issueCert(ca, { subject: 'uma', role: 'user', publicKey: userKey.publicKey, now, ttlSeconds: 3600 }), secretKey: userKey.secretKey, caKey: ca.publicKey };
 const hostKey = generateKeyPair();
-const host: HostIdentity = { hostKey, hostCert: issueCert(ca, { subject: '10.0.0.1', role: 'host', publicKey: hostKey.publicKey, now, ttlSeconds: 3600 }), caKey: ca.publicKey };
+const host: HostIdentity = {
+  hostKey,
+  cas: [{ key: ca.publicKey, id: keyId(ca.publicKey), hostCert: issueCert(ca, { subject: '10.0.0.1', role: 'host', publicKey: hostKey.publicKey, now, ttlSeconds: 3600 }), revocations: null }],
+  legacyCa: null,
+};
+const OWNER = { owner: true };
 const dialled = { names: ['h1', '10.0.0.1'], enrolAs: '10.0.0.1' };
 
 function welcomeFor(sig: string): Welcome {
@@ -26,7 +31,7 @@ test('hello → our auth; the welcome with the host\'s proof → done', () => {
   if (step.kind !== 'auth') return;
   assert.not.ok(step.enrolled, 'an enrolled host needs no enrolment');
   assert.not.ok(handshake.done);
-  const accepted = hostAccept(step.auth, host, hostNonce, now);
+  const accepted = hostAccept(step.auth, host, hostNonce, now, OWNER);
   assert.is(handshake.receive(welcomeFor(accepted.sig), now).kind, 'welcome');
   assert.ok(handshake.done);
 });
@@ -41,7 +46,7 @@ test('a welcome without the proof, out of turn, or any other message fails the h
   const firstNonce = newNonce();
   const firstStep = first.receive(hostHello(host, firstNonce), now);
   if (firstStep.kind !== 'auth') throw new Error('no auth');
-  const replayed = hostAccept(firstStep.auth, host, firstNonce, now).sig;
+  const replayed = hostAccept(firstStep.auth, host, firstNonce, now, OWNER).sig;
   const second = new ClientHandshake(client, dialled);
   second.receive(hostHello(host, newNonce()), now);
   assert.is(codeOf(() => second.receive(welcomeFor(replayed), now)), 'CERT_UNTRUSTED', 'a replayed welcome');

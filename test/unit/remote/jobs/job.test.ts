@@ -57,7 +57,7 @@ function startJob(initScript: string, owner = 'alice'): { job: Job; seen: Seen }
       ended();
     },
   };
-  const job = Job.launch(plan, jobsDir, { unshare: init, setpriv: '/bin/false' }, '/bin/true', { child: spawnLauncher(jobsDir), cgroup: null, joined: false }, null, { owner });
+  const job = Job.launch(plan, jobsDir, { unshare: init, setpriv: '/bin/false' }, '/bin/true', { child: spawnLauncher(jobsDir), cgroup: null, joined: false }, null, { owner, ownerCa: 'ca00000000000001' });
   job.attach(sink);
   return { job, seen };
 }

@@ -27,6 +27,8 @@ const MAY: { [T in RequestType]: readonly Role[] } = {
   'job-stop': ['admin', 'user'],
   'job-delete': ['admin', 'user'],
   'job-prune': ['admin', 'user'],
+  'trust-list': ALL,
+  'trust-remove': ['admin'],
 };
 
 /** One request of each type; a new type without a sample here does not compile. */
@@ -43,6 +45,8 @@ const SAMPLES: { [T in RequestType]: RequestOf<T> } = {
   'job-stop': { t: 'job-stop', id: 'abc', graceMs: 0 },
   'job-delete': { t: 'job-delete', id: 'abc' },
   'job-prune': { t: 'job-prune' },
+  'trust-list': { t: 'trust-list' },
+  'trust-remove': { t: 'trust-remove', ca: '0123456789abcdef' },
 };
 
 class Touched extends Error {}
@@ -59,14 +63,16 @@ interface Wire {
   closed: number[];
 }
 
-function contextFor(role: Role, agent: AgentState, subject = `${role}-1`): { context: RequestContext; wire: Wire } {
+const CA = 'ca00000000000001';
+
+function contextFor(role: Role, agent: AgentState, subject = `${role}-1`, ca = CA): { context: RequestContext; wire: Wire } {
   const wire: Wire = { sent: [], closed: [] };
   const session = {
     sendMessage: (_stream: number, message: Message) => void wire.sent.push(message),
     close: (stream: number) => void wire.closed.push(stream),
     write: () => true,
   } as unknown as Session;
-  return { context: { agent, caller: { subject, role }, stream: 7, session, streams: new StreamRegistry() }, wire };
+  return { context: { agent, caller: { subject, role, ca }, stream: 7, session, streams: new StreamRegistry(), facts: { owner: true } }, wire };
 }
 
 type Outcome = 'denied' | 'handled';
@@ -99,7 +105,7 @@ for (const type of Object.keys(SAMPLES) as RequestType[]) {
 
 test('every request type has a route, and nothing else is a request', () => {
   for (const type of Object.keys(SAMPLES)) assert.ok(isRequest({ t: type } as Message), type);
-  for (const t of ['hello', 'auth', 'welcome', 'started', 'exit', 'jobs', 'networks', 'done', 'error', 'log-at', 'log-note']) {
+  for (const t of ['hello', 'auth', 'welcome', 'started', 'exit', 'jobs', 'networks', 'trust', 'done', 'error', 'log-at', 'log-note']) {
     assert.not.ok(isRequest({ t } as Message), t);
   }
 });
@@ -120,12 +126,13 @@ test('run --network host leaves the sandbox: admin only', () => {
   }
 });
 
-/** A job book of finished jobs, owned as given: enough for stop, delete and prune. */
-function bookOf(owners: Record<string, string>): AgentState {
+/** A job book of finished jobs, owned as given ("subject" of CA, or "subject@CA"): enough for stop, delete and prune. */
+function bookOf(owners: Record<string, string>, legacyCa: string | null = null): AgentState {
   const info = (id: string): JobInfo => {
     const owner = owners[id];
     if (owner === undefined) throw new Error(`no job ${id}`);
-    return { id, owner, state: 'COMPLETED' } as JobInfo;
+    const [subject, ca] = owner.split('@');
+    return { id, owner: subject, ...(ca === '' ? {} : { ownerCa: ca ?? CA }), state: 'COMPLETED' } as JobInfo;
   };
   const book = {
     resolve: (id: string) => id,
@@ -135,7 +142,7 @@ function bookOf(owners: Record<string, string>): AgentState {
     delete: info,
     prune: (_olderThan: number, may: (job: JobInfo) => boolean) => Object.keys(owners).map(info).filter(may),
   };
-  return { book } as unknown as AgentState;
+  return { book, identity: { legacyCa } } as unknown as AgentState;
 }
 
 test('job-stop and job-delete: a user manages only its own jobs, an admin anyone\'s', () => {
@@ -155,6 +162,27 @@ test('job-stop and job-delete: a user manages only its own jobs, an admin anyone
         assert.match((err as Error).message, 'started by alice');
       }
     }
+  }
+});
+
+test('a job is its starter\'s by CA and subject: the same subject from another CA may not stop or delete it', () => {
+  const other = 'ca00000000000002';
+  const agent = bookOf({ a1: 'alice', old: 'alice@' }, CA);
+  for (const type of ['job-stop', 'job-delete'] as const) {
+    const { context: impostor } = contextFor('user', agent, 'alice', other);
+    const attack = (id: string) => {
+      try {
+        dispatch({ ...SAMPLES[type], id }, impostor);
+        return 'done';
+      } catch (err) {
+        return (err as HerdError).code;
+      }
+    };
+    assert.is(attack('a1'), 'PERMISSION_DENIED', `${type}: alice of another CA`);
+    assert.is(attack('old'), 'PERMISSION_DENIED', `${type}: a job recorded before several CAs belongs to the CA trusted then`);
+    const { context: alice, wire } = contextFor('user', agent, 'alice');
+    dispatch({ ...SAMPLES[type], id: 'old' }, alice);
+    assert.equal(wire.sent.map((m) => m.t), ['jobs'], `${type}: the legacy CA's alice may`);
   }
 });
 
