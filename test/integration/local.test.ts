@@ -332,7 +332,7 @@ Local('a second CA: refused until the state\'s owner adds it (host trust); jobs 
 
     const added = await herd(['host', 'trust', '--json'], otherOpts);
     assert.is(added.code, 0, added.stderr);
-    const after = added.json<{ hosts: Array<{ did: string; cas: Array<{ ca: string; yours: boolean; hostCert: { subject: string } | null }> }> }>().hosts[0]!;
+    const after = added.json<{ hosts: Array<{ did: string; cas: Array<{ ca: string; yours: boolean; hostCert: { subject: string; serial: string } | null }> }> }>().hosts[0]!;
     assert.is(after.did, 'added');
     assert.equal(after.cas.map((c) => [c.ca, c.yours, c.hostCert?.subject]), [[ours, false, 'local'], [theirs, true, 'local']]);
     assert.is((await herd(['host', 'trust', '--json'], otherOpts)).json<{ hosts: Array<{ did: string }> }>().hosts[0]!.did, 'kept', 'asking again changes nothing');
@@ -355,6 +355,11 @@ Local('a second CA: refused until the state\'s owner adds it (host trust); jobs 
       assert.is((await herd(['job', 'stop', '--config', ourAlice, id!], opts)).code, 0);
     }
 
+    const enrolled = await herd(['host', 'list', '--json'], otherOpts);
+    assert.is(enrolled.code, 0, enrolled.stderr);
+    const hostCerts = enrolled.json<{ hosts: Array<{ dialled: string; subject: string; ca: string; status: string; serial: string }> }>().hosts;
+    assert.equal(hostCerts.map((h) => [h.dialled, h.subject, h.ca, h.status]), [['local', 'local', theirs, 'valid']], 'the host certificate it signed at herd host trust');
+    assert.is(hostCerts[0]!.serial, after.cas[1]!.hostCert?.serial, 'the one the host holds');
     const listed = await herd(['host', 'trust', '--list'], opts);
     assert.match(listed.text, /^HOST +CA +SINCE +HOST CERT +EXPIRES +REVOCATIONS +YOURS\n/);
     assert.match(listed.text, new RegExp(`local +${ours} .* yes\n`));

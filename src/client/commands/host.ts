@@ -4,6 +4,7 @@ import { EXIT_HERD_ERROR } from '../output/outcome.ts';
 import { errorLine } from '../output/render.ts';
 import { commandContext } from './context.ts';
 import { trustCommand } from './hostTrust.ts';
+import { hostListCommand } from './hostList.ts';
 import { globalOptions, type CommandModule, type CommandResult } from './types.ts';
 
 /**
@@ -36,6 +37,6 @@ const sync: CommandModule = {
 
 export const hostModule = {
   command: 'host',
-  describe: 'the hosts\' side of identity: sync, trust',
-  subcommands: [sync, trustCommand] satisfies CommandModule[],
+  describe: 'the hosts\' side of identity: sync, trust, list',
+  subcommands: [sync, trustCommand, hostListCommand] satisfies CommandModule[],
 };
