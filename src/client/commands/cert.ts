@@ -7,7 +7,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import { parseRevocations, signRevocations, type Revocations, type SubjectLock } from '../../protocol/revocations.ts';
 import { ROLES, type Role } from '../../protocol/messages.ts';
 import { loadConfig, saveConfig, type LoadedConfig } from '../config/config.ts';
-import { entryOf, readIssued, recordIssued, statusOf, type IssuedEntry } from '../config/issuedRecord.ts';
+import { entryOf, readIssued, recordIssued, statusOf, type CertStatus, type IssuedEntry } from '../config/issuedRecord.ts';
 import { formatTable } from '../output/table.ts';
 import { checkTtl } from '../config/lifetimes.ts';
 import { parseDuration } from '../units/durations.ts';
@@ -210,7 +210,7 @@ export interface ListedCert {
   ca: string;
   issued: string;
   notAfter: string | null;
-  status: 'valid' | 'expired' | 'revoked';
+  status: CertStatus;
   why: string | null;
   /** Host certificates: the name the host was dialled by. */
   dialled: string | null;

@@ -33,7 +33,7 @@ export async function hostTrust(argv: Args, io: Io, options: { list: boolean; re
     const request: Message = options.remove === null ? { t: 'trust-list' } : { t: 'trust-remove', ca: options.remove };
     const reply = await connection.request(request);
     const cas = reply.t === 'trust' ? reply.cas : [];
-    const did = options.remove !== null ? 'removed' : options.list ? 'listed' : connection.trust?.enrolled === true ? 'added' : 'kept';
+    const did = options.remove !== null ? 'removed' : options.list ? 'listed' : connection.enrolledNow ? 'added' : 'kept';
     return { did, cas };
   });
   const ours = keyId(context.connect.identity.caKey);

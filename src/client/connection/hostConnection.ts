@@ -3,7 +3,7 @@ import type { ClientIdentity, DialledHost } from '../../protocol/handshake.ts';
 import { ClientHandshake } from './clientHandshake.ts';
 import { parseCert } from '../../protocol/cert.ts';
 import { entryOf, recordIssued } from '../config/issuedRecord.ts';
-import type { HostHello, JobResult, Message, Role, RunRequest } from '../../protocol/messages.ts';
+import type { JobResult, Message, Role, RunRequest } from '../../protocol/messages.ts';
 import { StreamRegistry, type StreamHandlers } from './streams.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import { agentTag } from '../../shared/agentPaths.ts';
@@ -52,8 +52,8 @@ export class HostConnection implements JobChannel {
   private readonly began = performance.now();
   private ssh: SshConnection | null = null;
   role: Role | null = null;
-  /** What the host said it trusts, and whether this handshake enrolled it with our CA. */
-  trust: { hello: HostHello; enrolled: boolean } | null = null;
+  /** This handshake enrolled the host with our CA (the first CA, or one added by herd host trust). */
+  enrolledNow = false;
   // Set by start(); close() may run before they exist when connecting fails.
   private session!: Session;
   private raw!: RawChannel;
@@ -180,7 +180,7 @@ export class HostConnection implements JobChannel {
         try {
           const step = handshake.receive(message, Math.floor(Date.now() / 1000));
           if (step.kind === 'auth') {
-            this.trust = { hello: step.hello, enrolled: step.auth.caKey !== undefined };
+            this.enrolledNow = step.enrolled;
             if (step.auth.hostCert !== undefined) recordIssued(context.config, entryOf(parseCert(step.auth.hostCert).body, new Date(), this.target.name));
             this.session.sendMessage(0, step.auth);
             this.mark('auth');

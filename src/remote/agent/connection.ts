@@ -1,12 +1,11 @@
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
-import { hostAccept, hostHello, newNonce } from '../../protocol/handshake.ts';
+import { hostAccept, hostHello, newNonce, type ConnectionFacts } from '../../protocol/handshake.ts';
 import { keyId } from '../../protocol/cert.ts';
 import type { Message } from '../../protocol/messages.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import type { AgentState } from './agentState.ts';
 import { addCa, refreshTrust, storeHostCert, storeRevocations } from './identity.ts';
 import { answerError, type Caller, type RequestContext } from '../requests/context.ts';
-import type { ConnectionFacts } from '../../protocol/handshake.ts';
 import { StreamRegistry } from '../requests/streams.ts';
 import { dispatch, isRequest } from '../requests/table.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from '../../shared/wiredSession.ts';
