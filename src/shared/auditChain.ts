@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The audit log's lines and their chain, shared by the host that writes them and the client
+ * that verifies them. Each line is one JSON object whose `prev` is the sha256 (hex) of the
+ * previous line's exact bytes (without its newline), and whose `seq` is one more than the
+ * previous line's: an edited line breaks the next line's `prev`, a removed one a `seq`, two
+ * swapped ones both. Rotation keeps the chain: a new file's first line carries on from the last
+ * line of the one before. No I/O here.
+ */
+
+/** The `prev` of the very first line a host writes. */
+export const AUDIT_GENESIS = '0'.repeat(64);
+
+export const AUDIT_OUTCOMES = ['ok', 'refused', 'failed'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/** One thing that happened on a host, as its audit line records it (before `seq` and `prev`). */
+export interface AuditEntry {
+  /** ISO 8601, the host's clock. */
+  time: string;
+  /** The host's name (its hostname) and the key id of its host key. */
+  host: string;
+  hostId: string;
+  /** handshake, a request type (run, job-stop, network-create, trust-remove…), or a change a handshake made (trust-add, host-cert, revocations). */
+  action: string;
+  outcome: AuditOutcome;
+  /** The error code of a refused or failed action. */
+  code?: string;
+  message?: string;
+  /** The caller's certificate, as far as it is known (a refused handshake may have none). */
+  subject: string | null;
+  serial: string | null;
+  role: string | null;
+  ca: string | null;
+  /** The SSH login and the client's address, where the connection came through herd's relay. */
+  login: string | null;
+  from: string | null;
+  /** What the action was about: a job id, a network's name, a CA key id. */
+  target?: string;
+  /** More of the request: a run's argv, limits and network. */
+  detail?: Record<string, unknown>;
+}
+
+/** A line as stored: the entry with its place in the chain. */
+export interface AuditLine extends AuditEntry {
+  seq: number;
+  prev: string;
+}
+
+/** Where the chain ends: the last line's number and hash. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+export function lineHash(line: string): string {
+  return createHash('sha256').update(line, 'utf8').digest('hex');
+}
+
+/** The line that follows `head` (null: the first line of all). */
+export function chainLine(entry: AuditEntry, head: AuditHead | null): { line: string; head: AuditHead } {
+  const seq = head === null ? 1 : head.seq + 1;
+  const line = JSON.stringify({ seq, prev: head === null ? AUDIT_GENESIS : head.hash, ...entry });
+  return { line, head: { seq, hash: lineHash(line) } };
+}
+
+/** A stored line, or null when it is not one (torn, edited into nonsense). */
+export function parseAuditLine(line: string): AuditLine | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const o = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 1) return null;
+  if (typeof o.prev !== 'string' || !/^[0-9a-f]{64}$/.test(o.prev)) return null;
+  if (typeof o.time !== 'string' || typeof o.action !== 'string' || typeof o.host !== 'string') return null;
+  if (!(AUDIT_OUTCOMES as readonly string[]).includes(o.outcome as string)) return null;
+  return o as unknown as AuditLine;
+}
+
+/** One file of a host's log, oldest first: its name says the seq of its first line. */
+export interface AuditFile {
+  name: string;
+  text: string;
+}
+
+export interface AuditProblem {
+  file: string;
+  /** Line number in the file, from 1. */
+  line: number;
+  what: string;
+}
+
+export interface AuditVerdict {
+  ok: boolean;
+  lines: number;
+  /** The seq of the first line kept (older files were rotated away) and of the last; null when empty. */
+  firstSeq: number | null;
+  head: AuditHead | null;
+  problems: AuditProblem[];
+}
+
+/** Checks to stop at: past this many, the rest of a damaged log says nothing new. */
+const MAX_PROBLEMS = 20;
+
+/** The seq a file's name says it starts at (rotated files: <seq>.jsonl), or null for the current file. */
+export function fileFirstSeq(name: string): number | null {
+  const match = /^(\d{1,16})\.jsonl$/.exec(name);
+  return match === null ? null : Number(match[1]);
+}
+
+/**
+ * Verifies a host's files, oldest first. Lines known from elsewhere must still be there, as they
+ * were: `head`, the last line the host's agent remembers writing (a line cut off the end leaves
+ * no gap to see), and `anchor`, the last line this client saw in an earlier verify. Either may be
+ * older than the first line kept, when rotation dropped it: no sign of anything.
+ */
+export function verifyChain(files: readonly AuditFile[], options: { head?: AuditHead | null; anchor?: AuditHead | null } = {}): AuditVerdict {
+  const problems: AuditProblem[] = [];
+  const problem = (file: string, line: number, what: string): void => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ file, line, what });
+  };
+  const known = [
+    { at: options.head ?? null, who: "the host's agent wrote" },
+    { at: options.anchor ?? null, who: 'an earlier verify saw' },
+  ].filter((k): k is { at: AuditHead; who: string } => k.at !== null);
+  const seen = new Set<number>();
+  let last: AuditHead | null = null;
+  let firstSeq: number | null = null;
+  let lines = 0;
+  for (const file of files) {
+    if (file.text === '') continue;
+    if (!file.text.endsWith('\n')) problem(file.name, file.text.split('\n').length, 'the last line is cut short');
+    const texts = file.text.split('\n');
+    if (texts[texts.length - 1] === '') texts.pop();
+    const named = fileFirstSeq(file.name);
+    texts.forEach((text, index) => {
+      const at = index + 1;
+      lines++;
+      const line = parseAuditLine(text);
+      if (line === null) {
+        problem(file.name, at, 'not an audit line (edited or damaged)');
+        last = null;
+        return;
+      }
+      if (index === 0 && named !== null && line.seq !== named) problem(file.name, at, `the file starts at line ${named} but holds line ${line.seq} first (lines removed)`);
+      if (last === null) {
+        if (firstSeq === null) {
+          firstSeq = line.seq;
+          if (line.seq === 1 && line.prev !== AUDIT_GENESIS) problem(file.name, at, 'the first line does not start the chain (edited)');
+        }
+      } else if (line.seq !== last.seq + 1) {
+        problem(file.name, at, line.seq <= last.seq ? `line ${line.seq} comes after line ${last.seq} (reordered or repeated)` : line.seq === last.seq + 2 ? `line ${last.seq + 1} is missing (removed)` : `lines ${last.seq + 1}–${line.seq - 1} are missing (removed)`);
+      } else if (line.prev !== last.hash) {
+        problem(file.name, at, `line ${line.seq} does not follow from line ${last.seq} (one of them was edited, or lines were swapped)`);
+      }
+      if (line.action === 'audit-gap') problem(file.name, at, `the host's agent found the log cut short or replaced before line ${line.seq}`);
+      const hash = lineHash(text);
+      for (const k of known) {
+        if (k.at.seq !== line.seq) continue;
+        seen.add(k.at.seq);
+        if (hash !== k.at.hash) problem(file.name, at, `line ${line.seq} is not the one ${k.who} (edited)`);
+      }
+      last = { seq: line.seq, hash };
+    });
+  }
+  const head = last as AuditHead | null;
+  for (const k of known) {
+    if (seen.has(k.at.seq)) continue;
+    if (head === null || k.at.seq > head.seq) problem('-', 0, `${k.who} line ${k.at.seq}; the log ends at line ${head?.seq ?? 0} (lines removed from the end)`);
+    else if (firstSeq !== null && k.at.seq >= firstSeq) problem('-', 0, `line ${k.at.seq}, which ${k.who}, is gone`);
+  }
+  return { ok: problems.length === 0, lines, firstSeq, head, problems };
+}
