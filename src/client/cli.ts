@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
+import { auditModule } from './commands/audit.ts';
 import { certModule } from './commands/cert.ts';
 import { hostsModule } from './commands/hosts.ts';
 import { hostModule } from './commands/host.ts';
@@ -58,7 +59,8 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .command(certModule.command, certModule.describe, (y) =>
       certModule.subcommands.reduce(mount, y).demandCommand(1, 'name a cert subcommand: issue, renew, revoke or show'),
     )
-    .command(hostModule.command, hostModule.describe, (y) => hostModule.subcommands.reduce(mount, y).demandCommand(1, 'name a host subcommand: sync'))
+    .command(hostModule.command, hostModule.describe, (y) => hostModule.subcommands.reduce(mount, y).demandCommand(1, 'name a host subcommand: sync, trust or list'))
+    .command(auditModule.command, auditModule.describe, (y) => auditModule.subcommands.reduce(mount, y))
     .command(networkModule.command, networkModule.describe, (y) =>
       networkModule.subcommands.reduce(mount, y).demandCommand(1, 'name a network subcommand: create, list or remove'),
     )
@@ -68,7 +70,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
   parser = mount(parser, persistDaemonModule);
   skipHelpCache(parser);
   return parser
-    .demandCommand(1, 'name a command: run, job, hosts, host, network, cert, persist (see herd --help)')
+    .demandCommand(1, 'name a command: run, job, hosts, host, network, cert, audit, persist (see herd --help)')
     .example('$0 run -- uname -a', 'a first job, local and isolated')
     .example('$0 run -H web1,web2 -- uptime', 'on two hosts from the config')
     .example('$0 run -H web1 --detach -- ./long-task', 'start it and come back later: herd job logs -f ID')

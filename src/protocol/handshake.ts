@@ -194,6 +194,7 @@ export function clientCheckWelcome(welcome: Welcome, pending: ClientPending): vo
 
 export interface Accepted {
   subject: string;
+  serial: string;
   role: Role;
   /** Key id of the CA of the caller's certificate. */
   ca: string;
@@ -268,5 +269,5 @@ export function hostAccept(auth: Auth, host: HostIdentity, hostNonce: string, no
     if (hostBody.role === 'host' && hostBody.publicKey === toBase64Url(host.hostKey.publicKey)) hostCert = auth.hostCert;
   }
   const hostSig = sign(concat([HOST_PROOF, utf8(auth.nonce), utf8(hostNonce), host.hostKey.publicKey]), host.hostKey.secretKey);
-  return { subject: body.subject, role: body.role, ca: keyId(key), addCa: ca === null ? key : null, hostCert, sig: toBase64Url(hostSig), revocations: newer };
+  return { subject: body.subject, serial: body.serial, role: body.role, ca: keyId(key), addCa: ca === null ? key : null, hostCert, sig: toBase64Url(hostSig), revocations: newer };
 }

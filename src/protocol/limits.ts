@@ -55,3 +55,6 @@ export const HEARTBEAT_TIMEOUT_MS = 45_000;
 
 /** How many CAs a host trusts at most: enough for rotations and a few teams, few enough to list in every hello. */
 export const MAX_TRUSTED_CAS = 16;
+
+/** Files of a host's audit log one read names: the kept rotated ones and the current one, with room. */
+export const MAX_AUDIT_FILES = 64;

@@ -1,8 +1,9 @@
 /*
  * Every control message of the protocol, by family: the handshake (stream 0), running a job, the
- * job book, networks, the host's trust, and the two every family uses. Each family file holds its types and one
+ * job book, networks, the host's trust, its audit log, and the two every family uses. Each family file holds its types and one
  * validator per type; this file joins them.
  */
+import { AUDIT_VALIDATORS, RELAY_VALIDATORS, type AuditMessage, type AuditRead, type RelayFacts } from './messages/audit.ts';
 import { COMMON_VALIDATORS, type CommonMessage } from './messages/common.ts';
 import { fail, isObject, type Validators } from './messages/check.ts';
 import { HANDSHAKE_VALIDATORS, type HandshakeMessage } from './messages/handshake.ts';
@@ -20,16 +21,17 @@ export type * from './messages/run.ts';
 export { JOB_STATES } from './messages/jobs.ts';
 export type * from './messages/jobs.ts';
 export type * from './messages/trust.ts';
+export type * from './messages/audit.ts';
 
-export type Message = HandshakeMessage | RunMessage | JobsMessage | NetworkMessage | TrustMessage | CommonMessage;
+export type Message = HandshakeMessage | RunMessage | JobsMessage | NetworkMessage | TrustMessage | AuditMessage | RelayFacts | CommonMessage;
 
 /** What a client asks of a host, each on a stream of its own (a signal on its job's stream). */
-export type Request = RunRequest | SignalRequest | NetworkCreate | NetworkList | NetworkRemove | JobRequest | TrustList | TrustRemove;
+export type Request = RunRequest | SignalRequest | NetworkCreate | NetworkList | NetworkRemove | JobRequest | TrustList | TrustRemove | AuditRead;
 export type RequestType = Request['t'];
 /** The request of type T. */
 export type RequestOf<T extends RequestType> = Extract<Request, { t: T }>;
 
-const VALIDATORS: Validators<Message> = { ...HANDSHAKE_VALIDATORS, ...RUN_VALIDATORS, ...JOBS_VALIDATORS, ...NETWORK_VALIDATORS, ...TRUST_VALIDATORS, ...COMMON_VALIDATORS };
+const VALIDATORS: Validators<Message> = { ...HANDSHAKE_VALIDATORS, ...RUN_VALIDATORS, ...JOBS_VALIDATORS, ...NETWORK_VALIDATORS, ...TRUST_VALIDATORS, ...AUDIT_VALIDATORS, ...RELAY_VALIDATORS, ...COMMON_VALIDATORS };
 
 /** Validates a decoded JSON value into a Message; anything else is a PROTOCOL error. */
 export function parseMessage(value: unknown): Message {

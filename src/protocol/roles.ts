@@ -13,6 +13,8 @@ export const PERMISSIONS = {
   enroll: ['admin'],
   /** Stop trusting a CA (herd host trust --remove); the host also requires its state's owner. */
   'trust-manage': ['admin'],
+  /** Read the host's audit log (herd audit); nobody writes it through herd. */
+  'audit-read': ['admin', 'user', 'viewer'],
   /** Run a job outside the sandbox: --network host today (the host's own network namespace). */
   'leave-sandbox': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;

@@ -12,6 +12,8 @@ export interface StatePaths {
   /** herd before several CAs: the one CA, its host certificate and list (read once, into trust/). */
   legacy: { caKey: string; hostCert: string; revocations: string };
   jobs: string;
+  /** The audit log: current.jsonl and rotated <seq>.jsonl files (src/remote/audit/auditLog.ts). */
+  audit: string;
 }
 
 /** The part of a helper's sha256 that names its agent's socket and lock. */
@@ -34,5 +36,6 @@ export function statePaths(dir: string, version: string): StatePaths {
     trust: join(dir, 'trust'),
     legacy: { caKey: join(dir, 'ca.pub'), hostCert: join(dir, 'host.cert'), revocations: join(dir, 'revocations') },
     jobs: join(dir, 'jobs'),
+    audit: join(dir, 'audit'),
   };
 }

@@ -1,4 +1,5 @@
 import type { HostIdentity } from '../../protocol/handshake.ts';
+import type { Auditor } from '../audit/auditor.ts';
 import type { Hierarchy } from '../cgroups/hierarchy.ts';
 import type { CgroupFacts } from '../cgroups/plan.ts';
 import type { IdRange } from '../sandbox/idmap.ts';
@@ -39,4 +40,6 @@ export interface AgentState {
   /** Spare launchers waiting in spare cgroups; null where there are no cgroups. */
   readonly launchers: LauncherPool | null;
   networks: NetworkManager;
+  /** The host's audit log: one hash-chained line per handshake, request and trust change. */
+  audit: Auditor;
 }

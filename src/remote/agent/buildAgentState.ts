@@ -1,4 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { keyId } from '../../protocol/cert.ts';
+import { AuditLog, type AuditLogOptions } from '../audit/auditLog.ts';
+import { Auditor } from '../audit/auditor.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 import { readCgroupFacts, readText } from '../cgroups/facts.ts';
 import { detectHierarchy, type Hierarchy } from '../cgroups/hierarchy.ts';
@@ -17,6 +21,16 @@ import { readEtcFiles, readHiddenPaths, readHostMounts, readHostRoot, readProcEn
 import { installSeccomp, type SeccompSupport } from '../sandbox/seccomp/install.ts';
 import type { AgentState } from './agentState.ts';
 import { loadHostIdentity } from './identity.ts';
+
+/** Rotation of the audit log: HERD_AUDIT_ROTATE_BYTES and HERD_AUDIT_KEEP_FILES in the agent's environment change it. */
+function auditOptions(env: NodeJS.ProcessEnv): AuditLogOptions {
+  const options: AuditLogOptions = {};
+  const bytes = Number(env.HERD_AUDIT_ROTATE_BYTES);
+  const keep = Number(env.HERD_AUDIT_KEEP_FILES);
+  if (Number.isSafeInteger(bytes) && bytes >= 1024) options.rotateBytes = bytes;
+  if (Number.isSafeInteger(keep) && keep >= 1) options.keepFiles = keep;
+  return options;
+}
 
 /**
  * Everything an agent holds for the whole host, complete: what is cheap is read now, what may fail
@@ -43,10 +57,11 @@ export function buildAgentState(paths: StatePaths, version: string): AgentState 
   const { hierarchy, facts } = readCgroups();
   // The book takes over jobs of a dead agent and the scheduler starts jobs: both need the state they are part of.
   const book = new JobBook(paths.jobs, (record) => adoptOrphan(state, record));
+  const identity = loadHostIdentity(paths);
   const state: AgentState = {
     paths,
     version,
-    identity: loadHostIdentity(paths),
+    identity,
     book,
     scheduler: new Scheduler(book, (record) => startScheduled(state, record)),
     isRoot,
@@ -60,6 +75,7 @@ export function buildAgentState(paths: StatePaths, version: string): AgentState 
     cgroups: readCgroups,
     launchers: hierarchy === null ? null : new LauncherPool(paths.jobs, (name) => planCgroup({}, hierarchy, facts, name)!),
     networks: new NetworkManager(paths.dir),
+    audit: new Auditor(new AuditLog(paths.audit, auditOptions(process.env)), hostname(), keyId(identity.hostKey.publicKey)),
   };
   return state;
 }

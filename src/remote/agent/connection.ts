@@ -1,6 +1,6 @@
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { hostAccept, hostHello, newNonce, type ConnectionFacts } from '../../protocol/handshake.ts';
-import { keyId } from '../../protocol/cert.ts';
+import { keyId, parseCert } from '../../protocol/cert.ts';
 import type { Message } from '../../protocol/messages.ts';
 import { Channel, type Session } from '../../protocol/session.ts';
 import type { AgentState } from './agentState.ts';
@@ -8,10 +8,22 @@ import { addCa, refreshTrust, storeHostCert, storeRevocations } from './identity
 import { answerError, type Caller, type RequestContext } from '../requests/context.ts';
 import { StreamRegistry } from '../requests/streams.ts';
 import { dispatch, isRequest } from '../requests/table.ts';
+import { detailOf, NOBODY, outcomeOf, targetOf, UNKNOWN_ORIGIN, type AuditWho, type ConnectionOrigin } from '../audit/auditor.ts';
+import { PendingAudit } from '../audit/pendingAudit.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from '../../shared/wiredSession.ts';
 import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_FRAME_PAYLOAD, PREAUTH_PING_BYTES, PREAUTH_PINGS } from '../../protocol/limits.ts';
 
 type Phase = { step: 'auth'; hostNonce: string } | { step: 'ready'; caller: Caller };
+
+/** Who a refused certificate says it is: the audit log keeps the claim (it proves nothing). */
+function claimedBy(cert: string): AuditWho {
+  try {
+    const body = parseCert(cert).body;
+    return { subject: body.subject, serial: body.serial, role: body.role, ca: body.issuer };
+  } catch {
+    return NOBODY;
+  }
+}
 
 /**
  * Serves one client connection: the handshake on stream 0, then one request per stream, each
@@ -28,6 +40,9 @@ export function serveConnection(
   onAuthenticated: (caller: Caller) => boolean = () => true,
 ): void {
   let phase: Phase = { step: 'auth', hostNonce: newNonce() };
+  // Until herd's relay says otherwise (a client on the socket itself is the state's owner).
+  let origin: ConnectionOrigin = UNKNOWN_ORIGIN;
+  let relayed = false;
   const streams = new StreamRegistry();
   const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
@@ -74,15 +89,43 @@ export function serveConnection(
   session.sendMessage(0, hostHello(agent.identity, phase.hostNonce));
 
   function handshake(message: Message): void {
+    // The relay speaks before the client's first byte, once; afterwards it is only a relay.
+    if (phase.step === 'auth' && message.t === 'relay' && !relayed) {
+      relayed = true;
+      origin = { login: message.login, from: message.from };
+      return;
+    }
+    relayed = true;
     if (phase.step === 'auth' && message.t === 'auth') {
-      const accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds(), facts);
-      const caller: Caller = { subject: accepted.subject, role: accepted.role, ca: accepted.ca };
-      if (!onAuthenticated(caller)) {
-        throw new HerdError('LIMIT', `${accepted.subject} already holds ${MAX_CONNECTIONS_PER_SUBJECT} connections to this host`, { hint: 'use fewer herd processes at once, or --persist to share connections' });
+      let accepted: ReturnType<typeof hostAccept>;
+      try {
+        accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds(), facts);
+      } catch (err) {
+        const error = asHerdError(err);
+        agent.audit.record({ action: 'handshake', outcome: outcomeOf(error), code: error.code, message: error.message }, claimedBy(message.cert), origin);
+        throw error;
       }
-      if (accepted.addCa !== null) addCa(agent.paths, agent.identity, accepted.addCa);
-      if (accepted.hostCert !== null) storeHostCert(agent.paths, agent.identity, accepted.ca, accepted.hostCert);
-      if (accepted.revocations !== null) storeRevocations(agent.paths, agent.identity, accepted.ca, accepted.revocations);
+      const caller: Caller = { subject: accepted.subject, role: accepted.role, ca: accepted.ca, serial: accepted.serial };
+      const who: AuditWho = { subject: caller.subject, serial: caller.serial, role: caller.role, ca: caller.ca };
+      if (!onAuthenticated(caller)) {
+        const error = new HerdError('LIMIT', `${accepted.subject} already holds ${MAX_CONNECTIONS_PER_SUBJECT} connections to this host`, { hint: 'use fewer herd processes at once, or --persist to share connections' });
+        agent.audit.record({ action: 'handshake', outcome: 'refused', code: error.code, message: error.message }, who, origin);
+        throw error;
+      }
+      agent.audit.record({ action: 'handshake', outcome: 'ok' }, who, origin);
+      if (accepted.addCa !== null) {
+        addCa(agent.paths, agent.identity, accepted.addCa);
+        agent.audit.record({ action: 'trust-add', outcome: 'ok', target: keyId(accepted.addCa), detail: { first: agent.identity.cas.length === 1 } }, who, origin);
+      }
+      if (accepted.hostCert !== null) {
+        storeHostCert(agent.paths, agent.identity, accepted.ca, accepted.hostCert);
+        const body = parseCert(accepted.hostCert).body;
+        agent.audit.record({ action: 'host-cert', outcome: 'ok', target: body.serial, detail: { subject: body.subject, notAfter: new Date(body.notAfter * 1000).toISOString() } }, who, origin);
+      }
+      if (accepted.revocations !== null) {
+        storeRevocations(agent.paths, agent.identity, accepted.ca, accepted.revocations);
+        agent.audit.record({ action: 'revocations', outcome: 'ok', target: `v${accepted.revocations.list.version}`, detail: { ca: accepted.ca } }, who, origin);
+      }
       phase = { step: 'ready', caller };
       clearTimeout(deadline);
       session.maxPingBytes = MAX_FRAME_PAYLOAD;
@@ -106,7 +149,10 @@ export function serveConnection(
     if (!isRequest(message)) throw new HerdError('PROTOCOL', `unexpected "${message.t}" request`);
     // A stream carries one request; only a signal may follow a run on its stream.
     if (streams.has(stream) && message.t !== 'signal') throw new HerdError('PROTOCOL', `stream ${stream} is already answering a request`);
-    const context: RequestContext = { agent, caller: phase.caller, stream, session, streams, facts };
+    const { caller } = phase;
+    const who: AuditWho = { subject: caller.subject, serial: caller.serial, role: caller.role, ca: caller.ca };
+    const audit = new PendingAudit(agent.audit, message.t, who, origin, targetOf(message), detailOf(message));
+    const context: RequestContext = { agent, caller, stream, session, streams, facts, origin, audit };
     try {
       dispatch(message, context);
     } catch (err) {

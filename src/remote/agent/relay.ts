@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { constants, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { userInfo } from 'node:os';
 import { utf8 } from '../../protocol/bytes.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { encodeFrame, FrameType } from '../../protocol/frame.ts';
+import type { RelayFacts } from '../../protocol/messages.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 import { selfCommand } from '../../shared/runtime.ts';
 
@@ -73,6 +75,19 @@ async function reachAgent(paths: StatePaths, helperPath: string): Promise<Socket
   }
 }
 
+/** Who logged in over SSH and from where (sshd's SSH_CLIENT: "address port localport"), for the host's audit log. */
+export function relayFacts(env: NodeJS.ProcessEnv): RelayFacts {
+  let login: string | null = null;
+  try {
+    login = userInfo().username;
+  } catch {
+    login = env.USER ?? env.LOGNAME ?? null;
+  }
+  const [address, port] = (env.SSH_CLIENT ?? '').trim().split(/\s+/);
+  const from = address === undefined || address === '' ? null : `${address.includes(':') ? `[${address}]` : address}${port === undefined ? '' : `:${port}`}`;
+  return { t: 'relay', login, from };
+}
+
 /** The per-connection helper: a byte relay between the SSH channel (stdio) and the host's agent. */
 export async function runRelay(paths: StatePaths, helperPath: string): Promise<void> {
   let socket: Socket;
@@ -84,6 +99,8 @@ export async function runRelay(paths: StatePaths, helperPath: string): Promise<v
     process.exitCode = 1;
     return;
   }
+  // Before the client's first byte: the agent takes it from the relay only, and only first.
+  socket.write(encodeFrame(FrameType.Message, 0, utf8(JSON.stringify(relayFacts(process.env)))));
   process.stdin.pipe(socket);
   socket.pipe(process.stdout);
   process.stdin.on('end', () => socket.end());

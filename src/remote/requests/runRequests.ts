@@ -21,6 +21,7 @@ export function handleRun(request: RunRequest, context: RequestContext): void {
   context.streams.attach(stream, job);
   job.attach({
     started: () => {
+      context.audit.ok(job.id);
       if (request.detach !== true) {
         session.sendMessage(stream, { t: 'started', jobId: job.id });
         return;

@@ -1,4 +1,4 @@
-import { HerdError } from '../../protocol/errors.ts';
+import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { Message, Request, RequestOf, RequestType } from '../../protocol/messages.ts';
 import { allows, type Action } from '../../protocol/roles.ts';
 import type { Caller, RequestContext } from './context.ts';
@@ -6,6 +6,7 @@ import { deleteJob, jobLogs, jobStatus, listJobs, pruneJobs, stopJob, waitForJob
 import { createNetwork, listNetworks, removeNetwork } from './networkRequests.ts';
 import { handleRun, handleSignal } from './runRequests.ts';
 import { listTrust, removeTrust } from './trustRequests.ts';
+import { readAudit } from './auditRequests.ts';
 
 /** A permission and, for the refusal, what it lets a caller do ("run jobs on this host") and what to do instead. */
 export interface Requirement {
@@ -17,6 +18,8 @@ export interface Requirement {
 export interface Route<T extends RequestType> extends Requirement {
   /** A further permission some requests of the type need (run --network host leaves the sandbox). */
   also?(request: RequestOf<T>): Requirement | null;
+  /** Its audit line waits for the answer (or a run's start): what the request did is known only then. */
+  auditWhenAnswered?: true;
   handle(request: RequestOf<T>, context: RequestContext): void;
 }
 
@@ -34,12 +37,13 @@ export const REQUESTS: RequestTable = {
       request.network === 'host'
         ? { permission: 'leave-sandbox', may: "run jobs in the host's network (--network host)", hint: 'leaving the sandbox needs an admin certificate; other jobs get a network of their own' }
         : null,
+    auditWhenAnswered: true,
     handle: handleRun,
   },
   signal: { permission: 'signal', may: 'signal jobs', handle: handleSignal },
   'network-list': { permission: 'network-list', may: 'list networks', handle: listNetworks },
-  'network-create': { permission: 'network-manage', may: 'create networks', hint: ADMIN, handle: createNetwork },
-  'network-remove': { permission: 'network-manage', may: 'remove networks', hint: ADMIN, handle: removeNetwork },
+  'network-create': { permission: 'network-manage', may: 'create networks', hint: ADMIN, auditWhenAnswered: true, handle: createNetwork },
+  'network-remove': { permission: 'network-manage', may: 'remove networks', hint: ADMIN, auditWhenAnswered: true, handle: removeNetwork },
   'job-list': { permission: 'status', may: 'see jobs', handle: listJobs },
   'job-status': { permission: 'status', may: 'see jobs', handle: jobStatus },
   'job-wait': { permission: 'status', may: 'see jobs', handle: waitForJob },
@@ -49,6 +53,7 @@ export const REQUESTS: RequestTable = {
   'job-prune': { permission: 'signal', may: 'prune jobs', handle: pruneJobs },
   'trust-list': { permission: 'status', may: 'see the CAs this host trusts', handle: listTrust },
   'trust-remove': { permission: 'trust-manage', may: 'change the CAs this host trusts', hint: ADMIN, handle: removeTrust },
+  'audit-read': { permission: 'audit-read', may: "read this host's audit log", handle: readAudit },
 };
 
 export function isRequest(message: Message): message is Request {
@@ -60,12 +65,21 @@ function check(requirement: Requirement, caller: Caller): void {
   throw new HerdError('PERMISSION_DENIED', `role "${caller.role}" (${caller.subject}) may not ${requirement.may}`, requirement.hint === undefined ? {} : { hint: requirement.hint });
 }
 
-/** The one place a request meets the caller's role: checked against its route, then handled. */
+/**
+ * The one place a request meets the caller's role: checked against its route, then handled. Each
+ * request leaves one line in the host's audit log, a refusal too.
+ */
 export function dispatch(request: Request, context: RequestContext, table: RequestTable = REQUESTS): void {
   // The table is indexed by the request's own type, so the route takes exactly this request.
   const route = table[request.t] as unknown as Route<RequestType>;
-  check(route, context.caller);
-  const further = route.also?.(request) ?? null;
-  if (further !== null) check(further, context.caller);
-  route.handle(request, context);
+  try {
+    check(route, context.caller);
+    const further = route.also?.(request) ?? null;
+    if (further !== null) check(further, context.caller);
+    route.handle(request, context);
+  } catch (err) {
+    context.audit.failed(asHerdError(err));
+    throw err;
+  }
+  if (route.auditWhenAnswered !== true) context.audit.ok();
 }

@@ -8,6 +8,10 @@ import type { AgentState } from '../../../../src/remote/agent/agentState.ts';
 import type { RequestContext } from '../../../../src/remote/requests/context.ts';
 import { StreamRegistry } from '../../../../src/remote/requests/streams.ts';
 import { dispatch, isRequest } from '../../../../src/remote/requests/table.ts';
+import { Auditor } from '../../../../src/remote/audit/auditor.ts';
+import type { AuditLog } from '../../../../src/remote/audit/auditLog.ts';
+import { PendingAudit } from '../../../../src/remote/audit/pendingAudit.ts';
+import type { AuditEntry } from '../../../../src/shared/auditChain.ts';
 
 /*
  * The agent's request dispatch, each request type with each role. The policy is written out here
@@ -29,6 +33,7 @@ const MAY: { [T in RequestType]: readonly Role[] } = {
   'job-prune': ['admin', 'user'],
   'trust-list': ALL,
   'trust-remove': ['admin'],
+  'audit-read': ALL,
 };
 
 /** One request of each type; a new type without a sample here does not compile. */
@@ -47,6 +52,7 @@ const SAMPLES: { [T in RequestType]: RequestOf<T> } = {
   'job-prune': { t: 'job-prune' },
   'trust-list': { t: 'trust-list' },
   'trust-remove': { t: 'trust-remove', ca: '0123456789abcdef' },
+  'audit-read': { t: 'audit-read', all: true },
 };
 
 class Touched extends Error {}
@@ -61,18 +67,23 @@ const untouchable = new Proxy({}, {
 interface Wire {
   sent: Message[];
   closed: number[];
+  /** The audit lines the request left. */
+  audited: AuditEntry[];
 }
 
 const CA = 'ca00000000000001';
 
 function contextFor(role: Role, agent: AgentState, subject = `${role}-1`, ca = CA): { context: RequestContext; wire: Wire } {
-  const wire: Wire = { sent: [], closed: [] };
+  const wire: Wire = { sent: [], closed: [], audited: [] };
+  const log = { dir: '/nowhere', append: (entry: AuditEntry) => void wire.audited.push(entry) } as unknown as AuditLog;
   const session = {
     sendMessage: (_stream: number, message: Message) => void wire.sent.push(message),
     close: (stream: number) => void wire.closed.push(stream),
     write: () => true,
   } as unknown as Session;
-  return { context: { agent, caller: { subject, role, ca }, stream: 7, session, streams: new StreamRegistry(), facts: { owner: true } }, wire };
+  const origin = { login: 'herd', from: '10.0.0.9:50000' };
+  const audit = new PendingAudit(new Auditor(log, 'testhost', 'hostid0000000001'), 'request', { subject, serial: 's1', role, ca }, origin, undefined, undefined);
+  return { context: { agent, caller: { subject, role, ca, serial: 's1' }, stream: 7, session, streams: new StreamRegistry(), facts: { owner: true }, origin, audit }, wire };
 }
 
 type Outcome = 'denied' | 'handled';
@@ -83,7 +94,13 @@ function outcome(request: Request, context: RequestContext, wire: Wire): Outcome
   } catch (err) {
     if (err instanceof Touched) return 'handled';
     if ((err as HerdError).code === 'PERMISSION_DENIED') {
-      assert.equal(wire, { sent: [], closed: [] }, `${request.t}: a refused request sent nothing`);
+      assert.equal({ sent: wire.sent, closed: wire.closed }, { sent: [], closed: [] }, `${request.t}: a refused request sent nothing`);
+      // …and left its line in the audit log, with who asked and why it was refused.
+      assert.is(wire.audited.length, 1, `${request.t}: one audit line`);
+      assert.is(wire.audited[0]!.outcome, 'refused');
+      assert.is(wire.audited[0]!.code, 'PERMISSION_DENIED');
+      assert.is(wire.audited[0]!.subject, context.caller.subject);
+      assert.is(wire.audited[0]!.login, 'herd');
       return 'denied';
     }
     throw err;
