@@ -131,6 +131,8 @@ export function verifyChain(files: readonly AuditFile[], options: { head?: Audit
   const seen = new Set<number>();
   let last: AuditHead | null = null;
   let firstSeq: number | null = null;
+  /** Where the host's last rotation said the log begins now. */
+  let keptFrom: number | null = null;
   let lines = 0;
   for (const file of files) {
     if (file.text === '') continue;
@@ -158,6 +160,7 @@ export function verifyChain(files: readonly AuditFile[], options: { head?: Audit
       } else if (line.prev !== last.hash) {
         problem(file.name, at, `line ${line.seq} does not follow from line ${last.seq} (one of them was edited, or lines were swapped)`);
       }
+      if (line.action === 'audit-rotate' && typeof line.detail?.keptFrom === 'number') keptFrom = line.detail.keptFrom;
       if (line.action === 'audit-gap') problem(file.name, at, `the host's agent found the log cut short or replaced before line ${line.seq}`);
       const hash = lineHash(text);
       for (const k of known) {
@@ -169,6 +172,9 @@ export function verifyChain(files: readonly AuditFile[], options: { head?: Audit
     });
   }
   const head = last as AuditHead | null;
+  if (keptFrom !== null && firstSeq !== null && firstSeq > keptFrom) {
+    problem(files[0]?.name ?? '-', 1, `lines ${keptFrom}–${firstSeq - 1} are missing: the host's last rotation kept the log from line ${keptFrom} (oldest files removed)`);
+  }
   for (const k of known) {
     if (seen.has(k.at.seq)) continue;
     if (head === null || k.at.seq > head.seq) problem('-', 0, `${k.who} line ${k.at.seq}; the log ends at line ${head?.seq ?? 0} (lines removed from the end)`);

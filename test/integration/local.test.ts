@@ -377,6 +377,103 @@ Local('a second CA: refused until the state\'s owner adds it (host trust); jobs 
   }
 });
 
+interface AuditJson {
+  hosts: Array<{ host: string; hostId: string; error: string | null; lines: Array<{ seq: number; action: string; outcome: string; code?: string; subject: string | null; role: string | null; target?: string; detail?: { argv?: string[] } }> }>;
+}
+interface VerifyJson {
+  hosts: Array<{ ok: boolean; lines: number; files: Array<{ name: string }>; anchored: boolean; problems: Array<{ file: string; line: number; what: string }> }>;
+}
+
+Local('audit: each request is one chained line on the host, refusals too; any role reads it; verify finds an edited, removed or swapped line and passes on a rotated log', async () => {
+  const auditState = join(box.home, 'audit-state');
+  // A small rotation size, read by the agent this client starts, so that the log spans many files.
+  const a = { home: box.home, env: { HERD_STATE_DIR: auditState, HERD_AUDIT_ROTATE_BYTES: '4096', HERD_AUDIT_KEEP_FILES: '64' } };
+  try {
+    assert.is((await herd(['run', '--', 'echo', 'audited'], a)).text, 'audited\n');
+    const viewer = join(box.home, 'vic.yml');
+    assert.is((await herd(['cert', 'issue', 'vic', '--role', 'viewer', '--out', viewer], a)).code, 0);
+    assert.is((await herd(['run', '--config', viewer, '--', 'true'], a)).code, 255);
+    const started = await herd(['run', '--detach', '--', 'sleep', '30'], a);
+    const id = /[0-9a-f]{12}/.exec(started.text)?.[0];
+    assert.ok(id !== undefined, started.stderr);
+    assert.is((await herd(['job', 'stop', id!], a)).code, 0);
+    assert.is((await herd(['job', 'delete', id!], a)).code, 0);
+    assert.is((await herd(['network', 'create', 'audnet', '--cidr', '10.231.7.0/24'], a)).code, 0);
+    assert.is((await herd(['network', 'remove', 'audnet'], a)).code, 0);
+    for (let i = 0; i < 12; i++) assert.is((await herd(['run', '--', 'true', `filler-${i}`], a)).code, 0);
+
+    const shown = await herd(['audit', '--json'], a);
+    assert.is(shown.code, 0, shown.stderr);
+    const lines = shown.json<AuditJson>().hosts[0]!.lines;
+    const admin = (await herd(['cert', 'show', '--json'], a)).json<{ subject: string }>().subject;
+    const find = (action: string, outcome = 'ok') => lines.find((l) => l.action === action && l.outcome === outcome);
+    assert.equal(lines.map((l) => l.seq), lines.map((_, i) => lines[0]!.seq + i), 'one unbroken sequence');
+    assert.is(find('handshake')?.subject, admin);
+    assert.ok(lines.some((l) => l.action === 'trust-add' && l.outcome === 'ok'), 'the first contact pinned the CA');
+    assert.equal(lines.find((l) => l.action === 'run' && l.detail?.argv?.[1] === 'audited')?.detail?.argv, ['echo', 'audited']);
+    const refused = find('run', 'refused');
+    assert.equal([refused?.subject, refused?.role, refused?.code], ['vic', 'viewer', 'PERMISSION_DENIED']);
+    assert.is(lines.find((l) => l.action === 'run' && l.detail?.argv?.[0] === 'sleep')?.target, id, 'a run names the job it started');
+    assert.is(find('job-stop')?.target, id);
+    assert.is(find('job-delete')?.target, id);
+    assert.is(find('network-create')?.target, 'audnet');
+    assert.is(find('network-remove')?.target, 'audnet');
+
+    const table = await herd(['audit', '--config', viewer], a);
+    assert.is(table.code, 0, `a viewer reads the log: ${table.stderr}`);
+    assert.match(table.text, /^TIME \(UTC\) +HOST +SEQ +SUBJECT +ROLE +ACTION +TARGET +OUTCOME +FROM\n/);
+    assert.match(table.text, / vic +viewer +run +.*refused PERMISSION_DENIED/);
+    const vicOnly = (await herd(['audit', '--subject', 'vic', '--json'], a)).json<AuditJson>().hosts[0]!.lines;
+    assert.ok(vicOnly.length >= 2 && vicOnly.every((l) => l.subject === 'vic'), JSON.stringify(vicOnly));
+    const recent = (await herd(['audit', '--since', '1h', '--json'], a)).json<AuditJson>().hosts[0]!.lines;
+    assert.ok(recent.length >= lines.length);
+    assert.is((await herd(['audit', '--since', '2999-01-01T00:00:00Z', '--json'], a)).json<AuditJson>().hosts[0]!.lines.length, 0);
+
+    const verify = async (): Promise<{ code: number | null; json: VerifyJson['hosts'][number] }> => {
+      const r = await herd(['audit', 'verify', '--json'], a);
+      return { code: r.code, json: r.json<VerifyJson>().hosts[0]! };
+    };
+    const good = await verify();
+    assert.is(good.code, 0, JSON.stringify(good.json.problems));
+    assert.ok(good.json.files.length >= 3, `the log was rotated (${good.json.files.map((f) => f.name).join(' ')})`);
+    const dir = join(auditState, 'audit');
+    // Only rotated files are changed: the agent appends to current.jsonl and would see that cut.
+    const rotated = readdirSync(dir).filter((f) => /^\d+\.jsonl$/.test(f)).sort();
+    const victim = join(dir, rotated[1]!);
+    const original = readFileSync(victim, 'utf8');
+    const rows = original.split('\n').filter((l) => l !== '');
+    assert.ok(rows.length >= 3, `${victim} holds ${rows.length} lines`);
+    const attacks: Array<[string, string[]]> = [
+      ['edited', rows.map((r, i) => (i === 1 ? r.replace(/"outcome":"[a-z]+"/, '"outcome":"ok"').replace(/"time":"[^"]+"/, '"time":"2020-01-01T00:00:00.000Z"') : r))],
+      ['removed', rows.filter((_, i) => i !== 1)],
+      ['swapped', [rows[0]!, rows[2]!, rows[1]!, ...rows.slice(3)]],
+    ];
+    for (const [what, tampered] of attacks) {
+      writeFileSync(victim, `${tampered.join('\n')}\n`);
+      const broken = await verify();
+      assert.is(broken.code, 1, `a ${what} line is found`);
+      assert.not.ok(broken.json.ok);
+      assert.ok(broken.json.problems.some((p) => p.file === rotated[1]), `${what}: ${JSON.stringify(broken.json.problems)}`);
+      writeFileSync(victim, original);
+    }
+    const whole = await verify();
+    assert.is(whole.code, 0, JSON.stringify(whole.json.problems));
+    assert.ok(whole.json.anchored, 'checked against the anchor of the last good verify');
+
+    // The oldest file removed by hand looks like a rotation, but the last rotation said where the log begins.
+    const oldest = join(dir, readdirSync(dir).filter((f) => /^\d+\.jsonl$/.test(f)).sort()[0]!);
+    const oldBytes = readFileSync(oldest);
+    execFileSync('rm', [oldest]);
+    const cut = await verify();
+    assert.is(cut.code, 1, 'the oldest file is missed');
+    assert.match(cut.json.problems.map((p) => p.what).join('\n'), 'oldest files removed');
+    writeFileSync(oldest, oldBytes, { mode: 0o600 });
+    assert.is((await verify()).code, 0);
+  } finally {
+    stopAgents(auditState);
+  }
+});
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;

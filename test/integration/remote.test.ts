@@ -62,6 +62,13 @@ Remote('without stream-local forwarding every run goes through the bootstrap, re
   assert.equal([first.stdout, second.stdout], ['one\n', 'two\n']);
   assert.equal([first.shippedHelper, second.shippedHelper], [true, false]);
   assert.equal([first.connection.direct, second.connection.direct], [false, false]);
+  // Through the relay the host's audit log knows the SSH login and the client's address (sshd's SSH_CLIENT).
+  type Audit = { hosts: Array<{ lines: Array<{ action: string; login: string | null; from: string | null; detail?: { argv?: string[] } }> }> };
+  const audit = await run(['audit', '-H', 'h5', '--json']);
+  assert.is(audit.code, 0, audit.stderr);
+  const line = audit.json<Audit>().hosts[0]!.lines.find((l) => l.action === 'run' && l.detail?.argv?.[1] === 'two');
+  assert.is(line?.login, 'root');
+  assert.match(line?.from ?? '', /^10\.250\.\d+\.1:\d+$/);
 });
 
 Remote('limits hold on a testbed host too: OOM reported, pids capped, usage returned', async () => {

@@ -81,7 +81,8 @@ const show: CommandModule = {
 /** What `herd audit verify` found on one host. */
 export interface VerifyOutcome extends AuditVerdict {
   hostId: string;
-  files: number;
+  /** The host's files, oldest first, with their sizes as read. */
+  files: Array<{ name: string; bytes: number }>;
   /** Whether an earlier verify's last line was checked against (none the first time). */
   anchored: boolean;
 }
@@ -111,7 +112,7 @@ const verify: CommandModule = {
       const anchor = auditAnchor(end.hostId);
       const verdict = verifyChain(files, { head: end.head, anchor });
       if (verdict.ok && verdict.head !== null) rememberAuditAnchor(end.hostId, verdict.head);
-      return { ...verdict, hostId: end.hostId, files: files.length, anchored: anchor !== null };
+      return { ...verdict, hostId: end.hostId, files: end.files.map((f) => ({ name: f.name, bytes: f.bytes })), anchored: anchor !== null };
     });
     if (options.json) {
       io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, ...(a.value ?? {}), error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
@@ -122,7 +123,7 @@ const verify: CommandModule = {
           continue;
         }
         const v = answer.value!;
-        const span = v.head === null ? 'empty' : `lines ${v.firstSeq}–${v.head.seq} in ${v.files} file${v.files === 1 ? '' : 's'}${v.firstSeq !== 1 ? ' (older ones rotated away)' : ''}`;
+        const span = v.head === null ? 'empty' : `lines ${v.firstSeq}–${v.head.seq} in ${v.files.length} file${v.files.length === 1 ? '' : 's'}${v.firstSeq !== 1 ? ' (older ones rotated away)' : ''}`;
         if (v.ok) io.stdout.write(`${answer.host}: ok, ${span}${v.anchored ? '' : ', first verify from this machine'}\n`);
         else {
           io.stdout.write(`${answer.host}: BROKEN, ${span}\n`);

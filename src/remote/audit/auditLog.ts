@@ -56,6 +56,41 @@ function tailOf(fd: number, size: number): { head: AuditHead | null; torn: boole
   return { head: null, torn };
 }
 
+/** Lines already chained, then entries chained on from `head`: the text to append and the new head. */
+function chained(done: readonly string[], entries: readonly [AuditEntry, ...AuditEntry[]], head: AuditHead | null): { text: string; head: AuditHead } {
+  const lines = [...done];
+  let at = head;
+  for (const entry of entries) {
+    const next = chainLine(entry, at);
+    lines.push(next.line);
+    at = next.head;
+  }
+  return { text: `${lines.join('\n')}\n`, head: at! };
+}
+
+/** What a rotation kept: the log now begins at `keptFrom`; `removed` are the files it deleted. */
+export interface AuditRotation {
+  keptFrom: number;
+  removed: string[];
+}
+
+function rotationEntry(like: AuditEntry, kept: AuditRotation): AuditEntry {
+  return {
+    time: like.time,
+    host: like.host,
+    hostId: like.hostId,
+    action: 'audit-rotate',
+    outcome: 'ok',
+    subject: null,
+    serial: null,
+    role: null,
+    ca: null,
+    login: null,
+    from: null,
+    detail: { keptFrom: kept.keptFrom, removed: kept.removed },
+  };
+}
+
 /**
  * A host's audit log (src/shared/auditChain.ts has the line format): `current.jsonl`, and rotated
  * files named after the seq of their first line. The agent only ever appends (O_APPEND) and renames
@@ -136,23 +171,24 @@ export class AuditLog {
               from: null,
               detail: { lastWritten },
             };
-            const chained = chainLine(gap, this.head);
-            lines.push(chained.line);
-            this.head = chained.head;
+            const written = chainLine(gap, this.head);
+            lines.push(written.line);
+            this.head = written.head;
           }
         }
-        const { line, head } = chainLine(entry, this.head);
-        lines.push(line);
-        const text = `${lines.join('\n')}\n`;
-        const bytes = Buffer.from(`${prefix}${text}`, 'utf8');
-        if (stat.size > 0 && stat.size + bytes.length > this.rotateBytes) {
+        let { text, head } = chained(lines, [entry], this.head);
+        if (stat.size > 0 && stat.size + Buffer.byteLength(prefix + text) > this.rotateBytes) {
           closeSync(fd);
           fd = -1;
-          this.rotate(path);
+          const kept = this.rotate(path);
           fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
           stat = fstatSync(fd);
+          prefix = '';
+          // The new file starts by saying where the log now begins: removing the oldest files by hand
+          // would otherwise look like a rotation.
+          ({ text, head } = chained(lines, [rotationEntry(entry, kept), entry], this.head));
         }
-        const out = stat.size === 0 ? Buffer.from(text, 'utf8') : bytes;
+        const out = Buffer.from(`${stat.size === 0 ? '' : prefix}${text}`, 'utf8');
         writeSync(fd, out);
         this.head = head;
         this.known = { ino: stat.ino, size: stat.size + out.length };
@@ -200,7 +236,7 @@ export class AuditLog {
     }
   }
 
-  private rotate(path: string): void {
+  private rotate(path: string): AuditRotation {
     const text = readFileSync(path, 'utf8');
     const first = parseAuditLine(text.slice(0, text.indexOf('\n')));
     // A damaged first line: the seq it must have had, counting back from the head.
@@ -208,7 +244,10 @@ export class AuditLog {
     const firstSeq = first?.seq ?? Math.max(1, (this.head?.seq ?? lines) - lines + 1);
     renameSync(path, join(this.dir, `${String(firstSeq).padStart(12, '0')}.jsonl`));
     const rotated = this.files().filter((f) => f.name !== CURRENT);
-    for (const old of rotated.slice(0, Math.max(0, rotated.length - this.keepFiles))) unlinkSync(old.path);
+    const removed = rotated.slice(0, Math.max(0, rotated.length - this.keepFiles));
+    for (const old of removed) unlinkSync(old.path);
+    const oldest = rotated[removed.length];
+    return { keptFrom: oldest === undefined ? (this.head?.seq ?? 0) + 1 : fileFirstSeq(oldest.name)!, removed: removed.map((f) => f.name) };
   }
 
   /** An O_EXCL lock file holding our pid; a dead holder's is taken over, a stuck one after LOCK_WAIT_MS. */

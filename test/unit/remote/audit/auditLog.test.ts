@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +54,10 @@ test('rotation by size keeps the chain across files named by their first line, a
   for (const f of log.files()) assert.ok(statSync(f.path).size <= 2048, f.name);
   const verdict = verifyChain(filesOf(log), { head: log.lastWritten() });
   assert.equal(verdict.problems, []);
-  assert.is(verdict.head!.seq, 80);
+  const current = readFileSync(join(dir, 'current.jsonl'), 'utf8').split('\n')[0]!;
+  assert.match(current, /"action":"audit-rotate"/, 'a new file begins by saying where the log begins');
+  const rotations = verdict.head!.seq - 80;
+  assert.ok(rotations >= 3, `each rotation is a line of its own (${rotations})`);
   assert.ok(verdict.firstSeq! > 1, 'the oldest files were pruned');
   assert.is(Number(names[0]!.slice(0, 12)), verdict.firstSeq);
   // Another writer rotating under this one is no gap either.
@@ -62,6 +65,20 @@ test('rotation by size keeps the chain across files named by their first line, a
   for (let i = 0; i < 20; i++) other.append(entry(`other-${i}`));
   log.append(entry('after'));
   assert.equal(verifyChain(filesOf(log), { head: log.lastWritten() }).problems, []);
+}));
+
+test('the oldest files removed by hand are found: the last rotation said where the log begins', withDir((dir) => {
+  const log = new AuditLog(dir, { rotateBytes: 2048, keepFiles: 3 });
+  for (let i = 0; i < 60; i++) log.append(entry(`run-${i}`));
+  assert.equal(verifyChain(filesOf(log)).problems, []);
+  const oldest = log.files()[0]!;
+  unlinkSync(oldest.path);
+  const verdict = verifyChain(filesOf(log));
+  assert.not.ok(verdict.ok);
+  assert.match(verdict.problems.map((p) => p.what).join('\n'), /lines \d+–\d+ are missing: the host's last rotation kept the log from line \d+ \(oldest files removed\)/);
+  // Pruning by the next rotation is not a problem.
+  for (let i = 0; i < 30; i++) log.append(entry(`more-${i}`));
+  assert.equal(verifyChain(filesOf(log)).problems, []);
 }));
 
 test('a log cut short while the agent runs: its next line records the gap, and verify fails', withDir((dir) => {
