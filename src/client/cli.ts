@@ -4,6 +4,7 @@ import { asHerdError, HerdError } from '../protocol/errors.ts';
 import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { auditModule } from './commands/audit.ts';
+import { caModule } from './commands/ca.ts';
 import { certModule } from './commands/cert.ts';
 import { hostsModule } from './commands/hosts.ts';
 import { hostModule } from './commands/host.ts';
@@ -60,6 +61,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
       certModule.subcommands.reduce(mount, y).demandCommand(1, 'name a cert subcommand: issue, renew, revoke or show'),
     )
     .command(hostModule.command, hostModule.describe, (y) => hostModule.subcommands.reduce(mount, y).demandCommand(1, 'name a host subcommand: sync, trust or list'))
+    .command(caModule.command, caModule.describe, (y) => caModule.subcommands.reduce(mount, y).demandCommand(1, 'name a ca subcommand: rotate'))
     .command(auditModule.command, auditModule.describe, (y) => auditModule.subcommands.reduce(mount, y))
     .command(networkModule.command, networkModule.describe, (y) =>
       networkModule.subcommands.reduce(mount, y).demandCommand(1, 'name a network subcommand: create, list or remove'),

@@ -471,6 +471,75 @@ Remote('a host enrolled by one CA refuses another CA; a viewer may not run', asy
   assert.match(denied.stderr, /h1: role "viewer" \(vic\) may not run jobs.*\[PERMISSION_DENIED\]/);
 });
 
+Remote('herd ca rotate across 3 hosts: the new CA trusted before the old one goes, no run refused in between, the host certificates keep their names', async () => {
+  const box = homeWith('rotate', ['key', 'known_hosts']);
+  const names = ['h1', 'h2', 'h3'];
+  const three = names.join(',');
+  const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
+  mkdirSync(join(box.home, '.config', 'herd'), { recursive: true });
+  writeFileSync(join(box.home, '.config', 'herd', 'config.yml'), stringify({ hosts }));
+  const as = (args: string[]) => herd(args, { home: box.home, timeoutMs: 60_000 });
+  let newCa = '';
+  try {
+    assert.is((await as(['run', '-H', 'h1', '--', 'true'])).code, 255, 'the hosts trust the suite\'s CA, not this one');
+    const trusted = await as(['host', 'trust', '-H', three, '--json']);
+    assert.is(trusted.code, 0, trusted.stderr);
+    const oldCa = trusted.json<{ ca: string }>().ca;
+    const before = (await as(['host', 'list', '--json'])).json<{ hosts: Array<{ dialled: string; subject: string; ca: string }> }>().hosts.filter((h) => h.ca === oldCa);
+    assert.equal(before.map((h) => h.dialled).sort(), names);
+    // The subject a host was first certified with (by the suite's CA) stays its name under every CA.
+    const subjects = Object.fromEntries(before.map((h) => [h.dialled, h.subject]));
+    const uli = join(box.home, 'uli.yml');
+    assert.is((await as(['cert', 'issue', 'uli', '--out', uli])).code, 0);
+    writeFileSync(uli, `${readFileSync(uli, 'utf8')}${stringify({ hosts })}`);
+    const oldConfig = join(box.home, 'old.yml');
+    copyFileSync(join(box.home, '.config', 'herd', 'config.yml'), oldConfig);
+
+    // Runs go on the whole time, each reading the config as it is at its start.
+    let rotating = true;
+    const runs: Array<{ code: number | null; stderr: string }> = [];
+    const loop = (async () => {
+      while (rotating) runs.push(await as(['run', '-H', three, '--', 'true']));
+    })();
+    await sleep(500);
+    const rotated = await as(['ca', 'rotate', '--json']);
+    await sleep(1000);
+    rotating = false;
+    await loop;
+    assert.is(rotated.code, 0, rotated.stderr);
+    const doc = rotated.json<{ from: string; to: string; switched: boolean; hosts: Array<{ host: string; added: string; old: string; error: unknown }>; oldCertificates: Array<{ subject: string }> }>();
+    newCa = doc.to;
+    assert.is(doc.from, oldCa);
+    assert.ok(doc.switched);
+    assert.equal(doc.hosts.map((h) => [h.host, h.added, h.old, h.error]).sort(), names.map((n) => [n, 'added', 'removed', null]));
+    assert.equal(doc.oldCertificates.map((c) => c.subject), ['uli'], 'the command names the certificates the old CA issued');
+    assert.ok(runs.length >= 3, `runs went on during the rotation (${runs.length})`);
+    const refused = runs.filter((r) => r.code !== 0);
+    assert.equal(refused.map((r) => r.stderr), [], 'no run was refused while the CA changed');
+
+    const list = (await as(['host', 'trust', '--list', '-H', three, '--json'])).json<{ hosts: Array<{ host: string; cas: Array<{ ca: string; hostCert: { subject: string } | null }> }> }>();
+    for (const h of list.hosts) {
+      const cas = h.cas.map((c) => c.ca);
+      assert.ok(cas.includes(newCa) && !cas.includes(oldCa), `${h.host}: ${cas.join(' ')}`);
+      assert.is(h.cas.find((c) => c.ca === newCa)?.hostCert?.subject, subjects[h.host], 'the new CA\'s host certificate names the same host');
+    }
+    const after = (await as(['host', 'list', '--json'])).json<{ hosts: Array<{ dialled: string; subject: string; ca: string }> }>().hosts.filter((h) => h.ca === newCa);
+    assert.equal(Object.fromEntries(after.map((h) => [h.dialled, h.subject])), subjects);
+    const old = await as(['run', '--config', oldConfig, '-H', 'h2', '--', 'true']);
+    assert.is(old.code, 255);
+    assert.match(old.stderr, '[CERT_UNTRUSTED]');
+    const uliNow = await as(['run', '--config', uli, '-H', 'h2', '--', 'true']);
+    assert.match(uliNow.stderr, '[CERT_UNTRUSTED]');
+    assert.is((await as(['run', '-H', three, '--', 'echo', 'new CA'])).text.split('\n').filter((l) => l.endsWith('new CA')).length, 3);
+    const again = await as(['ca', 'rotate', '--config', uli]);
+    assert.is(again.code, 255);
+    assert.match(again.stderr, /holds no CA secret key, so it cannot rotate the CA.*\[PERMISSION_DENIED\]/);
+  } finally {
+    if (newCa !== '') await run(['host', 'trust', '--remove', newCa, '-H', three]);
+    box.remove();
+  }
+});
+
 Remote('a host with no JavaScript runtime gets a clear HELPER_START error', async () => {
   // A PATH with the tools bootstrap.sh uses but no node, bun or deno, for the local transport.
   const bin = join(home, 'no-runtime-bin');
