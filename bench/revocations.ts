@@ -3,11 +3,17 @@
  * handshake (hostAccept) with no list, with a 10,000-serial list it already has, and with that list
  * offered anew (parsed and checked); the list's size. Beside it OpenSSH's KRL for the same 10,000
  * serials: `ssh-keygen -k` to build it, its size, and `ssh-keygen -Q` to check one key against it.
+ * As root (BENCH_FLEET=0 leaves it out), also on BENCH_HOSTS (default 10) testbed hosts: the time from
+ * `herd cert revoke` + `herd host sync` to the first run of the revoked certificate refused on every host,
+ * BENCH_RUNS_FLEET times (default 5).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { REPO, up } from '../fixtures/testbed/testbed.ts';
+import { configureHerd } from './testbedClient.ts';
 import { toHex } from '../src/protocol/bytes.ts';
 import { generateKeyPair, issueCert, keyId, randomBytes } from '../src/protocol/cert.ts';
 import { clientAuth, hostAccept, hostHello, newNonce, type HostIdentity } from '../src/protocol/handshake.ts';
@@ -95,3 +101,46 @@ const rows = [
 ];
 process.stdout.write(`| measurement | value |\n| --- | ---: |\n${rows.map(([a, b]) => `| ${a} | ${b} |`).join('\n')}\n`);
 process.stdout.write(`\nheld list vs none: +${(held - none).toFixed(0)} µs per handshake (target < 1 ms)\n`);
+
+/** One herd command as the testbed's client; its status and wall time. */
+function herdOnce(home: string, args: string[]): { code: number | null; ms: number; stderr: string } {
+  const began = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [join(REPO, 'dist', 'herd.js'), ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, encoding: 'utf8' });
+  return { code: r.status, ms: Number(process.hrtime.bigint() - began) / 1e6, stderr: r.stderr };
+}
+
+async function fleetSync(): Promise<void> {
+  const hostCount = Number(process.env.BENCH_HOSTS ?? 10);
+  const runs = Number(process.env.BENCH_RUNS_FLEET ?? 5);
+  const bed = await up(hostCount);
+  try {
+    configureHerd(bed);
+    const all = `h[1-${hostCount}]`;
+    const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
+    const warm = herdOnce(bed.home, ['run', '-H', all, '--', 'true']);
+    if (warm.code !== 0) throw new Error(`warm-up: ${warm.stderr}`);
+    const rows: Array<{ revokeMs: number; syncMs: number; refusedMs: number; totalMs: number }> = [];
+    for (let i = 0; i < runs; i++) {
+      const config = join(bed.home, `rita${i}.yml`);
+      if (herdOnce(bed.home, ['cert', 'issue', `rita${i}`, '--out', config]).code !== 0) throw new Error('cert issue failed');
+      writeFileSync(config, `${readFileSync(config, 'utf8')}${stringify({ hosts })}`, { mode: 0o600 });
+      const ok = herdOnce(bed.home, ['run', '--config', config, '-H', all, '--', 'true']);
+      if (ok.code !== 0) throw new Error(`rita${i} before the revoke: ${ok.stderr}`);
+      const revoke = herdOnce(bed.home, ['cert', 'revoke', `rita${i}`]);
+      const sync = herdOnce(bed.home, ['host', 'sync', '-H', all]);
+      const refused = herdOnce(bed.home, ['run', '--config', config, '-H', all, '--', 'true']);
+      const count = (refused.stderr.match(/\[CERT_REVOKED\]/g) ?? []).length;
+      if (revoke.code !== 0 || sync.code !== 0 || count !== hostCount) throw new Error(`revoke ${revoke.code}, sync ${sync.code}, ${count} of ${hostCount} refused: ${sync.stderr}${refused.stderr.slice(0, 400)}`);
+      rows.push({ revokeMs: revoke.ms, syncMs: sync.ms, refusedMs: refused.ms, totalMs: revoke.ms + sync.ms + refused.ms });
+    }
+    const med = (pick: (r: (typeof rows)[number]) => number): string => `${median(rows.map(pick)).toFixed(0)} ms`;
+    process.stdout.write(`\n| on ${hostCount} testbed hosts (median of ${runs}) | time |\n| --- | ---: |\n`);
+    process.stdout.write(`| herd cert revoke SUBJECT | ${med((r) => r.revokeMs)} |\n| herd host sync -H ${all} | ${med((r) => r.syncMs)} |\n`);
+    process.stdout.write(`| the revoked certificate's run, refused on all ${hostCount} | ${med((r) => r.refusedMs)} |\n| revoke → refused everywhere | ${med((r) => r.totalMs)} |\n`);
+  } finally {
+    bed.down();
+  }
+}
+
+if (process.getuid?.() === 0 && process.env.BENCH_FLEET !== '0') await fleetSync();
+else process.stdout.write('\n(revoke → refused on testbed hosts: needs root; left out)\n');
