@@ -105,6 +105,32 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
   }
 });
 
+Persist('a revoked certificate is refused on its next run through a kept connection', async () => {
+  const rt = runtime();
+  try {
+    const hosts = Object.fromEntries(bed.hosts.map((h) => [h.name, { address: h.address, user: 'root' }]));
+    const rex = join(bed.home, 'rex.yml');
+    assert.is((await herd(['cert', 'issue', 'rex', '--out', rex], rt.options)).code, 0);
+    writeFileSync(rex, `${readFileSync(rex, 'utf8')}${stringify({ hosts })}`);
+    const before = await herd(['run', '--config', rex, '--persist', '1m', '-H', 'h1,h2', '--json', '--', 'true'], rt.options);
+    assert.is(before.code, 0, before.stderr);
+    const warm = await herd(['run', '--config', rex, '--persist', '1m', '-H', 'h1,h2', '--json', '--', 'true'], rt.options);
+    assert.equal(warm.json<RunDoc>().hosts.map((h) => h.connection.reused), [true, true]);
+    const daemon = rt.daemonPid();
+    const sessions = [sshdSessions(host(1)), sshdSessions(host(2))];
+    assert.is((await herd(['cert', 'revoke', 'rex'], rt.options)).code, 0);
+    assert.is((await herd(['host', 'sync', '-H', 'h1,h2', '--persist', '1m'], rt.options)).code, 0);
+    const refused = await herd(['run', '--config', rex, '--persist', '1m', '-H', 'h1,h2', '--json', '--', 'true'], rt.options);
+    assert.is(refused.code, 255);
+    const doc = refused.json<{ hosts: Array<{ connection: { reused: boolean } | null; error: { code: string } | null }> }>();
+    assert.equal(doc.hosts.map((h) => h.error?.code), ['CERT_REVOKED', 'CERT_REVOKED'], refused.stderr);
+    assert.is(rt.daemonPid(), daemon, 'the same daemon');
+    assert.equal([sshdSessions(host(1)), sshdSessions(host(2))], sessions, 'over the same SSH connections: the host checks each handshake, not each connection');
+  } finally {
+    await rt.end();
+  }
+});
+
 Persist('garbage on the daemon\'s socket gets a PROTOCOL answer and leaves it serving', async () => {
   const rt = runtime();
   try {
