@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { HerdError } from '../../../../src/protocol/errors.ts';
@@ -217,3 +218,13 @@ test('job-prune: a user prunes its own finished jobs, an admin everyone\'s', () 
 });
 
 test.run();
+
+test('docs/identity.md has one row per request type, with these roles', () => {
+  const doc = readFileSync(new URL('../../../../docs/identity.md', import.meta.url), 'utf8');
+  for (const [type, roles] of Object.entries(MAY) as Array<[RequestType, readonly Role[]]>) {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${type}\` |`));
+    assert.ok(row !== undefined, `no row for ${type}`);
+    const cells = row!.split('|').slice(3, 6).map((c) => c.trim());
+    assert.equal(cells, ROLES.map((r) => (roles.includes(r) ? 'yes' : 'no')), `${type}: ${row}`);
+  }
+});
