@@ -393,6 +393,12 @@ Local('audit: each request is one chained line on the host, refusals too; any ro
     const viewer = join(box.home, 'vic.yml');
     assert.is((await herd(['cert', 'issue', 'vic', '--role', 'viewer', '--out', viewer], a)).code, 0);
     assert.is((await herd(['run', '--config', viewer, '--', 'true'], a)).code, 255);
+    const revoked = join(box.home, 'rev.yml');
+    assert.is((await herd(['cert', 'issue', 'rev', '--out', revoked], a)).code, 0);
+    await sleep(1100);
+    assert.is((await herd(['cert', 'revoke', 'rev'], a)).code, 0);
+    assert.is((await herd(['host', 'sync'], a)).code, 0);
+    assert.match((await herd(['run', '--config', revoked, '--', 'true'], a)).stderr, '[CERT_REVOKED]');
     const started = await herd(['run', '--detach', '--', 'sleep', '30'], a);
     const id = /[0-9a-f]{12}/.exec(started.text)?.[0];
     assert.ok(id !== undefined, started.stderr);
@@ -413,6 +419,9 @@ Local('audit: each request is one chained line on the host, refusals too; any ro
     assert.equal(lines.find((l) => l.action === 'run' && l.detail?.argv?.[1] === 'audited')?.detail?.argv, ['echo', 'audited']);
     const refused = find('run', 'refused');
     assert.equal([refused?.subject, refused?.role, refused?.code], ['vic', 'viewer', 'PERMISSION_DENIED']);
+    const handshake = find('handshake', 'refused');
+    assert.equal([handshake?.subject, handshake?.code], ['rev', 'CERT_REVOKED'], 'a refused handshake names the certificate it claimed');
+    assert.ok(lines.some((l) => l.action === 'revocations' && l.outcome === 'ok'), 'the newer list the host took');
     assert.is(lines.find((l) => l.action === 'run' && l.detail?.argv?.[0] === 'sleep')?.target, id, 'a run names the job it started');
     assert.is(find('job-stop')?.target, id);
     assert.is(find('job-delete')?.target, id);
