@@ -377,6 +377,53 @@ Local('a second CA: refused until the state\'s owner adds it (host trust); jobs 
   }
 });
 
+Local('host mode (--isolation none): the command changes the host itself, as the agent\'s user; timeout, stop and the job\'s end take everything it started; admin only, audited', async () => {
+  const marker = join(box.home, 'host-mode-marker');
+  const r = await herd(['run', '--isolation', 'none', '--', 'sh', '-c', `readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/net; id -u; pwd; echo "$HOME"; echo changed > ${marker}; cat`], { ...opts, stdin: 'from stdin\n' });
+  assert.is(r.code, 0, r.stderr);
+  const [pid, mnt, net, uid, pwd, home, echoed] = r.text.trim().split('\n');
+  assert.equal([pid, mnt, net], [readlinkSelf('pid'), readlinkSelf('mnt'), readlinkSelf('net')], 'the host\'s own namespaces');
+  assert.equal([uid, pwd, home, echoed], ['0', '/root', '/root', 'from stdin'], 'the agent\'s user (root here), in its home');
+  assert.is(readFileSync(marker, 'utf8'), 'changed\n', 'the host itself was changed');
+  assert.is((await herd(['run', '--isolation', 'none', '--', 'sh', '-c', 'exit 7'], opts)).code, 7);
+
+  // sleeps of a length no one else uses: found by pgrep, whatever their parent.
+  const tag = `${700000 + (process.pid % 100000)}`;
+  const leftovers = (): string => execFileSync('sh', ['-c', `pgrep -f "^sleep ${tag}" || true`], { encoding: 'utf8' }).trim();
+  // A background child would outlive its shell without a PID namespace: the job's end kills it.
+  const timedOut = await herd(['run', '--isolation', 'none', '--timeout', '1s', '--grace', '200ms', '--', 'sh', '-c', `sleep ${tag} & sleep ${tag}`], opts);
+  assert.is(timedOut.code, 124, timedOut.stderr);
+  await sleep(300);
+  assert.is(leftovers(), '', 'nothing of the job is left');
+  const started = await herd(['run', '--isolation', 'none', '--detach', '--', 'sh', '-c', `echo up; (sleep ${tag}; true) & sleep ${tag}`], opts);
+  const id = /[0-9a-f]{12}/.exec(started.text)?.[0];
+  assert.ok(id !== undefined, started.stderr);
+  await sleep(500);
+  assert.ok(leftovers() !== '', 'the detached job runs on the host');
+  const status = await herd(['job', 'status', '--json', id!], opts);
+  assert.match(status.text, /"isolation": "none"/);
+  assert.match(status.text, /"network": "host"/);
+  assert.is((await herd(['job', 'stop', '--grace', '0', id!], opts)).code, 0);
+  await sleep(300);
+  assert.is(leftovers(), '', 'stop ended all of it');
+  const logs = await herd(['job', 'logs', id!], opts);
+  assert.is(logs.text, 'up\n');
+
+  const limited = await herd(['run', '--isolation', 'none', '--max-memory', '32M', '--', 'sh', '-c', 'head -c 200000000 /dev/zero | tail > /dev/null'], opts);
+  assert.is(limited.code, 137, 'the job\'s cgroup still limits it');
+  const refused = await herd(['run', '--isolation', 'none', '--user', '1000', '--', 'true'], opts);
+  assert.is(refused.code, 2);
+  assert.match(refused.stderr, /--isolation none: --user is not possible: the command runs as the SSH login.*\[INVALID_SPEC\]/);
+  const user = join(box.home, 'hm-user.yml');
+  assert.is((await herd(['cert', 'issue', 'hmu', '--out', user], opts)).code, 0);
+  const denied = await herd(['run', '--config', user, '--isolation', 'none', '--', 'touch', marker], opts);
+  assert.is(denied.code, 255);
+  assert.match(denied.stderr, /role "user" \(hmu\) may not run commands on the host itself \(--isolation none\).*\[PERMISSION_DENIED\]/);
+  const audit = (await herd(['audit', '--json'], opts)).json<AuditJson>().hosts[0]!.lines;
+  const line = audit.find((l) => l.action === 'run' && l.outcome === 'refused' && l.subject === 'hmu') as { detail?: { isolation?: string } } | undefined;
+  assert.is(line?.detail?.isolation, 'none', 'the refusal is audited with what was asked');
+});
+
 interface AuditJson {
   hosts: Array<{ host: string; hostId: string; error: string | null; lines: Array<{ seq: number; action: string; outcome: string; code?: string; subject: string | null; role: string | null; target?: string; detail?: { argv?: string[] } }> }>;
 }

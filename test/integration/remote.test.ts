@@ -471,6 +471,15 @@ Remote('a host enrolled by one CA refuses another CA; a viewer may not run', asy
   assert.match(denied.stderr, /h1: role "viewer" \(vic\) may not run jobs.*\[PERMISSION_DENIED\]/);
 });
 
+Remote('host mode over SSH: the command is in the testbed host\'s own network, as the SSH login, audited with it', async () => {
+  const r = await run(['run', '-H', 'h2,h3', '--isolation', 'none', '--json', '--', 'sh', '-c', 'ip -o -4 addr show eth0 | awk "{print \\$4}"; id -un']);
+  assert.is(r.code, 0, r.stderr);
+  const hosts = r.json<{ hosts: Array<{ host: string; stdout: string }> }>().hosts;
+  assert.equal(hosts.map((h) => h.stdout), [host(2), host(3)].map((h) => `${h.address}/24\nroot\n`));
+  const sandboxed = await run(['run', '-H', 'h2', '--', 'sh', '-c', 'ip -o -4 addr show eth0 2>&1 | grep -c 10.250 || true']);
+  assert.is(sandboxed.text.trim(), '0', 'a sandboxed job has a network of its own');
+});
+
 Remote('herd ca rotate across 3 hosts: the new CA trusted before the old one goes, no run refused in between, the host certificates keep their names', async () => {
   const box = homeWith('rotate', ['key', 'known_hosts']);
   const names = ['h1', 'h2', 'h3'];

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { HerdError } from '../../protocol/errors.ts';
-import type { JobLimits, RunRequest } from '../../protocol/messages.ts';
+import { ISOLATIONS, type JobLimits, type RunRequest } from '../../protocol/messages.ts';
 import { isNetworkName } from '../../protocol/networkName.ts';
 import { parseCpuList } from '../../shared/cpuList.ts';
 import { COLOUR_CHOICES, type ColourWhen } from '../output/colour.ts';
@@ -39,6 +39,7 @@ export interface RunOptions extends GlobalOptions {
   schedule?: string;
   maxLogSize?: string;
   requireSeccomp: boolean;
+  isolation: string;
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -122,7 +123,11 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
   const schedule = options.schedule === undefined ? undefined : parseWhen(options.schedule, '--schedule');
   // A scheduled job starts when no one is attached: it is always detached.
   const detach = options.detach || schedule !== undefined;
-  const network = options.network ?? defaultNetwork;
+  if (!(ISOLATIONS as readonly string[]).includes(options.isolation)) throw new HerdError('INVALID_SPEC', `--isolation: "${options.isolation}" is not one of ${ISOLATIONS.join(', ')}`);
+  const hostMode = options.isolation === 'none';
+  if (hostMode) checkHostMode(options);
+  // Host mode is in the host's network: the config's default network is for sandboxed jobs.
+  const network = hostMode ? options.network : (options.network ?? defaultNetwork);
   if (network !== undefined && !isNetworkName(network)) {
     throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);
   }
@@ -145,8 +150,22 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
     ...(schedule === undefined ? {} : { schedule }),
     ...(detach ? { detach } : {}),
     ...(options.requireSeccomp ? { requireSeccomp: true } : {}),
+    ...(hostMode ? { isolation: 'none' as const } : {}),
   };
   return { request, detach, graceMs, limits, output: modes[0] ?? 'live', colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries };
+}
+
+/** Host mode gives up the sandbox: the flags that only mean something inside one are refused here, before any host. */
+function checkHostMode(options: RunOptions): void {
+  const refuse = (flag: string, why: string): never => {
+    throw new HerdError('INVALID_SPEC', `--isolation none: ${flag} is not possible: ${why}`);
+  };
+  if (options.user !== undefined) refuse('--user', 'the command runs as the SSH login (log in as another user, or use sudo in the command)');
+  if (options.network !== undefined && options.network !== 'host') refuse(`--network ${options.network}`, 'the command runs in the host\'s network');
+  if (options.name !== undefined) refuse('--name', 'the command has the host\'s hostname');
+  if (options.ip !== undefined) refuse('--ip', 'the command has the host\'s network');
+  if (options.maxBandwidth !== undefined) refuse('--max-bandwidth', 'the command has the host\'s network');
+  if (options.requireSeccomp) refuse('--require-seccomp', 'host mode has no seccomp filter');
 }
 
 /** The flags as yargs parsed them. */
@@ -186,6 +205,7 @@ export function readRunFlags(argv: Args): RunOptions {
     ...(typeof argv.outputDir === 'string' ? { outputDir: argv.outputDir } : {}),
     retries: Number(argv.retries ?? 0),
     requireSeccomp: argv.requireSeccomp === true,
+    isolation: typeof argv.isolation === 'string' ? argv.isolation : 'sandbox',
     color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
 }
@@ -213,6 +233,13 @@ export function runFlags(y: Argv): Argv {
       .option('timeout', { type: 'string', describe: 'stop the job after this long (e.g. 30s, 2h); it ends FAILED, exit status 124', group: 'Jobs:' })
       .option('schedule', { type: 'string', describe: 'start the job later: +10m, or a time like 2026-12-01T03:00:00Z (implies --detach)', group: 'Jobs:' })
       .option('max-log-size', { type: 'string', describe: 'output kept on the host for herd job logs (default 64M); past it output still streams but is not kept', group: 'Jobs:' })
+      .option('isolation', {
+        type: 'string',
+        default: 'sandbox',
+        choices: ['sandbox', 'none'],
+        describe: 'none: run the command on the host itself, as the SSH login, in its namespaces (admin certificate; audited); limits, the job record and log, --detach and --timeout still apply',
+        group: 'Isolation:',
+      })
       .option('require-seccomp', { type: 'boolean', default: false, describe: 'refuse to run where the host cannot load herd\'s seccomp filter (see herd job status)', group: 'Isolation:' })
       .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
       .option('output-dir', { type: 'string', describe: 'write each host\'s output to DIR/HOST.stdout and DIR/HOST.stderr', group: 'Output:' })
@@ -230,6 +257,7 @@ export function runFlags(y: Argv): Argv {
       .example('$0 run --json -H web1,web2 -- uptime', 'one JSON document with each host\'s result')
       .example('$0 run -H web1 --detach --timeout 2h -- ./backup.sh', 'a job that outlives this command')
       .example('$0 run -H web1 --schedule +30m -- ./report.sh', 'start it in half an hour')
+      .example('$0 run -H @web --isolation none -- systemctl restart nginx', 'change the hosts themselves (host mode, admin)')
       .epilog(
         'Exit status: the job\'s (the largest over several hosts); 128+n when killed by signal n; 127 when the command is not found; 124 when --timeout stopped it; 130 after Ctrl-C; 2 for a usage error; 255 when herd itself failed for a host (the error line names the code). A dropped connection leaves the job running and says how to follow it.',
       );

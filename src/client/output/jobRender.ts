@@ -75,6 +75,7 @@ export function jobDetails(host: string, job: JobInfo, now = Date.now()): string
     fields.push(['disk i/o', `${formatBytes(usage.readBytes ?? 0)} read, ${formatBytes(usage.writeBytes ?? 0)} written`]);
   }
   fields.push(['network', escapeControl(job.ip === null ? job.network : `${job.network} ${job.ip}`)], ['hostname', escapeControl(job.hostname)]);
+  if (job.isolation === 'none') fields.push(['isolation', 'none (host mode: on the host itself)']);
   if (job.seccomp !== undefined) fields.push(['seccomp', job.seccomp.loaded ? 'yes' : `no (${escapeControl(job.seccomp.problem ?? 'not loaded')})`]);
   if (job.devices !== undefined) fields.push(['devices', job.devices.enforced ? `allow list (${job.devices.how ?? 'cgroup'})` : `no policy (${escapeControl(job.devices.problem ?? 'not enforced')})`]);
   fields.push(['output', `${formatBytes(job.log.bytes)} recorded (cap ${formatBytes(job.log.maxBytes)})${job.log.dropped ? ', later output dropped' : ''}`]);

@@ -18,6 +18,8 @@ export interface JobInfo {
   ownerCa?: string;
   hostname: string;
   network: string;
+  /** Present when the job ran on the host itself (--isolation none). */
+  isolation?: 'none';
   ip: string | null;
   createdAt: string;
   scheduledFor: string | null;

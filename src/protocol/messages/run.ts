@@ -2,6 +2,9 @@ import { MAX_ARGV, MAX_ENV } from '../limits.ts';
 import { bool, count, fail, isObject, nullableStr, oneOf, positive, str, stringArray, type Shape, type Validators } from './check.ts';
 
 export const JOB_SIGNALS = ['TERM', 'KILL', 'INT', 'HUP'] as const;
+/** sandbox: namespaces, a read-only root, a network of its own; none: the command runs on the host itself, as the agent's user (admin only). */
+export const ISOLATIONS = ['sandbox', 'none'] as const;
+export type Isolation = (typeof ISOLATIONS)[number];
 export type JobSignal = (typeof JOB_SIGNALS)[number];
 
 /** Resource limits of a job; each is enforced by the host's cgroups or the job does not start. */
@@ -45,6 +48,8 @@ export interface RunRequest {
   schedule?: string;
   /** Refuse to start where the host cannot load herd's seccomp filter (ISOLATION_UNSUPPORTED). */
   requireSeccomp?: boolean;
+  /** none: host mode, no sandbox at all (default sandbox). */
+  isolation?: Isolation;
 }
 export interface Started { t: 'started'; jobId: string }
 /** Sent on a running job's own stream. */
@@ -117,6 +122,7 @@ export const RUN_VALIDATORS: Validators<RunMessage> = {
     bool(o, 'detach', true);
     bool(o, 'requireSeccomp', true);
     str(o, 'schedule', true);
+    oneOf(o, 'isolation', ISOLATIONS, true);
     if (o.user !== undefined) {
       const user = o.user as Shape;
       if (typeof user !== 'object' || user === null || !isId(user.uid) || !isId(user.gid)) fail('run.user must be {uid, gid}');

@@ -85,6 +85,27 @@ export class JobCgroup {
     return { usage, oomKilled };
   }
 
+  /** SIGKILL to every process in the job's cgroups, now (cgroup.kill on v2, one by one on v1); they stay. */
+  killAll(): void {
+    for (const dir of this.created) {
+      if (this.plan.version === 2) {
+        try {
+          writeFileSync(`${dir}/cgroup.kill`, '1');
+          continue;
+        } catch {
+          // kernels before 5.14 have no cgroup.kill
+        }
+      }
+      for (const pid of (readText(`${dir}/cgroup.procs`) ?? '').split('\n').filter(Boolean).map(Number)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
   /** Kills whatever is left (cgroup.kill on v2, one by one on v1) and removes the job's cgroups. */
   async remove(): Promise<void> {
     const dirs = this.created.splice(0);

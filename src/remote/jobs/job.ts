@@ -10,7 +10,7 @@ import type { CgroupPlan } from '../cgroups/plan.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './logs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
-import { hostOwner, jobArgv, launchScript, type JobPlan } from './jobPlan.ts';
+import { hostOwner, launchArgv, launchScript, type JobPlan } from './jobPlan.ts';
 import { driveSetup } from './jobSetup.ts';
 import type { HostTools } from '../system/hostTools.ts';
 import type { Launch } from './launcher.ts';
@@ -158,7 +158,7 @@ export class Job {
     const plan = this.plan;
     // The script names no secret: the environment (-e values) goes on fd 3 to the command's last step only.
     const script = join(this.dir, 'launch');
-    writeFileSync(script, launchScript(this.dir, [tools.unshare, ...jobArgv(plan, this.dir, command, tools, launch.joined)]), { mode: 0o600 });
+    writeFileSync(script, launchScript(this.dir, launchArgv(plan, this.dir, command, tools, launch.joined)), { mode: 0o600 });
     const child = launch.child;
     this.child = child;
     child.stdin!.on('error', () => {
@@ -278,6 +278,10 @@ export class Job {
     if (this.phase.name === 'ended') return;
     this.asked.signalled = true;
     if (signal === 'KILL') this.asked.killed = true;
+    if (signal === 'KILL' && this.plan.isolation === 'none') {
+      this.killHostProcesses();
+      return;
+    }
     if (signal === 'KILL' && this.child !== null && this.child.pid !== undefined) {
       // --kill-child turns the death of unshare into SIGKILL for PID 1, and so for the whole namespace.
       this.child.kill('SIGKILL');
@@ -320,9 +324,28 @@ export class Job {
     if (this.sink !== null && !this.sink.data(channel, chunk)) this.outputs?.pause();
   }
 
+  /**
+   * Host mode has no PID namespace whose end takes everything with it: what the command started is
+   * found by its cgroup and by the launcher's process group (it is a session leader), and killed.
+   */
+  private killHostProcesses(): void {
+    this.cgroup?.killAll();
+    const leader = this.initPid ?? this.child?.pid ?? null;
+    if (leader === null) return;
+    // Only while the leader is the process we started: its pid may have been given to another.
+    if (this.initPid !== null && processStart(this.initPid) !== this.initStart && this.child === null) return;
+    try {
+      process.kill(-leader, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+  }
+
   /** The launcher exited; the job is over once its output has been read to the end too. */
   private exited(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal };
+    // What a host-mode command left running would hold its output open (and the job) forever.
+    if (this.plan.isolation === 'none') this.killHostProcesses();
     // Without output pipes (setup failed before the init opened them) there is nothing to wait for.
     if (this.outputs === null) this.outputEnded = true;
     else this.outputs.writersGone();
@@ -397,6 +420,7 @@ export class Job {
       ...(this.terms.ownerCa === '' ? {} : { ownerCa: this.terms.ownerCa }),
       hostname: this.plan.hostname,
       network: this.plan.network,
+      ...(this.plan.isolation === 'none' ? { isolation: 'none' as const } : {}),
       ip: this.network?.ip ?? null,
       createdAt: this.createdAt,
       scheduledFor: this.terms.scheduledFor ?? null,

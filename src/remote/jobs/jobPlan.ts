@@ -1,5 +1,5 @@
 import { HerdError } from '../../protocol/errors.ts';
-import type { RunRequest } from '../../protocol/messages.ts';
+import type { Isolation, RunRequest } from '../../protocol/messages.ts';
 import { JOB_IDS, type IdRange } from '../sandbox/idmap.ts';
 import { SECCOMP_IN_JOB, type SeccompSupport } from '../sandbox/seccomp/install.ts';
 import { SETUP_FAILED_STATUS } from '../sandbox/initControl.ts';
@@ -39,8 +39,9 @@ export const KEPT_CAPABILITIES = [
  *   root is a host uid that owns nothing, and every namespace but its own belongs to the host.
  * - rootless (an agent without root): the whole job is in a user namespace in which the agent's own
  *   user is root; it cannot be more than that user.
+ * - host (--isolation none): no namespace at all; the command is the agent's user on the host.
  */
-export type JobUsers = { kind: 'mapped'; ids: IdRange } | { kind: 'rootless' };
+export type JobUsers = { kind: 'mapped'; ids: IdRange } | { kind: 'rootless' } | { kind: 'host' };
 
 /** A job request turned into data: validated, printable and testable before anything touches the kernel. */
 export interface JobPlan {
@@ -57,7 +58,10 @@ export interface JobPlan {
   user: { uid: number; gid: number } | null;
   /** host: the host's network namespace; none: loopback only; else the network's name. */
   network: string;
-  sandbox: SandboxPlan;
+  /** sandbox: everything above; none: host mode (no namespaces, no sandbox, the agent's user). */
+  isolation: Isolation;
+  /** The job's root and mounts; null in host mode. */
+  sandbox: SandboxPlan | null;
   /** Whether the command runs under herd's seccomp filter (through SECCOMP_IN_JOB), and why not. */
   seccomp: { loaded: boolean; problem?: string };
 }
@@ -84,10 +88,13 @@ export interface PlanContext {
   procEntries?: ReadonlySet<string>;
   /** The host's resolv.conf symlink into /run, with the content the job's copy gets. */
   resolvLink?: { target: string; content: string };
+  /** The agent's user on the host: who a host-mode command is, where it starts. */
+  hostUser?: { name: string; home: string; hostname: string };
 }
 
-/** The network a job joins: what it asked for, else bridge on a root agent and none on a rootless one. */
+/** The network a job joins: the host's in host mode, what it asked for, else bridge on a root agent and none on a rootless one. */
 export function jobNetwork(request: RunRequest, isRoot: boolean): string {
+  if (request.isolation === 'none') return 'host';
   return request.network ?? (isRoot ? 'bridge' : 'none');
 }
 
@@ -97,6 +104,7 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     if (RESERVED_ENV.test(name)) throw new HerdError('INVALID_SPEC', `--env: names beginning with __herd_ are herd's own ("${name}")`);
   }
   if (request.argv[0] === '') throw new HerdError('INVALID_SPEC', 'the command is empty');
+  if (request.isolation === 'none') return planHostJob(request, context);
   const workdir = request.workdir ?? '/work';
   if (!workdir.startsWith('/')) throw new HerdError('INVALID_SPEC', `--workdir: "${workdir}" must be an absolute path`);
   let user: JobPlan['user'] = null;
@@ -141,6 +149,7 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     workdir,
     hostname,
     namespaces: network === 'host' ? ['pid', 'mount', 'uts', 'ipc'] : ['pid', 'mount', 'uts', 'ipc', 'net'],
+    isolation: 'sandbox',
     users,
     user,
     seccomp: 'path' in seccomp ? { loaded: true } : { loaded: false, problem: seccomp.problem },
@@ -161,6 +170,54 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
       ...(context.etcResolv === undefined ? {} : { etcResolv: context.etcResolv }),
     }),
   };
+}
+
+/** What host mode cannot have: each is a part of the sandbox it has none of. */
+const SANDBOX_ONLY: ReadonlyArray<[keyof RunRequest, string]> = [
+  ['user', '--user (host mode runs as the SSH login; use sudo in the command, or log in as that user with -l)'],
+  ['name', '--name (the job has the host\'s hostname)'],
+  ['ip', '--ip (the job has the host\'s network)'],
+  ['maxBandwidthBps', '--max-bandwidth (the job has the host\'s network)'],
+  ['requireSeccomp', '--require-seccomp (host mode has no seccomp filter)'],
+];
+
+/**
+ * Host mode (--isolation none): the command runs on the host itself, as the agent's user, in the
+ * host's namespaces, starting in that user's home; herd still gives it a job record, its log,
+ * detach and reattach, --timeout and the job's cgroup (limits, usage, and the way to end all of it).
+ */
+function planHostJob(request: RunRequest, context: PlanContext): JobPlan {
+  for (const [key, what] of SANDBOX_ONLY) {
+    if (request[key] !== undefined) throw new HerdError('INVALID_SPEC', `--isolation none: ${what} is not possible`);
+  }
+  if (request.network !== undefined && request.network !== 'host') {
+    throw new HerdError('INVALID_SPEC', `--isolation none: --network ${request.network} is not possible: the command runs in the host's network`);
+  }
+  const who = context.hostUser ?? { name: 'root', home: '/', hostname: context.jobId };
+  const workdir = request.workdir ?? who.home;
+  if (!workdir.startsWith('/')) throw new HerdError('INVALID_SPEC', `--workdir: "${workdir}" must be an absolute path`);
+  return {
+    jobId: context.jobId,
+    argv: [...request.argv],
+    env: { PATH: DEFAULT_PATH, HOME: who.home, USER: who.name, LOGNAME: who.name, ...request.env },
+    workdir,
+    hostname: who.hostname,
+    namespaces: [],
+    isolation: 'none',
+    users: { kind: 'host' },
+    user: null,
+    network: 'host',
+    sandbox: null,
+    seccomp: { loaded: false, problem: 'host mode (--isolation none) has no seccomp filter' },
+  };
+}
+
+/** The launch script's command: unshare and the sandbox chain, or in host mode the init alone. */
+export function launchArgv(plan: JobPlan, jobDir: string, command: string, tools: HostTools, joined: boolean): string[] {
+  if (plan.isolation === 'none') {
+    return ['/bin/sh', '-c', INIT_SCRIPT, INIT_NAME, jobDir, plan.workdir, 'host', 'host', '/bin/sh', '-c', ENV_SCRIPT, ENV_NAME_ARG, command, ...plan.argv.slice(1)];
+  }
+  return [tools.unshare, ...jobArgv(plan, jobDir, command, tools, joined)];
 }
 
 /**

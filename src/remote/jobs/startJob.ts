@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { RunRequest } from '../../protocol/messages.ts';
 import { JobCgroup } from '../cgroups/jobCgroup.ts';
@@ -74,9 +75,16 @@ export function planFor(agent: AgentState, message: RunRequest, jobId: string): 
     ...(networkSpec === null ? {} : { etcHosts: agent.networks.hostsFile(networkSpec) }),
     ...(etcResolv === undefined ? {} : { etcResolv }),
     ...(resolvLink === undefined ? {} : { resolvLink }),
+    ...(message.isolation === 'none' ? { hostUser: hostUserOf() } : {}),
   });
   // Limits the host cannot enforce fail here, before anything exists.
   const host = agent.cgroups();
   const cgroupPlan = planCgroup(message.limits ?? {}, host.hierarchy, host.facts, jobId);
   return { plan, networkSpec, cgroupPlan };
+}
+
+/** The agent's user as the password database has it (not $HOME, which the SSH login's environment set). */
+function hostUserOf(): { name: string; home: string; hostname: string } {
+  const info = userInfo();
+  return { name: info.username, home: info.homedir, hostname: hostname() };
 }

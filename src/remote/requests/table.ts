@@ -34,9 +34,11 @@ export const REQUESTS: RequestTable = {
     may: 'run jobs on this host',
     hint: 'use a certificate with role user or admin',
     also: (request) =>
-      request.network === 'host'
-        ? { permission: 'leave-sandbox', may: "run jobs in the host's network (--network host)", hint: 'leaving the sandbox needs an admin certificate; other jobs get a network of their own' }
-        : null,
+      request.isolation === 'none'
+        ? { permission: 'leave-sandbox', may: 'run commands on the host itself (--isolation none)', hint: 'host mode needs an admin certificate; other jobs run in a sandbox' }
+        : request.network === 'host'
+          ? { permission: 'leave-sandbox', may: "run jobs in the host's network (--network host)", hint: 'leaving the sandbox needs an admin certificate; other jobs get a network of their own' }
+          : null,
     auditWhenAnswered: true,
     handle: handleRun,
   },

@@ -36,8 +36,8 @@ import { SETUP_FAILED_STATUS } from './initControl.ts';
  * talk to the agent once more (USERNS_SCRIPT): they keep fd 3 and 4, write what goes wrong to fd 4,
  * and get the job's stderr as fd 6.
  *
- * Arguments: JOB_DIR WORKDIR NET USERS COMMAND... (NET: lo, agent or host, see above; USERS: map
- * or self; COMMAND is the rest of the chain, ending in setpriv ... -- the user's command).
+ * Arguments: JOB_DIR WORKDIR NET USERS COMMAND... (NET: lo, agent or host, see above; USERS: map,
+ * self, or host for host mode, which skips hostname, network, mount and pivot_root; COMMAND is the rest of the chain, ending in setpriv ... -- the user's command).
  */
 export const INIT_SCRIPT = [
   'j=$1 w=$2 net=$3 users=$4; shift 4',
@@ -48,6 +48,8 @@ export const INIT_SCRIPT = [
   'read -r p _ < /proc/self/stat && printf "pid %s\\n" "$p" >&4',
   // /proc/sys is owned by the initial user namespace, so a rootless job (in a user namespace of
   // its own) cannot write it; sethostname(2), through hostname(1), is allowed there.
+  // Host mode (USERS=host): no namespaces, so none of the steps up to the working directory.
+  'if [ "$users" != host ]; then',
   'read -r n < "$j/hostname" || fail hostname "no hostname file"',
   '{ printf "%s\\n" "$n" > /proc/sys/kernel/hostname; } 2>/dev/null || hostname "$n" 2>/dev/null || fail hostname "cannot set the hostname to $n"',
   // Group ids are read in the writer's user namespace: a rootless job has only its gid 0.
@@ -62,6 +64,7 @@ export const INIT_SCRIPT = [
   'cd "$j/root" || fail pivot_root "no job root at $j/root"',
   'e=$(pivot_root . . 2>&1) || fail pivot_root "$e"',
   'e=$(umount -l . 2>&1) || fail pivot_root "$e"',
+  'fi',
   'cd "$w" 2>/dev/null || fail workdir "$w is not a directory in the job"',
   // cd made dash export OLDPWD, the host path of the job root: not for the job to see.
   'unset OLDPWD',

@@ -65,7 +65,9 @@ export function readHostMounts(): ReturnType<typeof parseMountinfo> {
 }
 
 /** Creates the skeleton and the fstab under the job directory; no mounts happen here. */
-export function prepareSandbox(plan: SandboxPlan, jobDir: string, owner: { uid: number; gid: number } | null): void {
+export function prepareSandbox(plan: SandboxPlan | null, jobDir: string, owner: { uid: number; gid: number } | null): void {
+  // Host mode has no job root to make.
+  if (plan === null) return;
   for (const entry of plan.skeleton) {
     const path = join(jobDir, entry.path);
     if (entry.kind === 'dir') mkdirSync(path, { recursive: true, mode: 0o755 });
@@ -93,7 +95,8 @@ export function prepareSandbox(plan: SandboxPlan, jobDir: string, owner: { uid: 
  * Removes what prepareSandbox made, entry by entry and never recursively: if a mount ever
  * showed through, rmdir fails on it instead of deleting what is behind it. /work is kept.
  */
-export function removeSandbox(plan: SandboxPlan, jobDir: string): void {
+export function removeSandbox(plan: SandboxPlan | null, jobDir: string): void {
+  if (plan === null) return;
   const keep = new Set(['work']);
   for (const entry of [...plan.skeleton].reverse()) {
     if (keep.has(entry.path)) continue;

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { environmentBlock, hostOwner, jobArgv, KEPT_CAPABILITIES, launchScript, planJob, type PlanContext } from '../../../../src/remote/jobs/jobPlan.ts';
+import { environmentBlock, hostOwner, jobArgv, jobNetwork, KEPT_CAPABILITIES, launchArgv, launchScript, planJob, type PlanContext } from '../../../../src/remote/jobs/jobPlan.ts';
 import { INIT_NAME, USERNS_NAME } from '../../../../src/remote/sandbox/init.ts';
 import { parseMountinfo } from '../../../../src/remote/system/mountinfo.ts';
 import { codeOf } from '../../helpers/codeOf.ts';
@@ -64,7 +64,7 @@ test('job argv: under seccomp the command is exec\'d by the loader linked into t
   const filtered = planJob({ t: 'run', argv: ['echo', 'hi'], env: {} }, { ...context, seccomp: { path: '/var/lib/herd/herd-seccomp-x' } });
   assert.equal(filtered.seccomp, { loaded: true });
   assert.equal(jobArgv(filtered, '/j', '/usr/bin/echo', tools, true).slice(-4), ['herd-env', '/.herd-seccomp', '/usr/bin/echo', 'hi']);
-  assert.ok(filtered.sandbox.skeleton.some((e) => e.kind === 'link' && e.path === 'root/.herd-seccomp' && e.from === '/var/lib/herd/herd-seccomp-x'));
+  assert.ok(filtered.sandbox!.skeleton.some((e) => e.kind === 'link' && e.path === 'root/.herd-seccomp' && e.from === '/var/lib/herd/herd-seccomp-x'));
   const without = planJob({ t: 'run', argv: ['echo'], env: {} }, { ...context, seccomp: { problem: 'no seccomp for arm64 hosts yet' } });
   assert.equal(without.seccomp, { loaded: false, problem: 'no seccomp for arm64 hosts yet' });
   assert.not.ok(jobArgv(without, '/j', '/usr/bin/echo', tools, true).includes('/.herd-seccomp'));
@@ -83,3 +83,23 @@ test('launch script: cd, a fixed PATH, exec; the environment goes to the command
 });
 
 test.run();
+
+test('host mode (--isolation none): no namespaces, no sandbox, the agent\'s user and home; the init alone, no unshare or setpriv', () => {
+  const hostUser = { name: 'deploy', home: '/home/deploy', hostname: 'web1' };
+  const plan = planJob({ t: 'run', argv: ['systemctl', 'restart', 'nginx'], env: { A: '1' }, isolation: 'none' }, { ...context, hostUser });
+  assert.equal([plan.isolation, plan.namespaces, plan.sandbox, plan.users, plan.network, plan.hostname, plan.workdir], ['none', [], null, { kind: 'host' }, 'host', 'web1', '/home/deploy']);
+  assert.equal(plan.env, { PATH: plan.env.PATH, HOME: '/home/deploy', USER: 'deploy', LOGNAME: 'deploy', A: '1' });
+  assert.is(plan.seccomp.loaded, false);
+  assert.is(hostOwner(plan), null);
+  assert.is(jobNetwork({ t: 'run', argv: ['x'], env: {}, isolation: 'none' }, true), 'host', 'never the default bridge');
+  const argv = launchArgv(plan, '/j', '/usr/bin/systemctl', { unshare: 'u', setpriv: 's' }, false);
+  assert.equal(argv.slice(0, 2), ['/bin/sh', '-c']);
+  assert.equal(argv.slice(3, 8), [INIT_NAME, '/j', '/home/deploy', 'host', 'host']);
+  assert.equal(argv.slice(-3), ['/usr/bin/systemctl', 'restart', 'nginx']);
+  assert.not.ok(argv.includes('u') || argv.includes('s'), 'no unshare, no setpriv');
+  const sandboxed = planJob({ t: 'run', argv: ['x'], env: {} }, context);
+  assert.is(launchArgv(sandboxed, '/j', '/x', { unshare: 'u', setpriv: 's' }, false)[0], 'u');
+  for (const extra of [{ user: { uid: 1, gid: 1 } }, { name: 'n1' }, { ip: '10.0.0.2' }, { maxBandwidthBps: 1000 }, { requireSeccomp: true }, { network: 'bridge' }]) {
+    assert.is(codeOf(() => planJob({ t: 'run', argv: ['x'], env: {}, isolation: 'none', ...extra }, { ...context, hostUser })), 'INVALID_SPEC', JSON.stringify(extra));
+  }
+});

@@ -144,6 +144,23 @@ test('run --network host leaves the sandbox: admin only', () => {
   }
 });
 
+test('run --isolation none runs on the host itself: admin only, whatever the network', () => {
+  for (const network of [undefined, 'host', 'none']) {
+    const request: Request = { t: 'run', argv: ['true'], env: {}, isolation: 'none', ...(network === undefined ? {} : { network }) };
+    for (const role of ROLES) {
+      const { context, wire } = contextFor(role, untouchable);
+      assert.is(outcome(request, context, wire), role === 'admin' ? 'handled' : 'denied', `${role} ${network}`);
+    }
+  }
+  const { context } = contextFor('user', untouchable, 'uma');
+  try {
+    dispatch({ t: 'run', argv: ['true'], env: {}, isolation: 'none' }, context);
+    assert.unreachable('a user ran in host mode');
+  } catch (err) {
+    assert.match((err as Error).message, 'role "user" (uma) may not run commands on the host itself (--isolation none)');
+  }
+});
+
 /** A job book of finished jobs, owned as given ("subject" of CA, or "subject@CA"): enough for stop, delete and prune. */
 function bookOf(owners: Record<string, string>, legacyCa: string | null = null): AgentState {
   const info = (id: string): JobInfo => {
