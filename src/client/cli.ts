@@ -28,6 +28,10 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .option('hosts', { alias: ['H', 'node'], type: 'string', global: true, describe: 'hosts to act on, a nodeset: local, names from the config or inventory, user@host:port, web[01-20], @group; comma-separated (default: local)' })
     .option('exclude', { alias: 'x', type: 'string', global: true, describe: 'leave out these hosts (a nodeset)' })
     .option('inventory', { alias: 'i', type: 'string', global: true, describe: 'an Ansible inventory (YAML or INI): its hosts, groups (@group), ansible_host/port/user' })
+    .option('login', { alias: 'l', type: 'string', global: true, describe: 'the SSH user on every host that does not name one (user@host), over the config\'s, the inventory\'s and ~/.ssh/config\'s (clush -l; Ansible calls it -u, which in herd is the job\'s user)' })
+    .option('become', { type: 'boolean', global: true, describe: 'run herd\'s helper on the hosts through sudo, as --become-user (root): a root agent, whatever the SSH login (Ansible\'s become)' })
+    .option('become-user', { type: 'string', global: true, describe: 'the user --become becomes (default root; implies --become)' })
+    .option('ask-become-pass', { alias: 'K', type: 'boolean', global: true, describe: 'sudo needs a password: ask for it once on the terminal (echo off) and type it on every host (implies --become)' })
     .option('config', { type: 'string', global: true, describe: 'config file (default: $HERD_CONFIG, else $XDG_CONFIG_HOME/herd/config.yml or ~/.config/herd/config.yml)' })
     .option('transport', {
       type: 'string',

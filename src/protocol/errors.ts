@@ -5,6 +5,7 @@ export const ERROR_CODES = [
   'HOST_UNREACHABLE',
   'HOST_UNRESPONSIVE', // connected, but the host did not finish herd's handshake in time, or stopped answering
   'SSH_AUTH',
+  'BECOME_FAILED', // --become: sudo on the host would not run herd's helper (password, sudoers, no sudo)
   'HOST_KEY_UNKNOWN',
   'HOST_KEY_MISMATCH',
   'HOST_KEY_REVOKED', // the host's key is @revoked in known_hosts: never accepted
@@ -72,7 +73,7 @@ export class HerdError extends Error {
  * Codes only this side of a connection can know (how the connection itself went): a peer that
  * sends one is claiming something it cannot know, so it is not taken as said.
  */
-const LOCAL_ONLY_CODES: readonly ErrorCode[] = ['CONFIG', 'HOST_UNREACHABLE', 'HOST_UNRESPONSIVE', 'SSH_AUTH', 'HOST_KEY_UNKNOWN', 'HOST_KEY_MISMATCH', 'HOST_KEY_REVOKED', 'CONNECTION_LOST', 'INTERRUPTED'];
+const LOCAL_ONLY_CODES: readonly ErrorCode[] = ['CONFIG', 'HOST_UNREACHABLE', 'HOST_UNRESPONSIVE', 'SSH_AUTH', 'BECOME_FAILED', 'HOST_KEY_UNKNOWN', 'HOST_KEY_MISMATCH', 'HOST_KEY_REVOKED', 'CONNECTION_LOST', 'INTERRUPTED'];
 
 /** Longest code from a peer that is quoted back (a code is an identifier, not a message). */
 const MAX_PEER_CODE = 40;

@@ -1,4 +1,4 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -478,6 +478,96 @@ Remote('host mode over SSH: the command is in the testbed host\'s own network, a
   assert.equal(hosts.map((h) => h.stdout), [host(2), host(3)].map((h) => `${h.address}/24\nroot\n`));
   const sandboxed = await run(['run', '-H', 'h2', '--', 'sh', '-c', 'ip -o -4 addr show eth0 2>&1 | grep -c 10.250 || true']);
   assert.is(sandboxed.text.trim(), '0', 'a sandboxed job has a network of its own');
+});
+
+/** A login made for one test on the testbed's hosts (they share this machine's /etc/passwd), removed after. */
+function testLogin(sudoers: string | null): { name: string; home: string; remove(): Promise<void> } {
+  const name = `herdl${process.pid % 100000}`;
+  const base = mkdtempSync(join(tmpdir(), 'herd-login-'));
+  const home = join(base, 'home');
+  execFileSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', name]);
+  execFileSync('chmod', ['755', base]);
+  mkdirSync(home, { mode: 0o700 });
+  execFileSync('chown', [`${name}:`, home]);
+  // '*': no password, but not locked ('!'), which sshd refuses for every way of logging in.
+  execFileSync('usermod', ['-p', '*', name]);
+  const rule = `/etc/sudoers.d/herd-test-${process.pid}`;
+  if (sudoers !== null) writeFileSync(rule, `${name} ${sudoers}\n`, { mode: 0o440 });
+  return {
+    name,
+    home,
+    remove: async () => {
+      rmSync(rule, { force: true });
+      // Its rootless agents (one per host it reached) run as the login: ended before it goes.
+      for (let i = 0; i < 50; i++) {
+        const left = spawnSync('pkill', ['-KILL', '-u', name]).status === 0;
+        if (!left) break;
+        await sleep(100);
+      }
+      spawnSync('userdel', [name]);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+Remote('-l/--login picks the SSH user; --become runs the helper through sudo as root; sudo\'s refusals are BECOME_FAILED with what to do', async () => {
+  const login = testLogin('ALL=(ALL) NOPASSWD: ALL');
+  try {
+    const as = (args: string[]) => run(['-l', login.name, '-H', 'h4', ...args]);
+    const plain = await as(['run', '--isolation', 'none', '--', 'id', '-un']);
+    assert.is(plain.text, `${login.name}\n`, `the SSH login, in host mode: ${plain.stderr}`);
+    const jobRoot = await as(['run', '--', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    assert.match(jobRoot.text, /^0\n\s+0\s+\d+\s+1\n$/, `a rootless agent: job root is the login, mapped alone (${jobRoot.stderr})`);
+    const become = await as(['run', '--become', '--isolation', 'none', '--', 'id', '-un']);
+    assert.is(become.text, 'root\n', become.stderr);
+    const sandboxed = await as(['run', '--become', '--', 'sh', '-c', 'cat /proc/self/uid_map']);
+    const base = Number(/^\s*0\s+(\d+)\s+/.exec(sandboxed.text)?.[1]);
+    assert.ok(base >= 0x70000000, `through sudo the agent is root's: jobs get the mapped range (${sandboxed.text}${sandboxed.stderr})`);
+    const audit = await run(['audit', '-H', 'h4', '--json']);
+    type Audit = { hosts: Array<{ lines: Array<{ action: string; login: string | null; detail?: { argv?: string[] } }> }> };
+    const line = audit.json<Audit>().hosts[0]!.lines.filter((l) => l.action === 'run' && l.detail?.argv?.[0] === 'id').at(-1);
+    assert.is(line?.login, `${login.name} (sudo to root)`, 'the audit log names the SSH login behind sudo');
+
+    writeFileSync(`/etc/sudoers.d/herd-test-${process.pid}`, `${login.name} ALL=(ALL) ALL\n`, { mode: 0o440 });
+    const needs = await as(['run', '--become', '--', 'true']);
+    assert.is(needs.code, 255);
+    assert.match(needs.stderr, /h4: sudo needs a password to become root \[BECOME_FAILED\] — add -K \(--ask-become-pass\)/);
+    const noTerminal = await as(['run', '-K', '--', 'true']);
+    assert.is(noTerminal.code, 255);
+    assert.match(noTerminal.stderr, /sudo wants a password, and there is no terminal to ask for it \(-K\) \[BECOME_FAILED\]/);
+    execFileSync('chpasswd', [], { input: `${login.name}:s3cret become\n` });
+    // script(1) gives herd a terminal; the password is typed once, for both hosts.
+    const typed = async (password: string): Promise<{ code: number | null; seen: string; prompts: number }> => {
+      const cli = ['node', join(import.meta.dirname ?? '.', '..', '..', 'dist', 'herd.js'), '-l', login.name, '-H', 'h3,h4', '-K', 'run', '--isolation', 'none', '--', 'id', '-un'].join(' ');
+      const tty = spawn('script', ['-qefc', cli, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'dumb', NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let seen = '';
+      let prompts = 0;
+      const done = new Promise<number | null>((resolve) => tty.once('close', (code) => resolve(code)));
+      tty.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        const count = seen.split('BECOME password:').length - 1;
+        if (count > prompts) {
+          prompts = count;
+          tty.stdin.write(`${password}\r`);
+        }
+      });
+      const timer = setTimeout(() => tty.kill('SIGKILL'), 45_000);
+      const code = await done;
+      clearTimeout(timer);
+      return { code, seen, prompts };
+    };
+    const right = await typed('s3cret become');
+    assert.is(right.code, 0, right.seen);
+    assert.is(right.prompts, 1, 'asked once for both hosts');
+    assert.match(right.seen, /h3: root/);
+    assert.match(right.seen, /h4: root/);
+    assert.not.match(right.seen, 's3cret', 'not echoed');
+    const wrong = await typed('not it');
+    assert.is(wrong.code, 255, wrong.seen);
+    assert.match(wrong.seen, /sudo refused the password.*\[BECOME_FAILED\]/);
+  } finally {
+    await login.remove();
+  }
 });
 
 Remote('herd ca rotate across 3 hosts: the new CA trusted before the old one goes, no run refused in between, the host certificates keep their names', async () => {

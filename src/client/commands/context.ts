@@ -4,6 +4,7 @@ import { parseDuration } from '../units/durations.ts';
 import type { ConnectContext } from '../connection/hostConnection.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { resolveHosts, type HostSources, type HostTarget } from '../hosts/targets.ts';
+import type { Become } from '../transport/become.ts';
 import { TRANSPORTS, type SshOptions, type SshTarget, type TransportName } from '../transport/sshConnection.ts';
 import { ensureIdentity } from '../config/identity.ts';
 import { loadInventory } from '../hosts/inventory.ts';
@@ -17,13 +18,14 @@ export interface CommandContext {
 }
 
 /** -H, -x and -i against the config: the hosts a command acts on, and how ProxyJump hops are reached. */
-export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string }, loaded: LoadedConfig): HostTarget[] {
+export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string; login?: string }, loaded: LoadedConfig): HostTarget[] {
   return resolveHosts(options.hosts, loaded.config, hostSources(options, loaded));
 }
 
-function hostSources(options: { exclude?: string; inventory?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
+function hostSources(options: { exclude?: string; inventory?: string; login?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
   const ssh = defaultSources();
   return {
+    ...(options.login === undefined ? {} : { login: options.login }),
     ...(options.inventory === undefined ? {} : { inventory: loadInventory(options.inventory) }),
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
     sshConfig: { text: readSshConfig(ssh), home: ssh.home, localUser: ssh.localUser },
@@ -51,6 +53,7 @@ export interface ConnectFlags {
   handshakeTimeout?: string;
   transport?: string;
   persist?: string;
+  become?: Become;
 }
 
 /** How to reach hosts: --transport (else the config's defaults.transport, else ssh2), timeouts, host keys, jump hosts. */
@@ -65,12 +68,18 @@ export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOption
     connectTimeoutMs: parseDuration(flags.connectTimeout ?? '15s', '--connect-timeout'),
     ...(flags.handshakeTimeout === undefined ? {} : { handshakeTimeoutMs: parseDuration(flags.handshakeTimeout, '--handshake-timeout') }),
     persistMs: parseDuration(flags.persist ?? loaded.config.defaults?.persist ?? '0', '--persist'),
+    ...(flags.become === undefined ? {} : { become: checkBecome(flags.become) }),
     jumpTarget: jumpResolver(loaded),
   };
 }
 
+function checkBecome(become: Become): Become {
+  if (!/^[A-Za-z0-9._][A-Za-z0-9._-]*$/.test(become.user)) throw new HerdError('INVALID_SPEC', `--become-user: "${become.user}" is not a user name`);
+  return become;
+}
+
 export function commandContext(
-  options: ConnectFlags & { config?: string; hosts?: string; exclude?: string; inventory?: string },
+  options: ConnectFlags & { config?: string; hosts?: string; exclude?: string; inventory?: string; login?: string },
   notice: (line: string) => void,
 ): CommandContext {
   const loaded = loadConfig(options.config);

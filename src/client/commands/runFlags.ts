@@ -78,7 +78,9 @@ export function parseUser(text: string): { uid: number; gid: number } {
   const uid = Number(match?.[1]);
   const gid = match?.[2] === undefined ? uid : Number(match[2]);
   if (match === null || uid >= 2 ** 32 - 1 || gid >= 2 ** 32 - 1) {
-    throw new HerdError('INVALID_SPEC', `--user: "${text}" is not UID[:GID] (numbers, e.g. 1000 or 1000:100)`);
+    // Ansible's -u is the SSH user; herd's is the job's, inside its sandbox.
+    const name = /^[a-z_][a-z0-9_.-]*$/i.test(text.trim());
+    throw new HerdError('INVALID_SPEC', `--user: "${text}" is not UID[:GID] (numbers, e.g. 1000 or 1000:100): it is the job's user inside its sandbox`, name ? { hint: `to log in to the hosts as ${text.trim()}, use -l ${text.trim()} (Ansible's -u is herd's -l)` } : {});
   }
   return { uid, gid };
 }
@@ -217,7 +219,7 @@ export function runFlags(y: Argv): Argv {
       .positional('cmd', { describe: 'the command and its arguments (put them after --)', type: 'string', array: true })
       .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'set an environment variable in the job (KEY=VALUE; repeatable)' })
       .option('workdir', { alias: 'w', type: 'string', describe: 'working directory inside the job (default: /work, private to the job)' })
-      .option('user', { alias: 'u', type: 'string', describe: 'run the command as UID[:GID] (numeric; needs root on the host)' })
+      .option('user', { alias: 'u', type: 'string', describe: 'run the command as UID[:GID] inside its sandbox (numeric; needs root on the host). Not the SSH user: that is -l/--login' })
       .option('max-cpu', { type: 'string', describe: 'CPU limit in percent of one core (50 = half a core, 250 = two and a half)', group: 'Limits:' })
       .option('cpu-cores', { type: 'string', describe: 'CPUs the job may run on, e.g. 0-1,3', group: 'Limits:' })
       .option('max-memory', { type: 'string', describe: 'memory limit, e.g. 512M, 2G (no swap beyond it); over it the job is OOM-killed', group: 'Limits:' })

@@ -4,6 +4,10 @@ export interface GlobalOptions {
   hosts?: string;
   exclude?: string;
   inventory?: string;
+  /** -l/--login: the SSH user. */
+  login?: string;
+  /** --become (sudo to --become-user, root by default), -K: type sudo's password. */
+  become?: { user: string; askPassword: boolean };
   config?: string;
   transport?: string;
   persist?: string;
@@ -40,6 +44,10 @@ export function globalOptions(argv: Args): GlobalOptions {
     ...(typeof argv.hosts === 'string' ? { hosts: argv.hosts } : {}),
     ...(typeof argv.exclude === 'string' ? { exclude: argv.exclude } : {}),
     ...(typeof argv.inventory === 'string' ? { inventory: argv.inventory } : {}),
+    ...(typeof argv.login === 'string' ? { login: argv.login } : {}),
+    ...(argv.become === true || typeof argv.becomeUser === 'string' || argv.askBecomePass === true
+      ? { become: { user: typeof argv.becomeUser === 'string' ? argv.becomeUser : 'root', askPassword: argv.askBecomePass === true } }
+      : {}),
     ...(typeof argv.config === 'string' ? { config: argv.config } : {}),
     ...(typeof argv.transport === 'string' ? { transport: argv.transport } : {}),
     ...(typeof argv.persist === 'string' ? { persist: argv.persist } : {}),

@@ -12,6 +12,8 @@ import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts/targets.ts';
 import type { RawChannel } from '../transport/channel.ts';
 import { runBootstrap } from '../transport/bootstrapDialogue.ts';
+import type { Become } from '../transport/become.ts';
+import { becomePassword } from '../transport/passphrase.ts';
 import { cachedAgent, isAgentSocketPath, rememberAgent } from '../state/agentCache.ts';
 import { connectLocalAgent, openLocal } from '../transport/local.ts';
 import { connectSsh } from '../transport/ssh2.ts';
@@ -84,6 +86,8 @@ export class HostConnection implements JobChannel {
     return `${this.target.user}@${this.target.address}:${this.target.port}`;
   }
 
+  private become: Become | undefined;
+
   /** The names this host's certificate may carry, and the one an enrolment gives it (its address). */
   private dialled(): DialledHost {
     if (this.target.kind === 'local') return { names: ['local'], enrolAs: 'local' };
@@ -93,6 +97,8 @@ export class HostConnection implements JobChannel {
 
   /** The agent's socket when it is up: one cheap attempt before falling back to the bootstrap. */
   private async openDirect(helper: HelperAsset): Promise<RawChannel | null> {
+    // The agent of --become is another user's: its socket is closed to the SSH login's forwarding.
+    if (this.become !== undefined && this.target.kind === 'ssh') return null;
     const cached = cachedAgent(this.cacheKey());
     // Only an agent running our own helper will do; its socket name carries the version.
     const known = cached !== undefined && cached.version === helper.sha256 ? cached.socket : undefined;
@@ -110,6 +116,8 @@ export class HostConnection implements JobChannel {
   private async start(context: ConnectContext): Promise<void> {
     if (this.target.kind === 'ssh') {
       const ssh = context.ssh;
+      // -K: the password is asked before the first host's handshake clock starts (once per run).
+      if (ssh.become?.askPassword === true) await becomePassword();
       const persistMs = ssh.persistMs ?? 0;
       if (ssh.transport === 'openssh') this.ssh = connectOpenSsh(this.target, ssh);
       else this.ssh = persistMs > 0 ? connectPersisted(this.target, ssh, persistMs) : await connectSsh(this.target, ssh);
@@ -140,16 +148,18 @@ export class HostConnection implements JobChannel {
   private waitingFor = 'waiting for the bootstrap to start';
 
   private async handshake(context: ConnectContext): Promise<void> {
+    this.become = context.ssh.become;
     const direct = await this.openDirect(context.helper);
     this.mark(direct === null ? 'directRefused' : 'direct');
     this.direct = direct !== null;
-    this.raw = direct ?? (this.ssh === null ? openLocal(context.helper) : await this.ssh.bootstrap(context.helper));
+    this.raw = direct ?? (this.ssh === null ? openLocal(context.helper) : await this.ssh.bootstrap(context.helper, this.become));
     let stderr = '';
     this.raw.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
     this.waitingFor = 'waiting for the bootstrap\'s answer';
-    const boot = direct !== null ? { leftover: new Uint8Array(0), shipped: false } : await runBootstrap(this.raw, context.helper, this.target.name, () => stderr);
+    const become = this.ssh === null ? undefined : this.become;
+    const boot = direct !== null ? { leftover: new Uint8Array(0), shipped: false } : await runBootstrap(this.raw, context.helper, this.target.name, () => stderr, become);
     this.waitingFor = 'waiting for the helper\'s hello';
     if (direct !== null) this.raw.stdout.pause();
     else this.mark('bootstrap');

@@ -59,6 +59,8 @@ export interface HostSources {
   config: HerdConfig;
   inventory?: Inventory;
   exclude?: string;
+  /** -l/--login: the SSH user for every host that does not name one itself (user@host). */
+  login?: string;
   /** OpenSSH's configuration (text with Includes inlined, and where ~ and %u lead); none: not read. */
   sshConfig?: { text: string; home: string; localUser: string };
 }
@@ -82,6 +84,9 @@ export function groupLookup(sources: HostSources): GroupLookup {
  */
 export function resolveHosts(spec: string | undefined, config: HerdConfig, more: Omit<HostSources, 'config'> = {}): HostTarget[] {
   const sources: HostSources = { config, ...more };
+  if (sources.login !== undefined && !/^[A-Za-z0-9._][A-Za-z0-9._-]*$/.test(sources.login)) {
+    throw new HerdError('INVALID_SPEC', `--login: "${sources.login}" is not a user name`);
+  }
   const groups = groupLookup(sources);
   const names = excludeNodes(expandNodeset(spec ?? 'local', groups), sources.exclude, groups);
   if (names.length === 0) {
@@ -101,7 +106,8 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
     const ssh = sources.sshConfig === undefined ? null : resolveSsh(parsed.host, sources.sshConfig.text, sources.sshConfig);
     const address = entry?.address ?? ssh?.hostname ?? parsed.host;
     const port = entry?.port ?? parsed.port ?? ssh?.port ?? 22;
-    const user = entry?.user ?? parsed.user ?? ssh?.user ?? currentUser();
+    // As ssh: user@host first, then -l, then what the config, the inventory and ~/.ssh/config say.
+    const user = parsed.user ?? sources.login ?? entry?.user ?? ssh?.user ?? currentUser();
     const context = { hostname: address, port, user, original: parsed.host };
     const identityFiles =
       entry?.identityFile !== undefined

@@ -1,6 +1,8 @@
 import { HerdError, peerError } from '../../protocol/errors.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { RawChannel } from './channel.ts';
+import { SUDO_PROMPT, sudoRefusal, type Become } from './become.ts';
+import { becomePassword } from './passphrase.ts';
 
 /** Longest bootstrap line we accept before the helper is ready. */
 const MAX_BOOTSTRAP_LINE = 4096;
@@ -16,7 +18,7 @@ export interface Bootstrapped {
  * Speaks the line dialogue of bootstrap.sh. On HERD-READY it pauses stdout so that
  * no protocol bytes are emitted before the session is wired to it.
  */
-export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: string, stderrTail: () => string): Promise<Bootstrapped> {
+export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: string, stderrTail: () => string, become?: Become): Promise<Bootstrapped> {
   return new Promise((resolve, reject) => {
     let pending = Buffer.alloc(0);
     let shipped = false;
@@ -69,13 +71,38 @@ export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: str
       void raw.exited.then((code) => {
         const failure = raw.failure?.(code) ?? null;
         if (failure !== null) return finish(failure);
+        const refused = become === undefined ? null : sudoRefusal(stderrTail(), become);
+        if (refused !== null) return finish(refused);
         const tail = stderrTail().trim().split('\n').slice(-3).join(' / ');
         finish(new HerdError('HELPER_START', `the helper did not start (exit status ${code ?? 'unknown'})${tail === '' ? '' : `: ${tail}`}`));
       });
     };
+    if (become?.askPassword === true) {
+      // sudo -S -p: its prompt on stderr asks for the password; asked again, it refused the first.
+      let seen = '';
+      let prompts = 0;
+      raw.stderr.on('data', (chunk: Buffer) => {
+        seen = (seen + chunk.toString('utf8')).slice(-SUDO_PROMPT.length * 4);
+        let at: number;
+        while ((at = seen.indexOf(SUDO_PROMPT)) >= 0) {
+          seen = seen.slice(at + SUDO_PROMPT.length);
+          if (++prompts > 1) {
+            finish(new HerdError('BECOME_FAILED', `sudo refused the password (--become-user ${become.user})`, { hint: 'type the SSH login\'s own password at the BECOME password prompt' }));
+            raw.close?.();
+            return;
+          }
+          void becomePassword().then((password) => {
+            if (settled) return;
+            if (password === null) finish(new HerdError('BECOME_FAILED', 'sudo wants a password, and there is no terminal to ask for it (-K)', { hint: 'run herd on a terminal, or let the login sudo without a password (NOPASSWD)' }));
+            else raw.stdin.write(`${password}\n`);
+          });
+        }
+      });
+    }
     raw.stdout.on('data', onData);
     raw.stdout.on('end', onEnd);
     // A channel handed over paused (the --persist daemon's, after its answer line) flows from here.
     raw.stdout.resume();
   });
 }
+

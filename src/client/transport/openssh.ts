@@ -60,8 +60,8 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
   return {
     cheapForward: false,
     alive: () => true,
-    bootstrap: async (helper) => {
-      const child = start(['-T', '--', destination, bootstrapCommand(helper)], 'pipe');
+    bootstrap: async (helper, become) => {
+      const child = start(['-T', '--', destination, bootstrapCommand(helper, become)], 'pipe');
       const stderr = stderrOf(child);
       const exited = exitOf(child);
       void spawnFailed(child);

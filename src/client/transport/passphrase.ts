@@ -67,3 +67,15 @@ export function passphraseFor(file: string, works: (passphrase: string) => boole
   }
   return answer;
 }
+
+let becomeAnswer: Promise<string | null> | null = null;
+
+/** The sudo password for --become -K, asked on the terminal (echo off) once per run, the first time a host's sudo wants it. */
+export function becomePassword(): Promise<string | null> {
+  if (!canPrompt()) return Promise.resolve(null);
+  if (becomeAnswer === null) {
+    becomeAnswer = queue.then(() => readHidden('BECOME password: '));
+    queue = becomeAnswer.catch(() => undefined);
+  }
+  return becomeAnswer;
+}

@@ -111,7 +111,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
   return {
     cheapForward: true,
     alive: () => open,
-    bootstrap: (helper) => exec(bootstrapCommand(helper)),
+    bootstrap: (helper, become) => exec(bootstrapCommand(helper, become)),
     exec,
     bulk: once(() => runTrue(exec)),
     forward: (socketPath) =>

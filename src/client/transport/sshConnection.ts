@@ -1,3 +1,4 @@
+import type { Become } from './become.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts/targets.ts';
 import type { RawChannel } from './channel.ts';
@@ -23,6 +24,8 @@ export interface SshOptions {
   persistMs?: number;
   /** The ssh-agent to use (default: $SSH_AUTH_SOCK). */
   authSock?: string;
+  /** --become: the helper runs as this user through sudo. */
+  become?: Become;
   /** How a ProxyJump hop (`bastion`, `user@host:port`) is reached: resolved like -H, ~/.ssh/config included. */
   jumpTarget?: (spec: string) => SshTarget;
 }
@@ -32,8 +35,8 @@ export type SshTarget = Extract<HostTarget, { kind: 'ssh' }>;
 export interface SshConnection {
   /** Whether trying forward() costs little (a channel on an open connection), so a guess is worth it. */
   cheapForward: boolean;
-  /** Starts the bootstrap in an exec channel. */
-  bootstrap(helper: HelperAsset): Promise<RawChannel>;
+  /** Starts the bootstrap in an exec channel (through sudo with --become). */
+  bootstrap(helper: HelperAsset, become?: Become): Promise<RawChannel>;
   /** Runs a command in an exec channel (ssh2 and persisted connections). */
   exec?(command: string): Promise<RawChannel>;
   /** Bulk output is flowing over a forwarded channel: have sshd stop delaying it (see nodelay.ts); later calls do nothing. */

@@ -83,6 +83,8 @@ export function relayFacts(env: NodeJS.ProcessEnv): RelayFacts {
   } catch {
     login = env.USER ?? env.LOGNAME ?? null;
   }
+  // Through sudo (--become), the SSH login is the one sudo names; sshd's SSH_CLIENT is gone.
+  if (env.SUDO_USER !== undefined && env.SUDO_USER !== '' && env.SUDO_USER !== login) login = `${env.SUDO_USER} (sudo to ${login ?? 'root'})`;
   const [address, port] = (env.SSH_CLIENT ?? '').trim().split(/\s+/);
   const from = address === undefined || address === '' ? null : `${address.includes(':') ? `[${address}]` : address}${port === undefined ? '' : `:${port}`}`;
   return { t: 'relay', login, from };

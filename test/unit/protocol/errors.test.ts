@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { peerError } from '../../../src/protocol/errors.ts';
+import { readFileSync } from 'node:fs';
+import { ERROR_CODES, peerError } from '../../../src/protocol/errors.ts';
 import { errorLine } from '../../../src/client/output/render.ts';
 
 test('peer errors: a code only herd can know, or no code, is quoted as the peer\'s', () => {
@@ -12,6 +13,11 @@ test('peer errors: a code only herd can know, or no code, is quoted as the peer\
   const line = errorLine(peerError('PERMISSION_DENIED', '\u001b[2J\u001b[Hall good', 'JOB_FAILED', { host: 'h\u001b1', hint: 'x\ry' }));
   assert.not.ok(/[\u0000-\u001f]/.test(line), line);
   assert.is(line, 'herd: h\\e1: \\e[2J\\e[Hall good [PERMISSION_DENIED] — x\\ry');
+});
+
+test('every error code is explained in docs/exit-codes.md', () => {
+  const doc = readFileSync(new URL('../../../docs/exit-codes.md', import.meta.url), 'utf8');
+  assert.equal(ERROR_CODES.filter((code) => !doc.includes(`\`${code}\``)), []);
 });
 
 test.run();

@@ -13,4 +13,13 @@ test('hosts: local by default, names from the config, user@host:port', () => {
   assert.throws(() => resolveHosts('h:99999', {}), (e: HerdError) => e.code === 'INVALID_SPEC');
 });
 
+test('-l/--login: the SSH user for every host but one that names its own (user@host), over the config and ~/.ssh/config', () => {
+  const config = { hosts: { web1: { address: '10.0.0.5', user: 'deploy' } } };
+  const sshConfig = { text: 'Host db1\n  User dbadmin\n', home: '/home/me', localUser: 'me' };
+  const users = resolveHosts('web1,db1,ops@db2', config, { login: 'alice', sshConfig }).map((t) => (t.kind === 'ssh' ? t.user : null));
+  assert.equal(users, ['alice', 'alice', 'ops']);
+  assert.equal(resolveHosts('web1,db1', config, { sshConfig }).map((t) => (t.kind === 'ssh' ? t.user : null)), ['deploy', 'dbadmin']);
+  assert.throws(() => resolveHosts('web1', config, { login: 'a b' }), (e: HerdError) => e.code === 'INVALID_SPEC');
+});
+
 test.run();
