@@ -51,14 +51,53 @@ Fanout('--gather: each distinct output once, with the hosts that produced it', a
   assert.match(r.text, new RegExp(`^h\\[2-${HOSTS}\\] \\(${HOSTS - 1}\\)\\n-+\\nother$`, 'm'), 'the hosts folded into a nodeset');
 });
 
-Fanout('--color always: host names painted, each host its own colour every time; never by default in a pipe', async () => {
-  const r = await run(['run', '--color', 'always', '-H', 'h[1-3]', '--', 'sh', '-c', 'echo one; echo two >&2']);
+/** A job that exits 3 on h1, 4 on h2, 0 elsewhere, printing "first", "second" or "other". */
+const byHost = (): string[] => ['--network', 'host', '--', 'sh', '-c', `a=$(ip -4 -o addr show); case "$a" in *' ${host(1).address}/'*) echo first; exit 3;; *' ${host(2).address}/'*) echo second; exit 4;; esac; echo other`];
+
+Fanout('-b gathers stdout even where stderr differs; stderr is shown per host, labelled', async () => {
+  const r = await run(['run', '-b', '-H', all, '--network', 'host', '--', 'sh', '-c', `echo same; ip -4 -o addr show | grep -q ' ${host(1).address}/' && echo warning >&2; true`]);
   assert.is(r.code, 0, r.stderr);
-  const painted = /^\x1b\[(\d+)m(h\d):\x1b\[0m one$/;
+  assert.match(r.text, new RegExp(`^h\\[1-${HOSTS}\\] \\(${HOSTS}\\)\\n-+\\nsame\\n$`, 'm'), 'one group: the warning does not split it');
+  assert.match(r.stderr, /^h1: warning$/m);
+});
+
+Fanout('-L: all of one host, then the next, in name order; -N: no labels; -q: only the hosts that failed', async () => {
+  const r = await run(['run', '-L', '-H', 'h[1-12]', '--', 'sh', '-c', 'echo a; echo b']);
+  assert.is(r.code, 0, r.stderr);
+  const names = Array.from({ length: 12 }, (_, i) => `h${i + 1}`);
+  assert.equal(r.text.trim().split('\n'), names.flatMap((n) => [`${n}: a`, `${n}: b`]), 'h2 before h10');
+  const bare = await run(['run', '-N', '-H', 'h[1-3]', '--', 'echo', 'same']);
+  assert.equal(bare.text.trim().split('\n'), ['same', 'same', 'same']);
+  const quiet = await run(['run', '-q', '-H', all, ...byHost()]);
+  assert.is(quiet.code, 4);
+  assert.equal(quiet.text.trim().split('\n').sort(), ['h1: first', 'h2: second']);
+  assert.match(quiet.stderr, `herd: ${HOSTS} hosts: ${HOSTS - 2} ok, 2 failed (exit 3: h1; exit 4: h2)`);
+  const quietGather = await run(['run', '-q', '-b', '-H', all, ...byHost()]);
+  assert.not.match(quietGather.text, 'other');
+  assert.match(quietGather.text, /^h1 \(1\) exit 3\n-+\nfirst$/m);
+  const mixed = await run(['run', '-q', '--json', '-H', 'h1', '--', 'true']);
+  assert.is(mixed.code, 2);
+  assert.match(mixed.stderr, '-q does not go with --json');
+});
+
+Fanout('--diff: each output as a unified diff against the most common one', async () => {
+  const r = await run(['run', '--diff', '-H', all, '--network', 'host', '--', 'sh', '-c', `echo line one; ip -4 -o addr show | grep -q ' ${host(1).address}/' && echo changed || echo line two; echo line three`]);
+  assert.is(r.code, 0, r.stderr);
+  const common = `h[2-${HOSTS}] (${HOSTS - 1})`;
+  assert.is(r.text, `herd: the most common output is ${common}'s\n--- ${common}\n+++ h1 (1)\n@@ -1,3 +1,3 @@\n line one\n-line two\n+changed\n line three\n`);
+  const same = await run(['run', '--diff', '-H', 'h[1-3]', '--', 'echo', 'x']);
+  assert.is(same.text, "herd: the most common output is h[1-3] (3)'s; every host printed it\n");
+});
+
+Fanout('--color always: host names painted, each host its own colour every time; never by default in a pipe', async () => {
+  const r = await run(['run', '--color', 'always', '-H', 'h[1-12]', '--', 'sh', '-c', 'echo one; echo two >&2']);
+  assert.is(r.code, 0, r.stderr);
+  const painted = /^\x1b\[([\d;]+)m(h\d+):\x1b\[0m one$/;
   const lines = r.text.trim().split('\n');
-  assert.is(lines.length, 3);
+  assert.is(lines.length, 12);
   const colours = new Map(lines.map((l) => painted.exec(l)!).map((m) => [m[2]!, m[1]!]));
-  assert.equal([...colours.keys()].sort(), ['h1', 'h2', 'h3']);
+  assert.is(colours.size, 12);
+  assert.is(new Set(colours.values()).size, 12, 'twelve hosts, twelve colours');
   for (const [name, colour] of colours) assert.match(r.stderr, `\x1b[${colour}m${name}:\x1b[0m two`, 'stderr lines too, in the same colour');
   const gathered = await run(['run', '-b', '--color', 'always', '-H', 'h[1-3]', '--', 'true']);
   assert.match(gathered.text, '\x1b[36mh[1-3] (3)\x1b[0m');

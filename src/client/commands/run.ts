@@ -36,7 +36,14 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const targets = targetsOf(options, loaded);
   const ssh = sshOptions(options, loaded);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
-  const out = runOutput(plan.output, io, targets.length, plan.limits, plan.colour, options.outputDir);
+  const out = runOutput(plan.output, io, {
+    hosts: targets.map((t) => t.name),
+    limits: plan.limits,
+    colour: plan.colour,
+    ...(options.outputDir === undefined ? {} : { dir: options.outputDir }),
+    quiet: plan.quiet,
+    noPrefix: plan.noPrefix,
+  });
   // Exiting from a signal handler: what is written so far goes out first.
   const exitNow = (status: number): void => void process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
   const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh, config: loaded.path }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [] };

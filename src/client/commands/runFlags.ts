@@ -40,6 +40,11 @@ export interface RunOptions extends GlobalOptions {
   maxLogSize?: string;
   requireSeccomp: boolean;
   isolation: string;
+  /** -L, --diff, -q, -N: clush's output modes. */
+  byHost: boolean;
+  diff: boolean;
+  quiet: boolean;
+  noPrefix: boolean;
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -106,9 +111,11 @@ export interface RunPlan {
   colour: ColourWhen;
   parallel: number;
   retries: number;
+  quiet: boolean;
+  noPrefix: boolean;
 }
 
-const MODE_FLAGS: Record<OutputMode, string> = { live: '', json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather' };
+const MODE_FLAGS: Record<OutputMode, string> = { live: '', json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather', ordered: '-L', diff: '--diff' };
 
 /** Checks every flag; `defaultNetwork` is the config's. Nothing here contacts a host. */
 export function planRun(options: RunOptions, defaultNetwork: string | undefined): RunPlan {
@@ -133,8 +140,13 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
   if (network !== undefined && !isNetworkName(network)) {
     throw new HerdError('INVALID_SPEC', `--network: "${network}" is not none, host, bridge, isolated or a network name`);
   }
-  const modes = [options.json && 'json', options.ndjson && 'ndjson', options.outputDir !== undefined && 'dir', options.gather && 'gather'].filter(Boolean) as OutputMode[];
+  const modes = [options.json && 'json', options.ndjson && 'ndjson', options.outputDir !== undefined && 'dir', options.gather && 'gather', options.byHost && 'ordered', options.diff && 'diff'].filter(Boolean) as OutputMode[];
   if (modes.length > 1) throw new HerdError('INVALID_SPEC', `choose one output mode: ${modes.map((m) => MODE_FLAGS[m]).join(', ')} were given`);
+  const mode = modes[0] ?? 'live';
+  // -q and -N change how lines are shown: for the modes that show lines to a person.
+  for (const [given, flag, fits] of [[options.quiet, '-q', ['live', 'gather', 'ordered']], [options.noPrefix, '-N', ['live', 'gather', 'ordered']]] as const) {
+    if (given && !(fits as readonly string[]).includes(mode)) throw new HerdError('INVALID_SPEC', `${flag} does not go with ${MODE_FLAGS[mode]}: it is for the live output, -b and -L`);
+  }
   if (!Number.isInteger(options.retries) || options.retries < 0) throw new HerdError('INVALID_SPEC', `--retries: "${options.retries}" must be a whole number, 0 or more`);
   if (!(COLOUR_CHOICES as readonly string[]).includes(options.color)) throw new HerdError('INVALID_SPEC', `--color: "${options.color}" is not one of ${COLOUR_CHOICES.join(', ')}`);
   const request: Omit<RunRequest, 't'> = {
@@ -154,7 +166,7 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
     ...(options.requireSeccomp ? { requireSeccomp: true } : {}),
     ...(hostMode ? { isolation: 'none' as const } : {}),
   };
-  return { request, detach, graceMs, limits, output: modes[0] ?? 'live', colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries };
+  return { request, detach, graceMs, limits, output: mode, colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries, quiet: options.quiet, noPrefix: options.noPrefix };
 }
 
 /** Host mode gives up the sandbox: the flags that only mean something inside one are refused here, before any host. */
@@ -208,6 +220,10 @@ export function readRunFlags(argv: Args): RunOptions {
     retries: Number(argv.retries ?? 0),
     requireSeccomp: argv.requireSeccomp === true,
     isolation: typeof argv.isolation === 'string' ? argv.isolation : 'sandbox',
+    byHost: argv.L === true,
+    diff: argv.diff === true,
+    quiet: argv.quiet === true,
+    noPrefix: argv.N === true,
     color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
 }
@@ -244,6 +260,10 @@ export function runFlags(y: Argv): Argv {
       })
       .option('require-seccomp', { type: 'boolean', default: false, describe: 'refuse to run where the host cannot load herd\'s seccomp filter (see herd job status)', group: 'Isolation:' })
       .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
+      .option('L', { type: 'boolean', default: false, describe: 'wait, then print all of one host\'s lines, then the next host\'s, hosts in name order (clush -L)', group: 'Output:' })
+      .option('diff', { type: 'boolean', default: false, describe: 'wait, then show each host\'s stdout as a unified diff against the most common one (clush --diff)', group: 'Output:' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'show only the output of hosts whose job failed (with the live output, -b and -L)', group: 'Output:' })
+      .option('N', { type: 'boolean', default: false, describe: 'no host labels on lines (and no -b headers) (clush -N)', group: 'Output:' })
       .option('output-dir', { type: 'string', describe: 'write each host\'s output to DIR/HOST.stdout and DIR/HOST.stderr', group: 'Output:' })
       .option('ndjson', { type: 'boolean', default: false, describe: 'a stream of JSON events, one per line: started, output, exit, error, summary', group: 'Output:' })
       .option('retries', { type: 'number', default: 0, describe: 'try connecting again this many times when a host cannot be reached' })

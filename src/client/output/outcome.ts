@@ -84,15 +84,20 @@ export function overallStatus(outcomes: readonly HostOutcome[]): number {
 
 /** One line: "herd: 4 hosts: 2 ok, 1 failed (web2: exit 1), 1 unreachable (web4)". Long lists are cut. */
 export function summaryLine(outcomes: readonly HostOutcome[]): string {
-  const some = (items: string[]): string => (items.length > 8 ? `${items.slice(0, 8).join(', ')}, ...` : items.join(', '));
+  // Hosts that ended alike are folded as -b folds them: "exit 1: web[1-3,7]; exit 2: db1".
+  const folded = (items: ReadonlyArray<{ key: string; host: string }>): string => {
+    const byKey = new Map<string, string[]>();
+    for (const { key, host } of items) byKey.set(key, [...(byKey.get(key) ?? []), host]);
+    return [...byKey.entries()].map(([key, hosts]) => `${key}: ${foldNodeset(hosts)}`).join('; ');
+  };
   const ok = outcomes.filter((o) => exitStatus(o) === 0);
   const failed = outcomes.filter((o) => o.result !== null && exitStatus(o) !== 0);
   const away = outcomes.filter(unreachable);
   const errored = outcomes.filter((o) => o.result === null && o.error !== null && !unreachable(o));
   const parts = [`${ok.length} ok`];
-  if (failed.length > 0) parts.push(`${failed.length} failed (${some(failed.map((o) => `${o.host}: exit ${exitStatus(o)}`))})`);
+  if (failed.length > 0) parts.push(`${failed.length} failed (${folded(failed.map((o) => ({ key: `exit ${exitStatus(o)}`, host: o.host })))})`);
   if (away.length > 0) parts.push(`${away.length} unreachable (${foldNodeset(away.map((o) => o.host))})`);
-  if (errored.length > 0) parts.push(`${errored.length} errors (${some(errored.map((o) => `${o.host}: ${o.error?.code ?? 'unknown'}`))})`);
+  if (errored.length > 0) parts.push(`${errored.length} errors (${folded(errored.map((o) => ({ key: o.error?.code ?? 'unknown', host: o.host })))})`);
   const rerun = failed.length + away.length + errored.length > 0 ? '; rerun those with -H @failed' : '';
   return `herd: ${outcomes.length} hosts: ${parts.join(', ')}${rerun}`;
 }

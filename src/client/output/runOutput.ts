@@ -2,92 +2,68 @@ import { closeSync, constants, mkdirSync, openSync, unlinkSync, writeSync } from
 import { HerdError } from '../../protocol/errors.ts';
 import { join } from 'node:path';
 import type { JobLimits } from '../../protocol/messages.ts';
-import { hostColour, paint, useColour, type ColourWhen } from './colour.ts';
+import { hostColours, paint, useColour, type ColourWhen, type HostColours } from './colour.ts';
+import { DiffOutput, GatherOutput, OrderedOutput, type CollectOptions } from './collectedOutputs.ts';
 import { PrefixedLines } from './lineWriter.ts';
-import { escapeControlBytes } from './safeText.ts';
 import { exitStatus, summaryLine, type HostOutcome } from './outcome.ts';
 import { OutputGate } from './outputGate.ts';
-import { errorLine, resultNote, runReportJson } from './render.ts';
+import { closingLines, Progress, type RunOutput } from './outputParts.ts';
+import { runReportJson } from './render.ts';
 import type { Io } from '../commands/types.ts';
-import { foldNodeset } from '../hosts/nodeset.ts';
 import { isTerminal } from './terminal.ts';
+import { Collected } from './collectedOutputs.ts';
 
-/** How `herd run` shows the output of its jobs: live, gathered, into files, as events or one document. */
-export type OutputMode = 'live' | 'gather' | 'dir' | 'ndjson' | 'json';
+export type { RunOutput } from './outputParts.ts';
 
-export interface RunOutput {
-  /** A host's job started. */
-  started(host: string, jobId: string): void;
-  /** Output of a host's job; `done` once it has been taken, so the host may send more. */
-  output(host: string, channel: 1 | 2, bytes: Uint8Array, done: () => void): void;
-  /** A host is done: its result or its error is in the outcome. */
-  hostDone(outcome: HostOutcome): void;
-  /** Every host is done (or the run was interrupted): what is left to print. */
-  end(outcomes: readonly HostOutcome[]): void;
-}
+/**
+ * How `herd run` shows the output of its jobs: live, gathered (-b), one host after another (-L),
+ * as diffs (--diff), into files, as events or one document.
+ */
+export type OutputMode = 'live' | 'gather' | 'ordered' | 'diff' | 'dir' | 'ndjson' | 'json';
 
-/** Errors, notes (OOM) and, for several hosts, the summary line: on stderr, after the output. */
-function closingLines(io: Io, outcomes: readonly HostOutcome[], limits: JobLimits): void {
-  for (const o of outcomes) {
-    if (o.error !== null) io.stderr.write(`${errorLine(o.error)}\n`);
-    const line = o.result === null ? null : resultNote(o.host, o.result, limits);
-    if (line !== null) io.stderr.write(`${line}\n`);
-  }
-  if (outcomes.length > 1) io.stderr.write(`${summaryLine(outcomes)}\n`);
-}
-
-/** Hosts done out of all, and failures, on one line rewritten in place: only on a terminal, never in pipes. */
-class Progress {
-  private done = 0;
-  private failed = 0;
-  private readonly io: Io;
-  private readonly total: number;
-  private readonly enabled: boolean;
-
-  constructor(io: Io, total: number) {
-    this.io = io;
-    this.total = total;
-    this.enabled = isTerminal(io.stderr) && total > 1;
-  }
-
-  hostDone(outcome: HostOutcome): void {
-    this.done++;
-    if (exitStatus(outcome) !== 0) this.failed++;
-    if (this.enabled) this.io.stderr.write(`\r\x1b[Kherd: ${this.done}/${this.total} hosts done${this.failed > 0 ? `, ${this.failed} failed` : ''}`);
-  }
-
-  clear(): void {
-    if (this.enabled && this.done > 0) this.io.stderr.write('\r\x1b[K');
-  }
-}
-
-/** Live: output as it comes; with several hosts each line prefixed with its host. */
+/**
+ * Live: output as it comes; with several hosts each line labelled with its host (-N: not).
+ * -q: a host's output is held until its job ends, and shown only when it failed.
+ */
 class LiveOutput implements RunOutput {
   private readonly gates: { 1: OutputGate; 2: OutputGate };
   private readonly prefixers = new Map<string, { 1: PrefixedLines; 2: PrefixedLines }>();
   private readonly prefixed: boolean;
-  private readonly io: Io;
-  private readonly limits: JobLimits;
   private readonly colour: { 1: boolean; 2: boolean };
   /** Escape control characters: several hosts' lines interleaved on a terminal (see the README's Output). */
   private readonly escape: { 1: boolean; 2: boolean };
+  private readonly held = new Collected();
 
-  constructor(io: Io, hosts: number, limits: JobLimits, colour: ColourWhen) {
-    this.io = io;
-    this.limits = limits;
+  constructor(
+    private readonly io: Io,
+    hosts: number,
+    private readonly limits: JobLimits,
+    colour: ColourWhen,
+    private readonly options: CollectOptions,
+    private readonly colours: HostColours,
+  ) {
     this.gates = { 1: new OutputGate(io.stdout), 2: new OutputGate(io.stderr) };
-    this.prefixed = hosts > 1;
+    this.prefixed = hosts > 1 && !options.noPrefix;
     this.colour = { 1: useColour(io.stdout, colour), 2: useColour(io.stderr, colour) };
     this.escape = { 1: isTerminal(io.stdout), 2: isTerminal(io.stderr) };
   }
 
   private prefix(host: string, channel: 1 | 2): string {
-    return this.colour[channel] ? `${paint(`${host}:`, hostColour(host))} ` : `${host}: `;
+    return this.colour[channel] ? `${paint(`${host}:`, this.colours(host))} ` : `${host}: `;
   }
 
   started(): void {}
 
   output(host: string, channel: 1 | 2, bytes: Uint8Array, done: () => void): void {
+    if (this.options.quiet) {
+      this.held.add(host, channel, bytes);
+      done();
+      return;
+    }
+    this.show(host, channel, bytes, done);
+  }
+
+  private show(host: string, channel: 1 | 2, bytes: Uint8Array, done: () => void): void {
     if (!this.prefixed) {
       this.gates[channel].write(bytes, done);
       return;
@@ -104,83 +80,18 @@ class LiveOutput implements RunOutput {
   }
 
   hostDone(outcome: HostOutcome): void {
+    if (this.options.quiet) {
+      if (exitStatus(outcome) === 0) return;
+      for (const channel of [1, 2] as const) {
+        const bytes = this.held.text(outcome.host, channel);
+        if (bytes.length > 0) this.show(outcome.host, channel, bytes, () => {});
+      }
+    }
     const prefixer = this.prefixers.get(outcome.host);
     if (prefixer !== undefined) for (const channel of [1, 2] as const) this.gates[channel].write(prefixer[channel].end(), () => {});
   }
 
   end(outcomes: readonly HostOutcome[]): void {
-    closingLines(this.io, outcomes, this.limits);
-  }
-}
-
-/** Collects each host's stdout and stderr in memory, for the modes that print at the end. */
-class Collected {
-  readonly out = new Map<string, { 1: Buffer[]; 2: Buffer[] }>();
-
-  add(host: string, channel: 1 | 2, bytes: Uint8Array): void {
-    let entry = this.out.get(host);
-    if (entry === undefined) {
-      entry = { 1: [], 2: [] };
-      this.out.set(host, entry);
-    }
-    entry[channel].push(Buffer.from(bytes));
-  }
-
-  text(host: string, channel: 1 | 2): Buffer {
-    return Buffer.concat(this.out.get(host)?.[channel] ?? []);
-  }
-}
-
-/**
- * -b/--gather: waits, then prints each distinct output once under the hosts that produced it
- * (hosts group together only when their stdout, stderr and exit status all match).
- */
-class GatherOutput implements RunOutput {
-  private readonly collected = new Collected();
-  private readonly progress: Progress;
-  private readonly io: Io;
-  private readonly limits: JobLimits;
-  private readonly colour: boolean;
-
-  constructor(io: Io, hosts: number, limits: JobLimits, colour: ColourWhen) {
-    this.io = io;
-    this.limits = limits;
-    this.progress = new Progress(io, hosts);
-    this.colour = useColour(io.stdout, colour);
-  }
-
-  started(): void {}
-
-  output(host: string, channel: 1 | 2, bytes: Uint8Array, done: () => void): void {
-    this.collected.add(host, channel, bytes);
-    done();
-  }
-
-  hostDone(outcome: HostOutcome): void {
-    this.progress.hostDone(outcome);
-  }
-
-  end(outcomes: readonly HostOutcome[]): void {
-    this.progress.clear();
-    const groups = new Map<string, { hosts: string[]; stdout: Buffer; stderr: Buffer; status: number }>();
-    for (const o of outcomes) {
-      if (o.result === null) continue;
-      const stdout = this.collected.text(o.host, 1);
-      const stderr = this.collected.text(o.host, 2);
-      const status = exitStatus(o);
-      const key = `${status}\0${stdout.toString('base64')}\0${stderr.toString('base64')}`;
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, { hosts: [o.host], stdout, stderr, status });
-      else group.hosts.push(o.host);
-    }
-    for (const group of groups.values()) {
-      const title = `${foldNodeset(group.hosts)} (${group.hosts.length})${group.status === 0 ? '' : ` exit ${group.status}`}`;
-      const rule = '-'.repeat(Math.min(Math.max(title.length, 15), 78));
-      this.io.stdout.write(`${rule}\n${this.colour ? paint(title, group.status === 0 ? 36 : 31) : title}\n${rule}\n`);
-      this.io.stdout.write(isTerminal(this.io.stdout) ? escapeControlBytes(group.stdout) : group.stdout);
-      if (group.stdout.length > 0 && group.stdout[group.stdout.length - 1] !== 10) this.io.stdout.write('\n');
-      if (group.stderr.length > 0) this.io.stderr.write(isTerminal(this.io.stderr) ? escapeControlBytes(group.stderr) : group.stderr);
-    }
     closingLines(this.io, outcomes, this.limits);
   }
 }
@@ -324,17 +235,37 @@ class JsonOutput implements RunOutput {
   }
 }
 
-export function runOutput(mode: OutputMode, io: Io, hosts: number, limits: JobLimits, colour: ColourWhen, dir?: string): RunOutput {
+/** What the output needs to know of the run beyond its mode. */
+export interface OutputSetup {
+  /** The hosts, in the order given: the first 12 get colours of their own. */
+  hosts: readonly string[];
+  limits: JobLimits;
+  colour: ColourWhen;
+  dir?: string;
+  /** -q: only failed hosts' output. */
+  quiet?: boolean;
+  /** -N: no host labels. */
+  noPrefix?: boolean;
+}
+
+export function runOutput(mode: OutputMode, io: Io, setup: OutputSetup): RunOutput {
+  const count = setup.hosts.length;
+  const options: CollectOptions = { quiet: setup.quiet === true, noPrefix: setup.noPrefix === true };
+  const colours = hostColours(setup.hosts);
   switch (mode) {
     case 'gather':
-      return new GatherOutput(io, hosts, limits, colour);
+      return new GatherOutput(io, count, setup.limits, setup.colour, options);
+    case 'ordered':
+      return new OrderedOutput(io, count, setup.limits, options, colours, { 1: useColour(io.stdout, setup.colour), 2: useColour(io.stderr, setup.colour) });
+    case 'diff':
+      return new DiffOutput(io, count, setup.limits, options);
     case 'dir':
-      return new DirOutput(io, dir!, hosts, limits);
+      return new DirOutput(io, setup.dir!, count, setup.limits);
     case 'ndjson':
       return new NdjsonOutput(io);
     case 'json':
       return new JsonOutput(io);
     default:
-      return new LiveOutput(io, hosts, limits, colour);
+      return new LiveOutput(io, count, setup.limits, setup.colour, options, colours);
   }
 }

@@ -32,7 +32,7 @@ test('run status: a failed job outranks unreachable hosts; unreachable alone is 
   assert.is(overallStatus([ok, away, failed]), 3);
   assert.is(overallStatus([ok, away, auth]), 255);
   assert.is(overallStatus([ok]), 0);
-  assert.is(summaryLine([ok, failed, away, auth]), 'herd: 4 hosts: 1 ok, 1 failed (b: exit 3), 1 unreachable (c), 1 errors (d: SSH_AUTH); rerun those with -H @failed');
+  assert.is(summaryLine([ok, failed, away, auth]), 'herd: 4 hosts: 1 ok, 1 failed (exit 3: b), 1 unreachable (c), 1 errors (SSH_AUTH: d); rerun those with -H @failed');
   const racks = ['web3', 'web1', 'web2', 'web7'].map((n) => host(n, { error: new HerdError('HOST_UNREACHABLE', 'timed out') }));
   assert.is(summaryLine([ok, ...racks]), 'herd: 5 hosts: 1 ok, 4 unreachable (web[1-3,7]); rerun those with -H @failed', 'unreachable hosts folded into a nodeset');
 });
