@@ -1,50 +1,82 @@
 import { HerdError } from '../../protocol/errors.ts';
 
+export { foldNodeset } from './nodesetFold.ts';
+
 /** The most names one expression may stand for: a typo like [1-99999999] fails instead of eating memory. */
 export const MAX_NODES = 100_000;
 
 /** Where `@name` groups come from: the config's groups, then an inventory's. */
 export type GroupLookup = (name: string) => readonly string[] | undefined;
 
-/**
- * Splits at the commas that are not inside brackets: `web[1-3,7],db1` is two terms.
- */
-function splitTerms(expression: string): string[] {
-  const terms: string[] = [];
+/** ClusterShell's operators, all of one precedence, applied left to right: union, difference, intersection, symmetric difference. */
+const OPERATORS = [',', '!', '&', '^'] as const;
+type Operator = (typeof OPERATORS)[number];
+
+function invalid(expression: string, what: string): HerdError {
+  return new HerdError('INVALID_SPEC', `nodeset "${expression}": ${what}`, { hint: 'ClusterShell\'s notation: web[01-20], n[1-9/2], a,b, a!b, a&b, a^b, @group' });
+}
+
+/** The expression as operands and the operators between them, split outside brackets. */
+function tokens(expression: string): { operands: string[]; operators: Operator[] } {
+  const operands: string[] = [];
+  const operators: Operator[] = [];
   let depth = 0;
   let current = '';
   for (const ch of expression) {
-    if (ch === '[') depth++;
-    else if (ch === ']') depth--;
-    if (depth < 0) throw new HerdError('INVALID_SPEC', `nodeset "${expression}": a "]" without its "["`);
-    if (ch === ',' && depth === 0) {
-      terms.push(current);
+    if (ch === '[') {
+      if (depth > 0) throw invalid(expression, 'a "[" inside brackets');
+      depth++;
+    } else if (ch === ']') {
+      if (depth === 0) throw invalid(expression, 'a "]" without its "["');
+      depth--;
+    }
+    if (depth === 0 && (OPERATORS as readonly string[]).includes(ch)) {
+      operands.push(current.trim());
+      operators.push(ch as Operator);
       current = '';
     } else current += ch;
   }
-  if (depth !== 0) throw new HerdError('INVALID_SPEC', `nodeset "${expression}": a "[" without its "]"`);
-  terms.push(current);
-  return terms.map((t) => t.trim()).filter((t) => t !== '');
+  if (depth !== 0) throw invalid(expression, 'a "[" without its "]"');
+  operands.push(current.trim());
+  operators.forEach((op, i) => {
+    if (operands[i] === '' || operands[i + 1] === '') throw invalid(expression, `the "${op}" operator needs a nodeset on each side`);
+  });
+  return { operands, operators };
 }
 
-/** `01-20,25` → the numbers as text, zero-padded to the width written. */
+/** One number of a range as written: its value, and its width when zero-padded (0: not padded). */
+function parseNumber(text: string, expression: string, item: string): { value: bigint; width: number } {
+  if (!/^\d+$/.test(text)) throw invalid(expression, `"[${item}]": "${text}" is not a number`);
+  return { value: BigInt(text), width: text.length > 1 && text.startsWith('0') ? text.length : 0 };
+}
+
+/** `01-20,25,1-9/2` → the numbers as text, zero-padded to the width written. */
 function expandRange(inside: string, expression: string): string[] {
+  if (inside.trim() === '') throw invalid(expression, '"[]" is an empty range');
   const out: string[] = [];
-  for (const part of inside.split(',')) {
-    const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (match === null) throw new HerdError('INVALID_SPEC', `nodeset "${expression}": "[${inside}]" is not a range like [1-5], [01-20] or [1,3,7-9]`);
-    const [from, to] = [match[1]!, match[2] ?? match[1]!];
-    const width = from.length > 1 && from.startsWith('0') ? from.length : 0;
-    const [a, b] = [Number(from), Number(to)];
-    if (b < a) throw new HerdError('INVALID_SPEC', `nodeset "${expression}": the range ${part} runs backwards`);
-    if (out.length + (b - a + 1) > MAX_NODES) throw new HerdError('INVALID_SPEC', `nodeset "${expression}" stands for more than ${MAX_NODES} hosts`);
-    for (let n = a; n <= b; n++) out.push(String(n).padStart(width, '0'));
+  for (const raw of inside.split(',')) {
+    const item = raw.trim();
+    const match = /^([^-/]+)(?:-([^-/]+)(?:\/([^-/]+))?)?$/.exec(item);
+    if (match === null) throw invalid(expression, `"[${item}]" is not a range like [1-5], [01-20], [1-9/2] or [1,3,7-9]`);
+    const from = parseNumber(match[1]!, expression, item);
+    const to = match[2] === undefined ? from : parseNumber(match[2], expression, item);
+    const step = match[3] === undefined ? 1n : parseNumber(match[3], expression, item).value;
+    // As ClusterShell: both ends as wide as each other when either is padded (01-10, not 01-100 or 1-010).
+    if ((from.width > 0 || to.width > 0) && match[1]!.length !== (match[2] ?? match[1]!).length) {
+      throw invalid(expression, `"[${item}]": the ends are padded differently (write both with the same number of digits)`);
+    }
+    if (to.value < from.value) throw invalid(expression, `"[${item}]" runs backwards`);
+    if (step < 1n) throw invalid(expression, `"[${item}]": a step must be at least 1`);
+    const count = (to.value - from.value) / step + 1n;
+    if (BigInt(out.length) + count > BigInt(MAX_NODES)) throw invalid(expression, `stands for more than ${MAX_NODES} hosts`);
+    const width = match[1]!.length > 1 && match[1]!.startsWith('0') ? match[1]!.length : 0;
+    for (let n = from.value; n <= to.value; n += step) out.push(n.toString().padStart(width, '0'));
   }
   return out;
 }
 
-/** One term without groups: `rack[1-2]-node[01-03]` → every combination, in order. */
-function expandTerm(term: string, expression: string): string[] {
+/** One pattern: `rack[1-2]-node[01-03]` → every combination, in order. */
+function expandPattern(term: string, expression: string): string[] {
   let names = [''];
   let rest = term;
   while (rest !== '') {
@@ -56,107 +88,78 @@ function expandTerm(term: string, expression: string): string[] {
     const close = rest.indexOf(']', open);
     const prefix = rest.slice(0, open);
     const values = expandRange(rest.slice(open + 1, close), expression);
-    if (names.length * values.length > MAX_NODES) throw new HerdError('INVALID_SPEC', `nodeset "${expression}" stands for more than ${MAX_NODES} hosts`);
+    if (names.length * values.length > MAX_NODES) throw invalid(expression, `stands for more than ${MAX_NODES} hosts`);
     names = names.flatMap((n) => values.map((v) => n + prefix + v));
     rest = rest.slice(close + 1);
   }
   return names;
 }
 
-/**
- * Expands a nodeset expression (ClusterShell's notation) into host names, in order and without
- * repeats: `web[01-20]`, `web[1-3,7],db1`, `@group` (from `groups`, which may name other groups).
- * Names that are not nodesets (`local`, `user@host:port`) pass through as they are.
- */
-export function expandNodeset(expression: string, groups: GroupLookup = () => undefined): string[] {
-  const seen = new Set<string>();
-  const visit = (expr: string, path: readonly string[]): void => {
-    for (const term of splitTerms(expr)) {
-      if (term.startsWith('@')) {
-        const name = term.slice(1);
-        if (path.includes(name)) throw new HerdError('INVALID_SPEC', `group @${name} contains itself (${[...path, name].map((g) => `@${g}`).join(' → ')})`);
-        const members = groups(name);
-        if (members === undefined) throw new HerdError('INVALID_SPEC', `no group @${name}`, { hint: 'groups come from the config (groups:) or an inventory (-i FILE); herd hosts lists them' });
-        for (const member of members) visit(member, [...path, name]);
-        continue;
-      }
-      for (const name of expandTerm(term, expression)) {
-        seen.add(name);
-        if (seen.size > MAX_NODES) throw new HerdError('INVALID_SPEC', `nodeset "${expression}" stands for more than ${MAX_NODES} hosts`);
-      }
+/** An ordered set of names, with ClusterShell's four operations. */
+class Names {
+  private readonly set = new Set<string>();
+
+  constructor(private readonly expression: string) {}
+
+  add(names: Iterable<string>): void {
+    for (const name of names) {
+      this.set.add(name);
+      if (this.set.size > MAX_NODES) throw invalid(this.expression, `stands for more than ${MAX_NODES} hosts`);
     }
-  };
-  visit(expression, []);
-  return [...seen];
+  }
+
+  apply(op: Operator, right: readonly string[]): void {
+    if (op === ',') return this.add(right);
+    const other = new Set(right);
+    if (op === '!') {
+      for (const n of other) this.set.delete(n);
+    } else if (op === '&') {
+      for (const n of [...this.set]) if (!other.has(n)) this.set.delete(n);
+    } else {
+      const both = new Set([...other].filter((n) => this.set.has(n)));
+      for (const n of both) this.set.delete(n);
+      this.add([...other].filter((n) => !both.has(n)));
+    }
+  }
+
+  list(): string[] {
+    return [...this.set];
+  }
 }
 
-/** `-x`: the names of `expression` that `exclude` does not name. */
+/**
+ * Expands a nodeset expression (ClusterShell's notation) into host names, in order and without
+ * repeats: `web[01-20]`, `n[1-9/2]`, `web[1-3,7],db1`, `@group` (from `groups`, which may name
+ * other groups), and the operators `,` `!` `&` `^` (union, difference, intersection, symmetric
+ * difference), applied left to right. Names that are not nodesets (`local`, `user@host:port`)
+ * pass through as they are.
+ */
+export function expandNodeset(expression: string, groups: GroupLookup = () => undefined): string[] {
+  const evaluate = (expr: string, path: readonly string[]): string[] => {
+    const { operands, operators } = tokens(expr);
+    if (operands.length === 1 && operands[0] === '') return [];
+    const result = new Names(expression);
+    operands.forEach((operand, i) => {
+      const names = operand.startsWith('@') ? group(operand.slice(1), path) : expandPattern(operand, expression);
+      if (i === 0) result.add(names);
+      else result.apply(operators[i - 1]!, names);
+    });
+    return result.list();
+  };
+  const group = (name: string, path: readonly string[]): string[] => {
+    if (path.includes(name)) throw new HerdError('INVALID_SPEC', `group @${name} contains itself (${[...path, name].map((g) => `@${g}`).join(' → ')})`);
+    const members = groups(name);
+    if (members === undefined) throw new HerdError('INVALID_SPEC', `no group @${name}`, { hint: 'groups come from the config (groups:) or an inventory (-i FILE); herd hosts lists them' });
+    const names = new Names(expression);
+    for (const member of members) names.add(evaluate(member, [...path, name]));
+    return names.list();
+  };
+  return evaluate(expression, []);
+}
+
+/** `-x`: the names of `expression` that `exclude` (itself a nodeset, operators and all) does not name. */
 export function excludeNodes(names: readonly string[], exclude: string | undefined, groups: GroupLookup): string[] {
   if (exclude === undefined || exclude.trim() === '') return [...names];
   const gone = new Set(expandNodeset(exclude, groups));
   return names.filter((n) => !gone.has(n));
-}
-
-/** Numbers written with a leading zero keep their width: 07 folds with 08-12, not with 7. */
-function padWidth(digits: string): number {
-  return digits.length > 1 && digits.startsWith('0') ? digits.length : 0;
-}
-
-/** Sorted numbers of one width as ranges: 1,2,3,7 → "1-3,7"; 01,02 (width 2) → "01-02". */
-function ranges(numbers: readonly number[], width: number): string {
-  const write = (n: number): string => String(n).padStart(width, '0');
-  const parts: string[] = [];
-  for (let i = 0; i < numbers.length; ) {
-    let j = i;
-    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j]! + 1) j++;
-    parts.push(i === j ? write(numbers[i]!) : `${write(numbers[i]!)}-${write(numbers[j]!)}`);
-    i = j + 1;
-  }
-  return parts.join(',');
-}
-
-/**
- * The shortest nodeset notation for a list of names, as ClusterShell prints it: `web01,web02,web03,db1`
- * → `db1,web[01-03]`. Names are folded on their last number; expandNodeset gives the same names back.
- */
-export function foldNodeset(names: readonly string[]): string {
-  const plain = new Set<string>();
-  // prefix, suffix and pad width → the numbers
-  const groups = new Map<string, { prefix: string; suffix: string; width: number; numbers: Set<number> }>();
-  for (const name of new Set(names)) {
-    const match = /^(.*?)(\d+)(\D*)$/.exec(name);
-    if (match === null || /[[\],@]/.test(name) || match[2]!.length > 15) {
-      plain.add(name);
-      continue;
-    }
-    const [, prefix, digits, suffix] = match as unknown as [string, string, string, string];
-    const width = padWidth(digits);
-    const key = JSON.stringify([prefix, suffix, width]);
-    let group = groups.get(key);
-    if (group === undefined) groups.set(key, (group = { prefix, suffix, width, numbers: new Set() }));
-    group.numbers.add(Number(digits));
-  }
-  // An unpadded number as wide as a padded group's (10 beside 01-09) joins that group.
-  for (const group of groups.values()) {
-    if (group.width === 0) continue;
-    const unpadded = groups.get(JSON.stringify([group.prefix, group.suffix, 0]));
-    if (unpadded === undefined) continue;
-    for (const n of [...unpadded.numbers]) {
-      if (String(n).length === group.width) {
-        group.numbers.add(n);
-        unpadded.numbers.delete(n);
-      }
-    }
-  }
-  const terms: Array<{ sortKey: string; text: string }> = [...plain].map((name) => ({ sortKey: name, text: name }));
-  for (const { prefix, suffix, width, numbers } of groups.values()) {
-    if (numbers.size === 0) continue;
-    const sorted = [...numbers].sort((a, b) => a - b);
-    const text = sorted.length === 1 ? `${prefix}${String(sorted[0]).padStart(width, '0')}${suffix}` : `${prefix}[${ranges(sorted, width)}]${suffix}`;
-    terms.push({ sortKey: `${prefix}\0${suffix}`, text });
-  }
-  return terms
-    .sort((a, b) => a.sortKey.localeCompare(b.sortKey) || a.text.localeCompare(b.text))
-    .map((t) => t.text)
-    .join(',');
 }

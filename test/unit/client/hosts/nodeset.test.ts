@@ -20,7 +20,7 @@ test('folding: names back into the shortest nodeset, as ClusterShell prints them
   assert.is(foldNodeset(['h1', 'h2', 'h3', 'h5', 'h10', 'h11']), 'h[1-3,5,10-11]');
   assert.is(foldNodeset(['web01', 'web02', 'web03', 'db1']), 'db1,web[01-03]');
   assert.is(foldNodeset(['web08', 'web09', 'web10', 'web11']), 'web[08-11]', 'unpadded numbers of the padded width join');
-  assert.is(foldNodeset(['web7', 'web07']), 'web07,web7', 'a different spelling is a different name');
+  assert.is(foldNodeset(['web7', 'web07']), 'web[7,07]', 'a different spelling is a different name (kept apart in the range)');
   assert.is(foldNodeset(['r1-n8', 'r1-n9', 'r2-n8']), 'r1-n[8-9],r2-n8', 'folded on the last number');
   assert.is(foldNodeset(['h3', 'h1', 'h3', 'h2']), 'h[1-3]', 'in order, once each');
   assert.is(foldNodeset(['local', 'root@10.0.0.1:2222', 'root@10.0.0.2:2222']), 'local,root@10.0.0.1:2222,root@10.0.0.2:2222', 'user@host:port stays as written');
@@ -131,6 +131,29 @@ test('config groups are nodesets and win over inventory groups of the same name'
   const targets = resolveHosts('@web', { groups: { web: ['h[1-2]'] }, hosts: { h1: { address: '10.0.0.1' } } }, { inventory: inv });
   assert.equal(targets.map((t) => t.name), ['h1', 'h2']);
   assert.throws(() => resolveHosts('h1', {}, { exclude: 'h1' }), (e: HerdError) => e.code === 'INVALID_SPEC' && /names no host/.test(e.message));
+});
+
+test('ClusterShell\'s steps, operators (left to right), padding rules and numbers past 2^53', () => {
+  assert.equal(expandNodeset('node[1-10/2]'), ['node1', 'node3', 'node5', 'node7', 'node9']);
+  assert.equal(expandNodeset('n[001-010/3]'), ['n001', 'n004', 'n007', 'n010']);
+  assert.equal(expandNodeset('a[1-5]!a3'), ['a1', 'a2', 'a4', 'a5']);
+  assert.equal(expandNodeset('a[1-5]&a[3-9]'), ['a3', 'a4', 'a5']);
+  assert.equal(expandNodeset('a[1-5]^a[3-9]'), ['a1', 'a2', 'a6', 'a7', 'a8', 'a9']);
+  assert.equal(expandNodeset('a[1-3]!a[2-5],a9'), ['a1', 'a9'], 'one precedence, left to right');
+  assert.equal(expandNodeset('n[9007199254740993]'), ['n9007199254740993']);
+  assert.equal(expandNodeset('n[099-101]'), ['n099', 'n100', 'n101']);
+  for (const bad of ['n[01-3]', 'n[1-010]', 'a,,b', 'a,', '!a', 'x[3-1]', 'n[1-3/0]', 'n[]', 'n[1-3', 'n1]', 'n[a-c]', 'n[[1]]']) {
+    assert.throws(() => expandNodeset(bad), (e: HerdError) => e.code === 'INVALID_SPEC', bad);
+  }
+  assert.throws(() => expandNodeset('n[1-99999999999999999999]'), (e: HerdError) => e.code === 'INVALID_SPEC' && /more than 100000/.test(e.message), 'a huge range is refused at once');
+  assert.equal(excludeNodes(expandNodeset('a[1-6]'), 'a[1-5]!a3', () => undefined), ['a3', 'a6'], '-x takes an expression too');
+});
+
+test('folding over several numbers and trailing constants, as nodeset -f', () => {
+  assert.is(foldNodeset(expandNodeset('gpu[12-40]-0')), 'gpu[12-40]-0');
+  assert.is(foldNodeset(expandNodeset('rack[1-2]-node[1-2]')), 'rack[1-2]-node[1-2]');
+  assert.is(foldNodeset(['rack1-node1', 'rack2-node1', 'rack2-node2']), 'rack[1-2]-node1,rack2-node2');
+  assert.is(foldNodeset(['n009', 'n010', 'n9', 'n10']), 'n[9-10,009-010]');
 });
 
 test.run();
