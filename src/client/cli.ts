@@ -1,10 +1,11 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { asHerdError, HerdError } from '../protocol/errors.ts';
+import { asHerdError } from '../protocol/errors.ts';
 import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { auditModule } from './commands/audit.ts';
 import { caModule } from './commands/ca.ts';
+import { usageError, type CommandShape } from './usage/usageErrors.ts';
 import { certModule } from './commands/cert.ts';
 import { hostsModule } from './commands/hosts.ts';
 import { hostModule } from './commands/host.ts';
@@ -18,9 +19,25 @@ import { errorLine } from './output/render.ts';
 
 const io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 
+/** Every command's words and required arguments, for usage errors ("herd job logs: give a job id"). */
+const COMMANDS: CommandShape[] = (() => {
+  const shapes: CommandShape[] = [];
+  const add = (prefix: readonly string[], module: { command: string; aliases?: readonly string[] }): void => {
+    const [name, ...rest] = module.command.split(' ');
+    const required = rest.filter((r) => r.startsWith('<')).map((r) => r.replace(/[<>.]/g, ''));
+    for (const word of [name!, ...(module.aliases ?? [])]) if (word !== '$0' && !word.startsWith('__')) shapes.push({ words: [...prefix, word], required });
+  };
+  for (const module of [runModule, hostsModule]) add([], module);
+  for (const group of [jobModule, certModule, hostModule, auditModule, caModule, networkModule, persistModule]) {
+    add([], { command: group.command });
+    for (const sub of group.subcommands) add([group.command], sub);
+  }
+  return shapes;
+})();
+
 export function buildParser(argv: string[], done: (result: CommandResult) => void): Argv {
   const mount = (y: Argv, module: CommandModule): Argv =>
-    y.command(module.command, module.describe, module.builder, async (a) => done(await module.handler(a, io)));
+    y.command([module.command, ...(module.aliases ?? []).map((a) => `${a}${module.command.slice(module.command.split(' ')[0]!.length)}`)], module.describe, module.builder, async (a) => done(await module.handler(a, io)));
   let parser: Argv = yargs(argv)
     .scriptName('herd')
     .usage('$0 <command> [options]\n\nRun isolated jobs on fleets of Linux hosts over SSH.')
@@ -91,8 +108,12 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .alias('help', 'h')
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
-    .fail((message, err) => {
-      throw err ?? new HerdError('INVALID_SPEC', message);
+    .fail((message, err, y) => {
+      if (err !== undefined && err !== null) throw err;
+      // The third argument is yargs' usage object: its descriptions are keyed by the command's option names.
+      const usage = y as unknown as { getDescriptions?: () => Record<string, unknown> };
+      const options = Object.keys(usage.getDescriptions?.() ?? {});
+      throw usageError(message, argv, COMMANDS, options);
     });
 }
 

@@ -20,7 +20,9 @@ V2.before(loud(async () => {
   vm = await bootVm(ensureImage());
   copyFileSync(vm.clientKey, join(box.home, '.ssh', 'id_ed25519'));
   target = `root@127.0.0.1:${vm.port}`;
-  const first = await herd(['run', '-H', target, '--accept-new', '--', 'true'], { home: box.home, timeoutMs: 120_000 });
+  // An emulated CPU: node's first start there (helper and agent) takes far longer than on real hosts.
+  const first = await herd(['run', '-H', target, '--accept-new', '--handshake-timeout', '150s', '--json', '--', 'true'], { home: box.home, timeoutMs: 200_000 });
+  process.stdout.write(`    first contact: ${JSON.stringify(first.json<{ hosts: Array<{ connection?: unknown }> }>().hosts[0]?.connection ?? null)}\n`);
   assert.is(first.code, 0, first.stderr);
 }));
 

@@ -568,12 +568,18 @@ Local('backpressure: 200 MB into a stalled reader keeps client and agent memory 
   assert.ok(peakAgent < 120, `agent peak RSS ${peakAgent.toFixed(0)} MiB`);
 });
 
-Local('an unwritable config is a CONFIG error that says what to do', async () => {
+Local('an unwritable config is a CONFIG error that says what to do; a --config that is missing is one too, never a new identity', async () => {
   const blocker = join(box.home, 'a-file');
   writeFileSync(blocker, '');
-  const r = await herd(['run', '--config', join(blocker, 'config.yml'), '--', 'true'], opts);
+  // The default path (only it is created on first use), under a directory that cannot be made.
+  const r = await herd(['run', '--', 'true'], { ...opts, env: { ...opts.env, XDG_CONFIG_HOME: blocker } });
   assert.is(r.code, 255);
-  assert.match(r.stderr, /cannot write the config .*a-file\/config.yml.*\[CONFIG\] — make its directory writable/);
+  assert.match(r.stderr, /cannot write the config .*a-file\/herd\/config.yml.*\[CONFIG\] — make its directory writable/);
+  const missing = join(box.home, 'no-such.yml');
+  const named = await herd(['run', '--config', missing, '--', 'true'], opts);
+  assert.is(named.code, 255);
+  assert.match(named.stderr, `${missing}: no such config file [CONFIG]`);
+  assert.not.ok(existsSync(missing), 'a named config that is missing is not made: no new identity');
 });
 
 Local('a full state directory is a clear HELPER_START error that says so', async () => {

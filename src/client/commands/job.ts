@@ -197,6 +197,7 @@ const prune: CommandModule = {
 
 const logs: CommandModule = {
   command: 'logs <id>',
+  aliases: ['log'],
   describe: 'a job\'s recorded output: all of it, the end (--tail), or live (-f)',
   builder: (y) =>
     idPositional(y)

@@ -34,6 +34,8 @@ export type Args = Record<string, unknown>;
  */
 export interface CommandModule {
   command: string;
+  /** Other spellings that run it (rnx's `job log` for `job logs`). */
+  aliases?: readonly string[];
   describe: string;
   builder: (y: Argv) => Argv;
   handler: (argv: Args, io: Io) => Promise<CommandResult> | CommandResult;

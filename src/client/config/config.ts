@@ -1,7 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Document, parseDocument } from 'yaml';
+import { Document, isMap, isScalar, parseDocument } from 'yaml';
+import { closest } from '../usage/usageErrors.ts';
 import { fromBase64Url, toBase64Url } from '../../protocol/bytes.ts';
 import { generateKeyPair, issueCert, keyPairFromSecret, parseCert } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
@@ -88,9 +89,49 @@ function checkConfig(value: unknown, path: string): HerdConfig {
   return config as HerdConfig;
 }
 
+/** The keys each part of the config may have; `*` is any name (a host's, a group's). */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': ['identity', 'hosts', 'groups', 'defaults'],
+  identity: ['ca', 'cert', 'key', 'revocations'],
+  'identity.ca': ['publicKey', 'secretKey'],
+  'hosts.*': ['address', 'port', 'user', 'identityFile'],
+  defaults: ['network', 'transport', 'persist'],
+};
+
+/** A key the config does not know is an error with its line and the key meant: a typo must not be ignored. */
+function checkKeys(document: Document, text: string, path: string): void {
+  const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : text.slice(0, offset).split('\n').length);
+  const visit = (node: unknown, at: string): void => {
+    if (!isMap(node)) return;
+    const known = KNOWN_KEYS[at];
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      if (known !== undefined && !known.includes(key)) {
+        const guess = closest(key, known);
+        const where = at === '' ? key : `${at.replace('*', '…')}.${key}`;
+        throw new HerdError('CONFIG', `${path}:${lineOf(isScalar(pair.key) ? pair.key.range?.[0] : undefined)}: unknown key ${where}`, {
+          hint: guess !== null ? `did you mean ${guess}?` : `the keys here are ${known.join(', ')} (README: Hosts and the config)`,
+        });
+      }
+      const child = at === '' ? key : at === 'hosts' ? 'hosts.*' : `${at}.${key}`;
+      if (at === '' || at === 'hosts' || KNOWN_KEYS[child] !== undefined) visit(pair.value, child);
+    }
+  };
+  visit(document.contents, '');
+}
+
 export function loadConfig(explicit: string | undefined): LoadedConfig {
   const path = configPath(explicit);
-  if (!existsSync(path)) return { path, config: {}, document: new Document({}) };
+  if (!existsSync(path)) {
+    // Only the default path is made on first use: a named file that is not there is a typo, never a new identity.
+    const named = (explicit !== undefined && explicit !== '') || (process.env.HERD_CONFIG ?? '') !== '';
+    if (named) {
+      throw new HerdError('CONFIG', `${path}: no such config file`, {
+        hint: `check the path given by ${explicit !== undefined && explicit !== '' ? '--config' : '$HERD_CONFIG'}: herd creates only the default config (~/.config/herd/config.yml) on first use, and herd cert issue --out FILE writes one for someone else`,
+      });
+    }
+    return { path, config: {}, document: new Document({}) };
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -99,6 +140,7 @@ export function loadConfig(explicit: string | undefined): LoadedConfig {
   }
   const document = parseDocument(text);
   if (document.errors.length > 0) throw new HerdError('CONFIG', `${path}: ${document.errors[0]!.message.split('\n')[0]}`);
+  checkKeys(document, text, path);
   return { path, config: checkConfig(document.toJS(), path), document };
 }
 

@@ -74,8 +74,16 @@ export function groupLookup(sources: HostSources): GroupLookup {
     if (fromInventory !== undefined) return fromInventory;
     // @failed: the hosts that failed or could not be reached in the last herd run.
     if (name === 'failed') return lastFailed();
+    // @all (and a bare `all`, as Ansible's pattern): every host the config and the inventory name.
+    if (name === 'all') return [...Object.keys(sources.config.hosts ?? {}), ...(sources.inventory?.hosts.keys() ?? [])];
     return undefined;
   };
+}
+
+/** Ansible's `all` pattern, where no host is named `all`: the same as `@all`. */
+function allAsGroup(spec: string, sources: HostSources): string {
+  if (sources.config.hosts?.all !== undefined || sources.inventory?.hosts.has('all') === true) return spec;
+  return spec.replace(/(^|[,!&^])(\s*)all(\s*)(?=$|[,!&^])/g, '$1$2@all$3');
 }
 
 /**
@@ -88,7 +96,7 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
     throw new HerdError('INVALID_SPEC', `--login: "${sources.login}" is not a user name`);
   }
   const groups = groupLookup(sources);
-  const names = excludeNodes(expandNodeset(spec ?? 'local', groups), sources.exclude, groups);
+  const names = excludeNodes(expandNodeset(allAsGroup(spec ?? 'local', sources), groups), sources.exclude, groups);
   if (names.length === 0) {
     if (spec?.trim() === '@failed') throw new HerdError('INVALID_SPEC', 'no host failed in the last herd run: @failed is empty');
     throw new HerdError('INVALID_SPEC', spec === undefined || spec.trim() === '' ? '--hosts: no host given' : `--hosts: "${spec}" names no host${sources.exclude === undefined ? '' : ` once -x ${sources.exclude} is taken out`}`);

@@ -22,4 +22,14 @@ test('-l/--login: the SSH user for every host but one that names its own (user@h
   assert.throws(() => resolveHosts('web1', config, { login: 'a b' }), (e: HerdError) => e.code === 'INVALID_SPEC');
 });
 
+test('-H all and @all: every host the config and the inventory name (Ansible\'s pattern), unless a host is called all', () => {
+  const config = { hosts: { web1: { address: '10.0.0.5' }, db1: { address: '10.0.0.6' } } };
+  const inventory = { hosts: new Map([['app1', { address: '10.0.0.7' }]]), groups: new Map<string, string[]>() };
+  assert.equal(resolveHosts('all', config, { inventory }).map((t) => t.name), ['web1', 'db1', 'app1']);
+  assert.equal(resolveHosts('all!db1', config).map((t) => t.name), ['web1']);
+  assert.equal(resolveHosts('@all&web1', config).map((t) => t.name), ['web1']);
+  assert.equal(resolveHosts('all', { hosts: { all: { address: '10.0.0.9' } } }).map((t) => t.name), ['all']);
+  assert.equal(resolveHosts('ball', config).map((t) => t.name), ['ball'], 'only the whole word');
+});
+
 test.run();
