@@ -120,7 +120,8 @@ export async function caRotate(argv: Args, io: Io): Promise<CommandResult> {
     }
   }
   const rows = [...steps.values()];
-  const stranded = listedCerts(loaded, current, false).certs.filter((c) => c.ca === oldCa && c.status === 'valid' && c.serial !== parseCert(current.cert).body.serial);
+  const ownSerial = parseCert(current.cert).body.serial;
+  const stranded = listedCerts(loaded, current, false).certs.filter((c) => c.ca === oldCa && c.status === 'valid' && c.serial !== ownSerial);
   if (options.json) {
     io.stdout.write(
       `${JSON.stringify(

@@ -3,7 +3,7 @@ import { HerdError } from '../../protocol/errors.ts';
 import { join } from 'node:path';
 import type { JobLimits } from '../../protocol/messages.ts';
 import { hostColours, paint, useColour, type ColourWhen, type HostColours } from './colour.ts';
-import { DiffOutput, GatherOutput, OrderedOutput, type CollectOptions } from './collectedOutputs.ts';
+import { Collected, DiffOutput, GatherOutput, OrderedOutput, type CollectOptions } from './collectedOutputs.ts';
 import { PrefixedLines } from './lineWriter.ts';
 import { exitStatus, summaryLine, type HostOutcome } from './outcome.ts';
 import { OutputGate } from './outputGate.ts';
@@ -11,7 +11,6 @@ import { closingLines, Progress, type RunOutput } from './outputParts.ts';
 import { runReportJson } from './render.ts';
 import type { Io } from '../commands/types.ts';
 import { isTerminal } from './terminal.ts';
-import { Collected } from './collectedOutputs.ts';
 
 export type { RunOutput } from './outputParts.ts';
 

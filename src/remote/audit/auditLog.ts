@@ -28,22 +28,23 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function readRange(fd: number, start: number, length: number): string {
+/** Up to `length` bytes of a file from `position` (fewer at its end). */
+export function readAt(fd: number, position: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
-    const n = readSync(fd, buffer, got, length - got, start + got);
+    const n = readSync(fd, buffer, got, length - got, position + got);
     if (n === 0) break;
     got += n;
   }
-  return buffer.subarray(0, got).toString('utf8');
+  return buffer.subarray(0, got);
 }
 
 /** The last whole line of a file that is an audit line, as a chain head; `torn` when the file does not end in a newline. */
 function tailOf(fd: number, size: number): { head: AuditHead | null; torn: boolean } {
   if (size === 0) return { head: null, torn: false };
   const start = Math.max(0, size - TAIL_BYTES);
-  const text = readRange(fd, start, size - start);
+  const text = readAt(fd, start, size - start).toString('utf8');
   const torn = !text.endsWith('\n');
   const lines = text.split('\n');
   // Past the last newline is a torn write; the first piece may be the end of a longer line.
@@ -74,21 +75,30 @@ export interface AuditRotation {
   removed: string[];
 }
 
-function rotationEntry(like: AuditEntry, kept: AuditRotation): AuditEntry {
+/** A line the log writes about itself (no caller behind it), at the time and host of `like`. */
+function logEntry(like: AuditEntry, fields: Pick<AuditEntry, 'action' | 'outcome' | 'detail'> & Partial<Pick<AuditEntry, 'code' | 'message'>>): AuditEntry {
+  const { action, outcome, code, message, detail } = fields;
+  // The key order of every other line: what happened, then who (nobody), then the detail.
   return {
     time: like.time,
     host: like.host,
     hostId: like.hostId,
-    action: 'audit-rotate',
-    outcome: 'ok',
+    action,
+    outcome,
+    ...(code === undefined ? {} : { code }),
+    ...(message === undefined ? {} : { message }),
     subject: null,
     serial: null,
     role: null,
     ca: null,
     login: null,
     from: null,
-    detail: { keptFrom: kept.keptFrom, removed: kept.removed },
+    ...(detail === undefined ? {} : { detail }),
   };
+}
+
+function rotationEntry(like: AuditEntry, kept: AuditRotation): AuditEntry {
+  return logEntry(like, { action: 'audit-rotate', outcome: 'ok', detail: { keptFrom: kept.keptFrom, removed: kept.removed } });
 }
 
 /**
@@ -155,22 +165,13 @@ export class AuditLog {
           // Cut short or replaced since our last line, and not by a rotation: the chain alone would
           // carry on from the new end as if nothing happened, so say so in it.
           if (this.known !== null && !this.explained(this.known, stat)) {
-            const gap: AuditEntry = {
-              time: entry.time,
-              host: entry.host,
-              hostId: entry.hostId,
+            const gap = logEntry(entry, {
               action: 'audit-gap',
               outcome: 'failed',
               code: 'INTERNAL',
               message: 'the audit log was cut short or replaced since this agent last wrote to it',
-              subject: null,
-              serial: null,
-              role: null,
-              ca: null,
-              login: null,
-              from: null,
               detail: { lastWritten },
-            };
+            });
             const written = chainLine(gap, this.head);
             lines.push(written.line);
             this.head = written.head;

@@ -1,7 +1,8 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import type { AuditFileInfo, AuditRead } from '../../protocol/messages.ts';
 import { Channel } from '../../protocol/session.ts';
 import { parseAuditLine } from '../../shared/auditChain.ts';
+import { readAt } from '../audit/auditLog.ts';
 import { answer, type RequestContext } from './context.ts';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -13,16 +14,6 @@ interface OpenFile {
   bytes: number;
 }
 
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buffer = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buffer, got, length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buffer.subarray(0, got);
-}
 
 /** Every file's bytes as they were when the read began, in chunks; or only the lines that match. */
 function* chunksOf(files: readonly OpenFile[], request: AuditRead): Generator<Uint8Array> {
