@@ -280,6 +280,10 @@ export class Session {
   private handle(frame: Frame): void {
     switch (frame.type) {
       case FrameType.Message: {
+        // Senders keep to the limit (sendMessage); a larger one is a peer out to fill our memory or a log.
+        if (frame.payload.length > MAX_MESSAGE_BYTES) {
+          throw new HerdError('LIMIT', `peer sent a message of ${frame.payload.length} bytes, over the limit of ${MAX_MESSAGE_BYTES}`);
+        }
         let value: unknown;
         try {
           value = JSON.parse(fromUtf8(frame.payload));

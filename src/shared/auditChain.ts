@@ -113,72 +113,132 @@ export function fileFirstSeq(name: string): number | null {
   return match === null ? null : Number(match[1]);
 }
 
+interface Known {
+  at: AuditHead;
+  who: string;
+}
+
 /**
- * Verifies a host's files, oldest first. Lines known from elsewhere must still be there, as they
- * were: `head`, the last line the host's agent remembers writing (a line cut off the end leaves
- * no gap to see), and `anchor`, the last line this client saw in an earlier verify. Either may be
- * older than the first line kept, when rotation dropped it: no sign of anything.
+ * Checks a host's lines as they arrive, file by file, oldest first, holding only the last line's
+ * head. Lines known from elsewhere must still be there, as they were: `head`, the last line the
+ * host's agent remembers writing (a line cut off the end leaves no gap to see), and `anchor`, the
+ * last line this client saw in an earlier verify. Either may be older than the first line kept,
+ * when rotation dropped it. The log must begin at line 1 or where the host's last rotation said it
+ * now begins: lines cut off its front, rotation lines and all, are a problem too.
  */
-export function verifyChain(files: readonly AuditFile[], options: { head?: AuditHead | null; anchor?: AuditHead | null } = {}): AuditVerdict {
-  const problems: AuditProblem[] = [];
-  const problem = (file: string, line: number, what: string): void => {
-    if (problems.length < MAX_PROBLEMS) problems.push({ file, line, what });
-  };
-  const known = [
-    { at: options.head ?? null, who: "the host's agent wrote" },
-    { at: options.anchor ?? null, who: 'an earlier verify saw' },
-  ].filter((k): k is { at: AuditHead; who: string } => k.at !== null);
-  const seen = new Set<number>();
-  let last: AuditHead | null = null;
-  let firstSeq: number | null = null;
+export class ChainVerifier {
+  private readonly problems: AuditProblem[] = [];
+  private readonly known: Known[];
+  private readonly seen = new Set<number>();
+  private last: AuditHead | null = null;
+  private firstSeq: number | null = null;
+  private firstFile = '-';
   /** Where the host's last rotation said the log begins now. */
-  let keptFrom: number | null = null;
-  let lines = 0;
+  private keptFrom: number | null = null;
+  private lines = 0;
+  private file = '-';
+  private named: number | null = null;
+  private inFile = 0;
+
+  constructor(options: { head?: AuditHead | null; anchor?: AuditHead | null } = {}) {
+    this.known = [
+      { at: options.head ?? null, who: "the host's agent wrote" },
+      { at: options.anchor ?? null, who: 'an earlier verify saw' },
+    ].filter((k): k is Known => k.at !== null);
+  }
+
+  /** Past MAX_PROBLEMS the rest of a damaged log says nothing new: a reader may stop. */
+  get full(): boolean {
+    return this.problems.length >= MAX_PROBLEMS;
+  }
+
+  private problem(file: string, line: number, what: string): void {
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push({ file, line, what });
+  }
+
+  beginFile(name: string): void {
+    this.file = name;
+    this.named = fileFirstSeq(name);
+    this.inFile = 0;
+  }
+
+  /** A piece too long to be a line the host wrote, or not one at all. */
+  junk(): void {
+    this.inFile++;
+    this.lines++;
+    this.problem(this.file, this.inFile, 'not an audit line (edited or damaged)');
+    this.last = null;
+  }
+
+  /** One whole line of the current file, without its newline. */
+  line(text: string): void {
+    const line = text === '' ? null : parseAuditLine(text);
+    if (line === null) return this.junk();
+    this.inFile++;
+    this.lines++;
+    const at = this.inFile;
+    const { file, last } = this;
+    if (at === 1 && this.named !== null && line.seq !== this.named) this.problem(file, at, `the file starts at line ${this.named} but holds line ${line.seq} first (lines removed)`);
+    if (last === null) {
+      if (this.firstSeq === null) {
+        this.firstSeq = line.seq;
+        this.firstFile = file;
+        if (line.seq === 1 && line.prev !== AUDIT_GENESIS) this.problem(file, at, 'the first line does not start the chain (edited)');
+      }
+    } else if (line.seq !== last.seq + 1) {
+      this.problem(file, at, line.seq <= last.seq ? `line ${line.seq} comes after line ${last.seq} (reordered or repeated)` : line.seq === last.seq + 2 ? `line ${last.seq + 1} is missing (removed)` : `lines ${last.seq + 1}–${line.seq - 1} are missing (removed)`);
+    } else if (line.prev !== last.hash) {
+      this.problem(file, at, `line ${line.seq} does not follow from line ${last.seq} (one of them was edited, or lines were swapped)`);
+    }
+    if (line.action === 'audit-rotate' && typeof line.detail?.keptFrom === 'number') this.keptFrom = line.detail.keptFrom;
+    if (line.action === 'audit-gap') this.problem(file, at, `the host's agent found the log cut short or replaced before line ${line.seq}`);
+    const hash = lineHash(text);
+    for (const k of this.known) {
+      if (k.at.seq !== line.seq) continue;
+      this.seen.add(k.at.seq);
+      if (hash !== k.at.hash) this.problem(file, at, `line ${line.seq} is not the one ${k.who} (edited)`);
+    }
+    this.last = { seq: line.seq, hash };
+  }
+
+  /** The current file is over; `torn` is what followed its last newline, if anything. */
+  endFile(torn: boolean): void {
+    if (torn) this.problem(this.file, this.inFile + 1, 'the last line is cut short');
+  }
+
+  finish(): AuditVerdict {
+    const head = this.last;
+    const { firstSeq, keptFrom } = this;
+    if (firstSeq !== null && firstSeq !== 1 && keptFrom !== firstSeq) {
+      this.problem(
+        this.firstFile,
+        1,
+        keptFrom === null
+          ? `the log begins at line ${firstSeq} and no rotation says why (lines 1–${firstSeq - 1} removed)`
+          : keptFrom < firstSeq
+            ? `lines ${keptFrom}–${firstSeq - 1} are missing: the host's last rotation kept the log from line ${keptFrom} (oldest files removed)`
+            : `the log begins at line ${firstSeq}, but the host's last rotation kept it from line ${keptFrom} (lines put back or rotation lines edited)`,
+      );
+    }
+    for (const k of this.known) {
+      if (this.seen.has(k.at.seq)) continue;
+      if (head === null || k.at.seq > head.seq) this.problem('-', 0, `${k.who} line ${k.at.seq}; the log ends at line ${head?.seq ?? 0} (lines removed from the end)`);
+      else if (firstSeq !== null && k.at.seq >= firstSeq) this.problem('-', 0, `line ${k.at.seq}, which ${k.who}, is gone`);
+    }
+    return { ok: this.problems.length === 0, lines: this.lines, firstSeq, head, problems: [...this.problems] };
+  }
+}
+
+/** Verifies whole files at once (ChainVerifier has the rules). */
+export function verifyChain(files: readonly AuditFile[], options: { head?: AuditHead | null; anchor?: AuditHead | null } = {}): AuditVerdict {
+  const verifier = new ChainVerifier(options);
   for (const file of files) {
+    verifier.beginFile(file.name);
     if (file.text === '') continue;
-    if (!file.text.endsWith('\n')) problem(file.name, file.text.split('\n').length, 'the last line is cut short');
     const texts = file.text.split('\n');
-    if (texts[texts.length - 1] === '') texts.pop();
-    const named = fileFirstSeq(file.name);
-    texts.forEach((text, index) => {
-      const at = index + 1;
-      lines++;
-      const line = parseAuditLine(text);
-      if (line === null) {
-        problem(file.name, at, 'not an audit line (edited or damaged)');
-        last = null;
-        return;
-      }
-      if (index === 0 && named !== null && line.seq !== named) problem(file.name, at, `the file starts at line ${named} but holds line ${line.seq} first (lines removed)`);
-      if (last === null) {
-        if (firstSeq === null) {
-          firstSeq = line.seq;
-          if (line.seq === 1 && line.prev !== AUDIT_GENESIS) problem(file.name, at, 'the first line does not start the chain (edited)');
-        }
-      } else if (line.seq !== last.seq + 1) {
-        problem(file.name, at, line.seq <= last.seq ? `line ${line.seq} comes after line ${last.seq} (reordered or repeated)` : line.seq === last.seq + 2 ? `line ${last.seq + 1} is missing (removed)` : `lines ${last.seq + 1}–${line.seq - 1} are missing (removed)`);
-      } else if (line.prev !== last.hash) {
-        problem(file.name, at, `line ${line.seq} does not follow from line ${last.seq} (one of them was edited, or lines were swapped)`);
-      }
-      if (line.action === 'audit-rotate' && typeof line.detail?.keptFrom === 'number') keptFrom = line.detail.keptFrom;
-      if (line.action === 'audit-gap') problem(file.name, at, `the host's agent found the log cut short or replaced before line ${line.seq}`);
-      const hash = lineHash(text);
-      for (const k of known) {
-        if (k.at.seq !== line.seq) continue;
-        seen.add(k.at.seq);
-        if (hash !== k.at.hash) problem(file.name, at, `line ${line.seq} is not the one ${k.who} (edited)`);
-      }
-      last = { seq: line.seq, hash };
-    });
+    const torn = texts.pop() !== '';
+    for (const text of texts) verifier.line(text);
+    verifier.endFile(torn);
   }
-  const head = last as AuditHead | null;
-  if (keptFrom !== null && firstSeq !== null && firstSeq > keptFrom) {
-    problem(files[0]?.name ?? '-', 1, `lines ${keptFrom}–${firstSeq - 1} are missing: the host's last rotation kept the log from line ${keptFrom} (oldest files removed)`);
-  }
-  for (const k of known) {
-    if (seen.has(k.at.seq)) continue;
-    if (head === null || k.at.seq > head.seq) problem('-', 0, `${k.who} line ${k.at.seq}; the log ends at line ${head?.seq ?? 0} (lines removed from the end)`);
-    else if (firstSeq !== null && k.at.seq >= firstSeq) problem('-', 0, `line ${k.at.seq}, which ${k.who}, is gone`);
-  }
-  return { ok: problems.length === 0, lines, firstSeq, head, problems };
+  return verifier.finish();
 }

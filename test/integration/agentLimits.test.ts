@@ -5,7 +5,7 @@
  * serving others; each attack grew the agent without limit before.
  */
 import { connect, type Socket } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,13 +15,16 @@ import { clientAuth, newNonce } from '../../src/protocol/handshake.ts';
 import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../src/protocol/limits.ts';
 import type { HostHello } from '../../src/protocol/messages.ts';
 import { clientIdentity, loadConfig } from '../../src/client/config/config.ts';
+import { MAX_AUDIT_READS } from '../../src/remote/requests/auditRequests.ts';
 import { agentPids, gate, herd, localHome, sleep, stopAgentsAndWait, stopJobs } from './harness.ts';
 
 const Limits = suite('the agent cannot be exhausted by a client');
 const enabled = gate('agentLimits.test.ts', { root: true, commands: ['unshare', 'setpriv'] });
 const box = localHome('agent-limits');
 const state = join(box.home, 'state');
-const opts = { home: box.home, env: { HERD_STATE_DIR: state } };
+// A small audit budget, so that one test runs past it; the others stay well within it.
+const AUDIT_BURST = 300;
+const opts = { home: box.home, env: { HERD_STATE_DIR: state, HERD_AUDIT_BURST: String(AUDIT_BURST) } };
 /**
  * What an agent may grow by while a client attacks it (it idles at ~55 MiB): room for the garbage
  * collector's slack. Before these limits the same attacks grew it by 600-1400 MiB.
@@ -236,6 +239,86 @@ Limits('after authenticating: credit beyond the window is refused, and output no
   assert.ok(held < GROWTH_BOUND_MIB, `32 unread streams grew the agent by ${held.toFixed(0)} MiB`);
   const r = await herd(['run', '--', 'echo', 'still-serving'], opts);
   assert.is(r.text, 'still-serving\n', r.stderr);
+});
+
+/** The messages the agent sends on `socket` within `ms`, by stream (stream 0, the handshake, left out). */
+function messagesWithin(socket: Socket, ms: number): Promise<Map<number, Array<{ t: string; code?: string; message?: string }>>> {
+  return new Promise((resolve) => {
+    const decoder = new FrameDecoder(1024 * 1024);
+    const byStream = new Map<number, Array<{ t: string; code?: string; message?: string }>>();
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.decode(chunk)) {
+        if ('piece' in frame || frame.stream === 0 || frame.type !== FrameType.Message) continue;
+        const list = byStream.get(frame.stream) ?? [];
+        list.push(JSON.parse(Buffer.from(frame.payload).toString()) as { t: string });
+        byStream.set(frame.stream, list);
+      }
+    });
+    socket.resume();
+    setTimeout(() => resolve(byStream), ms);
+  });
+}
+
+function auditLines(): string[] {
+  const dir = join(state, 'audit');
+  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== ''));
+}
+
+Limits('the audit log cannot be flooded: an oversized message ends the session, padded requests write short lines, and past the budget requests are refused and counted', async () => {
+  const oversized = await authenticated([{ stream: 1, message: { t: 'job-list', junk: 'x'.repeat(300 * 1024) } }]);
+  assert.ok(await closedWithin(oversized, 3000), 'a message over MAX_MESSAGE_BYTES ends the session');
+  oversized.destroy();
+  assert.not.ok(auditLines().some((l) => l.includes('xxxxxxxx')), 'nothing of it reached the log');
+  // 100 requests padded to just under the message limit, each failing (no such network) after it is audited.
+  const padded = Array.from({ length: 100 }, (_, i) => ({ stream: 2 * i + 1, message: { t: 'run', argv: ['true'], env: {}, network: 'no-such-network', junk: 'x'.repeat(200 * 1024), limits: { pids: 10, junk: 'y'.repeat(40 * 1024) } } }));
+  const socket = await authenticated(padded);
+  await messagesWithin(socket, 3000);
+  socket.destroy();
+  const lines = auditLines();
+  const longest = Math.max(...lines.map((l) => Buffer.byteLength(l)));
+  assert.ok(longest <= 8192, `the longest audit line is ${longest} bytes`);
+  assert.not.ok(lines.some((l) => l.includes('xxxxxxxx') || l.includes('yyyyyyyy')), 'fields no validator reads are not kept');
+
+  // The budget: AUDIT_BURST lines at once, then refusals that write nothing but one line counting them.
+  const before = auditLines().length;
+  const many = Array.from({ length: 250 }, (_, i) => ({ stream: 2 * i + 1, message: { t: 'job-list' } }));
+  const first = await authenticated(many);
+  const firstAnswers = await messagesWithin(first, 3000);
+  const second = await authenticated(many);
+  const secondAnswers = await messagesWithin(second, 3000);
+  first.destroy();
+  second.destroy();
+  const answers = [...firstAnswers.values(), ...secondAnswers.values()].map((list) => list[list.length - 1]!);
+  const limited = answers.filter((a) => a.t === 'error' && a.code === 'LIMIT');
+  assert.ok(limited.length >= 500 - AUDIT_BURST - 40, `${limited.length} of 500 requests refused over the budget`);
+  assert.match(limited[0]!.message ?? '', /more requests than this host's audit log takes at once/);
+  const written = auditLines().length - before;
+  assert.ok(written <= AUDIT_BURST + 40, `${written} lines for 500 requests`);
+  await sleep(1500);
+  const r = await herd(['audit', '--json'], opts);
+  assert.is(r.code, 0, r.stderr);
+  const throttled = r.json<{ hosts: Array<{ lines: Array<{ action: string; detail?: { refused?: number } }> }> }>().hosts[0]!.lines.filter((l) => l.action === 'audit-throttled');
+  // Counted when the caller next gets a line in: here, the handshake of herd audit.
+  const counted = throttled.reduce((n, l) => n + (l.detail?.refused ?? 0), 0);
+  assert.ok(counted >= limited.length, `${counted} counted in audit-throttled lines, ${limited.length} refused`);
+});
+
+Limits('audit reads are served a few at a time: more at once are refused, and those served are paced by the reader', async () => {
+  // An old rotated file of 8 MiB: more than a stream's window, so that reads stay open while the client does not read.
+  const big = join(state, 'audit', '000000000000.jsonl');
+  writeFileSync(big, `${'{"filler":true}\n'.repeat(512 * 1024)}`, { mode: 0o600 });
+  try {
+    const reads = Array.from({ length: 24 }, (_, i) => ({ stream: 2 * i + 1, message: { t: 'audit-read', all: true } }));
+    const socket = await authenticated(reads);
+    const growth = await growthDuring(() => sleep(1500));
+    const answers = await messagesWithin(socket, 4000);
+    socket.destroy();
+    const refused = [...answers.values()].filter((list) => list.some((m) => m.t === 'error' && m.code === 'LIMIT'));
+    assert.is(refused.length, 24 - MAX_AUDIT_READS, `${refused.length} of 24 refused`);
+    assert.ok(growth < GROWTH_BOUND_MIB, `the agent grew by ${growth.toFixed(0)} MiB with ${MAX_AUDIT_READS} reads of 8 MiB unread`);
+  } finally {
+    rmSync(big, { force: true });
+  }
 });
 
 if (enabled) Limits.run();

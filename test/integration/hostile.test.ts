@@ -202,6 +202,55 @@ Hostile('identity: an admin enrolling a host records what it signed, and does no
   assert.not.match(existsSync(agents) ? readFileSync(agents, 'utf8') : '', 'hostile-choice', 'the named socket is not remembered');
 });
 
+/** `herd audit ARGS` against a certified host speaking herd's protocol, answering audit-read as `audit` says. */
+async function auditHost(audit: string, args: string[], extra: Record<string, unknown> = {}): Promise<Against & { hostKeyId: string }> {
+  await identities();
+  const log = join(scratch, `received-${Date.now()}.jsonl`);
+  const identity = certified(bed.hosts[0]!.address);
+  writeFileSync(modeFile, JSON.stringify({ mode: 'hello', log, ...identity, trustedCa: caId(), caKey: toBase64Url(ca.publicKey), welcome: true, audit, ...extra }));
+  let peak: { peakMb(): number } | undefined;
+  const started = Date.now();
+  const run = await herd(['audit', ...args, '--handshake-timeout', '5s', '-H', target], { home: bed.home, timeoutMs: 60_000, onStart: (child) => void (peak = watchPeak(child)) });
+  const hostKeyId = keyId(fromBase64Url(parseCert(identity.hostCert).body.publicKey));
+  return { run, ms: Date.now() - started, peakMb: peak?.peakMb() ?? 0, hostKeyId };
+}
+
+Hostile('audit verify: 128 MiB of newlines stops at the first problems, at once, in bounded memory (it took 750 s of CPU)', async () => {
+  const { run, ms, peakMb } = await auditHost('newlines', ['verify', '--json']);
+  assert.is(run.code, 1, run.stderr);
+  const host = run.json<{ hosts: Array<{ ok: boolean; stoppedEarly: boolean; problems: unknown[] }> }>().hosts[0]!;
+  assert.equal([host.ok, host.stoppedEarly, host.problems.length], [false, true, 20]);
+  assert.ok(ms < 15_000, `took ${ms} ms`);
+  assert.ok(peakMb < RSS_BOUND_MB, `client peak RSS ${peakMb} MB`);
+});
+
+Hostile('audit: newlines for lines is a PROTOCOL error at the first, and a line without end costs no memory', async () => {
+  const flood = await auditHost('newlines', []);
+  assert.is(flood.run.code, 255);
+  assert.match(flood.run.stderr, /not an audit line.*\[PROTOCOL\]/, flood.run.stderr);
+  assert.ok(flood.ms < 15_000, `took ${flood.ms} ms`);
+  const endless = await auditHost('endless-line', ['verify', '--json']);
+  assert.is(endless.run.code, 1, endless.run.stderr);
+  const host = endless.run.json<{ hosts: Array<{ problems: Array<{ what: string }> }> }>().hosts[0]!;
+  assert.equal(host.problems.map((p) => p.what), ['not an audit line (edited or damaged)', 'the last line is cut short']);
+  assert.ok(endless.peakMb < RSS_BOUND_MB, `client peak RSS ${endless.peakMb} MB for 128 MiB without a newline`);
+  const shown = await auditHost('endless-line', []);
+  assert.match(shown.run.stderr, /a line over 65536 bytes.*\[PROTOCOL\]/, shown.run.stderr);
+});
+
+Hostile('audit: a subject of terminal escapes is shown escaped; the anchor is kept under the key the host proved, not the id it names', async () => {
+  const anchors = join(bed.home, '.cache', 'herd', 'audit-anchors.json');
+  rmSync(anchors, { force: true });
+  const { run } = await auditHost('escapes', [], { claimHostId: 'victim-host-id' });
+  assert.is(run.code, 0, run.stderr);
+  assert.not.ok(run.text.includes('\u001b'), JSON.stringify(run.text));
+  assert.match(run.text, /\\e\]0;pwned\\a\\e\[2Jmallory/);
+  const verified = await auditHost('escapes', ['verify'], { claimHostId: 'victim-host-id' });
+  assert.is(verified.run.code, 0, verified.run.text + verified.run.stderr);
+  const kept = Object.keys(JSON.parse(readFileSync(anchors, 'utf8')) as Record<string, unknown>);
+  assert.equal(kept, [verified.hostKeyId], 'by the proved key');
+});
+
 Hostile('--connect-timeout holds for both transports against a server that sends its banner and stalls', async () => {
   const held = new Set<Socket>();
   const stall = createServer((socket) => {

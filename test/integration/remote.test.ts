@@ -1,6 +1,6 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -635,6 +635,59 @@ Remote('herd ca rotate across 3 hosts: the new CA trusted before the old one goe
     assert.match(again.stderr, /holds no CA secret key, so it cannot rotate the CA.*\[PERMISSION_DENIED\]/);
   } finally {
     if (newCa !== '') await run(['host', 'trust', '--remove', newCa, '-H', three]);
+    box.remove();
+  }
+});
+
+Remote('herd ca rotate cut short after the switch is taken up at the removal; a rotation file herd did not write is refused', async () => {
+  const box = homeWith('rotate-cut', ['key', 'known_hosts']);
+  const hosts = { h1: { address: bed.hosts[0]!.address, user: 'root' } };
+  const dir = join(box.home, '.config', 'herd');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'config.yml');
+  writeFileSync(config, stringify({ hosts }));
+  const as = (args: string[], onStart?: Parameters<typeof herd>[1]['onStart']) => herd(args, { home: box.home, timeoutMs: 60_000, ...(onStart === undefined ? {} : { onStart }) });
+  const trustOf = async (): Promise<string[]> => (await as(['host', 'trust', '--list', '-H', 'h1', '--json'])).json<{ hosts: Array<{ cas: Array<{ ca: string }> }> }>().hosts[0]!.cas.map((c) => c.ca);
+  // The CAs this test added: the suite's own CA stays trusted on h1 throughout.
+  const added: string[] = [];
+  try {
+    const trusted = await as(['host', 'trust', '-H', 'h1', '--json']);
+    assert.is(trusted.code, 0, trusted.stderr);
+    const oldCa = trusted.json<{ ca: string }>().ca;
+    added.push(oldCa);
+    const others = (await trustOf()).filter((c) => c !== oldCa);
+    // Killed while it waits out the grace: the config is switched, the old CA still on the host.
+    const cut = await as(['ca', 'rotate', '--grace', '60s'], (child) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('waiting')) child.kill('SIGKILL');
+      });
+    });
+    assert.is(cut.signal, 'SIGKILL', cut.stderr);
+    const during = await trustOf();
+    const newCa = during.find((c) => c !== oldCa && !others.includes(c));
+    assert.ok(newCa !== undefined && during.includes(oldCa), `both CAs trusted: ${during.join(' ')}`);
+    added.push(newCa!);
+    const resumed = await as(['ca', 'rotate', '--json']);
+    assert.is(resumed.code, 0, resumed.stderr);
+    const doc = resumed.json<{ from: string; to: string; hosts: Array<{ old: string }> }>();
+    assert.equal([doc.from, doc.to, doc.hosts[0]?.old], [oldCa, newCa, 'removed'], 'the same rotation, not a new CA');
+    assert.equal((await trustOf()).sort(), [...others, newCa!].sort());
+    assert.not.ok(existsSync(`${config}.rotating`), 'the rotation is over');
+
+    // A rotation file planted by someone who can write the directory: never signed with, never pushed.
+    const planted = join(box.home, 'planted.yml');
+    writeFileSync(planted, 'from: x\n');
+    symlinkSync(planted, `${config}.rotating`);
+    const linked = await as(['ca', 'rotate']);
+    assert.is(linked.code, 255, linked.stderr);
+    assert.match(linked.stderr, /is not a private file of yours.*\[CONFIG\]/);
+    rmSync(`${config}.rotating`);
+    writeFileSync(`${config}.rotating`, 'from: x\n', { mode: 0o644 });
+    assert.match((await as(['ca', 'rotate'])).stderr, /not a private file of yours/);
+    rmSync(`${config}.rotating`);
+    assert.equal((await trustOf()).sort(), [...others, newCa!].sort(), 'nothing changed on the host');
+  } finally {
+    for (const ca of added) await run(['host', 'trust', '--remove', ca, '-H', 'h1']);
     box.remove();
   }
 });

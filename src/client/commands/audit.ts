@@ -1,14 +1,22 @@
-import { parseAuditLine, verifyChain, type AuditFile, type AuditLine, type AuditVerdict } from '../../shared/auditChain.ts';
+import { parseAuditLine, type AuditLine, type AuditVerdict } from '../../shared/auditChain.ts';
 import { HerdError } from '../../protocol/errors.ts';
+import type { AuditRead } from '../../protocol/messages.ts';
+import { LineSplitter } from '../audit/auditLines.ts';
 import { readAudit } from '../audit/readAudit.ts';
+import { MAX_READ_LINE_BYTES, VerifyingReader } from '../audit/verifyingReader.ts';
 import { eachHost } from '../connection/hostRequests.ts';
 import { EXIT_HERD_ERROR } from '../output/outcome.ts';
 import { errorLine } from '../output/render.ts';
+import { escapeControl } from '../output/safeText.ts';
 import { formatTable } from '../output/table.ts';
 import { auditAnchor, rememberAuditAnchor } from '../state/auditAnchors.ts';
 import { parseDuration } from '../units/durations.ts';
 import { commandContext } from './context.ts';
 import { globalOptions, type Args, type CommandModule, type CommandResult } from './types.ts';
+
+/** What `herd audit` holds of one host to show: far more than a screen, far less than would hurt. */
+export const MAX_SHOWN_LINES = 100_000;
+const MAX_SHOWN_BYTES = 64 * 1024 * 1024;
 
 /** `herd audit verify` found a log that does not hold together. */
 export const EXIT_AUDIT_BROKEN = 1;
@@ -50,13 +58,25 @@ const show: CommandModule = {
     const subject = typeof argv.subject === 'string' ? argv.subject : undefined;
     const context = contextOf(argv, io);
     const answers = await eachHost(context, async (connection) => {
-      const reply = await readAudit(connection, { t: 'audit-read', ...(since === undefined ? {} : { sinceMs: since }), ...(subject === undefined ? {} : { subject }) });
-      const lines = reply.bytes
-        .toString('utf8')
-        .split('\n')
-        .map(parseAuditLine)
-        .filter((l): l is AuditLine => l !== null);
-      return { hostId: reply.end.hostId, lines };
+      const lines: AuditLine[] = [];
+      const splitter = new LineSplitter(
+        {
+          line: (text) => {
+            const line = parseAuditLine(text);
+            if (line === null) throw new HerdError('PROTOCOL', `the host sent something that is not an audit line after line ${lines.length}`, { hint: 'herd audit verify -H HOST says what is wrong with its log' });
+            if (lines.length >= MAX_SHOWN_LINES) throw new HerdError('LIMIT', `over ${MAX_SHOWN_LINES} audit lines match`, { hint: 'narrow it with --since or --subject' });
+            lines.push(line);
+          },
+          tooLong: () => {
+            throw new HerdError('PROTOCOL', `the host sent a line over ${MAX_READ_LINE_BYTES} bytes after line ${lines.length}; no agent writes one`, { hint: 'herd audit verify -H HOST says what is wrong with its log' });
+          },
+        },
+        MAX_READ_LINE_BYTES,
+      );
+      const request: AuditRead = { t: 'audit-read', ...(since === undefined ? {} : { sinceMs: since }), ...(subject === undefined ? {} : { subject }) };
+      await readAudit(connection, request, { bytes: (bytes) => (splitter.push(bytes), 'more') }, MAX_SHOWN_BYTES);
+      if (splitter.end()) throw new HerdError('PROTOCOL', 'the host\'s audit lines end in a torn line');
+      return { hostId: connection.hostKeyId(), lines };
     });
     if (options.json) {
       io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, hostId: a.value?.hostId ?? null, lines: a.value?.lines ?? null, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
@@ -68,7 +88,9 @@ const show: CommandModule = {
           continue;
         }
         for (const line of answer.value!.lines) {
-          rows.push([line.time.slice(0, 19).replace('T', ' '), answer.host, String(line.seq), line.subject ?? '-', line.role ?? '-', line.action, line.target ?? '-', outcomeText(line), line.from ?? line.login ?? '-']);
+          // Every cell is the host's word: a subject or target could carry terminal escapes.
+          const cells = [line.time.slice(0, 19).replace('T', ' '), answer.host, String(line.seq), line.subject ?? '-', line.role ?? '-', line.action, line.target ?? '-', outcomeText(line), line.from ?? line.login ?? '-'];
+          rows.push(cells.map((cell) => escapeControl(String(cell))));
         }
       }
       if (rows.length > 0) io.stdout.write(formatTable(['TIME (UTC)', 'HOST', 'SEQ', 'SUBJECT', 'ROLE', 'ACTION', 'TARGET', 'OUTCOME', 'FROM'], rows));
@@ -85,6 +107,8 @@ export interface VerifyOutcome extends AuditVerdict {
   files: Array<{ name: string; bytes: number }>;
   /** Whether an earlier verify's last line was checked against (none the first time). */
   anchored: boolean;
+  /** The read stopped at the most problems a verdict lists: the files after them were not read. */
+  stoppedEarly: boolean;
 }
 
 const verify: CommandModule = {
@@ -101,18 +125,18 @@ const verify: CommandModule = {
     const options = globalOptions(argv);
     const context = contextOf(argv, io);
     const answers = await eachHost(context, async (connection): Promise<VerifyOutcome> => {
-      const { bytes, end } = await readAudit(connection, { t: 'audit-read', all: true });
-      const files: AuditFile[] = [];
-      let at = 0;
-      for (const file of end.files) {
-        files.push({ name: file.name, text: bytes.subarray(at, at + file.bytes).toString('utf8') });
-        at += file.bytes;
-      }
-      if (at !== bytes.length) throw new HerdError('PROTOCOL', `the host sent ${bytes.length} bytes of audit log for files of ${at}`);
-      const anchor = auditAnchor(end.hostId);
-      const verdict = verifyChain(files, { head: end.head, anchor });
-      if (verdict.ok && verdict.head !== null) rememberAuditAnchor(end.hostId, verdict.head);
-      return { ...verdict, hostId: end.hostId, files: end.files.map((f) => ({ name: f.name, bytes: f.bytes })), anchored: anchor !== null };
+      // Remembered by the key the host proved it holds, not by the id it names: a host cannot
+      // point our memory of another host's log at its own.
+      const hostKey = connection.hostKeyId();
+      const anchor = auditAnchor(hostKey);
+      const reader = new VerifyingReader(anchor);
+      const end = await readAudit(connection, { t: 'audit-read', all: true }, { files: (files, head) => reader.expect(files, head), bytes: (bytes) => reader.push(bytes) });
+      const outcome = { hostId: hostKey, files: reader.list(), anchored: anchor !== null };
+      // Stopped at the most problems a verdict lists: the rest of the log would add nothing.
+      if (end === null) return { ...reader.stopped(), ...outcome, stoppedEarly: true };
+      const verdict = reader.finish(end);
+      if (verdict.ok && verdict.head !== null) rememberAuditAnchor(hostKey, verdict.head);
+      return { ...verdict, ...outcome, stoppedEarly: false };
     });
     if (options.json) {
       io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, ...(a.value ?? {}), error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
@@ -127,7 +151,8 @@ const verify: CommandModule = {
         if (v.ok) io.stdout.write(`${answer.host}: ok, ${span}${v.anchored ? '' : ', first verify from this machine'}\n`);
         else {
           io.stdout.write(`${answer.host}: BROKEN, ${span}\n`);
-          for (const p of v.problems) io.stdout.write(`  ${p.file === '-' ? '' : `${p.file}:${p.line}: `}${p.what}\n`);
+          for (const p of v.problems) io.stdout.write(`  ${p.file === '-' ? '' : `${escapeControl(p.file)}:${p.line}: `}${p.what}\n`);
+          if (v.stoppedEarly) io.stdout.write(`  (stopped reading at ${v.problems.length} problems: the rest of the log was not checked)\n`);
         }
       }
     }

@@ -1,8 +1,9 @@
 import { stringify } from 'yaml';
+import { fromBase64Url } from '../../protocol/bytes.ts';
 import { keyId, parseCert } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import type { ClientIdentity } from '../../protocol/handshake.ts';
-import { beginRotation, endRotation, readPendingRotation, retiredPath, writeSecret, type PendingRotation } from '../config/caRotation.ts';
+import { beginRotation, endRotation, markSwitched, readPendingRotation, retiredPath, writeSecret, type PendingRotation } from '../config/caRotation.ts';
 import { clientIdentity, saveConfig, type IdentityConfig, type LoadedConfig } from '../config/config.ts';
 import { entryOf, recordIssued } from '../config/issuedRecord.ts';
 import { checkTtl } from '../config/lifetimes.ts';
@@ -51,7 +52,8 @@ function switchConfig(loaded: LoadedConfig, pending: PendingRotation): string {
   loaded.config.identity = next;
   saveConfig(loaded);
   recordIssued(loaded.path, entryOf(parseCert(next.cert).body, new Date()));
-  endRotation(loaded.path);
+  // Until the old CA is off every host, a rotation cut short here is taken up at the removal.
+  markSwitched(loaded.path, pending);
   return kept;
 }
 
@@ -73,38 +75,49 @@ export async function caRotate(argv: Args, io: Io): Promise<CommandResult> {
   if (current.caSecretKey === undefined) {
     throw new HerdError('PERMISSION_DENIED', `${loaded.path} holds no CA secret key, so it cannot rotate the CA`, { hint: 'run this on the admin config that created the CA' });
   }
-  const oldCa = keyId(current.caKey);
   let pending = readPendingRotation(loaded.path);
+  const resuming = pending?.phase === 'switched';
+  if (pending !== null && resuming && keyId(fromBase64Url(pending.next.ca.publicKey)) !== keyId(current.caKey)) {
+    throw new HerdError('CONFIG', `a rotation to CA ${keyId(fromBase64Url(pending.next.ca.publicKey))} was switched to beside ${loaded.path}, but its CA is ${keyId(current.caKey)}; nothing changed`, { hint: `remove ${loaded.path}.rotating to start over` });
+  }
+  const oldCa = resuming ? pending!.from : keyId(current.caKey);
   if (pending !== null && pending.from !== oldCa) {
     throw new HerdError('CONFIG', `a rotation from CA ${pending.from} was begun beside ${loaded.path}, but its CA is ${oldCa}; nothing changed`, { hint: `remove ${loaded.path}.rotating to start over` });
   }
   if (pending === null) pending = beginRotation(loaded.path, loaded.config.identity!, ttlSeconds, Math.floor(Date.now() / 1000));
-  else say(`herd: taking up the rotation begun at ${pending.startedAt}`);
+  else say(resuming ? `herd: taking up the rotation begun at ${pending.startedAt}: the config uses the new CA, the old one is still to be removed` : `herd: taking up the rotation begun at ${pending.startedAt}`);
   const next: ClientIdentity = clientIdentity(pending.next, loaded.path);
   const newCa = keyId(next.caKey);
   const targets = rotationTargets(argv, context, oldCa);
   const steps = new Map<string, RotationStep>();
-
-  say(`herd: CA ${oldCa} → ${newCa}: adding the new CA on ${targets.length} host${targets.length === 1 ? '' : 's'}`);
   const withNew = { ...context, targets, connect: { ...context.connect, identity: next, addCa: true } };
-  addedOn(
-    await eachHost(withNew, async (connection) => {
-      await connection.request({ t: 'trust-list' });
-      return connection.enrolledNow ? 'added' : 'kept';
-    }),
-    steps,
-  );
-  const missed = [...steps.values()].filter((s) => s.error !== null);
-  let retired: string | null = null;
-  if (missed.length === 0) {
-    retired = switchConfig(loaded, pending);
-    say(`herd: ${loaded.path} now uses CA ${newCa}; the old identity is kept in ${retired}`);
-    if (!keepOld) {
+
+  let missed: RotationStep[] = [];
+  let retired: string | null = resuming ? retiredPath(loaded.path, oldCa) : null;
+  if (resuming) {
+    for (const target of targets) steps.set(target.name, { host: target.name, added: 'kept', old: null, error: null });
+  } else {
+    say(`herd: CA ${oldCa} → ${newCa}: adding the new CA on ${targets.length} host${targets.length === 1 ? '' : 's'}`);
+    addedOn(
+      await eachHost(withNew, async (connection) => {
+        await connection.request({ t: 'trust-list' });
+        return connection.enrolledNow ? 'added' : 'kept';
+      }),
+      steps,
+    );
+    missed = [...steps.values()].filter((s) => s.error !== null);
+    if (missed.length === 0) {
+      retired = switchConfig(loaded, pending);
+      say(`herd: ${loaded.path} now uses CA ${newCa}; the old identity is kept in ${retired}`);
       // Runs that read the old config just before the switch are still in their handshake.
-      if (graceMs > 0) {
+      if (!keepOld && graceMs > 0) {
         say(`herd: waiting ${Math.round(graceMs / 1000)}s for runs begun with the old config`);
         await sleep(graceMs);
       }
+    }
+  }
+  if (missed.length === 0) {
+    if (!keepOld) {
       const removing = { ...withNew, connect: { ...context.connect, identity: next } };
       const removed = await eachHost(removing, async (connection) => {
         await connection.request({ t: 'trust-remove', ca: oldCa });
@@ -118,6 +131,7 @@ export async function caRotate(argv: Args, io: Io): Promise<CommandResult> {
     } else {
       for (const step of steps.values()) step.old = 'kept';
     }
+    if ([...steps.values()].every((s) => s.error === null)) endRotation(loaded.path);
   }
   const rows = [...steps.values()];
   const ownSerial = parseCert(current.cert).body.serial;
@@ -148,7 +162,7 @@ export async function caRotate(argv: Args, io: Io): Promise<CommandResult> {
     return { exitCode: EXIT_HERD_ERROR };
   }
   const failedRemoval = rows.filter((s) => s.error !== null);
-  if (failedRemoval.length > 0) say(`herd: CA ${oldCa} is still trusted where it could not be removed: herd host trust --remove ${oldCa} -H ${failedRemoval.map((s) => s.host).join(',')}`);
+  if (failedRemoval.length > 0) say(`herd: CA ${oldCa} is still trusted where it could not be removed (${failedRemoval.map((s) => s.host).join(',')}): run herd ca rotate again to remove it there`);
   if (stranded.length > 0) {
     const list = stranded.map((c) => `${c.subject} (${c.role})`).join(', ');
     say(keepOld

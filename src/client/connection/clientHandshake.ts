@@ -1,3 +1,4 @@
+import { keyId } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { clientAuth, clientCheckWelcome, newNonce, type ClientIdentity, type ClientPending, type DialledHost } from '../../protocol/handshake.ts';
 import type { Auth, HostHello, Message, Welcome } from '../../protocol/messages.ts';
@@ -5,7 +6,8 @@ import type { Auth, HostHello, Message, Welcome } from '../../protocol/messages.
 /** What a message of the handshake came to: our auth to send, or the host's welcome, checked. */
 export type HandshakeStep =
   | { kind: 'auth'; auth: Auth; hello: HostHello; enrolled: boolean }
-  | { kind: 'welcome'; welcome: Welcome };
+  /** `hostKeyId`: the key id of the key the host proved it holds (the welcome's own hostId is only what it says). */
+  | { kind: 'welcome'; welcome: Welcome; hostKeyId: string };
 
 /**
  * The client's half of herd's handshake on stream 0 (protocol/handshake.ts), as a step machine
@@ -39,7 +41,7 @@ export class ClientHandshake {
     if (this.step === 'welcome' && message.t === 'welcome' && this.pending !== null) {
       clientCheckWelcome(message, this.pending);
       this.step = 'ready';
-      return { kind: 'welcome', welcome: message };
+      return { kind: 'welcome', welcome: message, hostKeyId: keyId(this.pending.hostKey) };
     }
     throw new HerdError('PROTOCOL', `unexpected "${message.t}" during the handshake`);
   }

@@ -54,6 +54,7 @@ export class HostConnection implements JobChannel {
   private readonly began = performance.now();
   private ssh: SshConnection | null = null;
   role: Role | null = null;
+  private verifiedHostKeyId: string | null = null;
   /** This handshake enrolled the host with our CA (the first CA, or one added by herd host trust). */
   enrolledNow = false;
   // Set by start(); close() may run before they exist when connecting fails.
@@ -199,6 +200,7 @@ export class HostConnection implements JobChannel {
           }
           const { welcome } = step;
           this.role = welcome.role;
+          this.verifiedHostKeyId = step.hostKeyId;
           this.mark('welcome');
           // Where to reach this agent next time: only a path of herd's own shape, for our helper.
           if (isAgentSocketPath(welcome.socket, context.helper.sha256)) rememberAgent(this.cacheKey(), { socket: welcome.socket, version: welcome.agentVersion });
@@ -306,6 +308,12 @@ export class HostConnection implements JobChannel {
       this.session.open(stream);
       this.session.sendMessage(stream, message);
     });
+  }
+
+  /** The key id of the host key the host proved it holds in the handshake: what to remember it by. */
+  hostKeyId(): string {
+    if (this.verifiedHostKeyId === null) throw new HerdError('INTERNAL', 'no verified host key before the welcome');
+    return this.verifiedHostKeyId;
   }
 
   sendToStream(stream: number, message: Message): void {

@@ -27,7 +27,31 @@ export interface AuditEnd {
   head: { seq: number; hash: string } | null;
 }
 
-export type AuditMessage = AuditRead | AuditEnd;
+/** With `all`, before the data: the files it comes from, in order, and their sizes. */
+export interface AuditFiles {
+  t: 'audit-files';
+  files: AuditFileInfo[];
+  /** As in audit-end: known first, so that the client checks each line as it comes. */
+  head: { seq: number; hash: string } | null;
+}
+
+export type AuditMessage = AuditRead | AuditFiles | AuditEnd;
+
+function checkFiles(o: Record<string, unknown>, what: string): void {
+  if (!Array.isArray(o.files) || o.files.length > MAX_AUDIT_FILES) fail(`${what}.files`);
+  for (const file of o.files as unknown[]) {
+    if (!isObject(file)) fail(`${what}.files[]`);
+    str(file, 'name');
+    count(file, 'bytes');
+  }
+}
+
+function checkHead(o: Record<string, unknown>, what: string): void {
+  if (o.head === null) return;
+  if (!isObject(o.head)) fail(`${what}.head`);
+  count(o.head, 'seq');
+  str(o.head, 'hash');
+}
 
 export const AUDIT_VALIDATORS: Validators<AuditMessage> = {
   'audit-read'(o) {
@@ -35,20 +59,15 @@ export const AUDIT_VALIDATORS: Validators<AuditMessage> = {
     count(o, 'sinceMs', true);
     str(o, 'subject', true);
   },
+  'audit-files'(o) {
+    checkFiles(o, 'audit-files');
+    checkHead(o, 'audit-files');
+  },
   'audit-end'(o) {
     str(o, 'host');
     str(o, 'hostId');
-    if (!Array.isArray(o.files) || o.files.length > MAX_AUDIT_FILES) fail('audit-end.files');
-    for (const file of o.files as unknown[]) {
-      if (!isObject(file)) fail('audit-end.files[]');
-      str(file, 'name');
-      count(file, 'bytes');
-    }
-    if (o.head !== null) {
-      if (!isObject(o.head)) fail('audit-end.head');
-      count(o.head, 'seq');
-      str(o.head, 'hash');
-    }
+    checkFiles(o, 'audit-end');
+    checkHead(o, 'audit-end');
   },
 };
 

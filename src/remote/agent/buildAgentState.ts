@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { keyId } from '../../protocol/cert.ts';
 import { AuditLog, type AuditLogOptions } from '../audit/auditLog.ts';
+import { AUDIT_BUDGET, AuditBudget } from '../audit/auditBudget.ts';
 import { Auditor } from '../audit/auditor.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 import { readCgroupFacts, readText } from '../cgroups/facts.ts';
@@ -30,6 +31,12 @@ function auditOptions(env: NodeJS.ProcessEnv): AuditLogOptions {
   if (Number.isSafeInteger(bytes) && bytes >= 1024) options.rotateBytes = bytes;
   if (Number.isSafeInteger(keep) && keep >= 1) options.keepFiles = keep;
   return options;
+}
+
+/** HERD_AUDIT_BURST: a smaller budget, for tests that run into it. */
+function auditBudget(env: NodeJS.ProcessEnv): AuditBudget {
+  const burst = Number(env.HERD_AUDIT_BURST);
+  return new AuditBudget(Number.isSafeInteger(burst) && burst >= 1 ? { ...AUDIT_BUDGET, burst } : AUDIT_BUDGET);
 }
 
 /**
@@ -75,7 +82,7 @@ export function buildAgentState(paths: StatePaths, version: string): AgentState 
     cgroups: readCgroups,
     launchers: hierarchy === null ? null : new LauncherPool(paths.jobs, (name) => planCgroup({}, hierarchy, facts, name)!),
     networks: new NetworkManager(paths.dir),
-    audit: new Auditor(new AuditLog(paths.audit, auditOptions(process.env)), hostname(), keyId(identity.hostKey.publicKey)),
+    audit: new Auditor(new AuditLog(paths.audit, auditOptions(process.env)), hostname(), keyId(identity.hostKey.publicKey), auditBudget(process.env)),
   };
   return state;
 }

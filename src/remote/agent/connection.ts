@@ -1,4 +1,4 @@
-import { asHerdError, HerdError } from '../../protocol/errors.ts';
+import { asHerdError, HerdError, toStreamError } from '../../protocol/errors.ts';
 import { hostAccept, hostHello, newNonce, type ConnectionFacts } from '../../protocol/handshake.ts';
 import { keyId, parseCert } from '../../protocol/cert.ts';
 import type { Message } from '../../protocol/messages.ts';
@@ -10,6 +10,7 @@ import { StreamRegistry } from '../requests/streams.ts';
 import { dispatch, isRequest } from '../requests/table.ts';
 import { detailOf, NOBODY, outcomeOf, targetOf, UNKNOWN_ORIGIN, type AuditWho, type ConnectionOrigin } from '../audit/auditor.ts';
 import { PendingAudit } from '../audit/pendingAudit.ts';
+import { AUDIT_BUDGET } from '../audit/auditBudget.ts';
 import { wireSession, type ByteReadable, type ByteWritable } from '../../shared/wiredSession.ts';
 import { HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS_PER_SUBJECT, MAX_FRAME_PAYLOAD, PREAUTH_PING_BYTES, PREAUTH_PINGS } from '../../protocol/limits.ts';
 
@@ -23,6 +24,15 @@ function claimedBy(cert: string): AuditWho {
   } catch {
     return NOBODY;
   }
+}
+
+const UNAUTHENTICATED = '(refused handshakes)';
+const budgetKey = (caller: Caller): string => `${caller.ca} ${caller.subject}`;
+
+function overBudget(caller: Caller): HerdError {
+  return new HerdError('LIMIT', `${caller.subject} sent more requests than this host's audit log takes at once (${AUDIT_BUDGET.burst}, then ${AUDIT_BUDGET.perSecond} a second)`, {
+    hint: 'wait a few seconds; a script sending this many should batch its work',
+  });
 }
 
 /**
@@ -102,11 +112,15 @@ export function serveConnection(
         accepted = hostAccept(message, agent.identity, phase.hostNonce, nowSeconds(), facts);
       } catch (err) {
         const error = asHerdError(err);
-        agent.audit.record({ action: 'handshake', outcome: outcomeOf(error), code: error.code, message: error.message }, claimedBy(message.cert), origin);
+        // A refused certificate proves nothing of who sent it: one budget for all of them.
+        if (agent.audit.admit(UNAUTHENTICATED, NOBODY, origin)) {
+          agent.audit.record({ action: 'handshake', outcome: outcomeOf(error), code: error.code, message: error.message }, claimedBy(message.cert), origin);
+        }
         throw error;
       }
       const caller: Caller = { subject: accepted.subject, role: accepted.role, ca: accepted.ca, serial: accepted.serial };
       const who: AuditWho = { subject: caller.subject, serial: caller.serial, role: caller.role, ca: caller.ca };
+      if (!agent.audit.admit(budgetKey(caller), who, origin)) throw overBudget(caller);
       if (!onAuthenticated(caller)) {
         const error = new HerdError('LIMIT', `${accepted.subject} already holds ${MAX_CONNECTIONS_PER_SUBJECT} connections to this host`, { hint: 'use fewer herd processes at once, or --persist to share connections' });
         agent.audit.record({ action: 'handshake', outcome: 'refused', code: error.code, message: error.message }, who, origin);
@@ -151,7 +165,14 @@ export function serveConnection(
     if (streams.has(stream) && message.t !== 'signal') throw new HerdError('PROTOCOL', `stream ${stream} is already answering a request`);
     const { caller } = phase;
     const who: AuditWho = { subject: caller.subject, serial: caller.serial, role: caller.role, ca: caller.ca };
-    const audit = new PendingAudit(agent.audit, message.t, who, origin, targetOf(message), detailOf(message));
+    if (!agent.audit.admit(budgetKey(caller), who, origin)) {
+      // A signal rides on its run's stream, which stays; it is dropped, and counted as refused.
+      if (message.t === 'signal') return;
+      session.sendMessage(stream, toStreamError(overBudget(caller)));
+      session.close(stream);
+      return;
+    }
+    const audit = new PendingAudit(agent.audit, message.t, who, origin, message.t === 'signal' ? streams.job(stream)?.id : targetOf(message), detailOf(message));
     const context: RequestContext = { agent, caller, stream, session, streams, facts, origin, audit };
     try {
       dispatch(message, context);

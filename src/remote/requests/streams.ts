@@ -2,6 +2,7 @@ import type { JobSignal } from '../../protocol/messages.ts';
 
 /** What a stream needs of the job attached to it (Job implements it). */
 export interface AttachedJob {
+  readonly id: string;
   writeStdin(bytes: Uint8Array, done: () => void): void;
   endStdin(): void;
   /** The client drained: output may flow again. */

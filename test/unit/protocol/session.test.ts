@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeFrame, FrameType } from '../../../src/protocol/frame.ts';
-import { INITIAL_WINDOW, MAX_STREAM_CREDIT, MAX_STREAMS } from '../../../src/protocol/limits.ts';
+import { INITIAL_WINDOW, MAX_MESSAGE_BYTES, MAX_STREAM_CREDIT, MAX_STREAMS } from '../../../src/protocol/limits.ts';
 import { Session } from '../../../src/protocol/session.ts';
 import type { RunRequest } from '../../../src/protocol/messages.ts';
 import { Channel } from '../../../src/protocol/session.ts';
@@ -77,6 +77,16 @@ test('a peer may not open more than MAX_STREAMS streams', () => {
     a.sendMessage(i * 2 - 1, run);
   }
   assert.is(rb.closed?.code, 'LIMIT');
+});
+
+test('a message over MAX_MESSAGE_BYTES from the peer closes the session with LIMIT, before it is parsed', () => {
+  const { a, rb } = pair();
+  const send = (a as unknown as { events: { send(x: Uint8Array): void } }).events.send;
+  // A valid run request padded with a field no validator looks at: it was taken, and audited, whole.
+  const padded = JSON.stringify({ ...run, junk: 'x'.repeat(MAX_MESSAGE_BYTES) });
+  send(encodeFrame(FrameType.Message, 1, new TextEncoder().encode(padded)));
+  assert.is(rb.closed?.code, 'LIMIT');
+  assert.is(rb.order.length, 0, 'nothing reached the receiver');
 });
 
 test('malformed JSON and invalid messages close the session with PROTOCOL', () => {

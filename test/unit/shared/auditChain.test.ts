@@ -6,11 +6,13 @@ function entry(n: number): AuditEntry {
   return { time: new Date(1_800_000_000_000 + n * 1000).toISOString(), host: 'h1', hostId: 'id', action: 'run', outcome: 'ok', subject: `s${n}`, serial: null, role: 'user', ca: 'ca', login: null, from: null };
 }
 
-function chain(count: number, from: AuditHead | null = null): { lines: string[]; head: AuditHead | null } {
+/** `count` lines; the one numbered `rotateAt` (if any) is a rotation that kept the log from `keptFrom`. */
+function chain(count: number, from: AuditHead | null = null, rotation?: { at: number; keptFrom: number }): { lines: string[]; head: AuditHead | null } {
   const lines: string[] = [];
   let head = from;
   for (let i = 1; i <= count; i++) {
-    const next = chainLine(entry(i), head);
+    const rotate = rotation?.at === i ? { action: 'audit-rotate', detail: { keptFrom: rotation.keptFrom, removed: [] } } : {};
+    const next = chainLine({ ...entry(i), ...rotate }, head);
     lines.push(next.line);
     head = next.head;
   }
@@ -74,10 +76,18 @@ test('a rotated log verifies across files; a file whose first lines were removed
   const { lines, head } = chain(10);
   const files = [file('000000000001.jsonl', lines.slice(0, 4)), file('000000000005.jsonl', lines.slice(4, 8)), file('current.jsonl', lines.slice(8))];
   assert.equal(verifyChain(files, { head }).problems, []);
-  // The oldest file pruned by rotation: the chain starts at line 5, which is fine.
-  const pruned = verifyChain(files.slice(1), { head, anchor: { seq: 2, hash: lineHash(lines[1]!) } });
+  // The oldest file removed without a rotation saying so: lines cut off the front.
+  assert.match(verifyChain(files.slice(1), { head }).problems[0]!.what, /begins at line 5 and no rotation says why/);
+  // Pruned by the rotation that began the current file: the chain starts at line 5, which is fine.
+  const rotated = chain(10, null, { at: 9, keptFrom: 5 });
+  const kept = [file('000000000005.jsonl', rotated.lines.slice(4, 8)), file('current.jsonl', rotated.lines.slice(8))];
+  const pruned = verifyChain(kept, { head: rotated.head, anchor: { seq: 2, hash: lineHash(rotated.lines[1]!) } });
   assert.equal(pruned.problems, []);
   assert.is(pruned.firstSeq, 5);
+  // Lines cut off the front past where the rotation kept it, or a rotation line that says more was kept.
+  assert.match(verifyChain([file('000000000006.jsonl', rotated.lines.slice(5, 8)), kept[1]!], { head: rotated.head }).problems[0]!.what, /lines 5–5 are missing: the host's last rotation kept the log from line 5/);
+  const putBack = chain(10, null, { at: 9, keptFrom: 6 });
+  assert.match(verifyChain([file('000000000005.jsonl', putBack.lines.slice(4, 8)), file('current.jsonl', putBack.lines.slice(8))]).problems[0]!.what, /kept it from line 6/);
   const headless = [files[0]!, file('000000000005.jsonl', lines.slice(5, 8)), files[2]!];
   assert.match(verifyChain(headless).problems[0]!.what, /starts at line 5 but holds line 6/);
   const tornMiddle = [files[0]!, { name: '000000000005.jsonl', text: files[1]!.text.slice(0, -10) }, files[2]!];
