@@ -66,6 +66,12 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
       global: true,
       describe: 'once SSH is connected, how long a host has to finish herd\'s handshake (start the helper, prove its identity) before it is given up as HOST_UNRESPONSIVE (default 30s)',
     })
+    .option('ssh-config', {
+      alias: 'F',
+      type: 'string',
+      global: true,
+      describe: 'the OpenSSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config, as ssh -F (none: no file); config: defaults.sshConfig',
+    })
     .option('json', { type: 'boolean', default: false, global: true, describe: 'print results as one JSON document' });
   parser = mount(parser, runModule);
   parser = mount(parser, hostsModule);

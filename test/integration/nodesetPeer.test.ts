@@ -10,7 +10,7 @@ import { gate } from './harness.ts';
  * to the same set of names as `nodeset -e` (or both refuse it), and every list of names folds to
  * the same text as `nodeset -f`. One python process runs ClusterShell's NodeSet for the whole
  * corpus (the CLI is a thin layer over it, checked on a sample); differences herd keeps on
- * purpose are listed in DELIBERATE and in docs/hosts.md.
+ * purpose are listed in docs/hosts.md.
  */
 const Peer = suite('nodesets as ClusterShell: nodeset -e and -f on a generated corpus');
 const enabled = gate('nodesetPeer.test.ts', { commands: ['nodeset'] });

@@ -8,7 +8,9 @@ import type { Become } from '../transport/become.ts';
 import { TRANSPORTS, type SshOptions, type SshTarget, type TransportName } from '../transport/sshConnection.ts';
 import { ensureIdentity } from '../config/identity.ts';
 import { loadInventory } from '../hosts/inventory.ts';
-import { defaultSources, readSshConfig } from '../hosts/sshConfig.ts';
+import { defaultSources, readSshConfig, type SshConfigSources } from '../hosts/sshConfig.ts';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 /** What every command that talks to hosts needs: the config, the hosts, and how to connect. */
 export interface CommandContext {
@@ -18,17 +20,32 @@ export interface CommandContext {
 }
 
 /** -H, -x and -i against the config: the hosts a command acts on, and how ProxyJump hops are reached. */
-export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string; login?: string }, loaded: LoadedConfig): HostTarget[] {
+export function targetsOf(options: { hosts?: string; exclude?: string; inventory?: string; login?: string; sshConfig?: string }, loaded: LoadedConfig): HostTarget[] {
   return resolveHosts(options.hosts, loaded.config, hostSources(options, loaded));
 }
 
-function hostSources(options: { exclude?: string; inventory?: string; login?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
-  const ssh = defaultSources();
+/** -F/--ssh-config, else the config's defaults.sshConfig: the one OpenSSH config file to read (none: no file), as ssh -F. */
+export function sshConfigFileOf(options: { sshConfig?: string }, loaded: LoadedConfig): string | undefined {
+  return options.sshConfig ?? loaded.config.defaults?.sshConfig;
+}
+
+function sshConfigSources(file: string | undefined): SshConfigSources {
+  const sources = defaultSources();
+  if (file === undefined) return sources;
+  if (file === 'none') return { ...sources, files: [] };
+  const path = file === '~' ? sources.home : file.startsWith('~/') ? join(sources.home, file.slice(2)) : resolve(file);
+  if (!existsSync(path)) throw new HerdError('CONFIG', `--ssh-config: no such file ${path}`, { hint: 'name an OpenSSH config file, or none to read no file' });
+  // As ssh -F: a user's file, its relative Includes under ~/.ssh.
+  return { ...sources, files: [{ path, base: join(sources.home, '.ssh'), userConfig: true }] };
+}
+
+function hostSources(options: { exclude?: string; inventory?: string; login?: string; sshConfig?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
+  const ssh = sshConfigSources(sshConfigFileOf(options, loaded));
   return {
     ...(options.login === undefined ? {} : { login: options.login }),
     ...(options.inventory === undefined ? {} : { inventory: loadInventory(options.inventory) }),
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    sshConfig: { text: readSshConfig(ssh), home: ssh.home, localUser: ssh.localUser },
+    sshConfig: { files: readSshConfig(ssh), home: ssh.home, localUser: ssh.localUser },
   };
 }
 
@@ -36,10 +53,10 @@ function hostSources(options: { exclude?: string; inventory?: string; login?: st
  * A ProxyJump hop resolved like a -H name (herd's config, ~/.ssh/config, user@host:port), its own
  * ProxyJump included (followed for the first hop of a chain, as OpenSSH does).
  */
-export function jumpResolver(loaded: LoadedConfig): (spec: string) => SshTarget {
+export function jumpResolver(loaded: LoadedConfig, sshConfig?: string): (spec: string) => SshTarget {
   let sources: Omit<HostSources, 'config'> | undefined;
   return (spec) => {
-    sources ??= hostSources({}, loaded);
+    sources ??= hostSources(sshConfig === undefined ? {} : { sshConfig }, loaded);
     const [hop] = resolveHosts(spec, loaded.config, sources);
     if (hop === undefined || hop.kind !== 'ssh') throw new HerdError('INVALID_SPEC', `ProxyJump ${spec} is not an SSH host`);
     return hop;
@@ -54,6 +71,7 @@ export interface ConnectFlags {
   transport?: string;
   persist?: string;
   become?: Become;
+  sshConfig?: string;
 }
 
 /** How to reach hosts: --transport (else the config's defaults.transport, else ssh2), timeouts, host keys, jump hosts. */
@@ -62,6 +80,7 @@ export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOption
   if (!(TRANSPORTS as readonly string[]).includes(transport)) {
     throw new HerdError('INVALID_SPEC', `--transport: "${transport}" is not one of ${TRANSPORTS.join(', ')}`);
   }
+  const sshFile = sshConfigFileOf(flags, loaded);
   return {
     transport: transport as TransportName,
     acceptNew: flags.acceptNew === true,
@@ -69,7 +88,8 @@ export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOption
     ...(flags.handshakeTimeout === undefined ? {} : { handshakeTimeoutMs: parseDuration(flags.handshakeTimeout, '--handshake-timeout') }),
     persistMs: parseDuration(flags.persist ?? loaded.config.defaults?.persist ?? '0', '--persist'),
     ...(flags.become === undefined ? {} : { become: checkBecome(flags.become) }),
-    jumpTarget: jumpResolver(loaded),
+    jumpTarget: jumpResolver(loaded, flags.sshConfig),
+    ...(sshFile === undefined ? {} : { sshConfigFile: sshFile }),
   };
 }
 

@@ -12,6 +12,8 @@ export interface GlobalOptions {
   transport?: string;
   persist?: string;
   handshakeTimeout?: string;
+  /** -F/--ssh-config: the OpenSSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config. */
+  sshConfig?: string;
   json: boolean;
 }
 
@@ -54,6 +56,7 @@ export function globalOptions(argv: Args): GlobalOptions {
     ...(typeof argv.transport === 'string' ? { transport: argv.transport } : {}),
     ...(typeof argv.persist === 'string' ? { persist: argv.persist } : {}),
     ...(typeof argv.handshakeTimeout === 'string' ? { handshakeTimeout: argv.handshakeTimeout } : {}),
+    ...(typeof argv.sshConfig === 'string' ? { sshConfig: argv.sshConfig } : {}),
     json: argv.json === true,
   };
 }

@@ -4,6 +4,7 @@ import type { HerdConfig, HostEntry } from '../config/config.ts';
 import type { Inventory } from './inventory.ts';
 import { excludeNodes, expandNodeset, type GroupLookup } from './nodeset.ts';
 import { expandPath, resolveSsh, type SshSettings } from './sshConfig.ts';
+import type { ParsedSshConfig } from './sshConfigParse.ts';
 import { lastFailed } from '../state/lastRun.ts';
 
 /**
@@ -61,8 +62,8 @@ export interface HostSources {
   exclude?: string;
   /** -l/--login: the SSH user for every host that does not name one itself (user@host). */
   login?: string;
-  /** OpenSSH's configuration (text with Includes inlined, and where ~ and %u lead); none: not read. */
-  sshConfig?: { text: string; home: string; localUser: string };
+  /** OpenSSH's configuration (its files parsed, and where ~ and %u lead); none: not read. */
+  sshConfig?: { files: ParsedSshConfig[]; home: string; localUser: string };
 }
 
 /** `@name`: the config's groups first, then the inventory's. */
@@ -111,7 +112,7 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
     // OpenSSH would resolve the name (Host and Match blocks, HostName, User, Port, IdentityFile...).
     const entry: HostEntry | undefined = config.hosts?.[name] ?? sources.inventory?.hosts.get(name);
     const parsed = entry === undefined ? parseAddress(name) : { host: name };
-    const ssh = sources.sshConfig === undefined ? null : resolveSsh(parsed.host, sources.sshConfig.text, sources.sshConfig);
+    const ssh = sources.sshConfig === undefined ? null : resolveSsh(parsed.host, sources.sshConfig.files, sources.sshConfig);
     const address = entry?.address ?? ssh?.hostname ?? parsed.host;
     const port = entry?.port ?? parsed.port ?? ssh?.port ?? 22;
     // As ssh: user@host first, then -l, then what the config, the inventory and ~/.ssh/config say.

@@ -53,7 +53,8 @@ export function opensshArgs(target: SshTarget, options: SshOptions, where: Opens
   const connectTimeoutMs = target.ssh?.connectTimeoutMs ?? options.connectTimeoutMs;
   const args = ['-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`];
   const ownHome = where.home !== where.passwdHome;
-  if (ownHome) {
+  if (options.sshConfigFile !== undefined) args.push('-F', options.sshConfigFile);
+  else if (ownHome) {
     const config = join(where.home, '.ssh', 'config');
     args.push('-F', existsSync(config) ? config : 'none');
   }

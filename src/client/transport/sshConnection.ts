@@ -26,6 +26,8 @@ export interface SshOptions {
   authSock?: string;
   /** --become: the helper runs as this user through sudo. */
   become?: Become;
+  /** -F/--ssh-config: the one OpenSSH config file read (none: none), given to the system ssh too. */
+  sshConfigFile?: string;
   /** How a ProxyJump hop (`bastion`, `user@host:port`) is reached: resolved like -H, ~/.ssh/config included. */
   jumpTarget?: (spec: string) => SshTarget;
 }

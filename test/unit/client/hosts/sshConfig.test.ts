@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { expandPath, readSshConfig, resolveSsh, type SshSettings } from '../../../../src/client/hosts/sshConfig.ts';
+import { parseSshConfig } from '../../../../src/client/hosts/sshConfigParse.ts';
 
 /*
  * OpenSSH is the oracle: for each config of the corpus and each host, herd's resolved settings
@@ -60,8 +61,8 @@ for (const { file, hosts } of CASES) {
     test(`ssh config ${file.split('/').at(-1)}: ${host} resolves as ssh -G says`, () => {
       // OpenSSH expands ~ from the passwd entry, not $HOME; herd follows $HOME (tests rely on it),
       // so the comparison gives herd the passwd home.
-      const text = readSshConfig({ files: [{ path: file, base: join(passwdHome, '.ssh') }], home: passwdHome, localUser });
-      const ours = resolveSsh(host, text, { home: passwdHome, localUser });
+      const files = readSshConfig({ files: [{ path: file, base: join(passwdHome, '.ssh') }], home: passwdHome, localUser });
+      const ours = resolveSsh(host, files, { home: passwdHome, localUser });
       const theirs = oracle(file, host);
       // ssh -G lists OpenSSH's default keys when none are configured; herd keeps [] for "the defaults".
       assert.equal({ ...ours, identityFiles: ours.identityFiles.length === 0 ? DEFAULT_KEYS : ours.identityFiles }, theirs);
@@ -77,8 +78,8 @@ test('tokens in IdentityFile paths expand like OpenSSH', () => {
 });
 
 test('a config that cannot be read is no config; a bad port is a CONFIG error', () => {
-  assert.is(readSshConfig({ files: [{ path: join(home, 'missing'), base: home }], home, localUser }), '');
-  assert.throws(() => resolveSsh('x', 'Host x\n  Port 99999\n', { home, localUser }), /not a port/);
+  assert.equal(readSshConfig({ files: [{ path: join(home, 'missing'), base: home }], home, localUser }), []);
+  assert.throws(() => resolveSsh('x', [parseSshConfig('Host x\n  Port 99999\n', 'test', true, () => [])], { home, localUser }), /not a port/);
   assert.ok(readFileSync(includeConf, 'utf8').includes('Include'));
 });
 

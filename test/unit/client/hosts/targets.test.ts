@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parseSshConfig } from '../../../../src/client/hosts/sshConfigParse.ts';
 import { resolveHosts } from '../../../../src/client/hosts/targets.ts';
 import { HerdError } from '../../../../src/protocol/errors.ts';
 
@@ -15,7 +16,7 @@ test('hosts: local by default, names from the config, user@host:port', () => {
 
 test('-l/--login: the SSH user for every host but one that names its own (user@host), over the config and ~/.ssh/config', () => {
   const config = { hosts: { web1: { address: '10.0.0.5', user: 'deploy' } } };
-  const sshConfig = { text: 'Host db1\n  User dbadmin\n', home: '/home/me', localUser: 'me' };
+  const sshConfig = { files: [parseSshConfig('Host db1\n  User dbadmin\n', 'test', true, () => [])], home: '/home/me', localUser: 'me' };
   const users = resolveHosts('web1,db1,ops@db2', config, { login: 'alice', sshConfig }).map((t) => (t.kind === 'ssh' ? t.user : null));
   assert.equal(users, ['alice', 'alice', 'ops']);
   assert.equal(resolveHosts('web1,db1', config, { sshConfig }).map((t) => (t.kind === 'ssh' ? t.user : null)), ['deploy', 'dbadmin']);
