@@ -5,6 +5,9 @@ import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
 import { VERSION } from './buildInfo.ts';
 import { auditModule } from './commands/audit.ts';
 import { caModule } from './commands/ca.ts';
+import { completionModule } from './commands/completion.ts';
+import { completeWords } from './completion/candidates.ts';
+import { completionData } from './completion/completionData.ts';
 import { usageError, type CommandShape } from './usage/usageErrors.ts';
 import { certModule } from './commands/cert.ts';
 import { hostsModule } from './commands/hosts.ts';
@@ -17,6 +20,8 @@ import type { CommandModule, CommandResult, Io } from './commands/types.ts';
 import { EXIT_HERD_ERROR, EXIT_USAGE } from './output/outcome.ts';
 import { errorLine } from './output/render.ts';
 
+type FallbackCompletion = (current: string, argv: unknown, yargsCompletion: (onCompleted?: (err: Error | null, completions: string[] | undefined) => void) => unknown, done: (completions: string[]) => unknown) => void;
+
 const io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 
 /** Every command's words and required arguments, for usage errors ("herd job logs: give a job id"). */
@@ -27,7 +32,7 @@ const COMMANDS: CommandShape[] = (() => {
     const required = rest.filter((r) => r.startsWith('<')).map((r) => r.replace(/[<>.]/g, ''));
     for (const word of [name!, ...(module.aliases ?? [])]) if (word !== '$0' && !word.startsWith('__')) shapes.push({ words: [...prefix, word], required });
   };
-  for (const module of [runModule, hostsModule]) add([], module);
+  for (const module of [runModule, hostsModule, completionModule]) add([], module);
   for (const group of [jobModule, certModule, hostModule, auditModule, caModule, networkModule, persistModule]) {
     add([], { command: group.command });
     for (const sub of group.subcommands) add([group.command], sub);
@@ -97,6 +102,18 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
       persistModule.subcommands.reduce(mount, y).demandCommand(1, 'name a persist subcommand: status or stop'),
     );
   parser = mount(parser, persistDaemonModule);
+  parser = mount(parser, completionModule);
+  // The scripts of `herd completion` call `herd --get-yargs-completions WORDS…`: yargs answers with
+  // commands, flags and choices, we with hosts, groups and job ids where they go.
+  const complete: FallbackCompletion = (current, _argv, yargsCompletion, done) => {
+    const at = argv.indexOf('--get-yargs-completions');
+    const words = at < 0 ? [] : argv.slice(at + 2);
+    const ours = completeWords(words, completionData(words));
+    if (ours !== null) return void done(ours);
+    // yargs offers a one-letter alias as --H; the short form is -H.
+    yargsCompletion((_err, list) => done((list ?? []).map((c) => (/^--[A-Za-z]$/.test(c) ? c.slice(1) : c)).filter((c) => c.startsWith(current))));
+  };
+  parser = parser.completion('__yargs-completion', false, complete);
   skipHelpCache(parser);
   return parser
     .demandCommand(1, 'name a command: run, job, hosts, host, network, cert, audit, persist (see herd --help)')

@@ -39,7 +39,8 @@ function sshConfigSources(file: string | undefined): SshConfigSources {
   return { ...sources, files: [{ path, base: join(sources.home, '.ssh'), userConfig: true }] };
 }
 
-function hostSources(options: { exclude?: string; inventory?: string; login?: string; sshConfig?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
+/** What -H is resolved against, read once: the inventory, ~/.ssh/config (or -F), -x and -l. */
+export function hostSources(options: { exclude?: string; inventory?: string; login?: string; sshConfig?: string }, loaded: LoadedConfig): Omit<HostSources, 'config'> {
   const ssh = sshConfigSources(sshConfigFileOf(options, loaded));
   return {
     ...(options.login === undefined ? {} : { login: options.login }),

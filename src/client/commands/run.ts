@@ -8,6 +8,7 @@ import type { RemoteJob } from '../jobs/remoteJob.ts';
 import { HostConnection } from '../connection/hostConnection.ts';
 import { Interrupts } from '../jobs/interrupt.ts';
 import { sshOptions, targetsOf } from './context.ts';
+import { dryRunOf, renderDryRun } from '../output/dryRun.ts';
 import { ensureIdentity } from '../config/identity.ts';
 import { EXIT_INTERRUPTED, exitStatus, overallStatus, type HostOutcome } from '../output/outcome.ts';
 import { errorLine } from '../output/render.ts';
@@ -35,6 +36,11 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const plan = planRun(options, loaded.config.defaults?.network);
   const targets = targetsOf(options, loaded);
   const ssh = sshOptions(options, loaded);
+  if (options.dryRun) {
+    const dry = dryRunOf(plan, targets, ssh);
+    io.stdout.write(options.json ? `${JSON.stringify(dry, null, 2)}\n` : renderDryRun(dry));
+    return { exitCode: 0 };
+  }
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const out = runOutput(plan.output, io, {
     hosts: targets.map((t) => t.name),

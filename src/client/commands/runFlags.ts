@@ -45,6 +45,8 @@ export interface RunOptions extends GlobalOptions {
   diff: boolean;
   quiet: boolean;
   noPrefix: boolean;
+  /** --dry-run/--check: show what would be done, contact nothing. */
+  dryRun: boolean;
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -224,6 +226,7 @@ export function readRunFlags(argv: Args): RunOptions {
     diff: argv.diff === true,
     quiet: argv.quiet === true,
     noPrefix: argv.N === true,
+    dryRun: argv.dryRun === true,
     color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
 }
@@ -266,6 +269,7 @@ export function runFlags(y: Argv): Argv {
       .option('N', { type: 'boolean', default: false, describe: 'no host labels on lines (and no -b headers) (clush -N)', group: 'Output:' })
       .option('output-dir', { type: 'string', describe: 'write each host\'s output to DIR/HOST.stdout and DIR/HOST.stderr', group: 'Output:' })
       .option('ndjson', { type: 'boolean', default: false, describe: 'a stream of JSON events, one per line: started, output, exit, error, summary', group: 'Output:' })
+      .option('dry-run', { alias: 'check', type: 'boolean', default: false, describe: 'show the job each host would get and how each is reached, then stop: no host is contacted (Ansible\'s --check)' })
       .option('retries', { type: 'number', default: 0, describe: 'try connecting again this many times when a host cannot be reached' })
       .option('color', { type: 'string', default: 'auto', choices: ['auto', 'always', 'never'], describe: 'colour host names: auto (on a terminal, unless NO_COLOR is set), always, never' })
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C or --timeout, time between SIGTERM and SIGKILL' })
@@ -280,6 +284,7 @@ export function runFlags(y: Argv): Argv {
       .example('$0 run -H web1 --detach --timeout 2h -- ./backup.sh', 'a job that outlives this command')
       .example('$0 run -H web1 --schedule +30m -- ./report.sh', 'start it in half an hour')
       .example('$0 run -H @web --isolation none -- systemctl restart nginx', 'change the hosts themselves (host mode, admin)')
+      .example('$0 run -H "web*" --max-memory 1G --dry-run -- ./job.sh', 'which hosts, which limits: nothing runs')
       .epilog(
         'Exit status: the job\'s (the largest over several hosts); 128+n when killed by signal n; 127 when the command is not found; 124 when --timeout stopped it; 130 after Ctrl-C; 2 for a usage error; 255 when herd itself failed for a host (the error line names the code). A dropped connection leaves the job running and says how to follow it.',
       );

@@ -8,6 +8,20 @@ export const MAX_NODES = 100_000;
 /** Where `@name` groups come from: the config's groups, then an inventory's. */
 export type GroupLookup = (name: string) => readonly string[] | undefined;
 
+/** The names `*` and `?` patterns are matched against (Ansible's `web*`): hosts and groups known to the config and inventory. */
+export interface KnownNames {
+  hosts(): readonly string[];
+  groups(): readonly string[];
+}
+
+const NO_NAMES: KnownNames = { hosts: () => [], groups: () => [] };
+
+const isGlob = (term: string): boolean => /[*?]/.test(term);
+
+function globRegex(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|\\[\]]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
 /** ClusterShell's operators, all of one precedence, applied left to right: union, difference, intersection, symmetric difference. */
 const OPERATORS = [',', '!', '&', '^'] as const;
 type Operator = (typeof OPERATORS)[number];
@@ -134,13 +148,25 @@ class Names {
  * difference), applied left to right. Names that are not nodesets (`local`, `user@host:port`)
  * pass through as they are.
  */
-export function expandNodeset(expression: string, groups: GroupLookup = () => undefined): string[] {
+export function expandNodeset(expression: string, groups: GroupLookup = () => undefined, known: KnownNames = NO_NAMES): string[] {
+  /** `web*`: the known hosts it matches and the members of the known groups it matches; `@web*`: groups only. */
+  const globbed = (operand: string, path: readonly string[]): string[] => {
+    const groupsOnly = operand.startsWith('@');
+    const regex = globRegex(groupsOnly ? operand.slice(1) : operand);
+    const names = new Names(expression);
+    if (!groupsOnly) names.add(known.hosts().filter((h) => regex.test(h)));
+    for (const g of known.groups()) if (regex.test(g)) names.add(group(g, path));
+    if (names.list().length === 0) {
+      throw new HerdError('INVALID_SPEC', `"${operand}" matches no host or group`, { hint: 'patterns match the names of the config\'s hosts and groups and the inventory\'s; herd hosts lists them' });
+    }
+    return names.list();
+  };
   const evaluate = (expr: string, path: readonly string[]): string[] => {
     const { operands, operators } = tokens(expr);
     if (operands.length === 1 && operands[0] === '') return [];
     const result = new Names(expression);
     operands.forEach((operand, i) => {
-      const names = operand.startsWith('@') ? group(operand.slice(1), path) : expandPattern(operand, expression);
+      const names = isGlob(operand) ? globbed(operand, path) : operand.startsWith('@') ? group(operand.slice(1), path) : expandPattern(operand, expression);
       if (i === 0) result.add(names);
       else result.apply(operators[i - 1]!, names);
     });
@@ -158,8 +184,8 @@ export function expandNodeset(expression: string, groups: GroupLookup = () => un
 }
 
 /** `-x`: the names of `expression` that `exclude` (itself a nodeset, operators and all) does not name. */
-export function excludeNodes(names: readonly string[], exclude: string | undefined, groups: GroupLookup): string[] {
+export function excludeNodes(names: readonly string[], exclude: string | undefined, groups: GroupLookup, known: KnownNames = NO_NAMES): string[] {
   if (exclude === undefined || exclude.trim() === '') return [...names];
-  const gone = new Set(expandNodeset(exclude, groups));
+  const gone = new Set(expandNodeset(exclude, groups, known));
   return names.filter((n) => !gone.has(n));
 }

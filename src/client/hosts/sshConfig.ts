@@ -376,3 +376,18 @@ export function resolveSsh(host: string, files: readonly ParsedSshConfig[], sour
     userKnownHostsFiles: knownHosts.map((p) => expandPath(p, context, sources)),
   };
 }
+
+/** The hosts the files name outright (Host lines' patterns without * ? or !), for completion. */
+export function namedSshHosts(files: readonly ParsedSshConfig[]): string[] {
+  const names = new Set<string>();
+  const walk = (list: readonly ParsedSshConfig[]): void => {
+    for (const file of list) {
+      for (const d of file.directives) {
+        if (d.kind === 'host') for (const p of d.patterns) if (!/[*?!]/.test(p)) names.add(p);
+        if (d.kind === 'include') walk(d.files);
+      }
+    }
+  };
+  walk(files);
+  return [...names];
+}

@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { HerdError } from '../../protocol/errors.ts';
 import type { HerdConfig, HostEntry } from '../config/config.ts';
 import type { Inventory } from './inventory.ts';
-import { excludeNodes, expandNodeset, type GroupLookup } from './nodeset.ts';
+import { excludeNodes, expandNodeset, type GroupLookup, type KnownNames } from './nodeset.ts';
 import { expandPath, resolveSsh, type SshSettings } from './sshConfig.ts';
 import type { ParsedSshConfig } from './sshConfigParse.ts';
 import { lastFailed } from '../state/lastRun.ts';
@@ -81,6 +81,14 @@ export function groupLookup(sources: HostSources): GroupLookup {
   };
 }
 
+/** What `web*` is matched against: the config's and the inventory's hosts and groups. */
+export function knownNames(sources: HostSources): KnownNames {
+  return {
+    hosts: () => [...new Set([...Object.keys(sources.config.hosts ?? {}), ...(sources.inventory?.hosts.keys() ?? [])])],
+    groups: () => [...new Set([...Object.keys(sources.config.groups ?? {}), ...(sources.inventory?.groups.keys() ?? [])])],
+  };
+}
+
 /** Ansible's `all` pattern, where no host is named `all`: the same as `@all`. */
 function allAsGroup(spec: string, sources: HostSources): string {
   if (sources.config.hosts?.all !== undefined || sources.inventory?.hosts.has('all') === true) return spec;
@@ -97,7 +105,8 @@ export function resolveHosts(spec: string | undefined, config: HerdConfig, more:
     throw new HerdError('INVALID_SPEC', `--login: "${sources.login}" is not a user name`);
   }
   const groups = groupLookup(sources);
-  const names = excludeNodes(expandNodeset(allAsGroup(spec ?? 'local', sources), groups), sources.exclude, groups);
+  const known = knownNames(sources);
+  const names = excludeNodes(expandNodeset(allAsGroup(spec ?? 'local', sources), groups, known), sources.exclude, groups, known);
   if (names.length === 0) {
     if (spec?.trim() === '@failed') throw new HerdError('INVALID_SPEC', 'no host failed in the last herd run: @failed is empty');
     throw new HerdError('INVALID_SPEC', spec === undefined || spec.trim() === '' ? '--hosts: no host given' : `--hosts: "${spec}" names no host${sources.exclude === undefined ? '' : ` once -x ${sources.exclude} is taken out`}`);

@@ -26,3 +26,8 @@ export function rememberJobs(jobs: ReadonlyArray<{ id: string; host: string }>):
 export function hostsOfJob(prefix: string): string[] {
   return [...new Set(readAll().filter(([id]) => id.startsWith(prefix)).map(([, host]) => host))];
 }
+
+/** The ids of remembered jobs, newest first (for shell completion). */
+export function recentJobIds(limit = 50): string[] {
+  return [...new Set(readAll().map(([id]) => id).reverse())].slice(0, limit);
+}
