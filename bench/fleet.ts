@@ -3,9 +3,11 @@
  * testbed hosts, side by side in one run.
  *   herd, cold connections (a new SSH handshake per host, agents already up), under node and bun
  *   herd --persist (warm: the connections kept by the persist daemon from the previous run), also --network none
+ *   herd --isolation none (host mode: no sandbox to pay for, as clush and pssh), new connections and --persist
  *   herd --transport openssh
  *   clush -f 64, parallel-ssh -p 64, ansible -f 64 -m command (ansible's own default ControlPersist applies)
- * BENCH_RUNS sets the repetitions (default 7). Targets (issue 6): cold ≤ 0.7× clush, warm ≤ 0.2× clush.
+ * BENCH_RUNS sets the repetitions (default 7). Targets (issue 6): cold ≤ 0.7× clush, warm ≤ 0.2× clush;
+ * (issue 16) host mode without --persist ≤ 0.3× clush.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,12 +67,14 @@ try {
   };
   console.error(`fleet benchmark: ${RUNS} runs each, ${HOSTS} testbed hosts, \`true\` on each`);
   const herdCold = note(await measure(`herd run (node), new connections`, RUNS, [process.execPath, herdJs, 'run', '-H', all, '--', 'true'], env));
+  const hostMode = note(await measure(`herd run --isolation none (node), new connections`, RUNS, [process.execPath, herdJs, 'run', '--isolation', 'none', '-H', all, '--', 'true'], env));
   const herdBun = existsSync(bun) ? note(await measure(`herd run (bun), new connections`, RUNS, [bun, herdJs, 'run', '-H', all, '--', 'true'], env)) : null;
   const persist = [process.execPath, herdJs, 'run', '--persist', '10m', '-H', all, '--', 'true'];
   await measure('persist warm-up', 1, persist, env);
   const herdWarm = note(await measure(`herd run --persist (node), kept connections`, RUNS, persist, env));
   // The same without a network namespace and veth per job: what connection reuse alone leaves.
   note(await measure(`herd run --persist --network none (node)`, RUNS, [...persist.slice(0, -2), '--network', 'none', '--', 'true'], env));
+  note(await measure(`herd run --persist --isolation none (node)`, RUNS, [...persist.slice(0, -2), '--isolation', 'none', '--', 'true'], env));
   await measure('persist stop', 1, [process.execPath, herdJs, 'persist', 'stop'], env);
   const herdOpenssh = note(await measure(`herd run --transport openssh (node)`, RUNS, [process.execPath, herdJs, 'run', '--transport', 'openssh', '-H', all, '--', 'true'], env));
   const clush = note(await measure(`clush -f 64`, RUNS, ['clush', '-f', '64', '-l', 'root', '-o', sshOptions.join(' '), '-w', addresses.join(','), 'true'], env));
@@ -91,6 +95,7 @@ try {
     `| --- | ---: |`,
     `| herd (new connections) ≤ 0.7× clush | ${ratio(herdCold, clush)} (bun ${ratio(herdBun, clush)}) |`,
     `| herd --persist ≤ 0.2× clush | ${ratio(herdWarm, clush)} |`,
+    `| herd --isolation none (new connections) ≤ 0.3× clush | ${ratio(hostMode, clush)} |`,
     `| herd / parallel-ssh, / ansible | ${ratio(herdCold, pssh)}, ${ratio(herdCold, ansible)} |`,
     `| herd --transport openssh / clush | ${ratio(herdOpenssh, clush)} |`,
   ];

@@ -122,7 +122,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .example('$0 run -H web1 --detach -- ./long-task', 'start it and come back later: herd job logs -f ID')
     .example('$0 cert issue alice --role user --out alice.yml', 'an identity for someone else')
     .epilog(
-      'Environment: HERD_CONFIG (config file), SSH_AUTH_SOCK (ssh-agent), HERD_STATE_DIR (state directory of local runs).\nExit status and error codes: docs/exit-codes.md. Documentation: README.md and docs/.',
+      'Environment: HERD_CONFIG (config file), HERD_STATE_DIR (state directory of local runs), SSH_AUTH_SOCK (ssh-agent), XDG_RUNTIME_DIR (the --persist socket), NO_COLOR.\nExit status and error codes: docs/exit-codes.md. Documentation: README.md and docs/.',
     )
     .strict()
     .version(VERSION)

@@ -16,7 +16,7 @@ export { ROLES, type Role } from './roles.ts';
 export type * from './messages/common.ts';
 export type * from './messages/handshake.ts';
 export type * from './messages/networks.ts';
-export { ISOLATIONS, JOB_SIGNALS } from './messages/run.ts';
+export { ISOLATIONS, JOB_SIGNALS, MAX_BINDS } from './messages/run.ts';
 export type * from './messages/run.ts';
 export { JOB_STATES } from './messages/jobs.ts';
 export type * from './messages/jobs.ts';

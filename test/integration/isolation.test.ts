@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -118,6 +118,59 @@ Isolation('a job setup failure names its step and runs nothing', async () => {
   assert.is(r.text, '');
   assert.match(r.stderr, /job setup failed at workdir: \/no\/such\/dir is not a directory in the job \[JOB_FAILED\]/);
   await sleep(10);
+});
+
+Isolation('--bind: a host path at a job path, read-only with :ro, writable without; refused for a user certificate and never over herd\'s state', async () => {
+  const dir = join(box.home, `bind-src-${process.pid}`);
+  // World-writable: the job's root is an unprivileged host user, and file permissions still apply.
+  mkdirSync(dir, { recursive: true, mode: 0o777 });
+  chmodSync(dir, 0o777);
+  writeFileSync(join(dir, 'in.txt'), 'from the host\n');
+  try {
+    const ro = await sh('cat /work/data/in.txt; echo x > /work/data/new 2>/dev/null || echo ro', ['--bind', `${dir}:/work/data:ro`]);
+    assert.is(ro.text, 'from the host\nro\n', ro.stderr);
+    const rw = await sh('echo written > /work/data/out.txt && echo rw', ['--bind', `${dir}:/work/data`]);
+    assert.is(rw.text, 'rw\n', rw.stderr);
+    assert.is(readFileSync(join(dir, 'out.txt'), 'utf8'), 'written\n', 'the host sees what the job wrote');
+    const file = await sh('cat /work/conf.txt', ['--bind', `${join(dir, 'in.txt')}:/work/conf.txt:ro`]);
+    assert.is(file.text, 'from the host\n', file.stderr);
+    const state = await sh('true', ['--bind', `${join(box.home, 'state')}:/work/s:ro`]);
+    assert.is(state.code, 2);
+    assert.match(state.stderr, /holds the host key.*\[INVALID_SPEC\]/);
+    const user = join(box.home, 'bind-user.yml');
+    assert.is((await herd(['cert', 'issue', 'bindy', '--role', 'user', '--out', user], opts)).code, 0);
+    const attack = await herd(['run', '--config', user, '--bind', '/etc/shadow:/work/shadow:ro', '--', 'cat', '/work/shadow'], opts);
+    assert.is(attack.code, 255, attack.stdout.toString());
+    assert.match(attack.stderr, /may not bind host paths into jobs \(--bind\).*\[PERMISSION_DENIED\]/);
+    assert.is(attack.stdout.length, 0, 'nothing of the file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Isolation('--pid host: the job sees the host\'s processes but cannot signal them, and what it leaves running ends with it; refused for a user certificate', async () => {
+  const r = await sh(`ps -e -o pid= | wc -l; cat /proc/1/comm; kill -0 ${process.pid} 2>/dev/null && echo signalled || echo not-permitted; sleep 300 & echo $!`, ['--pid', 'host']);
+  const [count, init, signal, left] = r.text.trim().split('\n');
+  assert.ok(Number(count) > 20, `sees the host's processes (${count})`);
+  assert.is(init, readFileSync('/proc/1/comm', 'utf8').trim(), 'the host\'s PID 1');
+  assert.is(signal, 'not-permitted', 'the test runner is another user\'s process to the job');
+  // Killed, it is gone or a zombie until the host's init reaps it.
+  const alive = (): boolean => {
+    try {
+      return !/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${left}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 30 && alive(); i++) await sleep(100);
+  assert.not.ok(alive(), `the job's sleep ${left} was killed when its command exited`);
+  const user = join(box.home, 'pid-user.yml');
+  assert.is((await herd(['cert', 'issue', 'piddy', '--role', 'user', '--out', user], opts)).code, 0);
+  const attack = await herd(['run', '--config', user, '--pid', 'host', '--', 'ps', '-e'], opts);
+  assert.is(attack.code, 255);
+  assert.match(attack.stderr, /may not run jobs that see the host's processes \(--pid host\).*\[PERMISSION_DENIED\]/);
+  const sandboxed = await sh('ps -e -o pid= | wc -l');
+  assert.ok(Number(sandboxed.text.trim()) < 6, 'without it, only the job\'s own');
 });
 
 if (enabled) Isolation.run();

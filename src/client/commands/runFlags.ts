@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { HerdError } from '../../protocol/errors.ts';
-import { ISOLATIONS, type JobLimits, type RunRequest } from '../../protocol/messages.ts';
+import { ISOLATIONS, type JobBind, type JobLimits, type RunRequest } from '../../protocol/messages.ts';
 import { isNetworkName } from '../../protocol/networkName.ts';
 import { parseCpuList } from '../../shared/cpuList.ts';
 import { COLOUR_CHOICES, type ColourWhen } from '../output/colour.ts';
@@ -47,6 +47,9 @@ export interface RunOptions extends GlobalOptions {
   noPrefix: boolean;
   /** --dry-run/--check: show what would be done, contact nothing. */
   dryRun: boolean;
+  /** --pid host; --bind HOST:JOB[:ro], as typed. */
+  pid?: string;
+  binds: string[];
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -102,6 +105,24 @@ export function parseEnv(pairs: readonly string[]): Record<string, string> {
   return env;
 }
 
+/** `--bind HOST:JOB[:ro]` (or `:rw`, the default): host and job paths absolute, split at the first colon. */
+export function parseBind(text: string): JobBind {
+  let rest = text;
+  let readOnly = false;
+  const mode = /:(ro|rw)$/.exec(rest);
+  if (mode !== null) {
+    readOnly = mode[1] === 'ro';
+    rest = rest.slice(0, -3);
+  }
+  const colon = rest.indexOf(':');
+  const host = colon < 0 ? rest : rest.slice(0, colon);
+  const job = colon < 0 ? rest : rest.slice(colon + 1);
+  if (!host.startsWith('/') || !job.startsWith('/')) {
+    throw new HerdError('INVALID_SPEC', `--bind: "${text}" is not HOST:JOB[:ro] with absolute paths (e.g. /srv/data:/work/data:ro)`);
+  }
+  return { host, job, readOnly };
+}
+
 /** What `herd run` does, checked: the request each host gets, and how the run is carried out. */
 export interface RunPlan {
   request: Omit<RunRequest, 't'>;
@@ -149,6 +170,8 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
   for (const [given, flag, fits] of [[options.quiet, '-q', ['live', 'gather', 'ordered']], [options.noPrefix, '-N', ['live', 'gather', 'ordered']]] as const) {
     if (given && !(fits as readonly string[]).includes(mode)) throw new HerdError('INVALID_SPEC', `${flag} does not go with ${MODE_FLAGS[mode]}: it is for the live output, -b and -L`);
   }
+  if (options.pid !== undefined && options.pid !== 'host') throw new HerdError('INVALID_SPEC', `--pid: "${options.pid}" is not host (a job has a PID namespace of its own unless --pid host)`);
+  const binds = options.binds.map(parseBind);
   if (!Number.isInteger(options.retries) || options.retries < 0) throw new HerdError('INVALID_SPEC', `--retries: "${options.retries}" must be a whole number, 0 or more`);
   if (!(COLOUR_CHOICES as readonly string[]).includes(options.color)) throw new HerdError('INVALID_SPEC', `--color: "${options.color}" is not one of ${COLOUR_CHOICES.join(', ')}`);
   const request: Omit<RunRequest, 't'> = {
@@ -167,6 +190,8 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
     ...(detach ? { detach } : {}),
     ...(options.requireSeccomp ? { requireSeccomp: true } : {}),
     ...(hostMode ? { isolation: 'none' as const } : {}),
+    ...(options.pid === 'host' ? { pid: 'host' as const } : {}),
+    ...(binds.length === 0 ? {} : { binds }),
   };
   return { request, detach, graceMs, limits, output: mode, colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries, quiet: options.quiet, noPrefix: options.noPrefix };
 }
@@ -182,6 +207,8 @@ function checkHostMode(options: RunOptions): void {
   if (options.ip !== undefined) refuse('--ip', 'the command has the host\'s network');
   if (options.maxBandwidth !== undefined) refuse('--max-bandwidth', 'the command has the host\'s network');
   if (options.requireSeccomp) refuse('--require-seccomp', 'host mode has no seccomp filter');
+  if (options.pid !== undefined) refuse('--pid', 'the command is in the host\'s PID namespace already');
+  if (options.binds.length > 0) refuse('--bind', 'the command sees the host\'s files as they are');
 }
 
 /** The flags as yargs parsed them. */
@@ -227,6 +254,8 @@ export function readRunFlags(argv: Args): RunOptions {
     quiet: argv.quiet === true,
     noPrefix: argv.N === true,
     dryRun: argv.dryRun === true,
+    ...(typeof argv.pid === 'string' ? { pid: argv.pid } : {}),
+    binds: ((argv.bind as unknown[] | undefined) ?? []).map(String),
     color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
 }
@@ -261,6 +290,8 @@ export function runFlags(y: Argv): Argv {
         describe: 'none: run the command on the host itself, as the SSH login, in its namespaces (admin certificate; audited); limits, the job record and log, --detach and --timeout still apply',
         group: 'Isolation:',
       })
+      .option('pid', { type: 'string', choices: ['host'], describe: 'host: the job shares the host\'s PID namespace and sees its processes (ps aux), though it cannot signal them (admin certificate)', group: 'Isolation:' })
+      .option('bind', { type: 'string', array: true, default: [], describe: 'bind a host path into the job: HOST:JOB[:ro], repeatable; JOB new under /work, /tmp or /run, or existing on the host (admin certificate)', group: 'Isolation:' })
       .option('require-seccomp', { type: 'boolean', default: false, describe: 'refuse to run where the host cannot load herd\'s seccomp filter (see herd job status)', group: 'Isolation:' })
       .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
       .option('L', { type: 'boolean', default: false, describe: 'wait, then print all of one host\'s lines, then the next host\'s, hosts in name order (clush -L)', group: 'Output:' })

@@ -28,6 +28,8 @@ export function dryRunOf(plan: RunPlan, targets: HostTarget[], ssh: SshOptions):
 function jobLine(job: DryRun['job']): string {
   const parts: string[] = [job.isolation === 'none' ? 'host mode (no sandbox)' : 'sandbox'];
   if (job.isolation !== 'none') parts.push(`network ${job.network ?? 'bridge (root) or none'}`);
+  if (job.pid === 'host') parts.push("the host's PID namespace");
+  for (const b of job.binds ?? []) parts.push(`bind ${b.host} at ${b.job}${b.readOnly ? ' (read-only)' : ''}`);
   const l = job.limits ?? {};
   const limits = [
     l.cpuPercent === undefined ? null : `cpu ${l.cpuPercent}%`,

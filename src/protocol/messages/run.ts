@@ -7,6 +7,15 @@ export const ISOLATIONS = ['sandbox', 'none'] as const;
 export type Isolation = (typeof ISOLATIONS)[number];
 export type JobSignal = (typeof JOB_SIGNALS)[number];
 
+/** A host path bound into a sandboxed job (--bind HOST:JOB[:ro], admin only). */
+export interface JobBind {
+  host: string;
+  job: string;
+  readOnly: boolean;
+}
+/** Binds one job may have. */
+export const MAX_BINDS = 32;
+
 /** Resource limits of a job; each is enforced by the host's cgroups or the job does not start. */
 export interface JobLimits {
   /** Percent of one CPU: 50 is half a core, 250 two and a half. */
@@ -50,6 +59,10 @@ export interface RunRequest {
   requireSeccomp?: boolean;
   /** none: host mode, no sandbox at all (default sandbox). */
   isolation?: Isolation;
+  /** host: the job shares the host's PID namespace (sees its processes; admin only). */
+  pid?: 'host';
+  /** Host paths bound into the job (admin only). */
+  binds?: JobBind[];
 }
 export interface Started { t: 'started'; jobId: string }
 /** Sent on a running job's own stream. */
@@ -123,6 +136,17 @@ export const RUN_VALIDATORS: Validators<RunMessage> = {
     bool(o, 'requireSeccomp', true);
     str(o, 'schedule', true);
     oneOf(o, 'isolation', ISOLATIONS, true);
+    oneOf(o, 'pid', ['host'], true);
+    if (o.binds !== undefined) {
+      if (!Array.isArray(o.binds) || o.binds.length > MAX_BINDS) fail(`run.binds must be a list of at most ${MAX_BINDS}`);
+      for (const bind of o.binds as unknown[]) {
+        if (!isObject(bind)) fail('run.binds[] must be {host, job, readOnly}');
+        str(bind, 'host');
+        str(bind, 'job');
+        bool(bind, 'readOnly');
+        if ((bind.host as string).length > 4096 || (bind.job as string).length > 4096) fail('run.binds[]: a path is over 4096 characters');
+      }
+    }
     if (o.user !== undefined) {
       const user = o.user as Shape;
       if (typeof user !== 'object' || user === null || !isId(user.uid) || !isId(user.gid)) fail('run.user must be {uid, gid}');

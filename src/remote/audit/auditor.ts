@@ -71,7 +71,7 @@ export function targetOf(request: Request): string | undefined {
 }
 
 /** A run's fields kept in its line: what the validators check, by name, so that padding a request with others keeps nothing. */
-const RUN_FIELDS = ['workdir', 'network', 'name', 'ip', 'maxBandwidthBps', 'detach', 'timeoutMs', 'graceMs', 'maxLogBytes', 'schedule', 'requireSeccomp', 'isolation'] as const;
+const RUN_FIELDS = ['workdir', 'network', 'name', 'ip', 'maxBandwidthBps', 'detach', 'timeoutMs', 'graceMs', 'maxLogBytes', 'schedule', 'requireSeccomp', 'isolation', 'pid'] as const;
 const LIMIT_FIELDS = ['cpuPercent', 'cpuCores', 'memoryBytes', 'pids', 'readBps', 'writeBps'] as const;
 
 function picked<K extends string>(from: Partial<Record<K, unknown>>, keys: readonly K[]): Record<string, unknown> {
@@ -89,6 +89,7 @@ export function detailOf(request: Request): Record<string, unknown> | undefined 
     const detail: Record<string, unknown> = { argv: cutList(request.argv), ...picked(request, RUN_FIELDS) };
     if (request.user !== undefined) detail.user = { uid: request.user.uid, gid: request.user.gid };
     if (request.limits !== undefined) detail.limits = picked(request.limits, LIMIT_FIELDS);
+    if (request.binds !== undefined) detail.binds = request.binds.slice(0, MAX_ITEMS).map((b) => `${cut(b.host)}:${cut(b.job)}${b.readOnly ? ':ro' : ''}`);
     const names = Object.keys(request.env);
     if (names.length > 0) detail.envNames = cutList(names);
     return detail;

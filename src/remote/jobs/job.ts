@@ -10,7 +10,7 @@ import type { CgroupPlan } from '../cgroups/plan.ts';
 import { DEFAULT_MAX_LOG_BYTES, JobLog } from './logs/jobLog.ts';
 import { JobOutputs, makeOutputPipes, removeOutputPipes } from './jobOutput.ts';
 import { currentBootId, endState, recordedExitStatus, toInfo, writeRecord, type JobRecord } from './jobRecord.ts';
-import { hostOwner, launchArgv, launchScript, type JobPlan } from './jobPlan.ts';
+import { hostOwner, launchArgv, launchScript, ownsPidNamespace, type JobPlan } from './jobPlan.ts';
 import { driveSetup } from './jobSetup.ts';
 import type { HostTools } from '../system/hostTools.ts';
 import type { Launch } from './launcher.ts';
@@ -278,7 +278,7 @@ export class Job {
     if (this.phase.name === 'ended') return;
     this.asked.signalled = true;
     if (signal === 'KILL') this.asked.killed = true;
-    if (signal === 'KILL' && this.plan.isolation === 'none') {
+    if (signal === 'KILL' && !ownsPidNamespace(this.plan)) {
       this.killHostProcesses();
       return;
     }
@@ -325,7 +325,7 @@ export class Job {
   }
 
   /**
-   * Host mode has no PID namespace whose end takes everything with it: what the command started is
+   * Host mode and --pid host have no PID namespace whose end takes everything with it: what the command started is
    * found by its cgroup and by the launcher's process group (it is a session leader), and killed.
    */
   private killHostProcesses(): void {
@@ -344,8 +344,9 @@ export class Job {
   /** The launcher exited; the job is over once its output has been read to the end too. */
   private exited(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal };
-    // What a host-mode command left running would hold its output open (and the job) forever.
-    if (this.plan.isolation === 'none') this.killHostProcesses();
+    // What a command without a PID namespace of its own (host mode, --pid host) left running would
+    // hold its output open (and the job) forever.
+    if (!ownsPidNamespace(this.plan)) this.killHostProcesses();
     // Without output pipes (setup failed before the init opened them) there is nothing to wait for.
     if (this.outputs === null) this.outputEnded = true;
     else this.outputs.writersGone();

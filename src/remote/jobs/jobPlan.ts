@@ -7,6 +7,7 @@ import { ENV_SCRIPT, ENV_NAME as ENV_NAME_ARG, INIT_NAME, INIT_SCRIPT, USERNS_NA
 import type { MountEntry } from '../system/mountinfo.ts';
 import { shellQuote } from '../../shared/shellQuote.ts';
 import { DEFAULT_TMP_BYTES, planSandbox, type HiddenPath, type RootEntry, type SandboxPlan } from '../sandbox/sandboxPlan.ts';
+import type { PlannedBind } from '../sandbox/binds.ts';
 import type { HostTools } from '../system/hostTools.ts';
 import { HOST_PATH } from '../system/hostPath.ts';
 
@@ -90,6 +91,8 @@ export interface PlanContext {
   resolvLink?: { target: string; content: string };
   /** The agent's user on the host: who a host-mode command is, where it starts. */
   hostUser?: { name: string; home: string; hostname: string };
+  /** --bind, checked on this host (sandbox/binds.ts). */
+  binds?: readonly PlannedBind[];
 }
 
 /** The network a job joins: the host's in host mode, what it asked for, else bridge on a root agent and none on a rootless one. */
@@ -148,7 +151,8 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
     env,
     workdir,
     hostname,
-    namespaces: network === 'host' ? ['pid', 'mount', 'uts', 'ipc'] : ['pid', 'mount', 'uts', 'ipc', 'net'],
+    // --pid host: the host's PID namespace (the init is then not PID 1, and the job's end is its cgroup's).
+    namespaces: [...(request.pid === 'host' ? [] : (['pid'] as const)), 'mount', 'uts', 'ipc', ...(network === 'host' ? [] : (['net'] as const))],
     isolation: 'sandbox',
     users,
     user,
@@ -168,8 +172,14 @@ export function planJob(request: RunRequest, context: PlanContext): JobPlan {
       ...(context.resolvLink === undefined ? {} : { resolvLink: context.resolvLink }),
       ...(context.etcHosts === undefined ? {} : { etcHosts: context.etcHosts }),
       ...(context.etcResolv === undefined ? {} : { etcResolv: context.etcResolv }),
+      ...(context.binds === undefined || context.binds.length === 0 ? {} : { binds: context.binds }),
     }),
   };
+}
+
+/** Whether the job has a PID namespace of its own, whose end ends everything in it (else its cgroup is what ends it). */
+export function ownsPidNamespace(plan: JobPlan): boolean {
+  return plan.namespaces.includes('pid');
 }
 
 /** What host mode cannot have: each is a part of the sandbox it has none of. */
@@ -179,6 +189,8 @@ const SANDBOX_ONLY: ReadonlyArray<[keyof RunRequest, string]> = [
   ['ip', '--ip (the job has the host\'s network)'],
   ['maxBandwidthBps', '--max-bandwidth (the job has the host\'s network)'],
   ['requireSeccomp', '--require-seccomp (host mode has no seccomp filter)'],
+  ['pid', '--pid host (host mode is in the host\'s PID namespace already)'],
+  ['binds', '--bind (host mode sees the host\'s files as they are)'],
 ];
 
 /**

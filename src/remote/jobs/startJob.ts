@@ -8,6 +8,7 @@ import type { AgentState } from '../agent/agentState.ts';
 import { Job } from './job.ts';
 import type { JobTerms } from './jobTerms.ts';
 import { jobNetwork, planJob, type JobPlan } from './jobPlan.ts';
+import { checkBinds } from '../sandbox/binds.ts';
 import type { NetworkSpec } from '../net/network.ts';
 import { spawnLauncher, type Launch } from './launcher.ts';
 import { resolvConf } from '../net/network.ts';
@@ -76,6 +77,7 @@ export function planFor(agent: AgentState, message: RunRequest, jobId: string): 
     ...(etcResolv === undefined ? {} : { etcResolv }),
     ...(resolvLink === undefined ? {} : { resolvLink }),
     ...(message.isolation === 'none' ? { hostUser: hostUserOf() } : {}),
+    ...(message.binds === undefined || message.binds.length === 0 ? {} : { binds: checkBinds(message.binds, agent.paths.dir) }),
   });
   // Limits the host cannot enforce fail here, before anything exists.
   const host = agent.cgroups();

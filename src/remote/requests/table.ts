@@ -38,7 +38,11 @@ export const REQUESTS: RequestTable = {
         ? { permission: 'leave-sandbox', may: 'run commands on the host itself (--isolation none)', hint: 'host mode needs an admin certificate; other jobs run in a sandbox' }
         : request.network === 'host'
           ? { permission: 'leave-sandbox', may: "run jobs in the host's network (--network host)", hint: 'leaving the sandbox needs an admin certificate; other jobs get a network of their own' }
-          : null,
+          : request.pid === 'host'
+            ? { permission: 'leave-sandbox', may: "run jobs that see the host's processes (--pid host)", hint: 'leaving the sandbox needs an admin certificate; other jobs see only their own processes' }
+            : (request.binds?.length ?? 0) > 0
+              ? { permission: 'leave-sandbox', may: 'bind host paths into jobs (--bind)', hint: 'leaving the sandbox needs an admin certificate; other jobs see the host read-only, without homes and secrets' }
+              : null,
     auditWhenAnswered: true,
     handle: handleRun,
   },

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import type { PlannedBind } from './binds.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import type { MountEntry } from '../system/mountinfo.ts';
 import { bind, devpts, proc, READ_ONLY, SEALED, tmpfs, type FstabEntry } from './mounts.ts';
@@ -67,6 +68,8 @@ export interface SandboxContext {
    * resolves inside the job. Content: the network's --dns servers, else the host's.
    */
   resolvLink?: { target: string; content: string };
+  /** --bind: host paths bound in last, over everything else (checked by checkBinds). */
+  binds?: readonly PlannedBind[];
 }
 
 /** A host path a job must not see: a file is covered by /dev/null, a directory by an empty read-only tmpfs. */
@@ -203,6 +206,16 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
   for (const h of covered.sort((a, b) => a.path.split('/').length - b.path.split('/').length)) {
     if (covered.some((other) => other.kind === 'dir' && other.path !== h.path && under(h.path, other.path))) continue;
     fstab.push(cover(h));
+  }
+  // Last, so that they show over the read-only root and the covers: the admin asked for exactly these.
+  for (const b of context.binds ?? []) {
+    if (b.makeTarget && under(b.job, '/work')) {
+      const inWork = posix.join('work', posix.relative('/work', b.job));
+      if (b.kind === 'file' && posix.dirname(inWork) !== 'work') skeleton.push({ kind: 'dir', path: posix.dirname(inWork) });
+      skeleton.push({ kind: b.kind, path: inWork });
+    }
+    const fresh = b.makeTarget && !under(b.job, '/work');
+    fstab.push(bind(b.host, at(b.job), { ...(b.readOnly ? { ro: true } : {}), nosuid: true, nodev: true, ...(fresh ? { mkdir: true } : {}), recursive: context.recursive }));
   }
   return { skeleton, fstab };
 }

@@ -144,6 +144,22 @@ test('run --network host leaves the sandbox: admin only', () => {
   }
 });
 
+test('run --pid host and --bind leave the sandbox: admin only, whatever else is asked', () => {
+  const requests: Request[] = [
+    { t: 'run', argv: ['true'], env: {}, pid: 'host' },
+    { t: 'run', argv: ['true'], env: {}, network: 'none', binds: [{ host: '/etc', job: '/work/etc', readOnly: true }] },
+  ];
+  for (const request of requests) {
+    for (const role of ROLES) {
+      const { context, wire } = contextFor(role, untouchable);
+      assert.is(outcome(request, context, wire), role === 'admin' ? 'handled' : 'denied', `${role} ${JSON.stringify(request)}`);
+    }
+  }
+  const { context } = contextFor('user', untouchable, 'uma');
+  assert.throws(() => dispatch(requests[0]!, context), /may not run jobs that see the host's processes \(--pid host\)/);
+  assert.throws(() => dispatch(requests[1]!, contextFor('user', untouchable, 'uma').context), /may not bind host paths into jobs \(--bind\)/);
+});
+
 test('run --isolation none runs on the host itself: admin only, whatever the network', () => {
   for (const network of [undefined, 'host', 'none']) {
     const request: Request = { t: 'run', argv: ['true'], env: {}, isolation: 'none', ...(network === undefined ? {} : { network }) };
