@@ -150,7 +150,8 @@ Jobs('logs: --tail, --stdout, --stderr, --timestamps, --from-byte and --json sel
   assert.is(lines.length, 10);
   for (const [i, line] of lines.entries()) assert.match(line, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${i + 1}$`));
   const json = await herd(['job', 'logs', '--json', id], opts);
-  const doc = json.json<{ job: Info; stdout: string; stderr: string }>();
+  const doc = json.json<{ schema: string; hosts: Array<{ job: Info; stdout: string; stderr: string }> }>().hosts[0]!;
+  assert.is(json.json<{ schema: string }>().schema, 'herd.job-logs/1');
   assert.is(doc.stdout, seqText(10));
   assert.is(doc.stderr, 'e1\ne2\n');
   assert.is(doc.job.state, 'COMPLETED');

@@ -1,4 +1,5 @@
 import { parseAuditLine, type AuditLine, type AuditVerdict } from '../../shared/auditChain.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import type { AuditRead } from '../../protocol/messages.ts';
 import { LineSplitter } from '../audit/auditLines.ts';
@@ -79,7 +80,7 @@ const show: CommandModule = {
       return { hostId: connection.hostKeyId(), lines };
     });
     if (options.json) {
-      io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, hostId: a.value?.hostId ?? null, lines: a.value?.lines ?? null, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+      io.stdout.write(jsonDocument('audit', { hosts: answers.map((a) => ({ host: a.host, hostId: a.value?.hostId ?? null, lines: a.value?.lines ?? null, error: a.error?.toJSON() ?? null })) }));
     } else {
       const rows: string[][] = [];
       for (const answer of answers) {
@@ -139,7 +140,7 @@ const verify: CommandModule = {
       return { ...verdict, ...outcome, stoppedEarly: false };
     });
     if (options.json) {
-      io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, ...(a.value ?? {}), error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+      io.stdout.write(jsonDocument('audit-verify', { hosts: answers.map((a) => ({ host: a.host, ...(a.value ?? {}), error: a.error?.toJSON() ?? null })) }));
     } else {
       for (const answer of answers) {
         if (answer.error !== null) {

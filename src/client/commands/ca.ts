@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { fromBase64Url } from '../../protocol/bytes.ts';
 import { keyId, parseCert } from '../../protocol/cert.ts';
 import { HerdError } from '../../protocol/errors.ts';
@@ -138,8 +139,7 @@ export async function caRotate(argv: Args, io: Io): Promise<CommandResult> {
   const stranded = listedCerts(loaded, current, false).certs.filter((c) => c.ca === oldCa && c.status === 'valid' && c.serial !== ownSerial);
   if (options.json) {
     io.stdout.write(
-      `${JSON.stringify(
-        {
+      jsonDocument('ca-rotate', {
           from: oldCa,
           to: newCa,
           switched: retired !== null,
@@ -147,10 +147,7 @@ export async function caRotate(argv: Args, io: Io): Promise<CommandResult> {
           oldIdentity: retired,
           hosts: rows.map((s) => ({ host: s.host, added: s.added, old: s.old, error: s.error?.toJSON() ?? null })),
           oldCertificates: stranded.map((c) => ({ serial: c.serial, subject: c.subject, role: c.role })),
-        },
-        null,
-        2,
-      )}\n`,
+      }),
     );
   } else {
     for (const s of rows) if (s.error !== null) io.stderr.write(`${errorLine(s.error)}\n`);

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { stringify } from 'yaml';
 import { toBase64Url } from '../../protocol/bytes.ts';
 import { generateKeyPair, issuedAt, issueCert, keyId, keyPairFromSecret, parseCert, type KeyPair } from '../../protocol/cert.ts';
@@ -105,7 +106,7 @@ export function certIssue(options: IssueOptions, io: Io): CommandResult {
     io.stderr.write(`herd: wrote the identity of ${options.name} (${options.role}, valid until ${new Date(body.notAfter * 1000).toISOString()}) to ${options.out}\n`);
   }
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({ ...body, cert, key: config.identity.key, caPublicKey: config.identity.ca.publicKey, out: options.out ?? null, replaced: replaced?.serials ?? [] }, null, 2)}\n`);
+    io.stdout.write(jsonDocument('cert-issue', { ...body, cert, key: config.identity.key, caPublicKey: config.identity.ca.publicKey, out: options.out ?? null, replaced: replaced?.serials ?? [] }));
   } else if (options.out === undefined) {
     io.stdout.write(stringify(config));
   }
@@ -133,7 +134,7 @@ export function certRenew(options: RenewOptions, io: Io): CommandResult {
   const body = parseCert(cert).body;
   recordIssued(loaded.path, entryOf(body, new Date()));
   const info = { subject: body.subject, role: body.role, serial: body.serial, previousSerial: old.serial, notAfter: new Date(body.notAfter * 1000).toISOString(), config: loaded.path };
-  if (options.json) io.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  if (options.json) io.stdout.write(jsonDocument('cert-renew', info));
   else io.stderr.write(`herd: renewed ${info.subject} (${info.role}) until ${info.notAfter} in ${info.config}\n`);
   return { exitCode: 0 };
 }
@@ -189,7 +190,7 @@ export function certRevoke(options: RevokeOptions, io: Io): CommandResult {
   const list = reviseList(loaded, identity, ca, change);
   saveConfig(loaded);
   const info = { revoked, ...list, config: loaded.path };
-  if (options.json) io.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  if (options.json) io.stdout.write(jsonDocument('cert-revoke', info));
   else {
     const what = 'serial' in revoked ? `serial ${revoked.serial}` : `certificates of ${revoked.subject} issued before ${revoked.before}`;
     io.stderr.write(`herd: revoked ${what} (revocation list version ${list.version}); hosts learn it on their next connection from this config, or now with: herd host sync -H HOSTS\n`);
@@ -246,7 +247,7 @@ export function certList(options: ListOptions, io: Io): CommandResult {
   const { certs, unreadable, path } = listedCerts(loaded, identity, options.all === true);
   if (unreadable > 0) io.stderr.write(`herd: ${unreadable} line${unreadable === 1 ? '' : 's'} of ${path} could not be read and are not shown\n`);
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({ record: path, certs }, null, 2)}\n`);
+    io.stdout.write(jsonDocument('cert-list', { record: path, certs }));
     return { exitCode: 0 };
   }
   if (certs.length === 0) {
@@ -273,7 +274,7 @@ export function certShow(options: GlobalOptions, io: Io): CommandResult {
     holdsCa: identity.caSecretKey !== undefined,
     config: loaded.path,
   };
-  if (options.json) io.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  if (options.json) io.stdout.write(jsonDocument('cert-show', info));
   else {
     io.stdout.write(
       `subject   ${info.subject}\nrole      ${info.role}\nvalid     ${info.notBefore} .. ${info.notAfter}\nCA        ${info.ca}${info.holdsCa ? ' (this config holds the CA key)' : ''}\nconfig    ${info.config}\n`,

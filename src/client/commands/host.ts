@@ -1,4 +1,5 @@
 import { revocationsVersion } from '../../protocol/revocations.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { eachHost } from '../connection/hostRequests.ts';
 import { EXIT_HERD_ERROR } from '../output/outcome.ts';
 import { errorLine } from '../output/render.ts';
@@ -24,7 +25,7 @@ const sync: CommandModule = {
     const { identity } = context.connect;
     const version = identity.revocations === undefined ? null : revocationsVersion(identity.revocations);
     const answers = await eachHost(context, async () => version);
-    if (options.json) io.stdout.write(`${JSON.stringify({ version, hosts: answers.map((a) => ({ host: a.host, synced: a.error === null, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+    if (options.json) io.stdout.write(jsonDocument('host-sync', { version, hosts: answers.map((a) => ({ host: a.host, synced: a.error === null, error: a.error?.toJSON() ?? null })) }));
     else {
       for (const answer of answers) {
         if (answer.error !== null) io.stderr.write(`${errorLine(answer.error)}\n`);

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/config.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { ensureIdentity } from '../config/identity.ts';
 import { formatTable } from '../output/table.ts';
 import { listedCerts } from './cert.ts';
@@ -16,7 +17,7 @@ export const hostListCommand: CommandModule = {
     const { certs, path } = listedCerts(loaded, identity, true);
     const hosts = certs.filter((c) => c.role === 'host');
     if (options.json) {
-      io.stdout.write(`${JSON.stringify({ record: path, hosts }, null, 2)}\n`);
+      io.stdout.write(jsonDocument('host-list', { record: path, hosts }));
       return { exitCode: 0 };
     }
     if (hosts.length === 0) {

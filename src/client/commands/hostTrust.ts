@@ -1,4 +1,5 @@
 import { keyId } from '../../protocol/cert.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import type { Message, TrustInfo } from '../../protocol/messages.ts';
 import { eachHost, type HostAnswer } from '../connection/hostRequests.ts';
@@ -38,7 +39,7 @@ export async function hostTrust(argv: Args, io: Io, options: { list: boolean; re
   });
   const ours = keyId(context.connect.identity.caKey);
   if (global.json) {
-    if (options.quiet !== true) io.stdout.write(`${JSON.stringify({ ca: ours, hosts: answers.map((a) => ({ host: a.host, did: a.value?.did ?? null, cas: a.value?.cas ?? null, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+    if (options.quiet !== true) io.stdout.write(jsonDocument('host-trust', { ca: ours, hosts: answers.map((a) => ({ host: a.host, did: a.value?.did ?? null, cas: a.value?.cas ?? null, error: a.error?.toJSON() ?? null })) }));
   } else {
     const rows: string[][] = [];
     for (const answer of answers) {

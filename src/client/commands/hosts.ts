@@ -1,4 +1,5 @@
 import { loadConfig, type LoadedConfig } from '../config/config.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { loadInventory, type Inventory } from '../hosts/inventory.ts';
 import { foldNodeset } from '../hosts/nodesetFold.ts';
 import { groupLookup, knownNames, resolveHosts, type HostTarget } from '../hosts/targets.ts';
@@ -44,7 +45,7 @@ export const hostsModule: CommandModule = {
     const loaded = loadConfig(options.config);
     if (argv.groups === true) {
       const groups = listGroups(options, loaded);
-      if (options.json) io.stdout.write(`${JSON.stringify({ groups }, null, 2)}\n`);
+      if (options.json) io.stdout.write(jsonDocument('groups', { groups }));
       else if (groups.length === 0) io.stderr.write('herd: no groups: add groups: to the config, or give an inventory with -i FILE\n');
       else io.stdout.write(formatTable(['GROUP', 'FROM', 'HOSTS', 'COUNT'], groups.map((g) => [g.name, g.source, g.hosts.length === 0 ? '-' : foldNodeset(g.hosts), String(g.hosts.length)])));
       return { exitCode: 0 };
@@ -62,7 +63,7 @@ export const hostsModule: CommandModule = {
       targets = names.length === 0 ? resolveHosts(undefined, loaded.config) : names.flatMap((name) => resolveHosts(name, loaded.config, more));
     }
     if (options.json) {
-      io.stdout.write(`${JSON.stringify({ hosts: targets }, null, 2)}\n`);
+      io.stdout.write(jsonDocument('hosts', { hosts: targets }));
       return { exitCode: 0 };
     }
     const rows = targets.map((t) => (t.kind === 'local' ? [t.name, '(this machine)', '', ''] : [t.name, t.address, String(t.port), t.user]));

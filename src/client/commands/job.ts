@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { bytesFields, jsonDocument } from '../output/jsonDocument.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { JOB_STATES, type JobInfo, type JobState, type Message } from '../../protocol/messages.ts';
 import { commandContext, type CommandContext } from './context.ts';
@@ -70,7 +71,7 @@ function failed(answers: ReadonlyArray<HostAnswer<unknown>>): number {
 
 /** --json of the commands that answer with one job per host. */
 function jobJson(answers: ReadonlyArray<HostAnswer<JobInfo>>, extra: (job: JobInfo) => Record<string, unknown> = () => ({})): string {
-  return `${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, job: a.value, ...(a.value === null ? {} : extra(a.value)), error: a.error?.toJSON() ?? null })) }, null, 2)}\n`;
+  return jsonDocument('job', { hosts: answers.map((a) => ({ host: a.host, job: a.value, ...(a.value === null ? {} : extra(a.value)), error: a.error?.toJSON() ?? null })) });
 }
 
 const idPositional = (y: Argv): Argv =>
@@ -91,7 +92,7 @@ const list: CommandModule = {
     const context = jobContext(argv, io);
     const answers = await eachHost(context, (c) => collectJobs(c, { t: 'job-list', ...(state === undefined ? {} : { state }) }));
     if (argv.json === true) {
-      io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, jobs: a.value, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+      io.stdout.write(jsonDocument('job-list', { hosts: answers.map((a) => ({ host: a.host, jobs: a.value, error: a.error?.toJSON() ?? null })) }));
     } else {
       printErrors(answers, io);
       const rows = answers.flatMap((a) => (a.value ?? []).map((job) => ({ host: a.host, job })));
@@ -184,7 +185,7 @@ const prune: CommandModule = {
     const olderThanMs = typeof argv.olderThan === 'string' ? parseDuration(argv.olderThan, '--older-than') : undefined;
     const answers = await eachHost(jobContext(argv, io), (c) => collectJobs(c, { t: 'job-prune', ...(olderThanMs === undefined ? {} : { olderThanMs }) }));
     if (argv.json === true) {
-      io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, pruned: a.value, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+      io.stdout.write(jsonDocument('job-prune', { hosts: answers.map((a) => ({ host: a.host, pruned: a.value, error: a.error?.toJSON() ?? null })) }));
     } else {
       printErrors(answers, io);
       for (const a of answers) {
@@ -303,7 +304,7 @@ const logs: CommandModule = {
     if (json) {
       const a = answers[0]!;
       io.stdout.write(
-        `${JSON.stringify({ host: a.host, job: a.value, stdout: Buffer.concat(collected[1]).toString('utf8'), stderr: Buffer.concat(collected[2]).toString('utf8'), notes, error: a.error?.toJSON() ?? null }, null, 2)}\n`,
+        jsonDocument('job-logs', { hosts: [{ host: a.host, job: a.value, ...bytesFields('stdout', Buffer.concat(collected[1])), ...bytesFields('stderr', Buffer.concat(collected[2])), notes, error: a.error?.toJSON() ?? null }] }),
       );
     } else printErrors(answers, io);
     return { exitCode: failed(answers) };

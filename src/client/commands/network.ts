@@ -1,4 +1,5 @@
 import { HerdError } from '../../protocol/errors.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import type { Message, NetworkInfo, NetworkRequest } from '../../protocol/messages.ts';
 import { commandContext } from './context.ts';
 import { eachHost, type HostAnswer } from '../connection/hostRequests.ts';
@@ -19,7 +20,7 @@ function askHosts(argv: Args, io: Io, message: Message): Promise<NetworksAnswer[
 
 function report(answers: NetworksAnswer[], io: Io, json: boolean, human: (answer: NetworksAnswer) => string): CommandResult {
   if (json) {
-    io.stdout.write(`${JSON.stringify({ hosts: answers.map((a) => ({ host: a.host, networks: a.value, error: a.error?.toJSON() ?? null })) }, null, 2)}\n`);
+    io.stdout.write(jsonDocument('network-list', { hosts: answers.map((a) => ({ host: a.host, networks: a.value, error: a.error?.toJSON() ?? null })) }));
   } else {
     for (const answer of answers) {
       if (answer.error !== null) io.stderr.write(`${errorLine(answer.error)}\n`);

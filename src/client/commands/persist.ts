@@ -1,4 +1,5 @@
 import { persistDaemonPid, persistPaths } from '../persist/persistClient.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import { runPersistDaemon } from '../persist/persistDaemon.ts';
 import type { CommandModule } from './types.ts';
 
@@ -10,7 +11,7 @@ const status: CommandModule = {
   handler: (argv, io) => {
     const pid = persistDaemonPid();
     const { socket, log } = persistPaths();
-    if (argv.json === true) io.stdout.write(`${JSON.stringify({ running: pid !== null, pid, socket, log }, null, 2)}\n`);
+    if (argv.json === true) io.stdout.write(jsonDocument('persist-status', { running: pid !== null, pid, socket, log }));
     else io.stdout.write(`${pid === null ? 'not running' : `running, pid ${pid}, socket ${socket}`}; its log: ${log}\n`);
     return { exitCode: 0 };
   },
@@ -27,7 +28,7 @@ const stop: CommandModule = {
       process.kill(pid, 'SIGTERM');
       for (let i = 0; i < 50 && persistDaemonPid() === pid; i++) await new Promise((r) => setTimeout(r, 100));
     }
-    if (argv.json === true) io.stdout.write(`${JSON.stringify({ stopped: pid })}\n`);
+    if (argv.json === true) io.stdout.write(jsonDocument('persist-stop', { stopped: pid }));
     else io.stdout.write(pid === null ? 'not running\n' : `stopped pid ${pid}\n`);
     return { exitCode: 0 };
   },

@@ -1,4 +1,5 @@
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
+import { jsonDocument } from '../output/jsonDocument.ts';
 import type { JobResult } from '../../protocol/messages.ts';
 import { helperAsset } from '../buildInfo.ts';
 import { loadConfig } from '../config/config.ts';
@@ -38,7 +39,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const ssh = sshOptions(options, loaded);
   if (options.dryRun) {
     const dry = dryRunOf(plan, targets, ssh);
-    io.stdout.write(options.json ? `${JSON.stringify(dry, null, 2)}\n` : renderDryRun(dry));
+    io.stdout.write(options.json ? jsonDocument('dry-run', { ...dry }) : renderDryRun(dry));
     return { exitCode: 0 };
   }
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
@@ -157,7 +158,7 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
 /** `--detach`: each host's job id (alone for one host, so scripts can capture it), or why there is none. */
 function reportDetached(list: readonly HostOutcome[], json: boolean, io: Io): CommandResult {
   if (json) {
-    io.stdout.write(`${JSON.stringify({ hosts: list.map((o) => ({ host: o.host, jobId: o.jobId, job: o.job ?? null, error: o.error?.toJSON() ?? null })) }, null, 2)}\n`);
+    io.stdout.write(jsonDocument('run-detached', { hosts: list.map((o) => ({ host: o.host, jobId: o.jobId, job: o.job ?? null, error: o.error?.toJSON() ?? null })) }));
   } else {
     for (const o of list) {
       if (o.error !== null) io.stderr.write(`${errorLine(o.error)}\n`);

@@ -15,8 +15,9 @@ export interface HostOutcome {
   shippedHelper: boolean;
   /** How the host was reached, and when each phase ended (ms from the start of connecting). */
   connection?: { direct: boolean; reused: boolean; phases: Record<string, number> };
-  stdout?: string;
-  stderr?: string;
+  /** --json: what the host wrote, collected. */
+  stdout?: Uint8Array;
+  stderr?: Uint8Array;
 }
 
 /** herd's own failures use 255, as ssh does, so they do not look like a command's status. */

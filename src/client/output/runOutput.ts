@@ -1,14 +1,15 @@
 import { closeSync, constants, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { schemaId } from './jsonDocument.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import { join } from 'node:path';
 import type { JobLimits } from '../../protocol/messages.ts';
 import { hostColours, paint, useColour, type ColourWhen, type HostColours } from './colour.ts';
 import { Collected, DiffOutput, GatherOutput, OrderedOutput, type CollectOptions } from './collectedOutputs.ts';
 import { PrefixedLines } from './lineWriter.ts';
-import { exitStatus, summaryLine, type HostOutcome } from './outcome.ts';
+import { exitStatus, overallStatus, summaryLine, type HostOutcome } from './outcome.ts';
 import { OutputGate } from './outputGate.ts';
 import { closingLines, Progress, type RunOutput } from './outputParts.ts';
-import { runReportJson } from './render.ts';
+import { outcomeCounts, runReportJson } from './render.ts';
 import type { Io } from '../commands/types.ts';
 import { isTerminal } from './terminal.ts';
 
@@ -183,7 +184,7 @@ class NdjsonOutput implements RunOutput {
   }
 
   private event(value: Record<string, unknown>): void {
-    this.io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...value })}\n`);
+    this.io.stdout.write(`${JSON.stringify({ schema: schemaId('run-event'), time: new Date().toISOString(), ...value })}\n`);
   }
 
   started(host: string, jobId: string): void {
@@ -204,7 +205,7 @@ class NdjsonOutput implements RunOutput {
   }
 
   end(outcomes: readonly HostOutcome[]): void {
-    this.event({ event: 'summary', hosts: outcomes.length, line: summaryLine(outcomes) });
+    this.event({ event: 'summary', hosts: outcomes.length, ...outcomeCounts(outcomes), exitCode: overallStatus(outcomes), line: summaryLine(outcomes) });
   }
 }
 
@@ -225,8 +226,8 @@ class JsonOutput implements RunOutput {
   }
 
   hostDone(o: HostOutcome): void {
-    o.stdout = this.collected.text(o.host, 1).toString('utf8');
-    o.stderr = this.collected.text(o.host, 2).toString('utf8');
+    o.stdout = this.collected.text(o.host, 1);
+    o.stderr = this.collected.text(o.host, 2);
   }
 
   end(outcomes: readonly HostOutcome[]): void {
