@@ -622,7 +622,9 @@ Remote('herd ca rotate across 3 hosts: the new CA trusted before the old one goe
       assert.ok(cas.includes(newCa) && !cas.includes(oldCa), `${h.host}: ${cas.join(' ')}`);
       assert.is(h.cas.find((c) => c.ca === newCa)?.hostCert?.subject, subjects[h.host], 'the new CA\'s host certificate names the same host');
     }
-    const after = (await as(['host', 'list', '--json'])).json<{ hosts: Array<{ dialled: string; subject: string; ca: string }> }>().hosts.filter((h) => h.ca === newCa);
+    const listed = (await as(['host', 'list', '--json'])).json<{ hosts: Array<{ dialled: string; subject: string; ca: string; status: string }> }>().hosts;
+    assert.ok(listed.filter((h) => h.ca === oldCa).every((h) => h.status === 'old-ca'), 'the old CA\'s host certificates are not shown as valid');
+    const after = listed.filter((h) => h.ca === newCa);
     assert.equal(Object.fromEntries(after.map((h) => [h.dialled, h.subject])), subjects);
     const old = await as(['run', '--config', oldConfig, '-H', 'h2', '--', 'true']);
     assert.is(old.code, 255);

@@ -136,7 +136,7 @@ export async function caRotate(argv: Args, io: Io): Promise<CommandResult> {
   }
   const rows = [...steps.values()];
   const ownSerial = parseCert(current.cert).body.serial;
-  const stranded = listedCerts(loaded, current, false).certs.filter((c) => c.ca === oldCa && c.status === 'valid' && c.serial !== ownSerial);
+  const stranded = listedCerts(loaded, current, false).certs.filter((c) => c.ca === oldCa && (c.status === 'valid' || c.status === 'old-ca') && c.serial !== ownSerial);
   if (options.json) {
     io.stdout.write(
       jsonDocument('ca-rotate', {

@@ -225,7 +225,7 @@ export function listedCerts(loaded: LoadedConfig, identity: ClientIdentity, all:
   const certs = record.entries
     .filter((e) => all || e.role !== 'host')
     .map((e): ListedCert => {
-      const { status, why } = statusOf(e, list, now);
+      const { status, why } = statusOf(e, list, now, keyId(identity.caKey));
       return {
         serial: e.serial,
         subject: e.subject,

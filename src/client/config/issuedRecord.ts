@@ -96,14 +96,18 @@ export function readIssued(configPath: string): { entries: IssuedEntry[]; unread
   return { entries, unreadable, path };
 }
 
-export type CertStatus = 'valid' | 'expired' | 'revoked';
+export type CertStatus = 'valid' | 'expired' | 'revoked' | 'old-ca';
 
-/** What an entry is now: revoked (by the CA's list), expired, or valid. */
-export function statusOf(entry: IssuedEntry, revocations: Revocations | null, nowSeconds: number): { status: CertStatus; why?: string } {
+/**
+ * What an entry is now: revoked (by the CA's list), expired, issued by a CA this config no longer
+ * uses (`currentCa`, after herd ca rotate: good only where hosts still trust that CA), or valid.
+ */
+export function statusOf(entry: IssuedEntry, revocations: Revocations | null, nowSeconds: number, currentCa?: string): { status: CertStatus; why?: string } {
   if (revocations !== null && revocations.issuer === entry.ca) {
     const why = revocationOf(revocations, { serial: entry.serial, subject: entry.subject, notBefore: entry.notBefore });
     if (why !== null) return { status: 'revoked', why };
   }
   if (entry.notAfter !== 0 && entry.notAfter < nowSeconds) return { status: 'expired' };
+  if (currentCa !== undefined && entry.ca !== currentCa) return { status: 'old-ca', why: `issued by CA ${entry.ca}, which this config no longer uses: good only where hosts still trust it` };
   return { status: 'valid' };
 }
