@@ -76,7 +76,7 @@ const BODIES: Record<SchemaName, { title: string; properties: Record<string, Sch
   'run-detached': { title: 'herd run --detach --json (and --schedule): the job each host started', properties: { hosts: perHost({ jobId: strOrNull, job: nullable(job) }) } },
   'dry-run': {
     title: 'herd run --dry-run --json: the job each host would get, and how each is reached; nothing ran',
-    properties: { dryRun: { const: true }, job: obj({ argv: list(str), envNames: list(str) }), transport: str, parallel: int, hosts: list(target) },
+    properties: { dryRun: { const: true }, job: obj({ argv: list(str), envNames: list(str) }), transport: str, parallel: int, hosts: list(target), flags: { type: 'object', additionalProperties: str } },
   },
   hosts: { title: 'herd hosts --json: the hosts -H resolves to, and how each is reached', properties: { hosts: list(target) } },
   groups: { title: 'herd hosts --groups --json: the groups of the config and the inventory', properties: { groups: list(obj({ name: str, source: { enum: ['config', 'inventory'] }, hosts: list(str) })) } },

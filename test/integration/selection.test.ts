@@ -65,7 +65,7 @@ Selection('run --dry-run shows the job and the hosts, contacts none and writes n
   assert.is(r.code, 0, r.stderr);
   assert.match(r.text, /nothing was started\. On 2 hosts/);
   assert.match(r.text, /systemctl status/);
-  assert.match(r.text, /memory 1 GiB/);
+  assert.match(r.text, /limits --max-memory 1G; timeout 30s/, 'limits and times as they were typed');
   assert.match(r.text, /env TOKEN/);
   assert.not.match(r.text, /secret/, 'environment values are never shown');
   assert.match(r.text, /web2 +10\.0\.0\.2 +22 +root +ssh2/);

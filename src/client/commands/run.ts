@@ -38,7 +38,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   const targets = targetsOf(options, loaded);
   const ssh = sshOptions(options, loaded);
   if (options.dryRun) {
-    const dry = dryRunOf(plan, targets, ssh);
+    const l = options.limits;
+    const flags = { '--max-cpu': l.maxCpu, '--cpu-cores': l.cpuCores, '--max-memory': l.maxMemory, '--max-pids': l.maxPids, '--max-read-bps': l.maxReadBps, '--max-write-bps': l.maxWriteBps, '--max-iobps': l.maxIobps, '--timeout': options.timeout };
+    const dry = dryRunOf(plan, targets, ssh, flags);
     io.stdout.write(options.json ? jsonDocument('dry-run', { ...dry }) : renderDryRun(dry));
     return { exitCode: 0 };
   }

@@ -306,7 +306,7 @@ export function runFlags(y: Argv): Argv {
       .option('grace', { type: 'string', default: '10s', describe: 'after Ctrl-C or --timeout, time between SIGTERM and SIGKILL' })
       .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts (never a changed key)' })
       .option('stdin', { type: 'boolean', default: true, describe: 'forward local stdin to the job(s); --no-stdin gives them an empty stdin' })
-      .option('parallel', { alias: 'f', type: 'number', default: DEFAULT_PARALLEL, describe: 'hosts contacted at once' })
+      .option('parallel', { alias: 'f', type: 'number', default: DEFAULT_PARALLEL, describe: 'hosts contacted at once (clush -f; the one short flag with another meaning elsewhere: job logs -f follows)' })
       .option('connect-timeout', { type: 'string', default: '15s', describe: 'give up connecting to a host after this long' })
       .example('$0 run -- uname -a', 'run locally, isolated')
       .example('$0 run -H web1,web2 -- df -h /', 'run on two hosts from the config')

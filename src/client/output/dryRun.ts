@@ -1,8 +1,6 @@
 import type { HostTarget } from '../hosts/targets.ts';
 import type { RunPlan } from '../commands/runFlags.ts';
 import type { SshOptions } from '../transport/sshConnection.ts';
-import { formatBytes } from '../units/sizes.ts';
-import { formatDuration } from '../units/durations.ts';
 import { escapeControl } from './safeText.ts';
 import { formatTable } from './table.ts';
 
@@ -18,29 +16,25 @@ export interface DryRun {
   transport: string;
   parallel: number;
   hosts: HostTarget[];
+  /** The limit and time flags as they were typed (--max-memory 1G), shown so. */
+  flags: Record<string, string>;
 }
 
-export function dryRunOf(plan: RunPlan, targets: HostTarget[], ssh: SshOptions): DryRun {
+export function dryRunOf(plan: RunPlan, targets: HostTarget[], ssh: SshOptions, flags: Record<string, string | undefined>): DryRun {
   const { env, ...request } = plan.request;
-  return { dryRun: true, job: { ...request, envNames: Object.keys(env) }, transport: ssh.transport, parallel: plan.parallel, hosts: targets };
+  const typed = Object.fromEntries(Object.entries(flags).filter((e): e is [string, string] => e[1] !== undefined));
+  return { dryRun: true, job: { ...request, envNames: Object.keys(env) }, transport: ssh.transport, parallel: plan.parallel, hosts: targets, flags: typed };
 }
 
-function jobLine(job: DryRun['job']): string {
+function jobLine(job: DryRun['job'], flags: Record<string, string>): string {
   const parts: string[] = [job.isolation === 'none' ? 'host mode (no sandbox)' : 'sandbox'];
   if (job.isolation !== 'none') parts.push(`network ${job.network ?? 'bridge (root) or none'}`);
   if (job.pid === 'host') parts.push("the host's PID namespace");
   for (const b of job.binds ?? []) parts.push(`bind ${b.host} at ${b.job}${b.readOnly ? ' (read-only)' : ''}`);
-  const l = job.limits ?? {};
-  const limits = [
-    l.cpuPercent === undefined ? null : `cpu ${l.cpuPercent}%`,
-    l.cpuCores === undefined ? null : `cpus ${l.cpuCores}`,
-    l.memoryBytes === undefined ? null : `memory ${formatBytes(l.memoryBytes)}`,
-    l.pids === undefined ? null : `pids ${l.pids}`,
-    l.readBps === undefined ? null : `read ${formatBytes(l.readBps)}/s`,
-    l.writeBps === undefined ? null : `write ${formatBytes(l.writeBps)}/s`,
-  ].filter((x): x is string => x !== null);
+  // Limits and times as they were typed: what the user reads back is what they wrote.
+  const limits = Object.entries(flags).filter(([flag]) => flag !== '--timeout').map(([flag, value]) => `${flag} ${value}`);
   parts.push(limits.length === 0 ? 'no limits' : `limits ${limits.join(', ')}`);
-  if (job.timeoutMs !== undefined) parts.push(`timeout ${formatDuration(job.timeoutMs)}`);
+  if (flags['--timeout'] !== undefined) parts.push(`timeout ${flags['--timeout']}`);
   if (job.schedule !== undefined) parts.push(`at ${job.schedule}`);
   else if (job.detach === true) parts.push('detached');
   if (job.user !== undefined) parts.push(`as ${job.user.uid}:${job.user.gid}`);
@@ -57,7 +51,7 @@ export function renderDryRun(dry: DryRun): string {
   return [
     `herd run --dry-run: nothing was started. On ${dry.hosts.length} host${dry.hosts.length === 1 ? '' : 's'}, ${Math.min(dry.parallel, dry.hosts.length)} at a time:`,
     `  ${escapeControl(dry.job.argv.join(' '))}`,
-    `  ${escapeControl(jobLine(dry.job))}`,
+    `  ${escapeControl(jobLine(dry.job, dry.flags))}`,
     '',
     formatTable(['HOST', 'ADDRESS', 'PORT', 'USER', 'TRANSPORT', 'VIA'], rows.map((r) => r.map(escapeControl))).trimEnd(),
     '',
