@@ -88,7 +88,7 @@ Persist('five runs on two hosts: one SSH connection per host, kept by one daemon
     assert.equal([sshdSessions(host(1)), sshdSessions(host(2))], kept, 'the same sshd sessions served every run: no new handshake');
     assert.is(rt.daemonPid(), daemon, 'the same daemon');
     const status = await herd(['persist', 'status', '--json'], rt.options);
-    assert.equal(status.json(), { running: true, pid: daemon, socket: join(rt.dir, 'herd', 'persist-v2.sock'), log: join(rt.dir, 'herd', 'persist-v2.log') });
+    assert.equal(status.json(), { schema: 'herd.persist-status/1', running: true, pid: daemon, socket: join(rt.dir, 'herd', 'persist-v2.sock'), log: join(rt.dir, 'herd', 'persist-v2.log') });
     // Job commands use it too.
     const list = await herd(['job', 'list', '--persist', '1m', '-H', 'h1', '--json'], rt.options);
     assert.is(list.code, 0, list.stderr);
