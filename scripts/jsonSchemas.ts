@@ -104,6 +104,7 @@ const BODIES: Record<SchemaName, { title: string; properties: Record<string, Sch
   },
   'persist-status': { title: 'herd persist status --json', properties: { running: bool, pid: intOrNull, socket: str, log: str } },
   'persist-stop': { title: 'herd persist stop --json', properties: { stopped: intOrNull } },
+  'runtime-list': { title: 'herd runtime list --json: the Bun runtimes in the cache', properties: { runtimes: list(obj({ target: str, version: str, cached: bool, sha256: strOrNull, gzBytes: intOrNull })) } },
 };
 
 export function jsonSchemaOf(name: SchemaName): Schema {

@@ -6,6 +6,7 @@ import { VERSION } from './buildInfo.ts';
 import { auditModule } from './commands/audit.ts';
 import { caModule } from './commands/ca.ts';
 import { completionModule } from './commands/completion.ts';
+import { runtimeModule } from './commands/runtime.ts';
 import { completeWords } from './completion/candidates.ts';
 import { completionData } from './completion/completionData.ts';
 import { usageError, type CommandShape } from './usage/usageErrors.ts';
@@ -33,7 +34,7 @@ const COMMANDS: CommandShape[] = (() => {
     for (const word of [name!, ...(module.aliases ?? [])]) if (word !== '$0' && !word.startsWith('__')) shapes.push({ words: [...prefix, word], required });
   };
   for (const module of [runModule, hostsModule, completionModule]) add([], module);
-  for (const group of [jobModule, certModule, hostModule, auditModule, caModule, networkModule, persistModule]) {
+  for (const group of [jobModule, certModule, hostModule, auditModule, caModule, networkModule, persistModule, runtimeModule]) {
     add([], { command: group.command });
     for (const sub of group.subcommands) add([group.command], sub);
   }
@@ -71,6 +72,11 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
       global: true,
       describe: 'once SSH is connected, how long a host has to finish herd\'s handshake (start the helper, prove its identity) before it is given up as HOST_UNRESPONSIVE (default 30s)',
     })
+    .option('ship-runtime', {
+      type: 'string',
+      global: true,
+      describe: 'hosts without node, bun or deno: auto ships Bun to them (the default), always ships it to every host, never refuses them; config: defaults.shipRuntime',
+    })
     .option('ssh-config', {
       alias: 'F',
       type: 'string',
@@ -98,6 +104,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
     .command(networkModule.command, networkModule.describe, (y) =>
       networkModule.subcommands.reduce(mount, y).demandCommand(1, 'name a network subcommand: create, list or remove'),
     )
+    .command(runtimeModule.command, runtimeModule.describe, (y) => runtimeModule.subcommands.reduce(mount, y).demandCommand(1, 'name a runtime subcommand: fetch or list'))
     .command(persistModule.command, persistModule.describe, (y) =>
       persistModule.subcommands.reduce(mount, y).demandCommand(1, 'name a persist subcommand: status or stop'),
     );

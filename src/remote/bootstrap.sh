@@ -1,5 +1,11 @@
-# herd bootstrap (POSIX sh, run by the client as: sh -c '<this>' herd-bootstrap SHA256 SIZE [STATE_DIR]).
+# herd bootstrap (POSIX sh, run by the client as:
+#   sh -c '<this>' herd-bootstrap SHA256 SIZE [STATE_DIR [SHIP_RUNTIME]]).
 # It talks to the client in lines on stdout until the helper starts:
+#   HERD-RUNTIME TARGET       no runtime here (or SHIP_RUNTIME always): answer one line, the Bun
+#                             binary's "SHA256 GZSIZE" for TARGET (linux-x64, linux-aarch64-musl, ...),
+#                             or "NONE why"
+#   HERD-SEND-RUNTIME         send exactly GZSIZE bytes: the binary, gzipped
+#   HERD-RUNTIME-CACHED       this host has that binary already: send nothing
 #   HERD-SEND                 send exactly SIZE bytes of the helper on stdin
 #   HERD-READY                from here on stdout carries protocol frames
 #   HERD-ERROR CODE message   the helper cannot start; exit status 1
@@ -8,17 +14,38 @@ fail() { printf 'HERD-ERROR %s %s\n' "$1" "$2"; exit 1; }
 hash=${1:-}
 size=${2:-}
 dir=${3:-}
+ship=${4:-auto}
 case $hash in '' | *[!0-9a-f]*) fail INVALID_SPEC "bootstrap: malformed helper hash" ;; esac
 case $size in '' | *[!0-9]*) fail INVALID_SPEC "bootstrap: malformed helper size" ;; esac
 if [ -z "$dir" ]; then
   if [ "$(id -u)" = 0 ]; then dir=/var/lib/herd; else dir=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/herd; fi
 fi
 
+case $ship in auto | always | never) ;; *) fail INVALID_SPEC "bootstrap: --ship-runtime is auto, always or never" ;; esac
+
 runtime=
-for name in node bun deno; do
-  if path=$(command -v "$name" 2>/dev/null) && [ -x "$path" ]; then runtime=$name; break; fi
-done
-[ -n "$runtime" ] || fail HELPER_START "no JavaScript runtime on this host: install node (>= 18), bun or deno and put it on the PATH of non-interactive SSH logins"
+if [ "$ship" != always ]; then
+  for name in node bun deno; do
+    if path=$(command -v "$name" 2>/dev/null) && [ -x "$path" ]; then runtime=$name; break; fi
+  done
+fi
+[ -n "$runtime" ] || [ "$ship" != never ] || fail HELPER_START "no JavaScript runtime on this host (node, bun or deno on the PATH of non-interactive SSH logins), and --ship-runtime never: install one, or let herd ship Bun (--ship-runtime auto)"
+[ -n "$runtime" ] || command -v gzip >/dev/null 2>&1 || fail HELPER_START "no JavaScript runtime on this host, and no gzip to unpack the one herd would send: install node, bun or deno (or gzip)"
+
+# The host's Bun target: its CPU, its C library (musl has its own dynamic loader), and for x86-64
+# without AVX2 Bun's baseline build.
+target() {
+  case $(uname -m 2>/dev/null) in
+    x86_64 | amd64) arch=x64 ;;
+    aarch64 | arm64) arch=aarch64 ;;
+    *) printf 'unsupported-%s\n' "$(uname -m 2>/dev/null)"; return ;;
+  esac
+  libc=
+  for loader in /lib/ld-musl-*.so.1; do [ -e "$loader" ] && libc=-musl; done
+  base=
+  if [ "$arch" = x64 ] && ! grep -q -w avx2 /proc/cpuinfo 2>/dev/null; then base=-baseline; fi
+  printf 'linux-%s%s%s\n' "$arch" "$libc" "$base"
+}
 
 sha256() {
   if command -v sha256sum >/dev/null 2>&1; then
@@ -49,6 +76,52 @@ p=$dir
 while [ "$p" != / ]; do p=${p%/*}; [ -n "$p" ] || p=/; set -- "$@" "$p"; done
 bad=$(ls -ldLn -- "$@" 2>&1 | awk -v me="$me" '$3 != 0 && $3 != me { print; next } (substr($1, 6, 1) == "w" || substr($1, 9, 1) == "w") && substr($1, 10, 1) != "t" && substr($1, 10, 1) != "T" { print }')
 [ -z "$bad" ] || fail STATE_UNSAFE "a directory above the state directory $dir may be changed by another user: $bad"
+if [ -z "$runtime" ]; then
+  printf 'HERD-RUNTIME %s\n' "$(target)"
+  IFS= read -r answer || fail HELPER_START "the client did not answer which runtime it sends"
+  case $answer in NONE*) fail HELPER_START "no JavaScript runtime on this host, and herd has none to send: ${answer#NONE }" ;; esac
+  set -- $answer
+  rhash=${1:-}
+  rsize=${2:-}
+  case $rhash in '' | *[!0-9a-f]*) fail PROTOCOL "bootstrap: malformed runtime hash" ;; esac
+  case $rsize in '' | *[!0-9]*) fail PROTOCOL "bootstrap: malformed runtime size" ;; esac
+  runtimes=$dir/runtimes
+  mkdir -p "$runtimes" || fail HELPER_START "cannot create $runtimes"
+  runtime=$runtimes/bun-$rhash
+  # Its hash was checked when it was installed; hashing 100 MB on every contact would cost a third of
+  # a second, so a cached one is checked by its size (a cut or damaged file is replaced).
+  if [ -f "$runtime" ] && [ "$(wc -c < "$runtime" | tr -d ' ')" != "$(cat "$runtime.size" 2>/dev/null)" ]; then rm -f "$runtime"; fi
+  # One first contact installs it; the others wait for it. The lock of a process that died is taken
+  # over, and so is one that stays without its pid (its maker died making it) for two minutes.
+  lock=$runtimes/.lock-$rhash
+  locked=
+  waited=0
+  while [ ! -f "$runtime" ]; do
+    if mkdir "$lock" 2>/dev/null; then locked=1; printf '%s\n' $$ > "$lock/pid"; break; fi
+    holder=$(cat "$lock/pid" 2>/dev/null)
+    if { [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; } || [ "$waited" -ge 120 ]; then rm -rf "$lock"; waited=0; continue; fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  if [ -f "$runtime" ]; then
+    [ -z "$locked" ] || rm -rf "$lock"
+    printf 'HERD-RUNTIME-CACHED\n'
+  else
+    printf 'HERD-SEND-RUNTIME\n'
+    tmp=$runtimes/.bun-$rhash.$$
+    rm -f "$tmp" "$tmp.gz"
+    if ! err=$(head -c "$rsize" 2>&1 >"$tmp.gz") || ! err=$(gzip -dc "$tmp.gz" 2>&1 >"$tmp"); then
+      rm -f "$tmp" "$tmp.gz"; rm -rf "$lock"
+      fail HELPER_START "cannot unpack the runtime into $runtimes: ${err:-write failed} (free space: $(df -Pk "$runtimes" 2>/dev/null | awk 'NR==2 {print $4 " KiB"}'))"
+    fi
+    rm -f "$tmp.gz"
+    sum=$(sha256 "$tmp")
+    if [ "$sum" != "$rhash" ]; then rm -f "$tmp"; rm -rf "$lock"; fail HELPER_START "the runtime arrived corrupted (sha256 $sum, expected $rhash)"; fi
+    wc -c < "$tmp" | tr -d ' ' > "$runtime.size"
+    chmod 700 "$tmp" && mv -f "$tmp" "$runtime" || { rm -rf "$lock"; fail HELPER_START "cannot install the runtime in $runtimes"; }
+    rm -rf "$lock"
+  fi
+fi
 helper=$dir/helper-$hash.mjs
 # A cached helper runs only if it is still the one its name promises.
 if [ -f "$helper" ] && [ "$(sha256 "$helper")" != "$hash" ]; then rm -f "$helper"; fi

@@ -91,6 +91,7 @@ Contract('hosts, groups, networks, identity, audit and the persist daemon', asyn
   await document('persist-status', ['persist', 'status']);
   await document('persist-stop', ['persist', 'stop']);
   await document('ca-rotate', ['ca', 'rotate', '--grace', '0s']);
+  await document('runtime-list', ['runtime', 'list']);
 });
 
 Contract('every shape of docs/json.md was seen in real output', () => {

@@ -694,7 +694,7 @@ Remote('herd ca rotate cut short after the switch is taken up at the removal; a 
   }
 });
 
-Remote('a host with no JavaScript runtime gets a clear HELPER_START error', async () => {
+Remote('a host with no JavaScript runtime, and --ship-runtime never or no gzip, gets a clear HELPER_START error', async () => {
   // A PATH with the tools bootstrap.sh uses but no node, bun or deno, for the local transport.
   const bin = join(home, 'no-runtime-bin');
   mkdirSync(bin, { recursive: true });
@@ -705,9 +705,13 @@ Remote('a host with no JavaScript runtime gets a clear HELPER_START error', asyn
       symlinkSync(`/bin/${tool}`, join(bin, tool));
     }
   }
-  const r = await run(['run', '--', 'true'], { env: { PATH: bin, HERD_STATE_DIR: join(home, 'no-runtime-state') } });
+  const r = await run(['run', '--ship-runtime', 'never', '--', 'true'], { env: { PATH: bin, HERD_STATE_DIR: join(home, 'no-runtime-state') } });
   assert.is(r.code, 255);
-  assert.match(r.stderr, /local: no JavaScript runtime on this host: install node \(>= 18\), bun or deno.*\[HELPER_START\]/);
+  assert.match(r.stderr, /local: no JavaScript runtime on this host \(node, bun or deno on the PATH of non-interactive SSH logins\), and --ship-runtime never.*\[HELPER_START\]/);
+  // Without --ship-runtime never, herd would ship Bun; this host lacks even gzip to unpack it, and says so.
+  const noGzip = await run(['run', '--', 'true'], { env: { PATH: bin, HERD_STATE_DIR: join(home, 'no-runtime-state') } });
+  assert.is(noGzip.code, 255);
+  assert.match(noGzip.stderr, /no gzip to unpack the one herd would send.*\[HELPER_START\]/);
 });
 
 if (enabled) Remote.run();

@@ -100,7 +100,7 @@ Selection('herd completion bash|zsh|fish completes commands, flags, choices, hos
   mkdirSync(join(box.home, '.cache', 'herd'), { recursive: true });
   writeFileSync(join(box.home, '.cache', 'herd', 'jobs.json'), JSON.stringify([['0123456789ab', 'web1'], ['fedcba987654', 'web2']]));
   for (const shell of ['bash', 'zsh', 'fish'] as const) {
-    assert.equal(completions(shell, ['herd', 'ru']), ['run'], `${shell}: a command`);
+    assert.equal(completions(shell, ['herd', 'ru']).sort(), ['run', 'runtime'], `${shell}: a command`);
     assert.equal(completions(shell, ['herd', 'job', 's']).sort(), ['status', 'stop'], `${shell}: a subcommand`);
     assert.equal(completions(shell, ['herd', 'run', '--max-m']), ['--max-memory'], `${shell}: a flag`);
     assert.equal(completions(shell, ['herd', 'run', '--isolation', 'n']), ['none'], `${shell}: a choice`);

@@ -10,6 +10,7 @@ import { ensureIdentity } from '../config/identity.ts';
 import { loadInventory } from '../hosts/inventory.ts';
 import { defaultSources, readSshConfig, type SshConfigSources } from '../hosts/sshConfig.ts';
 import { existsSync } from 'node:fs';
+import { SHIP_RUNTIME, type ShipRuntime } from '../transport/bootstrapCommand.ts';
 import { join, resolve } from 'node:path';
 
 /** What every command that talks to hosts needs: the config, the hosts, and how to connect. */
@@ -73,6 +74,7 @@ export interface ConnectFlags {
   persist?: string;
   become?: Become;
   sshConfig?: string;
+  shipRuntime?: string;
 }
 
 /** How to reach hosts: --transport (else the config's defaults.transport, else ssh2), timeouts, host keys, jump hosts. */
@@ -82,6 +84,8 @@ export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOption
     throw new HerdError('INVALID_SPEC', `--transport: "${transport}" is not one of ${TRANSPORTS.join(', ')}`);
   }
   const sshFile = sshConfigFileOf(flags, loaded);
+  const ship = flags.shipRuntime ?? loaded.config.defaults?.shipRuntime ?? 'auto';
+  if (!(SHIP_RUNTIME as readonly string[]).includes(ship)) throw new HerdError('INVALID_SPEC', `--ship-runtime: "${ship}" is not one of ${SHIP_RUNTIME.join(', ')}`);
   return {
     transport: transport as TransportName,
     acceptNew: flags.acceptNew === true,
@@ -91,6 +95,7 @@ export function sshOptions(flags: ConnectFlags, loaded: LoadedConfig): SshOption
     ...(flags.become === undefined ? {} : { become: checkBecome(flags.become) }),
     jumpTarget: jumpResolver(loaded, flags.sshConfig),
     ...(sshFile === undefined ? {} : { sshConfigFile: sshFile }),
+    shipRuntime: ship as ShipRuntime,
   };
 }
 

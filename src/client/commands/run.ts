@@ -106,7 +106,7 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
     return null;
   }
   outcome.shippedHelper = connection.shipped;
-  outcome.connection = { direct: connection.direct, reused: connection.reused, phases: connection.phases };
+  outcome.connection = { direct: connection.direct, reused: connection.reused, phases: connection.phases, ...(connection.shippedRuntime === null ? {} : { shippedRuntime: connection.shippedRuntime }) };
   if (plan.detach) {
     try {
       const reply = await connection.request({ t: 'run', ...plan.request });

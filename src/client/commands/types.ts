@@ -14,6 +14,8 @@ export interface GlobalOptions {
   handshakeTimeout?: string;
   /** -F/--ssh-config: the OpenSSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config. */
   sshConfig?: string;
+  /** --ship-runtime auto|always|never. */
+  shipRuntime?: string;
   json: boolean;
 }
 
@@ -57,6 +59,7 @@ export function globalOptions(argv: Args): GlobalOptions {
     ...(typeof argv.persist === 'string' ? { persist: argv.persist } : {}),
     ...(typeof argv.handshakeTimeout === 'string' ? { handshakeTimeout: argv.handshakeTimeout } : {}),
     ...(typeof argv.sshConfig === 'string' ? { sshConfig: argv.sshConfig } : {}),
+    ...(typeof argv.shipRuntime === 'string' ? { shipRuntime: argv.shipRuntime } : {}),
     json: argv.json === true,
   };
 }

@@ -32,7 +32,7 @@ export interface HerdConfig {
   /** Named nodesets, used as `-H @name`: a nodeset expression or a list of them. */
   groups?: Record<string, string | string[]>;
   /** Defaults for herd run. */
-  defaults?: { network?: string; transport?: string; persist?: string; sshConfig?: string };
+  defaults?: { network?: string; transport?: string; persist?: string; sshConfig?: string; shipRuntime?: string };
 }
 
 export interface LoadedConfig {
@@ -75,8 +75,8 @@ function checkConfig(value: unknown, path: string): HerdConfig {
   }
   if (config.defaults !== undefined) {
     const d = config.defaults as Record<string, unknown>;
-    if (typeof d !== 'object' || d === null) bad('defaults: must be a mapping (network, transport, persist, sshConfig)');
-    for (const key of ['network', 'transport', 'persist', 'sshConfig']) if (d[key] !== undefined && typeof d[key] !== 'string') bad(`defaults.${key}: must be a string`);
+    if (typeof d !== 'object' || d === null) bad('defaults: must be a mapping (network, transport, persist, sshConfig, shipRuntime)');
+    for (const key of ['network', 'transport', 'persist', 'sshConfig', 'shipRuntime']) if (d[key] !== undefined && typeof d[key] !== 'string') bad(`defaults.${key}: must be a string`);
   }
   if (config.identity !== undefined) {
     const id = config.identity as Record<string, unknown>;
@@ -95,7 +95,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   identity: ['ca', 'cert', 'key', 'revocations'],
   'identity.ca': ['publicKey', 'secretKey'],
   'hosts.*': ['address', 'port', 'user', 'identityFile'],
-  defaults: ['network', 'transport', 'persist', 'sshConfig'],
+  defaults: ['network', 'transport', 'persist', 'sshConfig', 'shipRuntime'],
 };
 
 /** A key the config does not know is an error with its line and the key meant: a typo must not be ignored. */

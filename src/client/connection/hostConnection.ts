@@ -11,7 +11,8 @@ import { wireSession } from '../../shared/wiredSession.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts/targets.ts';
 import type { RawChannel } from '../transport/channel.ts';
-import { runBootstrap } from '../transport/bootstrapDialogue.ts';
+import { runBootstrap, type RuntimeSource } from '../transport/bootstrapDialogue.ts';
+import { isRuntimeTarget, runtimeFor } from '../runtime/bunRuntime.ts';
 import type { Become } from '../transport/become.ts';
 import { becomePassword } from '../transport/passphrase.ts';
 import { cachedAgent, isAgentSocketPath, rememberAgent } from '../state/agentCache.ts';
@@ -25,6 +26,9 @@ import { HOST_HANDSHAKE_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { join } from 'node:path';
 import { localStateDir } from '../state/localState.ts';
 import { RemoteJob, type JobChannel, type JobHandlers } from '../jobs/remoteJob.ts';
+
+/** A host's Bun runtime: from the client's cache, or fetched once per run for every host that needs it. */
+const runtimeSource: RuntimeSource = (target) => (isRuntimeTarget(target) ? runtimeFor(target, (line) => process.stderr.write(`${line}\n`)) : Promise.resolve(`Bun has no build for ${target}`));
 
 /** Stderr kept from the host's shell for diagnostics. */
 const STDERR_TAIL_BYTES = 4096;
@@ -43,6 +47,8 @@ export interface ConnectContext {
 export class HostConnection implements JobChannel {
   readonly target: HostTarget;
   shipped = false;
+  /** The Bun target whose runtime this contact shipped, or null. */
+  shippedRuntime: string | null = null;
   /** Reached the running agent's socket directly, with no bootstrap and no helper process. */
   direct = false;
   /** The SSH connection was already open (held by the --persist daemon): no handshake this time. */
@@ -153,18 +159,22 @@ export class HostConnection implements JobChannel {
     const direct = await this.openDirect(context.helper);
     this.mark(direct === null ? 'directRefused' : 'direct');
     this.direct = direct !== null;
-    this.raw = direct ?? (this.ssh === null ? openLocal(context.helper) : await this.ssh.bootstrap(context.helper, this.become));
+    this.raw = direct ?? (this.ssh === null ? openLocal(context.helper, context.ssh.shipRuntime) : await this.ssh.bootstrap(context.helper, this.become));
     let stderr = '';
     this.raw.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
     this.waitingFor = 'waiting for the bootstrap\'s answer';
     const become = this.ssh === null ? undefined : this.become;
-    const boot = direct !== null ? { leftover: new Uint8Array(0), shipped: false } : await runBootstrap(this.raw, context.helper, this.target.name, () => stderr, become);
+    const boot =
+      direct !== null
+        ? { leftover: new Uint8Array(0), shipped: false, shippedRuntime: null }
+        : await runBootstrap(this.raw, context.helper, this.target.name, () => stderr, become, runtimeSource, (what) => (this.waitingFor = what));
     this.waitingFor = 'waiting for the helper\'s hello';
     if (direct !== null) this.raw.stdout.pause();
     else this.mark('bootstrap');
     this.shipped = boot.shipped;
+    this.shippedRuntime = boot.shippedRuntime;
 
     const dialled = { ...this.dialled(), ...(context.addCa === true ? { addCa: true } : {}) };
     const handshake = new ClientHandshake(context.identity, dialled);

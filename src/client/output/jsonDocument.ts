@@ -7,7 +7,7 @@
 export const SCHEMA_NAMES = [
   'run', 'run-event', 'run-detached', 'dry-run', 'hosts', 'groups', 'job', 'job-list', 'job-logs', 'job-prune', 'network-list',
   'audit', 'audit-verify', 'host-sync', 'host-trust', 'host-list', 'cert-issue', 'cert-renew', 'cert-revoke', 'cert-show', 'cert-list',
-  'ca-rotate', 'persist-status', 'persist-stop',
+  'ca-rotate', 'persist-status', 'persist-stop', 'runtime-list',
 ] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 

@@ -172,7 +172,7 @@ export function connectPersisted(target: SshTarget, options: SshOptions, persist
     cheapForward: true,
     alive: () => true,
     reused: () => reused === true,
-    bootstrap: async (helper, become) => (await open({ kind: 'exec', command: bootstrapCommand(helper, become) }))!,
+    bootstrap: async (helper, become) => (await open({ kind: 'exec', command: bootstrapCommand(helper, become, options.shipRuntime) }))!,
     exec: async (command) => (await open({ kind: 'exec', command }))!,
     // The daemon runs the `true` on its connection, once however many herd processes ask.
     bulk: once(() => {

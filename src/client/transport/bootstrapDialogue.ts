@@ -3,6 +3,8 @@ import type { HelperAsset } from '../buildInfo.ts';
 import type { RawChannel } from './channel.ts';
 import { SUDO_PROMPT, sudoRefusal, type Become } from './become.ts';
 import { becomePassword } from './passphrase.ts';
+import { createReadStream } from 'node:fs';
+import type { RuntimeOffer } from '../runtime/bunRuntime.ts';
 
 /** Longest bootstrap line we accept before the helper is ready. */
 const MAX_BOOTSTRAP_LINE = 4096;
@@ -12,28 +14,42 @@ export interface Bootstrapped {
   leftover: Uint8Array;
   /** Whether this contact had to ship the helper. */
   shipped: boolean;
+  /** The Bun target whose runtime this contact shipped (a host without one), or null. */
+  shippedRuntime: string | null;
 }
+
+/** Where a runtime for a host's target comes from (runtime/bunRuntime.ts); a string says why there is none. */
+export type RuntimeSource = (target: string) => Promise<RuntimeOffer | string>;
 
 /**
  * Speaks the line dialogue of bootstrap.sh. On HERD-READY it pauses stdout so that
  * no protocol bytes are emitted before the session is wired to it.
  */
-export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: string, stderrTail: () => string, become?: Become): Promise<Bootstrapped> {
+export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: string, stderrTail: () => string, become?: Become, runtimes?: RuntimeSource, onPhase?: (what: string) => void): Promise<Bootstrapped> {
   return new Promise((resolve, reject) => {
     let pending = Buffer.alloc(0);
     let shipped = false;
     let settled = false;
+    let offer: RuntimeOffer | null = null;
+    let runtimeAsked = false;
+    let shippedRuntime: string | null = null;
+    /** While the runtime's source answers: lines wait (the bootstrap says nothing until it has our answer). */
+    let waiting = false;
     const finish = (error: HerdError | null, leftover?: Uint8Array): void => {
       if (settled) return;
       settled = true;
       raw.stdout.removeListener('data', onData);
       raw.stdout.removeListener('end', onEnd);
       if (error !== null) reject(error.withHost(hostName));
-      else resolve({ leftover: leftover ?? new Uint8Array(0), shipped });
+      else resolve({ leftover: leftover ?? new Uint8Array(0), shipped, shippedRuntime });
     };
     const onData = (chunk: Buffer): void => {
       pending = Buffer.concat([pending, chunk]);
+      lines();
+    };
+    const lines = (): void => {
       for (;;) {
+        if (waiting || settled) return;
         const newline = pending.indexOf(10);
         if (newline < 0) {
           if (pending.length > MAX_BOOTSTRAP_LINE) {
@@ -55,6 +71,32 @@ export function runBootstrap(raw: RawChannel, helper: HelperAsset, hostName: str
           }
           shipped = true;
           raw.stdin.write(helper.bytes());
+        } else if (line.startsWith('HERD-RUNTIME ')) {
+          const target = line.slice('HERD-RUNTIME '.length).trim();
+          if (runtimeAsked) return finish(new HerdError('PROTOCOL', 'the host asked for a runtime twice; a correct bootstrap asks once'));
+          runtimeAsked = true;
+          waiting = true;
+          onPhase?.(`finding a Bun runtime for ${target}`);
+          const answer = runtimes === undefined ? Promise.resolve('this client cannot send one') : runtimes(target).catch((err: unknown) => (err instanceof HerdError ? `${err.message}${err.hint === undefined ? '' : ` (${err.hint})`}` : String(err)));
+          void answer.then((found) => {
+            if (settled) return;
+            if (typeof found === 'string') raw.stdin.write(`NONE ${found.replace(/\s+/g, ' ')}\n`);
+            else {
+              offer = found;
+              raw.stdin.write(`${found.sha256} ${found.gzBytes}\n`);
+            }
+            waiting = false;
+            lines();
+          });
+          return;
+        } else if (line === 'HERD-SEND-RUNTIME') {
+          if (offer === null || shippedRuntime !== null) return finish(new HerdError('PROTOCOL', 'the host asked for a runtime it was not offered, or twice'));
+          shippedRuntime = offer.target;
+          onPhase?.(`sending the Bun runtime (${(offer.gzBytes / 1e6).toFixed(0)} MB)`);
+          // Paced by the channel: the file is piped, not read whole.
+          createReadStream(offer.gzPath).on('error', (err) => finish(new HerdError('HELPER_START', `cannot read the cached runtime ${offer?.gzPath}: ${err.message}`))).pipe(raw.stdin as NodeJS.WritableStream, { end: false });
+        } else if (line === 'HERD-RUNTIME-CACHED') {
+          onPhase?.('the host has the runtime already');
         } else if (line === 'HERD-READY') {
           raw.stdout.pause();
           finish(null, new Uint8Array(pending));

@@ -61,7 +61,7 @@ export function connectOpenSsh(target: SshTarget, options: SshOptions): SshConne
     cheapForward: false,
     alive: () => true,
     bootstrap: async (helper, become) => {
-      const child = start(['-T', '--', destination, bootstrapCommand(helper, become)], 'pipe');
+      const child = start(['-T', '--', destination, bootstrapCommand(helper, become, options.shipRuntime)], 'pipe');
       const stderr = stderrOf(child);
       const exited = exitOf(child);
       void spawnFailed(child);

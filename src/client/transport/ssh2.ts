@@ -111,7 +111,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
   return {
     cheapForward: true,
     alive: () => open,
-    bootstrap: (helper, become) => exec(bootstrapCommand(helper, become)),
+    bootstrap: (helper, become) => exec(bootstrapCommand(helper, become, options.shipRuntime)),
     exec,
     bulk: once(() => runTrue(exec)),
     forward: (socketPath) =>

@@ -1,4 +1,5 @@
 import type { Become } from './become.ts';
+import type { ShipRuntime } from './bootstrapCommand.ts';
 import type { HelperAsset } from '../buildInfo.ts';
 import type { HostTarget } from '../hosts/targets.ts';
 import type { RawChannel } from './channel.ts';
@@ -26,6 +27,8 @@ export interface SshOptions {
   authSock?: string;
   /** --become: the helper runs as this user through sudo. */
   become?: Become;
+  /** --ship-runtime: what bootstrap does on a host without a JavaScript runtime (default auto: ship Bun). */
+  shipRuntime?: ShipRuntime;
   /** -F/--ssh-config: the one OpenSSH config file read (none: none), given to the system ssh too. */
   sshConfigFile?: string;
   /** How a ProxyJump hop (`bastion`, `user@host:port`) is reached: resolved like -H, ~/.ssh/config included. */
