@@ -131,4 +131,19 @@ Boot('--ship-runtime always ships Bun even where node is on the PATH', async () 
   assert.match(await child('always'), 'fake runtime ran');
 });
 
+Boot('an arm64 host asks for the aarch64 build (uname -m as an arm64 kernel says it)', async () => {
+  const armBin = join(scratch, 'bin-arm');
+  mkdirSync(armBin, { recursive: true });
+  for (const tool of readdirSync(bin)) if (tool !== 'uname') symlinkSync(join(bin, tool), join(armBin, tool));
+  writeFileSync(join(armBin, 'uname'), '#!/bin/sh\necho aarch64\n', { mode: 0o755 });
+  const state = join(scratch, 'state-arm');
+  const child = spawn('/bin/sh', ['-c', BOOTSTRAP, 'herd-bootstrap', helper.sha256, String(helper.size), state, 'auto'], { env: { PATH: armBin, HOME: scratch } });
+  const raw: RawChannel = { stdout: child.stdout, stderr: child.stderr, stdin: child.stdin, exited: new Promise((res) => child.once('close', res)), close: () => child.stdin.end() };
+  const asked: string[] = [];
+  await runBootstrap(raw, helper, 'test', () => '', undefined, async (target) => (asked.push(target), 'not in this test')).catch(() => undefined);
+  child.stdin.end();
+  await raw.exited;
+  assert.equal(asked, ['linux-aarch64']);
+});
+
 if (enabled) Boot.run();
