@@ -123,7 +123,7 @@ export function buildParser(argv: string[], done: (result: CommandResult) => voi
   parser = parser.completion('__yargs-completion', false, complete);
   skipHelpCache(parser);
   return parser
-    .demandCommand(1, 'name a command: run, job, hosts, host, network, cert, audit, persist (see herd --help)')
+    .demandCommand(1, 'name a command: run, job, hosts, host, network, cert, ca, audit, runtime, persist, completion (see herd --help)')
     .example('$0 run -- uname -a', 'a first job, local and isolated')
     .example('$0 run -H web1,web2 -- uptime', 'on two hosts from the config')
     .example('$0 run -H web1 --detach -- ./long-task', 'start it and come back later: herd job logs -f ID')

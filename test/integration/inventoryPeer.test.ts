@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import { parseInventory, type Inventory, type InventoryHost } from '../../src/client/hosts/inventory.ts';
+import { corpus } from './corpus.ts';
 import { gate } from './harness.ts';
 
 /*
@@ -20,17 +21,7 @@ import { gate } from './harness.ts';
 const Peer = suite('inventories as Ansible: ansible-inventory --list on a generated corpus');
 const enabled = gate('inventoryPeer.test.ts', { commands: ['ansible-inventory'] });
 
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-const rnd = random(20261205);
-const pick = <T,>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
-const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
-const chance = (p: number): boolean => rnd() < p;
+const { pick, int, chance } = corpus(20261205);
 
 const GROUPS = ['web', 'db', 'eu', 'us', 'prod', 'a_grp', 'zz', 'edge'];
 

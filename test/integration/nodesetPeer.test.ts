@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { expandNodeset, foldNodeset } from '../../src/client/hosts/nodeset.ts';
+import { corpus } from './corpus.ts';
 import { gate } from './harness.ts';
 
 /*
@@ -15,18 +16,7 @@ import { gate } from './harness.ts';
 const Peer = suite('nodesets as ClusterShell: nodeset -e and -f on a generated corpus');
 const enabled = gate('nodesetPeer.test.ts', { commands: ['nodeset'] });
 
-/** A small deterministic generator: the corpus is the same on every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-const rnd = random(20261203);
-const pick = <T,>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
-const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
+const { pick, int } = corpus(20261203);
 
 function number(width: number, value: number): string {
   return String(value).padStart(width, '0');

@@ -1,10 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readSshConfig, resolveSsh, type SshSettings } from '../../src/client/hosts/sshConfig.ts';
+import { sshG } from '../unit/helpers/sshOracle.ts';
+import { corpus } from './corpus.ts';
 import { gate } from './harness.ts';
 
 /*
@@ -19,17 +20,7 @@ import { gate } from './harness.ts';
 const Peer = suite('ssh_config as OpenSSH: ssh -G on a generated corpus');
 const enabled = gate('sshConfigPeer.test.ts', { commands: ['ssh'] });
 
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-const rnd = random(20261204);
-const pick = <T,>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
-const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
-const chance = (p: number): boolean => rnd() < p;
+const { pick, int, chance } = corpus(20261204);
 
 const NAMES = ['web1', 'web2', 'Web1', 'db1', 'db10', 'db1.prod', 'x.y.prod', 'bastion', 'a', 'ab', 'abc', 'a,b', 'h', 'H', '10.0.0.7', 'gpu12-0', 'Alpha.Example.COM'];
 const LOCAL_USER = userInfo().username;
@@ -135,32 +126,6 @@ function generate(index: number, dir: string): Case {
 
 const DEFAULT_KEYS = ['~/.ssh/id_rsa', '~/.ssh/id_ecdsa', '~/.ssh/id_ecdsa_sk', '~/.ssh/id_ed25519', '~/.ssh/id_ed25519_sk', '~/.ssh/id_xmss', '~/.ssh/id_dsa'];
 
-/** `ssh -G`'s answer in the shape of SshSettings, or null where it refuses the file. */
-function oracle(file: string, host: string): SshSettings | null {
-  const r = spawnSync('ssh', ['-G', '-F', file, host], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0) return null;
-  const values = new Map<string, string[]>();
-  for (const line of r.stdout.split('\n')) {
-    const space = line.indexOf(' ');
-    if (space > 0) values.set(line.slice(0, space), [...(values.get(line.slice(0, space)) ?? []), line.slice(space + 1)]);
-  }
-  const one = (key: string): string => values.get(key)?.[0] ?? '';
-  const strict = one('stricthostkeychecking');
-  const time = (key: string): number | null => (one(key) === 'none' ? null : Number(one(key)) * 1000);
-  return {
-    hostname: one('hostname'),
-    user: one('user'),
-    port: Number(one('port')),
-    identityFiles: values.get('identityfile') ?? [],
-    identitiesOnly: one('identitiesonly') === 'yes',
-    proxyJump: values.has('proxyjump') ? one('proxyjump').split(',') : [],
-    connectTimeoutMs: time('connecttimeout'),
-    serverAliveIntervalMs: time('serveraliveinterval') ?? 0,
-    strictHostKeyChecking: strict === 'true' ? 'yes' : strict === 'false' ? 'no' : (strict as SshSettings['strictHostKeyChecking']),
-    userKnownHostsFiles: one('userknownhostsfile').split(' '),
-  };
-}
-
 function ours(file: string, host: string): SshSettings | null {
   try {
     const files = readSshConfig({ files: [{ path: file, base: join(HOME, '.ssh'), userConfig: true }], home: HOME, localUser: LOCAL_USER });
@@ -189,7 +154,7 @@ Peer('600 configs and hosts resolve as ssh -G says, or both refuse them', () => 
       for (const [path, text] of Object.entries(c.includes)) writeFileSync(path, text);
       for (const host of c.hosts) {
         if (refusedName(host)) continue;
-        const theirs = oracle(file, host);
+        const theirs = sshG(file, host);
         const mine = ours(file, host);
         compared++;
         if (theirs === null) refused++;

@@ -94,30 +94,28 @@ export class InventoryData {
     for (const child of g.children) this.deepen(child, depth + 1);
   }
 
-  private descendants(name: string): Set<string> {
+  /** The groups reached from `name` by following `next` (children or parents), transitively. */
+  private reach(name: string, next: (g: GroupRecord) => Iterable<string>): Set<string> {
     const seen = new Set<string>();
     const walk = (n: string): void => {
-      for (const child of this.groups.get(n)?.children ?? []) {
-        if (seen.has(child)) continue;
-        seen.add(child);
-        walk(child);
+      const g = this.groups.get(n);
+      if (g === undefined) return;
+      for (const other of next(g)) {
+        if (seen.has(other)) continue;
+        seen.add(other);
+        walk(other);
       }
     };
     walk(name);
     return seen;
   }
 
+  private descendants(name: string): Set<string> {
+    return this.reach(name, (g) => g.children);
+  }
+
   private ancestors(name: string): Set<string> {
-    const seen = new Set<string>();
-    const walk = (n: string): void => {
-      for (const parent of this.groups.get(n)?.parents ?? []) {
-        if (seen.has(parent)) continue;
-        seen.add(parent);
-        walk(parent);
-      }
-    };
-    walk(name);
-    return seen;
+    return this.reach(name, (g) => g.parents);
   }
 
   /** Every group a host belongs to: those it is in and their ancestors. */

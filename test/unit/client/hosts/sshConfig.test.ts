@@ -4,8 +4,9 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { expandPath, readSshConfig, resolveSsh, type SshSettings } from '../../../../src/client/hosts/sshConfig.ts';
+import { expandPath, readSshConfig, resolveSsh } from '../../../../src/client/hosts/sshConfig.ts';
 import { parseSshConfig } from '../../../../src/client/hosts/sshConfigParse.ts';
+import { sshG } from '../../helpers/sshOracle.ts';
 
 /*
  * OpenSSH is the oracle: for each config of the corpus and each host, herd's resolved settings
@@ -29,33 +30,6 @@ const CASES: Array<{ file: string; hosts: string[] }> = [
 
 const DEFAULT_KEYS = ['~/.ssh/id_rsa', '~/.ssh/id_ecdsa', '~/.ssh/id_ecdsa_sk', '~/.ssh/id_ed25519', '~/.ssh/id_ed25519_sk', '~/.ssh/id_xmss', '~/.ssh/id_dsa'];
 
-/** `ssh -G`'s answer, in the shape of SshSettings. */
-function oracle(file: string, host: string): Omit<SshSettings, 'identityFiles'> & { identityFiles: string[] } {
-  const out = execFileSync('ssh', ['-G', '-F', file, host], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] });
-  const values = new Map<string, string[]>();
-  for (const line of out.split('\n')) {
-    const space = line.indexOf(' ');
-    if (space < 0) continue;
-    const key = line.slice(0, space);
-    values.set(key, [...(values.get(key) ?? []), line.slice(space + 1)]);
-  }
-  const one = (key: string): string => values.get(key)?.[0] ?? '';
-  const strict = one('stricthostkeychecking');
-  const timeout = one('connecttimeout');
-  return {
-    hostname: one('hostname'),
-    user: one('user'),
-    port: Number(one('port')),
-    identityFiles: values.get('identityfile') ?? [],
-    identitiesOnly: one('identitiesonly') === 'yes',
-    proxyJump: values.has('proxyjump') ? one('proxyjump').split(',') : [],
-    connectTimeoutMs: timeout === 'none' ? null : Number(timeout) * 1000,
-    serverAliveIntervalMs: Number(one('serveraliveinterval')) * 1000,
-    strictHostKeyChecking: strict === 'true' ? 'yes' : strict === 'false' ? 'no' : (strict as SshSettings['strictHostKeyChecking']),
-    userKnownHostsFiles: one('userknownhostsfile').split(' '),
-  };
-}
-
 for (const { file, hosts } of CASES) {
   for (const host of hosts) {
     test(`ssh config ${file.split('/').at(-1)}: ${host} resolves as ssh -G says`, () => {
@@ -63,7 +37,7 @@ for (const { file, hosts } of CASES) {
       // so the comparison gives herd the passwd home.
       const files = readSshConfig({ files: [{ path: file, base: join(passwdHome, '.ssh') }], home: passwdHome, localUser });
       const ours = resolveSsh(host, files, { home: passwdHome, localUser });
-      const theirs = oracle(file, host);
+      const theirs = sshG(file, host, env);
       // ssh -G lists OpenSSH's default keys when none are configured; herd keeps [] for "the defaults".
       assert.equal({ ...ours, identityFiles: ours.identityFiles.length === 0 ? DEFAULT_KEYS : ours.identityFiles }, theirs);
     });
