@@ -75,12 +75,15 @@ function fileFromTar(tar: Buffer, wanted: string): Buffer | null {
   return null;
 }
 
-/** Downloads the target's package from the npm registry, checks it, and caches its binary gzipped. */
-export async function fetchRuntime(target: RuntimeTarget, progress: (line: string) => void = () => {}): Promise<RuntimeOffer> {
-  const name = `@oven/bun-${target}`;
+/**
+ * Bun's binary for `platform` (a host target, or darwin-x64 / darwin-aarch64 for `npm run dist`),
+ * from its npm package `@oven/bun-PLATFORM`, checked against the registry's sha512.
+ */
+export async function downloadBun(platform: string, progress: (line: string) => void = () => {}): Promise<Buffer> {
+  const name = `@oven/bun-${platform}`;
   const failed = (what: string): HerdError =>
-    new HerdError('HELPER_START', `cannot get Bun ${BUN_VERSION} for ${target} from ${registry()}: ${what}`, {
-      hint: `on a machine that reaches the npm registry, run herd runtime fetch ${target} and copy ${paths(target).dir} here; or install node, bun or deno on the host`,
+    new HerdError('HELPER_START', `cannot get Bun ${BUN_VERSION} for ${platform} from ${registry()}: ${what}`, {
+      hint: `on a machine that reaches the npm registry, run herd runtime fetch ${platform} and copy ${join(cacheDir(), 'runtimes')} here; or install node, bun or deno on the host`,
     });
   let meta: { dist?: { tarball?: string; integrity?: string } };
   try {
@@ -88,12 +91,12 @@ export async function fetchRuntime(target: RuntimeTarget, progress: (line: strin
     if (!r.ok) throw failed(`the registry answered ${r.status} for ${name}@${BUN_VERSION}`);
     meta = (await r.json()) as typeof meta;
   } catch (err) {
-    throw err instanceof HerdError ? err : failed((err as Error).message);
+    throw err instanceof HerdError ? err : failed(`${(err as Error).message}${(err as { cause?: Error }).cause === undefined ? '' : ` (${(err as { cause: Error }).cause.message})`}`);
   }
   const tarball = meta.dist?.tarball;
   const integrity = meta.dist?.integrity;
   if (tarball === undefined || integrity === undefined || !integrity.startsWith('sha512-')) throw failed('the registry gave no tarball with a sha512');
-  progress(`herd: fetching Bun ${BUN_VERSION} for ${target} (${tarball})`);
+  progress(`herd: fetching Bun ${BUN_VERSION} for ${platform} (${tarball})`);
   let packed: Buffer;
   try {
     const r = await fetch(tarball);
@@ -106,6 +109,13 @@ export async function fetchRuntime(target: RuntimeTarget, progress: (line: strin
   if (createHash('sha512').update(packed).digest('base64') !== integrity.slice('sha512-'.length)) throw failed('the tarball does not match the registry\'s sha512');
   const binary = fileFromTar(gunzipSync(packed), 'package/bin/bun');
   if (binary === null) throw failed('the package holds no bin/bun');
+  return binary;
+}
+
+/** Downloads the target's package from the npm registry, checks it, and caches its binary gzipped. */
+export async function fetchRuntime(target: RuntimeTarget, progress: (line: string) => void = () => {}): Promise<RuntimeOffer> {
+  const failed = (what: string): HerdError => new HerdError('HELPER_START', `cannot cache Bun ${BUN_VERSION} for ${target}: ${what}`);
+  const binary = await downloadBun(target, progress);
   const offer: Manifest = { version: BUN_VERSION, target, sha256: createHash('sha256').update(binary).digest('hex'), gzBytes: 0 };
   const gz = gzipSync(binary, { level: 6 });
   offer.gzBytes = gz.length;

@@ -1,0 +1,73 @@
+/*
+ * First contact (npm run bench:first-contact, as root; issue 17): `true` on BENCH_HOSTS (default 50)
+ * fresh testbed hosts, each tool once per fresh testbed, side by side in one run:
+ *   herd, first contact: the helper shipped, each host's agent started
+ *   herd, first contact on hosts without node: Bun shipped too (from the client's cache)
+ *   herd, warm: the same hosts again
+ *   clush -f 64 on the same hosts
+ * BENCH_RUNS fresh testbeds per figure (default 3). Targets: cold ≤ 1.0× clush, runtime-less cold ≤ 2.0×.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO, up, type Testbed } from '../fixtures/testbed/testbed.ts';
+import { measure, type Timing } from './measure.ts';
+import { configureHerd, peerSshOptions } from './testbedClient.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const HOSTS = Number(process.env.BENCH_HOSTS ?? 50);
+const herdJs = join(REPO, 'dist', 'herd.js');
+// The client's runtime cache, filled once (herd runtime fetch linux-x64).
+const cache = process.env.XDG_CACHE_HOME ?? '/var/cache/herd-test/client-cache';
+
+interface Sample {
+  label: string;
+  ms: number[];
+}
+
+async function fresh<T>(hide: boolean, use: (bed: Testbed) => Promise<T>): Promise<T> {
+  const bed = await up(HOSTS, hide ? { hide: () => ['/usr/bin/node'] } : {});
+  try {
+    configureHerd(bed);
+    return await use(bed);
+  } finally {
+    bed.down();
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const samples: Sample[] = [
+  { label: 'herd run, first contact (helper shipped, agents started)', ms: [] },
+  { label: 'herd run, warm (the same hosts again)', ms: [] },
+  { label: 'herd run, first contact without node (Bun shipped)', ms: [] },
+  { label: 'clush -f 64, the same hosts', ms: [] },
+];
+const all = `h[1-${HOSTS}]`;
+for (let i = 0; i < RUNS; i++) {
+  await fresh(false, async (bed) => {
+    const env = { ...process.env, HOME: bed.home, XDG_CACHE_HOME: join(bed.home, '.cache') };
+    const cold: Timing = await measure('cold', 1, [process.execPath, herdJs, 'run', '--accept-new', '-H', all, '--', 'true'], env);
+    samples[0]!.ms.push(cold.medianMs);
+    samples[1]!.ms.push((await measure('warm', 1, [process.execPath, herdJs, 'run', '-H', all, '--', 'true'], env)).medianMs);
+    const addresses = bed.hosts.map((h) => h.address);
+    samples[3]!.ms.push((await measure('clush', 1, ['clush', '-f', '64', '-l', 'root', '-o', peerSshOptions(bed).join(' '), '-w', addresses.join(','), 'true'], env)).medianMs);
+  });
+  await fresh(true, async (bed) => {
+    const env = { ...process.env, HOME: bed.home, XDG_CACHE_HOME: cache };
+    samples[2]!.ms.push((await measure('runtime-less', 1, [process.execPath, herdJs, 'run', '--accept-new', '--handshake-timeout', '300s', '-H', all, '--', 'true'], env)).medianMs);
+  });
+  console.error(`  testbeds ${i + 1} of ${RUNS} done`);
+}
+
+const clush = median(samples[3]!.ms);
+const lines = [
+  `${HOSTS} fresh hosts, \`true\` on each, ${RUNS} fresh testbeds, ${new Date().toISOString().slice(0, 10)}`,
+  '',
+  '| measurement | median | / clush |',
+  '| --- | ---: | ---: |',
+  ...samples.map((s) => `| ${s.label} | ${median(s.ms).toFixed(0)} ms | ${(median(s.ms) / clush).toFixed(2)}× |`),
+];
+const report = lines.join('\n');
+console.log(report);
+mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+writeFileSync(join(REPO, 'bench', 'results', `first-contact-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), `${report}\n`);
