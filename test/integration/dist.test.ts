@@ -15,17 +15,22 @@ import { gate, localHome, loud, stopAgents } from './harness.ts';
  */
 const Dist = suite('herd as one file');
 const enabled = gate('dist.test.ts', { root: true, commands: ['sshd', 'ip', 'nsenter', 'unshare'] });
-// Bun for each platform comes from the npm registry once, then from this cache.
-process.env.XDG_CACHE_HOME ??= '/var/cache/herd-test/client-cache';
+// Bun for each platform comes from the npm registry once, then from this cache: set for this
+// file's tests only (uvu runs every file in one process).
+const SHARED_CACHE = '/var/cache/herd-test/client-cache';
+const cacheBefore = process.env.XDG_CACHE_HOME;
 const box = localHome('dist');
 let bed: Testbed | undefined;
 let single = '';
 
 Dist.before(loud(async () => {
+  process.env.XDG_CACHE_HOME = SHARED_CACHE;
   single = (await buildSingle('linux-x64')).path;
 }));
 
 Dist.after(() => {
+  if (cacheBefore === undefined) delete process.env.XDG_CACHE_HOME;
+  else process.env.XDG_CACHE_HOME = cacheBefore;
   stopAgents(join(box.home, 'state'));
   box.remove();
   bed?.down();

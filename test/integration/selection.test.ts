@@ -82,7 +82,8 @@ function completions(shell: 'bash' | 'zsh' | 'fish', words: string[]): string[] 
   writeFileSync(join(bin, 'herd'), `#!/bin/sh\nexec node ${HERD} "$@"\n`, { mode: 0o755 });
   const script = join(box.home, `herd.${shell}`);
   writeFileSync(script, execFileSync('node', [HERD, 'completion', shell], { encoding: 'utf8' }));
-  const env = { ...process.env, HOME: box.home, HERD_STATE_DIR: join(box.home, 'state'), PATH: `${bin}:${process.env.PATH}` };
+  // Its own cache (the job ids completed), whatever XDG_CACHE_HOME the test runs under.
+  const env = { ...process.env, HOME: box.home, XDG_CACHE_HOME: join(box.home, '.cache'), HERD_STATE_DIR: join(box.home, 'state'), PATH: `${bin}:${process.env.PATH}` };
   const quoted = words.map((w) => `'${w}'`).join(' ');
   let out: string;
   if (shell === 'bash') {
