@@ -57,8 +57,9 @@ export const hostsModule: CommandModule = {
       const { exclude: _exclude, ...rest } = options;
       const more = hostSources(rest, loaded);
       const sources = { config: loaded.config, ...more };
-      const all = knownNames(sources).hosts();
-      const names = excludeNodes(all, options.exclude, groupLookup(sources), knownNames(sources));
+      const known = knownNames(sources);
+      const all = known.hosts();
+      const names = excludeNodes(all, options.exclude, groupLookup(sources), known);
       if (all.length > 0 && names.length === 0) throw new HerdError('INVALID_SPEC', `-x ${options.exclude} leaves out every host`);
       targets = names.length === 0 ? resolveHosts(undefined, loaded.config) : names.flatMap((name) => resolveHosts(name, loaded.config, more));
     }
