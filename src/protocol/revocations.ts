@@ -107,3 +107,22 @@ export function revocationOf(list: Revocations, cert: Pick<CertBody, 'serial' | 
   const lock = list.subjects.find((s) => s.subject === cert.subject && issuedAt(cert) < s.before);
   return lock === undefined ? null : `certificates of ${cert.subject} issued before ${new Date(lock.before * 1000).toISOString()} are revoked`;
 }
+
+/**
+ * The `before` of a lock made at `timeMs`. Issue times are whole seconds (floored), so a certificate issued
+ * earlier in the lock's own second carries that second: the lock rounds up to cover it. "Now" reaches to the
+ * next second; a stated time rounds up only when it has a fraction.
+ */
+export function lockBefore(timeMs: number, stated: boolean): number {
+  return stated ? Math.ceil(timeMs / 1000) : Math.floor(timeMs / 1000) + 1;
+}
+
+/**
+ * The issue time (Unix seconds) of a certificate made at `clockSeconds` for a subject under `lock`: a lock made
+ * this second reaches to the next one, and the new certificate is dated from there so it is not born revoked.
+ * Null when the lock reaches further (a certificate issued now would be refused).
+ */
+export function issueTimeUnder(lock: SubjectLock | undefined, clockSeconds: number): number | null {
+  if (lock === undefined || lock.before <= clockSeconds) return clockSeconds;
+  return lock.before === clockSeconds + 1 ? lock.before : null;
+}

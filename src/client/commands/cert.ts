@@ -5,7 +5,7 @@ import { toBase64Url } from '../../protocol/bytes.ts';
 import { generateKeyPair, issuedAt, issueCert, keyId, keyPairFromSecret, parseCert, type KeyPair } from '../../protocol/cert.ts';
 import type { ClientIdentity } from '../../protocol/handshake.ts';
 import { HerdError } from '../../protocol/errors.ts';
-import { parseRevocations, signRevocations, type Revocations, type SubjectLock } from '../../protocol/revocations.ts';
+import { issueTimeUnder, lockBefore, parseRevocations, signRevocations, type Revocations, type SubjectLock } from '../../protocol/revocations.ts';
 import { ROLES, type Role } from '../../protocol/messages.ts';
 import { loadConfig, saveConfig, type LoadedConfig } from '../config/config.ts';
 import { entryOf, readIssued, recordIssued, statusOf, type CertStatus, type IssuedEntry } from '../config/issuedRecord.ts';
@@ -77,7 +77,11 @@ export function certIssue(options: IssueOptions, io: Io): CommandResult {
   const loaded = loadConfig(options.config);
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const ca = caOf(identity, loaded.path, 'issue certificates');
-  const now = Math.floor(Date.now() / 1000);
+  const lock = currentList(identity)?.subjects.find((s) => s.subject === options.name);
+  const now = issueTimeUnder(lock, Math.floor(Date.now() / 1000));
+  if (now === null) {
+    throw new HerdError('INVALID_SPEC', `certificates of ${options.name} issued before ${new Date(lock!.before * 1000).toISOString()} are revoked: one issued now would be refused; nothing issued`, { hint: 'choose another name, or issue it after that time' });
+  }
   // A subject is one holder: two certificates of one name would own, and stop, each other's jobs.
   const holders = holdersOf(options.name, loaded, identity, now);
   let replaced: { serials: string[]; version: number } | null = null;
@@ -161,7 +165,6 @@ export function certRevoke(options: RevokeOptions, io: Io): CommandResult {
   const ca = caOf(identity, loaded.path, 'revoke certificates');
   const current = currentList(identity);
   const own = parseCert(identity.cert).body;
-  const now = Math.floor(Date.now() / 1000);
   let revoked: { serial: string } | { subject: string; before: string };
   let change: Parameters<typeof reviseList>[3];
   if (SERIAL.test(options.what)) {
@@ -178,9 +181,9 @@ export function certRevoke(options: RevokeOptions, io: Io): CommandResult {
     revoked = { serial: options.what };
   } else {
     if (!SUBJECT.test(options.what)) throw new HerdError('INVALID_SPEC', `"${options.what}" is neither a serial (16 hex digits) nor a subject`);
-    const beforeMs = options.before === undefined ? now * 1000 : Date.parse(options.before);
+    const beforeMs = options.before === undefined ? Date.now() : Date.parse(options.before);
     if (Number.isNaN(beforeMs)) throw new HerdError('INVALID_SPEC', `--before: "${options.before}" is not a time (e.g. 2026-12-01T12:00:00Z)`);
-    const before = Math.floor(beforeMs / 1000);
+    const before = lockBefore(beforeMs, options.before !== undefined);
     if (options.what === own.subject && issuedAt(own) < before) {
       throw new HerdError('INVALID_SPEC', `that would revoke your own certificate (${own.subject}, issued ${new Date(issuedAt(own) * 1000).toISOString()}); nothing changed`, { hint: 'renew it first (herd cert renew), then revoke with --before the renewal' });
     }

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { toHex } from '../../../src/protocol/bytes.ts';
 import { generateKeyPair, issueCert, keyId, parseCert, randomBytes } from '../../../src/protocol/cert.ts';
 import { clientAuth, hostAccept, hostHello, newNonce, type HostIdentity, type TrustedCa } from '../../../src/protocol/handshake.ts';
-import { MAX_REVOKED_SERIALS, parseRevocations, revocationOf, signRevocations } from '../../../src/protocol/revocations.ts';
+import { issueTimeUnder, lockBefore, MAX_REVOKED_SERIALS, parseRevocations, revocationOf, signRevocations } from '../../../src/protocol/revocations.ts';
 import { codeOf } from '../helpers/codeOf.ts';
 
 const now = 1_800_000_000;
@@ -72,6 +72,22 @@ test('the handshake: a revoked certificate is refused; the host keeps a newer li
   assert.is(codeOf(() => connect(undefined, false, foreign)), 'CERT_UNTRUSTED', 'another CA\'s list fails it too');
   const { auth } = clientAuth(hostHello(host, newNonce()), { cert, secretKey: key.secretKey, caKey: ca.publicKey, revocations: v2 }, newNonce(), now, { names: ['h1'], enrolAs: 'h1' });
   assert.is(auth.revocations, undefined, 'a list the host has already does not cross the wire');
+});
+
+
+test('a lock made in the second a certificate was issued covers it; one issued after the lock, in that second, is not born revoked', () => {
+  const cert = (at: number) => ({ serial: serial(), subject: 'rex', notBefore: at - 60 });
+  const early = cert(now); // issued at now + 0.2 s: its issue time is floored to now
+  const lock = { subject: 'rex', before: lockBefore(now * 1000 + 700, false) }; // revoke rex at now + 0.7 s
+  const list = parseRevocations(signRevocations({ version: 1, serials: [], subjects: [lock] }, ca, now), ca.publicKey);
+  assert.ok(revocationOf(list, early) !== null, 'the certificate made 0.5 s before the lock is revoked');
+  const issued = issueTimeUnder(lock, now); // issue rex again at now + 0.9 s
+  assert.is(issued, now + 1);
+  assert.is(revocationOf(list, cert(issued!)), null, 'the one issued after the lock is good');
+  assert.is(issueTimeUnder(lock, now + 5), now + 5, 'later issues keep their own time');
+  assert.is(issueTimeUnder({ subject: 'rex', before: now + 3600 }, now), null, 'under a lock reaching an hour ahead, nothing can be issued');
+  assert.is(lockBefore(now * 1000, true), now, 'a stated whole second stays');
+  assert.is(lockBefore(now * 1000 + 1, true), now + 1, 'a stated time with a fraction rounds up');
 });
 
 test.run();
