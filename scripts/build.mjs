@@ -13,7 +13,7 @@ mkdirSync(dist, { recursive: true });
 const requireShim = "import { createRequire as __herdCreateRequire } from 'node:module'; const require = __herdCreateRequire(import.meta.url);";
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node18', legalComments: 'none', logLevel: 'warning' };
 
-await build({ ...common, entryPoints: [join(root, 'src/remote/helper.ts')], outfile: join(dist, 'helper.mjs'), banner: { js: requireShim }, minify: process.env.HERD_NO_MINIFY !== "1" });
+await build({ ...common, entryPoints: [join(root, 'src/remote/helper.ts')], outfile: join(dist, 'helper.mjs'), banner: { js: requireShim }, loader: { '.sh': 'text' }, minify: process.env.HERD_NO_MINIFY !== "1" });
 const helper = readFileSync(join(dist, 'helper.mjs'));
 const sha256 = createHash('sha256').update(helper).digest('hex');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));

@@ -1,5 +1,6 @@
 # herd bootstrap (POSIX sh, run by the client as:
-#   sh -c '<this>' herd-bootstrap SHA256 SIZE [STATE_DIR [SHIP_RUNTIME]]).
+#   sh -c '<this>' herd-bootstrap SHA256 SIZE [STATE_DIR [SHIP_RUNTIME [SUPERVISOR]]]),
+# SUPERVISOR being the text of supervisor.sh.
 # It talks to the client in lines on stdout until the helper starts:
 #   HERD-RUNTIME TARGET       no runtime here (or SHIP_RUNTIME always): answer one line, the Bun
 #                             binary's "SHA256 GZSIZE" for TARGET (linux-x64, linux-aarch64-musl, ...),
@@ -15,6 +16,7 @@ hash=${1:-}
 size=${2:-}
 dir=${3:-}
 ship=${4:-auto}
+supervisor=${5:-}
 case $hash in '' | *[!0-9a-f]*) fail INVALID_SPEC "bootstrap: malformed helper hash" ;; esac
 case $size in '' | *[!0-9]*) fail INVALID_SPEC "bootstrap: malformed helper size" ;; esac
 if [ -z "$dir" ]; then
@@ -145,6 +147,23 @@ if [ ! -f "$helper" ]; then
 fi
 printf 'HERD-READY\n'
 case $runtime in
-  deno) exec deno run --allow-all --quiet "$helper" --state "$dir" ;;
-  *) exec "$runtime" "$helper" --state "$dir" ;;
+  deno) set -- deno run --allow-all --quiet "$helper" --state "$dir" ;;
+  *) set -- "$runtime" "$helper" --state "$dir" ;;
 esac
+# One runtime start at first contact: with no agent running yet, the agent itself serves this
+# channel (no relay in between). It opens this shell's stdin and stdout through /proc, close-on-exec
+# (descriptors it inherited would reach every process it starts); that works for pipes, as sshd
+# gives, not for sockets. It tells this shell (SIGUSR1) when the connection is over, and the SSH
+# session ends with the shell. Where an agent runs already, or it cannot serve the channel (it exits
+# at once, before reading it), the relay does: the helper between stdio and the agent's socket.
+agent_pid=$(cat "$dir/agent-${hash%"${hash#????????????}"}.lock" 2>/dev/null)
+if [ -n "$supervisor" ] && [ -p /dev/stdin ] && [ -p /dev/stdout ] && { [ -z "$agent_pid" ] || ! kill -0 "$agent_pid" 2>/dev/null; }; then
+  log=$dir/agent.log
+  # Never appended to through a symlink planted where the log goes.
+  [ ! -L "$log" ] || rm -f "$log"
+  trap 'exit 0' USR1
+  HERD_CHANNEL=$$ /bin/sh -c "$supervisor" herd-agent-supervisor "$@" agent </dev/null >/dev/null 2>>"$log" &
+  wait $!
+  trap - USR1
+fi
+exec "$@"

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
-import { runAgent } from './agent/agent.ts';
+import { runAgent, type AgentStart } from './agent/agent.ts';
 import { statePaths } from '../shared/agentPaths.ts';
+import { openBootstrapChannel } from './agent/bootstrapChannel.ts';
 import { runRelay } from './agent/relay.ts';
 import { installNativeEd25519 } from '../shared/nativeEd25519.ts';
 import { runtimeProblem } from '../shared/runtime.ts';
@@ -10,7 +11,8 @@ import { checkStateDirectory, closeInheritedDescriptors } from './agent/hygiene.
 /*
  * The helper, bundled into one file and cached on each host under its hash.
  *   helper.js --state DIR          relay: stdio <-> the host agent (started on demand)
- *   helper.js --state DIR agent    the per-host agent that owns the jobs
+ *   helper.js --state DIR agent    the per-host agent that owns the jobs (with HERD_CHANNEL: also
+ *                                  serving the SSH channel of the bootstrap that started it)
  */
 function main(): void {
   const args = process.argv.slice(2);
@@ -42,8 +44,18 @@ function main(): void {
     // users (--user) must traverse. Secrets are written with explicit modes.
     process.umask(0o022);
     process.stdout.on('error', () => {});
+    // Started by bootstrap.sh to serve its SSH channel: one that cannot be opened (a socket, not a
+    // pipe) is left to the relay, which the bootstrap runs when this exits with 3, unread.
+    const bootstrap = Number(process.env.HERD_CHANNEL ?? 0);
+    delete process.env.HERD_CHANNEL;
+    let start: AgentStart = { announce: (word) => process.stdout.write(`${word}\n`) };
+    if (bootstrap > 0) {
+      const channel = openBootstrapChannel(bootstrap);
+      if (channel === null) process.exit(3);
+      start = { channel };
+    }
     installNativeEd25519();
-    runAgent(paths, version, (word) => process.stdout.write(`${word}\n`));
+    runAgent(paths, version, start);
   } else {
     void runRelay(paths, process.argv[1]!);
   }

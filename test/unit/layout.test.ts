@@ -59,11 +59,11 @@ test('src/shared: only the protocol and itself', () => {
   }
 });
 
-test('src/remote never imports src/client; src/client reaches src/remote only for bootstrap.sh', () => {
+test('src/remote never imports src/client; src/client reaches src/remote only for the shell scripts it runs there (bootstrap.sh, supervisor.sh)', () => {
   for (const [file, { local }] of graph) {
     for (const target of local) {
       if (area(file) === 'remote') assert.is.not(area(target), 'client', `${name(file)} imports ${name(target)}`);
-      if (area(file) === 'client' && area(target) === 'remote') assert.ok(target.endsWith('bootstrap.sh'), `${name(file)} imports ${name(target)}`);
+      if (area(file) === 'client' && area(target) === 'remote') assert.ok(/\/(bootstrap|supervisor)\.sh$/.test(target), `${name(file)} imports ${name(target)}`);
     }
   }
 });

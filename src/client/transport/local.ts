@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import BOOTSTRAP from '../../remote/bootstrap.sh' with { type: 'text' };
+import SUPERVISOR from '../../remote/supervisor.sh' with { type: 'text' };
 import type { HelperAsset } from '../buildInfo.ts';
 import type { ShipRuntime } from './bootstrapCommand.ts';
 import type { RawChannel } from './channel.ts';
@@ -8,7 +9,7 @@ import { dialUnix, socketChannel } from './unixSocket.ts';
 /** Runs the bootstrap as a local child process: the same path as a remote host, minus SSH. */
 export function openLocal(helper: HelperAsset, ship: ShipRuntime = 'auto'): RawChannel {
   const stateDir = process.env.HERD_STATE_DIR ?? '';
-  const child = spawn('/bin/sh', ['-c', BOOTSTRAP, 'herd-bootstrap', helper.sha256, String(helper.size), stateDir, ship], {
+  const child = spawn('/bin/sh', ['-c', BOOTSTRAP, 'herd-bootstrap', helper.sha256, String(helper.size), stateDir, ship, SUPERVISOR], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => {

@@ -1,7 +1,11 @@
 import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
+import type { ConnectionOrigin } from '../audit/auditor.ts';
+import type { BootstrapChannel } from './bootstrapChannel.ts';
 import { buildAgentState } from './buildAgentState.ts';
 import { serveConnection } from './connection.ts';
+import { relayChannel, relayFacts } from './relay.ts';
+import type { ByteReadable, ByteWritable } from '../../shared/wiredSession.ts';
 import { DEFAULT_RETENTION_MS } from '../jobs/jobBook.ts';
 import { MAX_AGENT_CONNECTIONS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../protocol/limits.ts';
 import { isLiveHelper } from '../system/processes.ts';
@@ -40,10 +44,23 @@ function removeQuietly(path: string): void {
   }
 }
 
-/** Runs the agent; `announce` tells the process that started it whether it is "ready" or another one "exists". */
-export function runAgent(paths: StatePaths, version: string, announce: (word: 'ready' | 'exists') => void): void {
+/**
+ * How the agent was started: by a relay, which hears whether it is "ready" or another one "exists";
+ * or by bootstrap.sh, whose SSH channel it serves as its first connection (or relays to the agent
+ * that exists).
+ */
+export type AgentStart = { announce: (word: 'ready' | 'exists') => void } | { channel: BootstrapChannel };
+
+/** Runs the agent. */
+export function runAgent(paths: StatePaths, version: string, start: AgentStart): void {
   if (!acquireLock(paths.lock)) {
-    announce('exists');
+    if ('channel' in start) {
+      const { channel } = start;
+      // Another first contact started one a moment earlier: be the relay to it.
+      void relayChannel(paths, channel.input, channel.output, relayFacts(process.env)).then(() => channel.close(), () => channel.close());
+      return;
+    }
+    start.announce('exists');
     process.exit(0);
   }
   const state = buildAgentState(paths, version);
@@ -73,7 +90,7 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   };
   prune();
   setInterval(prune, 3600_000).unref?.();
-  const connections = new Set<Socket>();
+  const connections = new Set<unknown>();
   let idleSince = Date.now();
   const shutdown = (): void => {
     removeQuietly(paths.socket);
@@ -87,45 +104,70 @@ export function runAgent(paths: StatePaths, version: string, announce: (word: 'r
   removeQuietly(paths.socket);
   // Every connection is served until it closes; those still in the handshake are counted apart,
   // so a flood of idle ones cannot keep the host's clients out for long (each has HANDSHAKE_TIMEOUT_MS).
-  const unauthenticated = new Set<Socket>();
+  const unauthenticated = new Set<unknown>();
   const bySubject = new Map<string, number>();
-  const server = createServer((socket) => {
-    if (connections.size >= MAX_AGENT_CONNECTIONS || unauthenticated.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
-      socket.destroy();
-      return;
-    }
-    connections.add(socket);
-    unauthenticated.add(socket);
-    socket.on('close', () => {
-      connections.delete(socket);
-      unauthenticated.delete(socket);
+  /** Serves one connection; `onEnd` is given what to run once when the connection is over. */
+  const serve = (input: ByteReadable, output: ByteWritable, onEnd: (ended: () => void) => void, origin?: ConnectionOrigin): void => {
+    const connection = {};
+    connections.add(connection);
+    unauthenticated.add(connection);
+    let released: (() => void) | null = null;
+    onEnd(() => {
+      connections.delete(connection);
+      unauthenticated.delete(connection);
+      released?.();
       idleSince = Date.now();
     });
-    socket.on('error', () => socket.destroy());
-    // The session ends its side when it closes (after a last error frame); the connection goes too,
-    // so a peer that keeps sending is not read any further.
-    socket.on('finish', () => socket.destroy());
-    // Only the state directory's owner (and root) can reach this socket: its directory is 0700.
-    serveConnection(socket, socket, state, { owner: true }, ({ subject, ca }) => {
-      unauthenticated.delete(socket);
+    // Only the state directory's owner (and root) can reach the socket: its directory is 0700. The
+    // bootstrap's channel is an SSH login as that owner.
+    serveConnection(input, output, state, { owner: true }, ({ subject, ca }) => {
+      unauthenticated.delete(connection);
       // Counted per certificate holder: the same subject of two CAs are two people.
       const holder = `${ca}/${subject}`;
       // One certificate cannot take every connection: the others' must still get in.
       const count = (bySubject.get(holder) ?? 0) + 1;
       if (count > MAX_CONNECTIONS_PER_SUBJECT) return false;
       bySubject.set(holder, count);
-      socket.once('close', () => {
+      released = () => {
         const left = (bySubject.get(holder) ?? 1) - 1;
         if (left > 0) bySubject.set(holder, left);
         else bySubject.delete(holder);
-      });
+      };
       return true;
-    });
+    }, origin);
+  };
+  const server = createServer((socket) => {
+    if (connections.size >= MAX_AGENT_CONNECTIONS || unauthenticated.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    // The session ends its side when it closes (after a last error frame); the connection goes too,
+    // so a peer that keeps sending is not read any further.
+    socket.on('finish', () => socket.destroy());
+    serve(socket, socket, (ended) => socket.once('close', ended));
   });
   server.listen(paths.socket, () => {
     chmodSync(paths.socket, 0o600);
-    announce('ready');
+    if ('announce' in start) start.announce('ready');
   });
+  if ('channel' in start) {
+    const { channel } = start;
+    // The same ending as a socket's: the session's last bytes written, or the channel gone.
+    let over = false;
+    const ended: Array<() => void> = [];
+    const finish = (): void => {
+      if (over) return;
+      over = true;
+      channel.close();
+      for (const f of ended) f();
+    };
+    channel.output.on('finish', finish);
+    channel.output.on('close', finish);
+    channel.input.on('close', finish);
+    const facts = relayFacts(process.env);
+    serve(channel.input, channel.output, (f) => ended.push(f), { login: facts.login, from: facts.from });
+  }
   // One bad request must not take every job's connection with it: record and go on.
   process.on('uncaughtException', (err) => {
     process.stderr.write(`${new Date().toISOString()} herd agent: unexpected error: ${err.stack ?? err.message}\n`);

@@ -41,6 +41,7 @@ function overBudget(caller: Caller): HerdError {
  * HANDSHAKE_TIMEOUT_MS and tiny pings only; `onAuthenticated` lets the agent count it as a client
  * from then on, or refuse it (false: LIMIT). `facts` says who the peer is beyond its messages: the
  * agent's socket is reachable only by the owner of the state directory (see ConnectionFacts).
+ * `known` is who logged in, when the agent knows it without a relay.
  */
 export function serveConnection(
   readable: ByteReadable,
@@ -48,11 +49,13 @@ export function serveConnection(
   agent: AgentState,
   facts: ConnectionFacts,
   onAuthenticated: (caller: Caller) => boolean = () => true,
+  known?: ConnectionOrigin,
 ): void {
   let phase: Phase = { step: 'auth', hostNonce: newNonce() };
-  // Until herd's relay says otherwise (a client on the socket itself is the state's owner).
-  let origin: ConnectionOrigin = UNKNOWN_ORIGIN;
-  let relayed = false;
+  // Until herd's relay says otherwise (a client on the socket itself is the state's owner); an
+  // agent serving its bootstrap's SSH channel knows the login itself, and hears no relay.
+  let origin: ConnectionOrigin = known ?? UNKNOWN_ORIGIN;
+  let relayed = known !== undefined;
   const streams = new StreamRegistry();
   const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 

@@ -8,6 +8,7 @@ import { encodeFrame, FrameType } from '../../protocol/frame.ts';
 import type { RelayFacts } from '../../protocol/messages.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 import { selfCommand } from '../../shared/runtime.ts';
+import AGENT_SUPERVISOR from '../supervisor.sh' with { type: 'text' };
 
 /** How long a relay waits for an agent that another first contact is starting. */
 const AGENT_START_TIMEOUT_MS = 5000;
@@ -19,23 +20,6 @@ function tryConnect(path: string): Promise<Socket | null> {
     socket.once('error', () => resolve(null));
   });
 }
-
-/**
- * Runs the agent and starts it again when it dies of a signal (SIGKILL, a crash), so running
- * jobs are taken over at once, and scheduled ones start on time. It stops when the agent exits
- * by itself (idle, or another agent runs) and after five deaths within a minute.
- */
-export const AGENT_SUPERVISOR = [
-  'n=0 since=0',
-  'while :; do',
-  '  "$@"; s=$?',
-  '  [ "$s" -gt 128 ] || exit "$s"',
-  '  now=$(date +%s 2>/dev/null || echo 0)',
-  '  if [ $((now - since)) -ge 60 ]; then n=0 since=$now; fi',
-  '  n=$((n + 1)); [ "$n" -le 5 ] || exit "$s"',
-  '  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ 2>/dev/null) herd supervisor: the agent died (status $s); starting it again" >&2',
-  'done',
-].join('\n');
 
 function startAgent(paths: StatePaths, helperPath: string): Promise<string> {
   const [file, args] = selfCommand(helperPath, ['--state', paths.dir, 'agent']);
@@ -64,8 +48,11 @@ async function reachAgent(paths: StatePaths, helperPath: string): Promise<Socket
   const first = await tryConnect(paths.socket);
   if (first !== null) return first;
   await startAgent(paths, helperPath);
-  // Readiness comes through the agent's pipe; only when another contact won the start race
-  // ("exists") may its socket not be listening yet, so retry briefly.
+  return awaitAgent(paths);
+}
+
+/** The agent's socket, retried briefly: another contact that won the start race may not listen yet. */
+async function awaitAgent(paths: StatePaths): Promise<Socket> {
   const deadline = Date.now() + AGENT_START_TIMEOUT_MS;
   for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
     const socket = await tryConnect(paths.socket);
@@ -90,22 +77,45 @@ export function relayFacts(env: NodeJS.ProcessEnv): RelayFacts {
   return { t: 'relay', login, from };
 }
 
+/** Bytes both ways between a client's stream pair and the agent's socket, after the relay's facts; settles when the socket closes. */
+function splice(socket: Socket, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, facts: RelayFacts): Promise<void> {
+  // Before the client's first byte: the agent takes it from the relay only, and only first.
+  socket.write(encodeFrame(FrameType.Message, 0, utf8(JSON.stringify(facts))));
+  input.pipe(socket);
+  socket.pipe(output);
+  input.on('end', () => socket.end());
+  return new Promise((resolve, reject) => {
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
+}
+
+function errorFrame(err: unknown): Uint8Array {
+  const error = err instanceof HerdError ? err : new HerdError('HELPER_START', String(err));
+  return encodeFrame(FrameType.Error, 0, utf8(JSON.stringify({ code: error.code, message: error.message })));
+}
+
 /** The per-connection helper: a byte relay between the SSH channel (stdio) and the host's agent. */
 export async function runRelay(paths: StatePaths, helperPath: string): Promise<void> {
   let socket: Socket;
   try {
     socket = await reachAgent(paths, helperPath);
   } catch (err) {
-    const error = err instanceof HerdError ? err : new HerdError('HELPER_START', String(err));
-    process.stdout.write(encodeFrame(FrameType.Error, 0, utf8(JSON.stringify({ code: error.code, message: error.message }))));
+    process.stdout.write(errorFrame(err));
     process.exitCode = 1;
     return;
   }
-  // Before the client's first byte: the agent takes it from the relay only, and only first.
-  socket.write(encodeFrame(FrameType.Message, 0, utf8(JSON.stringify(relayFacts(process.env)))));
-  process.stdin.pipe(socket);
-  socket.pipe(process.stdout);
-  process.stdin.on('end', () => socket.end());
-  socket.on('close', () => process.exit(0));
-  socket.on('error', () => process.exit(1));
+  await splice(socket, process.stdin, process.stdout, relayFacts(process.env)).then(() => process.exit(0), () => process.exit(1));
+}
+
+/** A bootstrap's channel relayed to the agent that another first contact just started. */
+export async function relayChannel(paths: StatePaths, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, facts: RelayFacts): Promise<void> {
+  let socket: Socket;
+  try {
+    socket = await awaitAgent(paths);
+  } catch (err) {
+    await new Promise<void>((resolve) => output.end(errorFrame(err), () => resolve()));
+    return;
+  }
+  await splice(socket, input, output, facts).catch(() => {});
 }
