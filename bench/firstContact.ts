@@ -6,11 +6,13 @@
  *   herd, warm: the same hosts again
  *   clush -f 64 on the same hosts
  * BENCH_RUNS fresh testbeds per figure (default 3). Targets: cold ≤ 1.0× clush, runtime-less cold ≤ 2.0×.
+ * Beside each wall time: the CPU its hosts spent (per host) and the bytes sent to each host.
  */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, up, type Testbed } from '../fixtures/testbed/testbed.ts';
-import { measure, type Timing } from './measure.ts';
+import { bytesToHosts, hostCpuMs } from './hostCost.ts';
+import { measure } from './measure.ts';
 import { configureHerd, peerSshOptions } from './testbedClient.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -22,6 +24,20 @@ const cache = process.env.XDG_CACHE_HOME ?? '/var/cache/herd-test/client-cache';
 interface Sample {
   label: string;
   ms: number[];
+  /** Per host: CPU time spent on the host, and bytes sent to it. */
+  hostCpuMs: number[];
+  bytes: number[];
+}
+
+/** Runs argv once on `bed`, recording its wall time and, per host, the hosts' CPU and the bytes sent. */
+async function sample(into: Sample, bed: Testbed, argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const cpu = hostCpuMs(bed);
+  const bytes = bytesToHosts(bed);
+  into.ms.push((await measure(into.label, 1, argv, env)).medianMs);
+  // Agents and sessions finish their bookkeeping a moment after the client is done.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  into.hostCpuMs.push((hostCpuMs(bed) - cpu) / bed.hosts.length);
+  into.bytes.push((bytesToHosts(bed) - bytes) / bed.hosts.length);
 }
 
 async function fresh<T>(hide: boolean, use: (bed: Testbed) => Promise<T>): Promise<T> {
@@ -35,29 +51,29 @@ async function fresh<T>(hide: boolean, use: (bed: Testbed) => Promise<T>): Promi
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const kib = (bytes: number): string => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`);
 
 const samples: Sample[] = [
-  { label: 'herd run, first contact (helper shipped, agents started)', ms: [] },
-  { label: 'herd run, warm (the same hosts again)', ms: [] },
-  { label: 'herd run, first contact without node (Bun shipped)', ms: [] },
-  { label: 'clush -f 64, the same hosts', ms: [] },
-];
+  'herd run, first contact (helper shipped, agents started)',
+  'herd run, warm (the same hosts again)',
+  'herd run, first contact without node (Bun shipped)',
+  'clush -f 64, the same hosts',
+].map((label) => ({ label, ms: [], hostCpuMs: [], bytes: [] }));
 const all = `h[1-${HOSTS}]`;
 for (let i = 0; i < RUNS; i++) {
   await fresh(false, async (bed) => {
     const env = { ...process.env, HOME: bed.home, XDG_CACHE_HOME: join(bed.home, '.cache') };
-    const cold: Timing = await measure('cold', 1, [process.execPath, herdJs, 'run', '--accept-new', '-H', all, '--', 'true'], env);
-    samples[0]!.ms.push(cold.medianMs);
-    samples[1]!.ms.push((await measure('warm', 1, [process.execPath, herdJs, 'run', '-H', all, '--', 'true'], env)).medianMs);
+    await sample(samples[0]!, bed, [process.execPath, herdJs, 'run', '--accept-new', '-H', all, '--', 'true'], env);
+    await sample(samples[1]!, bed, [process.execPath, herdJs, 'run', '-H', all, '--', 'true'], env);
     const addresses = bed.hosts.map((h) => h.address);
-    samples[3]!.ms.push((await measure('clush', 1, ['clush', '-f', '64', '-l', 'root', '-o', peerSshOptions(bed).join(' '), '-w', addresses.join(','), 'true'], env)).medianMs);
+    await sample(samples[3]!, bed, ['clush', '-f', '64', '-l', 'root', '-o', peerSshOptions(bed).join(' '), '-w', addresses.join(','), 'true'], env);
   });
   await fresh(true, async (bed) => {
     // The shared runtime cache, and a client cache of this testbed's own for the rest.
     mkdirSync(join(bed.home, '.cache', 'herd'), { recursive: true });
     symlinkSync(join(cache, 'herd', 'runtimes'), join(bed.home, '.cache', 'herd', 'runtimes'));
     const env = { ...process.env, HOME: bed.home, XDG_CACHE_HOME: join(bed.home, '.cache') };
-    samples[2]!.ms.push((await measure('runtime-less', 1, [process.execPath, herdJs, 'run', '--accept-new', '--handshake-timeout', '300s', '-H', all, '--', 'true'], env)).medianMs);
+    await sample(samples[2]!, bed, [process.execPath, herdJs, 'run', '--accept-new', '--handshake-timeout', '300s', '-H', all, '--', 'true'], env);
   });
   console.error(`  testbeds ${i + 1} of ${RUNS} done`);
 }
@@ -66,9 +82,9 @@ const clush = median(samples[3]!.ms);
 const lines = [
   `${HOSTS} fresh hosts, \`true\` on each, ${RUNS} fresh testbeds, ${new Date().toISOString().slice(0, 10)}`,
   '',
-  '| measurement | median | / clush |',
-  '| --- | ---: | ---: |',
-  ...samples.map((s) => `| ${s.label} | ${median(s.ms).toFixed(0)} ms | ${(median(s.ms) / clush).toFixed(2)}× |`),
+  '| measurement | median | / clush | host CPU per host | sent per host |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...samples.map((s) => `| ${s.label} | ${median(s.ms).toFixed(0)} ms | ${(median(s.ms) / clush).toFixed(2)}× | ${median(s.hostCpuMs).toFixed(0)} ms | ${kib(median(s.bytes))} |`),
 ];
 const report = lines.join('\n');
 console.log(report);

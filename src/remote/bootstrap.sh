@@ -61,23 +61,36 @@ sha256() {
 case $dir in /*) ;; *) fail STATE_UNSAFE "the state directory $dir is not an absolute path" ;; esac
 umask 077
 mkdir -p "$dir" 2>/dev/null || fail HELPER_START "cannot create the state directory $dir (read-only file system or no permission)"
-# Whoever can write the state directory can plant the helper this login runs, or a symlink
-# where it writes: it must be a real directory of our own that nobody else may enter.
-[ -L "$dir" ] && fail STATE_UNSAFE "the state directory $dir is a symlink: remove it, or name a real directory"
-set -- $(ls -ldn -- "$dir" 2>/dev/null)
-[ $# -ge 3 ] || fail STATE_UNSAFE "cannot check the owner and mode of the state directory $dir (ls -ldn failed)"
-# A trailing "." only says an SELinux context is set; "+" (an ACL) may let others in.
-if [ "${3:-}" != "$(id -u)" ] || [ "${1%.}" != drwx------ ]; then
-  fail STATE_UNSAFE "the state directory $dir has owner uid $3 and mode $1: it must be yours with mode 0700 (chmod 700 $dir if it is yours; remove it if it is not)"
-fi
-# And every directory above it: root's or ours, and sticky (as /tmp) where others may write, so
-# nobody else can swap the directory for another between this check and its use.
 me=$(id -u)
-set --
-p=$dir
-while [ "$p" != / ]; do p=${p%/*}; [ -n "$p" ] || p=/; set -- "$@" "$p"; done
-bad=$(ls -ldLn -- "$@" 2>&1 | awk -v me="$me" '$3 != 0 && $3 != me { print; next } (substr($1, 6, 1) == "w" || substr($1, 9, 1) == "w") && substr($1, 10, 1) != "t" && substr($1, 10, 1) != "T" { print }')
-[ -z "$bad" ] || fail STATE_UNSAFE "a directory above the state directory $dir may be changed by another user: $bad"
+# Whoever can write the state directory can plant the helper this login runs, or a symlink where it
+# writes: it must be a real directory of our own that nobody else may enter; and every directory
+# above it root's or ours, and sticky (as /tmp) where others may write, so nobody else can swap it
+# for another between this check and its use. Prints what is wrong with DIR (called WHAT), or nothing.
+unsafe() {
+  what="$1 $2"
+  [ ! -L "$2" ] || { printf '%s is a symlink: remove it, or name a real directory' "$what"; return; }
+  set -- "$2" $(ls -ldn -- "$2" 2>/dev/null)
+  [ $# -ge 4 ] || { printf 'cannot check the owner and mode of %s (ls -ldn failed)' "$what"; return; }
+  # A trailing "." only says an SELinux context is set; "+" (an ACL) may let others in.
+  if [ "$4" != "$me" ] || [ "${2%.}" != drwx------ ]; then
+    printf '%s has owner uid %s and mode %s: it must be yours with mode 0700 (chmod 700 %s if it is yours; remove it if it is not)' "$what" "$4" "$2" "$1"
+    return
+  fi
+  p=$1
+  set --
+  while [ "$p" != / ]; do p=${p%/*}; [ -n "$p" ] || p=/; set -- "$@" "$p"; done
+  ls -ldLn -- "$@" 2>&1 | awk -v me="$me" -v what="$what" '$3 != 0 && $3 != me || (substr($1, 6, 1) == "w" || substr($1, 9, 1) == "w") && substr($1, 10, 1) != "t" && substr($1, 10, 1) != "T" { print "a directory above " what " may be changed by another user: " $0; exit }'
+}
+problem=$(unsafe 'the state directory' "$dir")
+[ -z "$problem" ] || fail STATE_UNSAFE "$problem"
+# Whether this login may run a program it writes in DIR (not so on a noexec file system).
+execable() {
+  probe=$1/.exec-probe-$$
+  printf '#!/bin/sh\nexit 0\n' > "$probe" 2>/dev/null && chmod 700 "$probe" && "$probe" 2>/dev/null
+  set -- $?
+  rm -f "$probe"
+  return "$1"
+}
 if [ -z "$runtime" ]; then
   printf 'HERD-RUNTIME %s\n' "$(target)"
   IFS= read -r answer || fail HELPER_START "the client did not answer which runtime it sends"
@@ -87,8 +100,14 @@ if [ -z "$runtime" ]; then
   rsize=${2:-}
   case $rhash in '' | *[!0-9a-f]*) fail PROTOCOL "bootstrap: malformed runtime hash" ;; esac
   case $rsize in '' | *[!0-9]*) fail PROTOCOL "bootstrap: malformed runtime size" ;; esac
-  runtimes=$dir/runtimes
-  mkdir -p "$runtimes" || fail HELPER_START "cannot create $runtimes"
+  # Beside the helper, unless its file system is noexec (a home or /var mounted so): then the first
+  # of these where this login may run what it writes, held to the state directory's rules.
+  runtimes=
+  for candidate in "$dir/runtimes" ${XDG_RUNTIME_DIR:+"$XDG_RUNTIME_DIR/herd-runtimes"} "/var/tmp/herd-$me" "/dev/shm/herd-$me" "/tmp/herd-$me"; do
+    mkdir -p "$candidate" 2>/dev/null && [ -z "$(unsafe 'the runtime directory' "$candidate")" ] || continue
+    if [ -f "$candidate/bun-$rhash" ] || execable "$candidate"; then runtimes=$candidate; break; fi
+  done
+  [ -n "$runtimes" ] || fail HELPER_START "no JavaScript runtime on this host, and nowhere to run the one herd would send: the state directory $dir, /var/tmp, /dev/shm and /tmp are noexec (or not safe) for this login; install node, bun or deno, or give it a directory with exec"
   runtime=$runtimes/bun-$rhash
   # Its hash was checked when it was installed; hashing 100 MB on every contact would cost a third of
   # a second, so a cached one is checked by its size (a cut or damaged file is replaced).

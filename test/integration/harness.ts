@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +43,8 @@ export interface HerdOptions {
   timeoutMs?: number;
   /** argv prefix to run the CLI under another runtime, e.g. ['bun'] */
   runtime?: string[];
+  /** another build of the CLI than dist/herd.js */
+  cli?: string;
   /** called with the child once it has started */
   onStart?: (child: ReturnType<typeof spawn>) => void;
   /** false: leave stdout to onStart (the result's stdout is then empty) */
@@ -61,7 +63,7 @@ export function herd(args: string[], options: HerdOptions): Promise<HerdRun> {
     ...(options.env ?? {}),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(runtime[0]!, [...runtime.slice(1), HERD, ...args], {
+    const child = spawn(runtime[0]!, [...runtime.slice(1), options.cli ?? HERD, ...args], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
       ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
@@ -221,4 +223,39 @@ export function watchPeak(child: { pid?: number | undefined; once(event: 'exit',
   }, 50);
   child.once('exit', () => clearInterval(timer));
   return { peakMb: () => Math.round(peakKb / 1024) };
+}
+
+/** A login made for one test on the testbed's hosts (they share this machine's /etc/passwd), removed after. */
+let logins = 0;
+export function testLogin(sudoers: string | null): { name: string; home: string; uid: number; gid: number; remove(): Promise<void> } {
+  // Test files share one process (uvu): each login gets a name of its own.
+  const name = `herdl${process.pid % 100000}${String.fromCharCode(97 + (logins++ % 26))}`;
+  const base = mkdtempSync(join(tmpdir(), 'herd-login-'));
+  const home = join(base, 'home');
+  execFileSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', name]);
+  execFileSync('chmod', ['755', base]);
+  mkdirSync(home, { mode: 0o700 });
+  execFileSync('chown', [`${name}:`, home]);
+  // '*': no password, but not locked ('!'), which sshd refuses for every way of logging in.
+  execFileSync('usermod', ['-p', '*', name]);
+  const rule = `/etc/sudoers.d/herd-test-${process.pid}`;
+  if (sudoers !== null) writeFileSync(rule, `${name} ${sudoers}\n`, { mode: 0o440 });
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim())) as [number, number];
+  return {
+    name,
+    home,
+    uid,
+    gid,
+    remove: async () => {
+      rmSync(rule, { force: true });
+      // Its rootless agents (one per host it reached) run as the login: ended before it goes.
+      for (let i = 0; i < 50; i++) {
+        const left = spawnSync('pkill', ['-KILL', '-u', name]).status === 0;
+        if (!left) break;
+        await sleep(100);
+      }
+      spawnSync('userdel', [name]);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { up, type Testbed, type TestHost } from '../../fixtures/testbed/testbed.ts';
-import { gate, herd, homeFrom, loud, sleep } from './harness.ts';
+import { gate, herd, homeFrom, loud, sleep, testLogin } from './harness.ts';
 
 const Remote = suite('remote runs over SSH');
 const enabled = gate('remote.test.ts', { root: true, commands: ['ip', 'unshare', 'nsenter', 'ssh-keygen', '/usr/sbin/sshd'] });
@@ -479,36 +479,6 @@ Remote('host mode over SSH: the command is in the testbed host\'s own network, a
   const sandboxed = await run(['run', '-H', 'h2', '--', 'sh', '-c', 'ip -o -4 addr show eth0 2>&1 | grep -c 10.250 || true']);
   assert.is(sandboxed.text.trim(), '0', 'a sandboxed job has a network of its own');
 });
-
-/** A login made for one test on the testbed's hosts (they share this machine's /etc/passwd), removed after. */
-function testLogin(sudoers: string | null): { name: string; home: string; remove(): Promise<void> } {
-  const name = `herdl${process.pid % 100000}`;
-  const base = mkdtempSync(join(tmpdir(), 'herd-login-'));
-  const home = join(base, 'home');
-  execFileSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', name]);
-  execFileSync('chmod', ['755', base]);
-  mkdirSync(home, { mode: 0o700 });
-  execFileSync('chown', [`${name}:`, home]);
-  // '*': no password, but not locked ('!'), which sshd refuses for every way of logging in.
-  execFileSync('usermod', ['-p', '*', name]);
-  const rule = `/etc/sudoers.d/herd-test-${process.pid}`;
-  if (sudoers !== null) writeFileSync(rule, `${name} ${sudoers}\n`, { mode: 0o440 });
-  return {
-    name,
-    home,
-    remove: async () => {
-      rmSync(rule, { force: true });
-      // Its rootless agents (one per host it reached) run as the login: ended before it goes.
-      for (let i = 0; i < 50; i++) {
-        const left = spawnSync('pkill', ['-KILL', '-u', name]).status === 0;
-        if (!left) break;
-        await sleep(100);
-      }
-      spawnSync('userdel', [name]);
-      rmSync(base, { recursive: true, force: true });
-    },
-  };
-}
 
 Remote('-l/--login picks the SSH user; --become runs the helper through sudo as root; sudo\'s refusals are BECOME_FAILED with what to do', async () => {
   const login = testLogin('ALL=(ALL) NOPASSWD: ALL');

@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { ConnectionOrigin } from '../audit/auditor.ts';
 import type { BootstrapChannel } from './bootstrapChannel.ts';
@@ -17,6 +18,30 @@ const SHUTDOWN_WAIT_MS = 2000;
 
 /** An agent with no client and no running job for this long exits; the next contact starts a new one. */
 export const AGENT_IDLE_EXIT_MS = 10 * 60 * 1000;
+
+/** An idle agent beside one of another herd version exits after this long (its clients have moved on). */
+const SUPERSEDED_IDLE_EXIT_MS = 5000;
+
+const IDLE_CHECK_MS = 5000;
+
+/** Whether the agent of another helper version runs on this state directory (its lock names a live pid). */
+function otherAgentRuns(paths: StatePaths): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(paths.dir);
+  } catch {
+    return false;
+  }
+  return names.some((name) => {
+    if (!/^agent-[0-9a-f]{12}\.lock$/.test(name) || join(paths.dir, name) === paths.lock) return false;
+    try {
+      const pid = Number(readFileSync(join(paths.dir, name), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 && pid !== process.pid && isLiveHelper(pid);
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** One agent per state directory: an O_EXCL lock file holding its pid; a stale one (dead pid) is replaced. */
 function acquireLock(path: string): boolean {
@@ -178,6 +203,9 @@ export function runAgent(paths: StatePaths, version: string, start: AgentStart):
     // Running and scheduled jobs need their agent; so do clients.
     if (book.live.size > 0 || state.scheduler.pending > 0 || connections.size > 0) idleSince = Date.now();
     else if (Date.now() - idleSince >= AGENT_IDLE_EXIT_MS) shutdown();
-  }, 30_000).unref?.();
+    // After an upgrade the new version's agent serves the new clients: this one goes as soon as it
+    // has finished its own jobs and its last client has left.
+    else if (Date.now() - idleSince >= SUPERSEDED_IDLE_EXIT_MS && otherAgentRuns(paths)) shutdown();
+  }, IDLE_CHECK_MS).unref?.();
   // Keep the event loop alive through the server; the interval above is only a check.
 }

@@ -1,3 +1,5 @@
+import { mountOf, type MountEntry } from '../system/mountinfo.ts';
+
 /** One line of the job's fstab (fstab(5)), as mount -a -T applies it in the job's mount namespace. */
 export interface FstabEntry {
   source: string;
@@ -65,4 +67,19 @@ export function proc(target: string, flags: MountFlags): FstabEntry {
 /** A devpts instance of the job's own: its ptys are not the host's. */
 export function devpts(target: string, flags: MountFlags): FstabEntry {
   return { source: 'devpts', target, type: 'devpts', options: ['newinstance', 'ptmxmode=0666', 'mode=620', ...flagList(flags)].join(',') };
+}
+
+/**
+ * A bind with the flags of the mount its source is on added (ro, nosuid, nodev, noexec): mount(8)
+ * applies a bind's flags by a remount, and in a user namespace (rootless jobs) the kernel refuses a
+ * remount that would clear a flag the source's mount has (they are locked), so a job's /work on a
+ * noexec home failed to mount. A bind never gains what its source has not.
+ */
+export function keepingSourceFlags(entry: FstabEntry, mounts: readonly MountEntry[]): FstabEntry {
+  if (entry.type !== 'none' || !entry.source.startsWith('/')) return entry;
+  const source = mountOf(mounts, entry.source);
+  if (source === undefined) return entry;
+  const words = entry.options.split(',');
+  const added = FLAG_ORDER.filter((flag) => source.mountOptions.includes(flag) && !words.includes(flag));
+  return added.length === 0 ? entry : { ...entry, options: [...words, ...added].join(',') };
 }

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { PlannedBind } from './binds.ts';
 import { HerdError } from '../../protocol/errors.ts';
 import type { MountEntry } from '../system/mountinfo.ts';
-import { bind, devpts, proc, READ_ONLY, SEALED, tmpfs, type FstabEntry } from './mounts.ts';
+import { bind, devpts, keepingSourceFlags, proc, READ_ONLY, SEALED, tmpfs, type FstabEntry } from './mounts.ts';
 
 export type { FstabEntry } from './mounts.ts';
 
@@ -217,7 +217,7 @@ export function planSandbox(rootEntries: readonly RootEntry[], mounts: readonly 
     const fresh = b.makeTarget && !under(b.job, '/work');
     fstab.push(bind(b.host, at(b.job), { ...(b.readOnly ? { ro: true } : {}), nosuid: true, nodev: true, ...(fresh ? { mkdir: true } : {}), recursive: context.recursive }));
   }
-  return { skeleton, fstab };
+  return { skeleton, fstab: fstab.map((entry) => keepingSourceFlags(entry, mounts)) };
 }
 
 /** fstab(5) fields are separated by white space, which paths must escape as octal. */

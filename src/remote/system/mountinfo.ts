@@ -7,6 +7,8 @@ export interface MountEntry {
   device: string;
   /** Per-superblock options: for cgroup v1 they name the controllers. */
   superOptions: string[];
+  /** Per-mount options (ro, nosuid, nodev, noexec, relatime...). */
+  mountOptions: string[];
 }
 
 /** The kernel escapes space, tab, newline and backslash in paths as \ooo octal. */
@@ -30,7 +32,18 @@ export function parseMountinfo(text: string): MountEntry[] {
       fsType: fields[dash + 1]!,
       source: unescape(fields[dash + 2]!),
       superOptions: (fields[dash + 3] ?? '').split(','),
+      mountOptions: fields[5]!.split(','),
     });
   }
   return entries;
+}
+
+/** The mount that holds `path` (an absolute path without symlinks): the one with the longest mount point above it. */
+export function mountOf(mounts: readonly MountEntry[], path: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts) {
+    const above = m.mountPoint === '/' || path === m.mountPoint || path.startsWith(`${m.mountPoint}/`);
+    if (above && (best === undefined || m.mountPoint.length >= best.mountPoint.length)) best = m;
+  }
+  return best;
 }
