@@ -130,12 +130,12 @@ if [ -z "$runtime" ]; then
   else
     printf 'HERD-SEND-RUNTIME\n'
     tmp=$runtimes/.bun-$rhash.$$
-    rm -f "$tmp" "$tmp.gz"
-    if ! err=$(head -c "$rsize" 2>&1 >"$tmp.gz") || ! err=$(gzip -dc "$tmp.gz" 2>&1 >"$tmp"); then
-      rm -f "$tmp" "$tmp.gz"; rm -rf "$lock"
+    rm -f "$tmp"
+    # Unpacked as it arrives: no compressed copy on disk. A cut stream ends gzip with an error.
+    if ! err=$(head -c "$rsize" | gzip -dc 2>&1 >"$tmp"); then
+      rm -f "$tmp"; rm -rf "$lock"
       fail HELPER_START "cannot unpack the runtime into $runtimes: ${err:-write failed} (free space: $(df -Pk "$runtimes" 2>/dev/null | awk 'NR==2 {print $4 " KiB"}'))"
     fi
-    rm -f "$tmp.gz"
     sum=$(sha256 "$tmp")
     if [ "$sum" != "$rhash" ]; then rm -f "$tmp"; rm -rf "$lock"; fail HELPER_START "the runtime arrived corrupted (sha256 $sum, expected $rhash)"; fi
     wc -c < "$tmp" | tr -d ' ' > "$runtime.size"
