@@ -23,7 +23,16 @@ V2.before(loud(async () => {
   // An emulated CPU: node's first start there (helper and agent) takes far longer than on real hosts.
   const first = await herd(['run', '-H', target, '--accept-new', '--handshake-timeout', '150s', '--json', '--', 'true'], { home: box.home, timeoutMs: 200_000 });
   process.stdout.write(`    first contact: ${JSON.stringify(first.json<{ hosts: Array<{ connection?: unknown }> }>().hosts[0]?.connection ?? null)}\n`);
-  assert.is(first.code, 0, first.stderr);
+  if (first.code !== 0) {
+    // What the host's agent said, so a failure here can be read from CI's log alone.
+    let agentLog = '';
+    try {
+      agentLog = onHost('tail -n 40 /var/lib/herd/agent.log 2>&1 || true');
+    } catch (err) {
+      agentLog = (err as Error).message;
+    }
+    assert.unreachable(`first run failed (${first.code}):\n${first.stderr}\n${first.stdout}\nagent.log:\n${agentLog}`);
+  }
 }));
 
 V2.after(async () => {

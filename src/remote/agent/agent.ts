@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { ConnectionOrigin } from '../audit/auditor.ts';
@@ -9,7 +9,8 @@ import { relayChannel, relayFacts } from './relay.ts';
 import type { ByteReadable, ByteWritable } from '../../shared/wiredSession.ts';
 import { DEFAULT_RETENTION_MS } from '../jobs/jobBook.ts';
 import { MAX_AGENT_CONNECTIONS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../protocol/limits.ts';
-import { isLiveHelper } from '../system/processes.ts';
+import { cgroupRemovalsSettled } from '../cgroups/jobCgroup.ts';
+import { lockHolder } from './agentLock.ts';
 import { stockOutputPipes } from '../jobs/jobOutput.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 
@@ -34,12 +35,8 @@ function otherAgentRuns(paths: StatePaths): boolean {
   }
   return names.some((name) => {
     if (!/^agent-[0-9a-f]{12}\.lock$/.test(name) || join(paths.dir, name) === paths.lock) return false;
-    try {
-      const pid = Number(readFileSync(join(paths.dir, name), 'utf8').trim());
-      return Number.isInteger(pid) && pid > 0 && pid !== process.pid && isLiveHelper(pid);
-    } catch {
-      return false;
-    }
+    const holder = lockHolder(join(paths.dir, name));
+    return holder !== null && holder !== process.pid;
   });
 }
 
@@ -53,8 +50,7 @@ function acquireLock(path: string): boolean {
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && isLiveHelper(holder)) return false;
+      if (lockHolder(path) !== null) return false;
       unlinkSync(path);
     }
   }
@@ -119,8 +115,10 @@ export function runAgent(paths: StatePaths, version: string, start: AgentStart):
   let idleSince = Date.now();
   const shutdown = (): void => {
     removeQuietly(paths.socket);
-    // The spare launcher's cgroup goes with it; bounded, so a stuck kernel cannot hold the exit.
-    const closing = state.launchers?.close() ?? Promise.resolve();
+    // The spare launcher's cgroup goes with it, and so do those of jobs that just ended (their
+    // removal retries until the kernel has reaped the last process); bounded, so a stuck kernel
+    // cannot hold the exit.
+    const closing = (state.launchers?.close() ?? Promise.resolve()).then(cgroupRemovalsSettled);
     void Promise.race([closing, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS))]).finally(() => {
       removeQuietly(paths.lock);
       process.exit(0);

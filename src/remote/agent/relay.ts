@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants, openSync, readFileSync } from 'node:fs';
+import { constants, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { utf8 } from '../../protocol/bytes.ts';
@@ -8,7 +8,7 @@ import { encodeFrame, FrameType } from '../../protocol/frame.ts';
 import type { RelayFacts } from '../../protocol/messages.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 import { selfCommand } from '../../shared/runtime.ts';
-import { isLiveHelper } from '../system/processes.ts';
+import { lockHolder } from './agentLock.ts';
 import AGENT_SUPERVISOR from '../supervisor.sh' with { type: 'text' };
 
 /** How long a relay waits for an agent that another first contact is starting. */
@@ -45,21 +45,12 @@ function startAgent(paths: StatePaths, helperPath: string): Promise<string> {
   });
 }
 
-function agentStarting(paths: StatePaths): boolean {
-  try {
-    const pid = Number(readFileSync(paths.lock, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && isLiveHelper(pid);
-  } catch {
-    return false;
-  }
-}
-
 async function reachAgent(paths: StatePaths, helperPath: string): Promise<Socket> {
   const first = await tryConnect(paths.socket);
   if (first !== null) return first;
   // An agent that holds the lock and does not listen yet is still starting (another first contact's):
   // wait for it rather than start one more runtime only to hear "exists".
-  if (!agentStarting(paths)) await startAgent(paths, helperPath);
+  if (lockHolder(paths.lock) === null) await startAgent(paths, helperPath);
   return awaitAgent(paths);
 }
 

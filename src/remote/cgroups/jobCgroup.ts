@@ -6,6 +6,14 @@ import { readText } from './facts.ts';
 import { runDeviceLoader } from './installDeviceLoader.ts';
 import { readUsage, type CgroupPlan } from './plan.ts';
 
+/** Removals still retrying (a job's last process not yet reaped): an agent that exits waits for them. */
+const removing = new Set<Promise<void>>();
+
+/** Settles once every cgroup removal begun so far has finished. */
+export function cgroupRemovalsSettled(): Promise<void> {
+  return Promise.allSettled([...removing]).then(() => undefined);
+}
+
 /** A job's cgroups on the host: created from a plan, joined by the job's init, read and removed after. */
 export class JobCgroup {
   readonly plan: CgroupPlan;
@@ -107,8 +115,14 @@ export class JobCgroup {
   }
 
   /** Kills whatever is left (cgroup.kill on v2, one by one on v1) and removes the job's cgroups. */
-  async remove(): Promise<void> {
-    const dirs = this.created.splice(0);
+  remove(): Promise<void> {
+    const removal = this.removeDirs(this.created.splice(0));
+    removing.add(removal);
+    void removal.finally(() => removing.delete(removal));
+    return removal;
+  }
+
+  private async removeDirs(dirs: string[]): Promise<void> {
     for (const dir of dirs) {
       if (this.plan.version === 2) {
         try {
