@@ -25,10 +25,12 @@ let single = '';
 
 Dist.before(loud(async () => {
   process.env.XDG_CACHE_HOME = SHARED_CACHE;
+  process.env.HERD_DIST_BUN_CACHE = '/var/cache/herd-test/dist-bun';
   single = (await buildSingle('linux-x64')).path;
 }));
 
 Dist.after(() => {
+  delete process.env.HERD_DIST_BUN_CACHE;
   if (cacheBefore === undefined) delete process.env.XDG_CACHE_HOME;
   else process.env.XDG_CACHE_HOME = cacheBefore;
   stopAgents(join(box.home, 'state'));
@@ -61,7 +63,7 @@ Dist('the linux-x64 file is the client, no node needed: --version, a local isola
   assert.is(remote.stdout, 'over ssh\n');
 });
 
-Dist('the cross-compiled files are for their machine and C library', async () => {
+Dist('the cross-compiled files are for their machine and C library (macOS: Mach-O for its CPU)', async () => {
   for (const [target, machine, musl] of [['linux-aarch64', 0xb7, false], ['linux-x64-musl', 0x3e, true], ['linux-aarch64-musl', 0xb7, true]] as const) {
     const { path } = await buildSingle(target);
     const head = readFileSync(path).subarray(0, 8192);
@@ -69,6 +71,13 @@ Dist('the cross-compiled files are for their machine and C library', async () =>
     assert.is(head.readUInt16LE(18), machine, `${target}: e_machine`);
     assert.is(head.includes('ld-musl'), musl, `${target}: its interpreter`);
     assert.ok(execFileSync('sh', ['-c', `test -x ${path} && echo ok`], { encoding: 'utf8' }).includes('ok'));
+  }
+  // Mach-O 64 (magic 0xfeedfacf) and its cputype: CPU_TYPE_X86_64, CPU_TYPE_ARM64.
+  for (const [target, cpu] of [['darwin-x64', 0x01000007], ['darwin-aarch64', 0x0100000c]] as const) {
+    const { path } = await buildSingle(target);
+    const head = readFileSync(path).subarray(0, 8);
+    assert.is(head.readUInt32LE(0), 0xfeedfacf, `${target}: a Mach-O 64-bit file`);
+    assert.is(head.readUInt32LE(4), cpu, `${target}: its cputype`);
   }
 });
 
