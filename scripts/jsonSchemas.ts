@@ -60,7 +60,7 @@ const BODIES: Record<SchemaName, { title: string; properties: Record<string, Sch
     properties: {
       exitCode: int,
       counts,
-      hosts: perHost({ exitCode: int, jobId: strOrNull, result: nullable(result), shippedHelper: bool, connection: nullable({ type: 'object' }), ...bytes('stdout'), ...bytes('stderr') }, ['exitCode', 'jobId', 'result', 'stdout', 'stderr']),
+      hosts: perHost({ exitCode: int, jobId: strOrNull, result: nullable(result), shippedHelper: bool, connection: nullable({ type: 'object' }), upload: nullable(obj({ files: int, bytes: int, sentBytes: int }, ['files', 'bytes', 'sentBytes'])), ...bytes('stdout'), ...bytes('stderr') }, ['exitCode', 'jobId', 'result', 'stdout', 'stderr']),
     },
   },
   'run-event': {

@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   'JOB_FAILED', // the job could not be started on the host
   'JOB_NOT_FOUND', // no job on the host has that id (or id prefix)
   'JOB_RUNNING', // the job must have ended first (delete)
+  'STAGE_NOT_FOUND', // a run named an upload this host does not hold staged for the caller
   'STATE_UNSAFE', // herd's state directory on the host is not private (owner, mode, symlink)
   'NO_SPACE', // the host's disk (where herd keeps its state and job logs) is full
   'CONNECTION_LOST',

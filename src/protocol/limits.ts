@@ -40,6 +40,11 @@ export const MAX_STREAMS = 256;
 export const WRITE_HIGH_WATER = 256 * 1024;
 /** Largest JSON control message. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Entries (files, directories, symlinks) and content bytes one job's uploads may hold. */
+export const MAX_UPLOAD_ENTRIES = 100_000;
+export const MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
+/** Largest upload manifest (one JSON line per entry). */
+export const MAX_UPLOAD_MANIFEST_BYTES = 64 * 1024 * 1024;
 /** Arguments and environment entries of one job request. */
 export const MAX_ARGV = 4096;
 export const MAX_ENV = 1024;

@@ -14,6 +14,9 @@ export interface StatePaths {
   jobs: string;
   /** The audit log: current.jsonl and rotated <seq>.jsonl files (src/remote/audit/auditLog.ts). */
   audit: string;
+  /** Uploaded content by hash (src/remote/uploads/blobStore.ts), and uploads staged for a job not yet run. */
+  blobs: string;
+  stages: string;
 }
 
 /** The part of a helper's sha256 that names its agent's socket and lock. */
@@ -37,5 +40,7 @@ export function statePaths(dir: string, version: string): StatePaths {
     legacy: { caKey: join(dir, 'ca.pub'), hostCert: join(dir, 'host.cert'), revocations: join(dir, 'revocations') },
     jobs: join(dir, 'jobs'),
     audit: join(dir, 'audit'),
+    blobs: join(dir, 'blobs'),
+    stages: join(dir, 'stages'),
   };
 }

@@ -21,6 +21,9 @@ import { pumpStdin } from '../jobs/stdinPump.ts';
 import type { CommandModule, CommandResult, Io } from './types.ts';
 import { isTerminal } from '../output/terminal.ts';
 import { planRun, readRunFlags, runFlags, type RunOptions, type RunPlan } from './runFlags.ts';
+import { HashCache } from '../uploads/hashCache.ts';
+import { stageUpload } from '../uploads/stageUpload.ts';
+import { walkUploads, type UploadSet } from '../uploads/uploadSet.ts';
 
 /** What the hosts of one run share: the plan, the connection context, where output goes, Ctrl-C. */
 interface RunContext {
@@ -30,6 +33,8 @@ interface RunContext {
   interrupts: Interrupts;
   /** Jobs that have started, for stdin. */
   started: Array<{ job: RemoteJob; drained(): Promise<void> }>;
+  /** --upload: the tree every host's job gets, walked once, and the hashes known from earlier runs. */
+  upload: { set: UploadSet; cache: HashCache } | null;
 }
 
 export async function runCommand(options: RunOptions, io: Io): Promise<CommandResult> {
@@ -44,6 +49,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     io.stdout.write(options.json ? jsonDocument('dry-run', { ...dry }) : renderDryRun(dry));
     return { exitCode: 0 };
   }
+  // Walked before any host is contacted: a missing file or a device fails the run here.
+  const upload = plan.uploads.length === 0 ? null : { set: walkUploads(plan.uploads), cache: HashCache.load() };
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const out = runOutput(plan.output, io, {
     hosts: targets.map((t) => t.name),
@@ -55,7 +62,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   });
   // Exiting from a signal handler: what is written so far goes out first.
   const exitNow = (status: number): void => void process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
-  const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh, config: loaded.path }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [] };
+  const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh, config: loaded.path }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [], upload };
 
   const outcomes = new Map<string, HostOutcome>();
   const finished: Array<Promise<void>> = [];
@@ -72,6 +79,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     stopStdin();
   } finally {
     run.interrupts.dispose();
+    upload?.cache.save();
   }
 
   const list = targets.map((t) => outcomes.get(t.name)!);
@@ -107,9 +115,23 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
   }
   outcome.shippedHelper = connection.shipped;
   outcome.connection = { direct: connection.direct, reused: connection.reused, phases: connection.phases, ...(connection.shippedRuntime === null ? {} : { shippedRuntime: connection.shippedRuntime }) };
+  let request = plan.request;
+  if (run.upload !== null) {
+    try {
+      const staged = await stageUpload(connection, run.upload.set, run.upload.cache);
+      outcome.upload = staged.report;
+      connection.phases.upload = Math.round(performance.now() - connectStarted);
+      request = { ...request, stage: staged.stage };
+    } catch (err) {
+      outcome.error = asHerdError(err).withHost(target.name);
+      connection.close();
+      out.hostDone(outcome);
+      return null;
+    }
+  }
   if (plan.detach) {
     try {
-      const reply = await connection.request({ t: 'run', ...plan.request });
+      const reply = await connection.request({ t: 'run', ...request });
       if (reply.t !== 'jobs' || reply.jobs.length !== 1) throw new HerdError('PROTOCOL', `expected the detached job, got "${reply.t}"`);
       outcome.job = reply.jobs[0]!;
       outcome.jobId = outcome.job.id;
@@ -122,7 +144,7 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
   }
   // Output bytes handed on so far: where `herd job logs --from-byte` resumes if the connection drops.
   let delivered = 0;
-  const job = connection.run(plan.request, {
+  const job = connection.run(request, {
     started: (jobId) => {
       outcome.jobId = jobId;
       out.started(target.name, jobId);

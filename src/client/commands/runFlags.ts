@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { existsSync } from 'node:fs';
 import { HerdError } from '../../protocol/errors.ts';
 import { ISOLATIONS, type JobBind, type JobLimits, type RunRequest } from '../../protocol/messages.ts';
 import { isNetworkName } from '../../protocol/networkName.ts';
@@ -8,6 +9,7 @@ import type { OutputMode } from '../output/runOutput.ts';
 import { parseDuration, parseWhen } from '../units/durations.ts';
 import { parsePositiveInt, parseSize } from '../units/sizes.ts';
 import { globalOptions, type Args, type GlobalOptions } from './types.ts';
+import { parseUploadSpec, type UploadSpec } from '../uploads/uploadSet.ts';
 
 /*
  * herd run's flags: declared for yargs, read into RunOptions, and checked into a RunPlan (the
@@ -50,6 +52,8 @@ export interface RunOptions extends GlobalOptions {
   /** --pid host; --bind HOST:JOB[:ro], as typed. */
   pid?: string;
   binds: string[];
+  /** --upload SRC[:DEST] (and --upload-dir), as typed. */
+  uploads: string[];
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -136,6 +140,8 @@ export interface RunPlan {
   retries: number;
   quiet: boolean;
   noPrefix: boolean;
+  /** What --upload sends each host, parsed (walked when the run begins). */
+  uploads: UploadSpec[];
 }
 
 const MODE_FLAGS: Record<OutputMode, string> = { live: '', json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather', ordered: '-L', diff: '--diff' };
@@ -193,7 +199,9 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
     ...(options.pid === 'host' ? { pid: 'host' as const } : {}),
     ...(binds.length === 0 ? {} : { binds }),
   };
-  return { request, detach, graceMs, limits, output: mode, colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries, quiet: options.quiet, noPrefix: options.noPrefix };
+  const uploads = options.uploads.map((u) => parseUploadSpec(u, existsSync));
+  if (uploads.length > 0 && options.isolation === 'none') throw new HerdError('INVALID_SPEC', '--isolation none: --upload is not possible: uploads land in the job\'s /work, and host mode has none', { hint: 'copy files to hosts with herd cp' });
+  return { request, detach, graceMs, limits, output: mode, colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries, quiet: options.quiet, noPrefix: options.noPrefix, uploads };
 }
 
 /** Host mode gives up the sandbox: the flags that only mean something inside one are refused here, before any host. */
@@ -256,6 +264,7 @@ export function readRunFlags(argv: Args): RunOptions {
     dryRun: argv.dryRun === true,
     ...(typeof argv.pid === 'string' ? { pid: argv.pid } : {}),
     binds: ((argv.bind as unknown[] | undefined) ?? []).map(String),
+    uploads: [...((argv.upload as unknown[] | undefined) ?? []), ...((argv.uploadDir as unknown[] | undefined) ?? [])].map(String),
     color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
 }
@@ -292,6 +301,8 @@ export function runFlags(y: Argv): Argv {
       })
       .option('pid', { type: 'string', choices: ['host'], describe: 'host: the job shares the host\'s PID namespace and sees its processes (ps aux), though it cannot signal them (admin certificate)', group: 'Isolation:' })
       .option('bind', { type: 'string', array: true, default: [], describe: 'bind a host path into the job: HOST:JOB[:ro], repeatable; JOB new under /work, /tmp or /run, or existing on the host (admin certificate)', group: 'Isolation:' })
+      .option('upload', { type: 'string', array: true, default: [], describe: 'send a local file or directory into the job\'s /work before it starts: SRC[:DEST], repeatable; DEST under /work (default: SRC\'s name). Modes and symlinks kept; a host that has a file already is sent only its hash', group: 'Data:' })
+      .option('upload-dir', { type: 'string', array: true, default: [], describe: 'the same as --upload (Joblet\'s name for a directory)', group: 'Data:', hidden: true })
       .option('require-seccomp', { type: 'boolean', default: false, describe: 'refuse to run where the host cannot load herd\'s seccomp filter (see herd job status)', group: 'Isolation:' })
       .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
       .option('L', { type: 'boolean', default: false, describe: 'wait, then print all of one host\'s lines, then the next host\'s, hosts in name order (clush -L)', group: 'Output:' })
@@ -313,6 +324,7 @@ export function runFlags(y: Argv): Argv {
       .example('$0 run -H root@10.0.0.5:2222 --accept-new -- hostname', 'first contact with a new host')
       .example('$0 run --json -H web1,web2 -- uptime', 'one JSON document with each host\'s result')
       .example('$0 run -H web1 --detach --timeout 2h -- ./backup.sh', 'a job that outlives this command')
+      .example('$0 run -H @gpu --upload ./train.py --upload ./data:inputs -- python3 train.py inputs', 'send a script and a dataset to each host\'s job')
       .example('$0 run -H web1 --schedule +30m -- ./report.sh', 'start it in half an hour')
       .example('$0 run -H @web --isolation none -- systemctl restart nginx', 'change the hosts themselves (host mode, admin)')
       .example('$0 run -H "web*" --max-memory 1G --dry-run -- ./job.sh', 'which hosts, which limits: nothing runs')

@@ -320,6 +320,18 @@ export class HostConnection implements JobChannel {
     });
   }
 
+  /**
+   * A request whose stream carries bytes of ours too (an upload: writeStdin, endStdin on the
+   * stream returned); its answers go to `handlers` as with requestStream.
+   */
+  openRequest(message: Message, handlers: StreamHandlers): number {
+    if (this.closedError !== null) throw this.closedError;
+    const stream = this.streams.add(handlers);
+    this.session.open(stream);
+    this.session.sendMessage(stream, message);
+    return stream;
+  }
+
   /** The key id of the host key the host proved it holds in the handshake: what to remember it by. */
   hostKeyId(): string {
     if (this.verifiedHostKeyId === null) throw new HerdError('INTERNAL', 'no verified host key before the welcome');

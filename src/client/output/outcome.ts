@@ -15,6 +15,8 @@ export interface HostOutcome {
   shippedHelper: boolean;
   /** How the host was reached, and when each phase ended (ms from the start of connecting). */
   connection?: { direct: boolean; reused: boolean; phases: Record<string, number> };
+  /** --upload: the files and bytes the job got, and the content bytes this host had to be sent (the rest it held by hash). */
+  upload?: { files: number; bytes: number; sentBytes: number };
   /** --json: what the host wrote, collected. */
   stdout?: Uint8Array;
   stderr?: Uint8Array;

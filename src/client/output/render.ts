@@ -44,6 +44,7 @@ export function runReportJson(outcomes: readonly HostOutcome[]): string {
         error: o.error === null ? null : o.error.toJSON(),
         shippedHelper: o.shippedHelper,
         connection: o.connection ?? null,
+        upload: o.upload ?? null,
         ...bytesFields('stdout', o.stdout ?? new Uint8Array(0)),
         ...bytesFields('stderr', o.stderr ?? new Uint8Array(0)),
       })),

@@ -63,6 +63,8 @@ export interface RunRequest {
   pid?: 'host';
   /** Host paths bound into the job (admin only). */
   binds?: JobBind[];
+  /** An upload this connection staged (`staged.stage`): its tree lands in the job's /work before the command starts. */
+  stage?: string;
 }
 export interface Started { t: 'started'; jobId: string }
 /** Sent on a running job's own stream. */
@@ -135,6 +137,7 @@ export const RUN_VALIDATORS: Validators<RunMessage> = {
     bool(o, 'detach', true);
     bool(o, 'requireSeccomp', true);
     str(o, 'schedule', true);
+    str(o, 'stage', true);
     oneOf(o, 'isolation', ISOLATIONS, true);
     oneOf(o, 'pid', ['host'], true);
     if (o.binds !== undefined) {

@@ -69,15 +69,15 @@ export function serveConnection(
       }
     },
     data(stream, channel, bytes) {
-      const job = streams.job(stream);
-      if (channel !== Channel.Stdin || job === undefined) {
+      const stdin = streams.stdinOf(stream);
+      if (channel !== Channel.Stdin || stdin === undefined) {
         session.consumed(stream, bytes.length);
         return;
       }
-      job.writeStdin(bytes, () => session.consumed(stream, bytes.length));
+      stdin.writeStdin(bytes, () => session.consumed(stream, bytes.length));
     },
     eof(stream, channel) {
-      if (channel === Channel.Stdin) streams.job(stream)?.endStdin();
+      if (channel === Channel.Stdin) streams.stdinOf(stream)?.endStdin();
     },
     drain(stream) {
       streams.drain(stream);

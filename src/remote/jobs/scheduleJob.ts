@@ -16,11 +16,11 @@ const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 3600 * 1000;
  * Creates a SCHEDULED job: checked now as if it started now (command syntax, network, limits),
  * recorded with its request, started by the scheduler when its time comes.
  */
-export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTerms): JobInfo {
+export function scheduleJob(agent: AgentState, message: RunRequest, terms: JobTerms, fixedId?: string): JobInfo {
   const at = Date.parse(message.schedule ?? '');
   if (Number.isNaN(at)) throw new HerdError('INVALID_SPEC', `--schedule: "${message.schedule}" is not a time`);
   if (at - Date.now() > MAX_SCHEDULE_AHEAD_MS) throw new HerdError('INVALID_SPEC', `--schedule: ${message.schedule} is more than a year ahead`);
-  const id = newJobId();
+  const id = fixedId ?? newJobId();
   const { plan } = planFor(agent, message, id);
   const now = new Date().toISOString();
   // The -e values stay in this agent's memory (Scheduler): never in job.json.

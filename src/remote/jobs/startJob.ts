@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { RunRequest } from '../../protocol/messages.ts';
 import { JobCgroup } from '../cgroups/jobCgroup.ts';
 import { planCgroup, type CgroupPlan } from '../cgroups/plan.ts';
-import { resolveCommand } from '../system/command.ts';
+import { resolveCommand, resolveJobCommand } from '../system/command.ts';
 import type { AgentState } from '../agent/agentState.ts';
 import { Job } from './job.ts';
 import type { JobTerms } from './jobTerms.ts';
@@ -25,7 +25,7 @@ export function startJob(agent: AgentState, message: RunRequest, terms: JobTerms
   const jobId = fixedId ?? agent.launchers?.peek() ?? newJobId();
   const { plan, networkSpec, cgroupPlan } = planFor(agent, message, jobId);
   const tools = agent.tools();
-  const command = resolveCommand(plan.argv[0]!, plan.env.PATH ?? '');
+  const command = plan.sandbox === null ? resolveCommand(plan.argv[0]!, plan.env.PATH ?? '') : resolveJobCommand(plan.argv[0]!, plan.env.PATH ?? '', plan.workdir, join(agent.paths.jobs, jobId, 'work'));
   const spare = cgroupPlan !== null && agent.launchers?.peek() === jobId ? agent.launchers.take(cgroupPlan) : null;
   const launch: Launch = spare ?? {
     child: spawnLauncher(agent.paths.jobs),

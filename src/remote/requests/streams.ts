@@ -19,7 +19,16 @@ export interface ServedStream {
   pump?(): void;
 }
 
-type OpenStream = { kind: 'job'; job: AttachedJob } | { kind: 'served'; served: ServedStream };
+/** A request that takes bytes on its stream's stdin channel (an upload being staged). */
+export interface ReceivingStream {
+  /** Bytes in order; `done` once they are dealt with, so the client may send more. */
+  write(bytes: Uint8Array, done: () => void): void;
+  end(): void;
+  /** The client is gone: undo what is half made. */
+  close(): void;
+}
+
+type OpenStream = { kind: 'job'; job: AttachedJob } | { kind: 'served'; served: ServedStream } | { kind: 'receiving'; receiving: ReceivingStream };
 
 /**
  * The open streams of one connection, each a job attached to it or a request being served: where
@@ -34,6 +43,18 @@ export class StreamRegistry {
 
   serve(stream: number, served: ServedStream): void {
     this.open.set(stream, { kind: 'served', served });
+  }
+
+  receive(stream: number, receiving: ReceivingStream): void {
+    this.open.set(stream, { kind: 'receiving', receiving });
+  }
+
+  /** Where `stream`'s stdin goes: its job, or the request receiving it. */
+  stdinOf(stream: number): Pick<AttachedJob, 'writeStdin' | 'endStdin'> | undefined {
+    const entry = this.open.get(stream);
+    if (entry?.kind === 'job') return entry.job;
+    if (entry?.kind === 'receiving') return { writeStdin: (bytes, done) => entry.receiving.write(bytes, done), endStdin: () => entry.receiving.end() };
+    return undefined;
   }
 
   has(stream: number): boolean {
@@ -54,14 +75,15 @@ export class StreamRegistry {
   drain(stream: number): void {
     const entry = this.open.get(stream);
     if (entry?.kind === 'job') entry.job.resume();
-    else entry?.served.pump?.();
+    else if (entry?.kind === 'served') entry.served.pump?.();
   }
 
   /** The client went away: its jobs keep running, the requests it was served stop. */
   closeAll(): void {
     for (const entry of this.open.values()) {
       if (entry.kind === 'job') entry.job.detach();
-      else entry.served.close();
+      else if (entry.kind === 'served') entry.served.close();
+      else entry.receiving.close();
     }
     this.open.clear();
   }

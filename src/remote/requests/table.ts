@@ -7,6 +7,7 @@ import { createNetwork, listNetworks, removeNetwork } from './networkRequests.ts
 import { handleRun, handleSignal } from './runRequests.ts';
 import { listTrust, removeTrust } from './trustRequests.ts';
 import { readAudit } from './auditRequests.ts';
+import { handleStage } from './stageRequests.ts';
 
 /** A permission and, for the refusal, what it lets a caller do ("run jobs on this host") and what to do instead. */
 export interface Requirement {
@@ -60,6 +61,8 @@ export const REQUESTS: RequestTable = {
   'trust-list': { permission: 'status', may: 'see the CAs this host trusts', handle: listTrust },
   'trust-remove': { permission: 'trust-manage', may: 'change the CAs this host trusts', hint: ADMIN, handle: removeTrust },
   'audit-read': { permission: 'audit-read', may: "read this host's audit log", handle: readAudit },
+  // Staging is half of running a job: who may run may upload what the job gets.
+  stage: { permission: 'run', may: 'upload files for jobs on this host', hint: 'use a certificate with role user or admin', auditWhenAnswered: true, handle: handleStage },
 };
 
 export function isRequest(message: Message): message is Request {

@@ -35,6 +35,7 @@ const MAY: { [T in RequestType]: readonly Role[] } = {
   'trust-list': ALL,
   'trust-remove': ['admin'],
   'audit-read': ALL,
+  stage: ['admin', 'user'],
 };
 
 /** One request of each type; a new type without a sample here does not compile. */
@@ -48,6 +49,7 @@ const SAMPLES: { [T in RequestType]: RequestOf<T> } = {
   'job-status': { t: 'job-status', id: 'abc' },
   'job-wait': { t: 'job-wait', id: 'abc' },
   'job-logs': { t: 'job-logs', id: 'abc', follow: false, stdout: true, stderr: true, timestamps: false },
+  stage: { t: 'stage', manifestBytes: 0 },
   'job-stop': { t: 'job-stop', id: 'abc', graceMs: 0 },
   'job-delete': { t: 'job-delete', id: 'abc' },
   'job-prune': { t: 'job-prune' },

@@ -1,0 +1,146 @@
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { asHerdError, HerdError } from '../../protocol/errors.ts';
+
+/**
+ * Uploaded content by its sha256, so the same file to the same host travels once: blobs/ab/<sha256>,
+ * written under a temporary name and renamed once its hash is known and checked. A blob's mtime is
+ * when it was last used; unused ones go with the job retention (prune).
+ */
+export class BlobStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  pathOf(sha256: string): string {
+    return join(this.dir, sha256.slice(0, 2), sha256);
+  }
+
+  has(sha256: string): boolean {
+    return existsSync(this.pathOf(sha256));
+  }
+
+  /** Marks a blob used now (it outlives the retention counted from here). */
+  touch(sha256: string): void {
+    const now = new Date();
+    try {
+      utimesSync(this.pathOf(sha256), now, now);
+    } catch {
+      // gone: whoever needs it finds out when it opens it
+    }
+  }
+
+  /** A writer for one blob of `size` bytes; `expected` is the hash the client named, if any. */
+  async writer(size: number, expected?: string): Promise<BlobWriter> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    let handle: FileHandle;
+    try {
+      handle = await open(tmp, 'wx', 0o600);
+    } catch (err) {
+      throw asHerdError(err);
+    }
+    return new BlobWriter(this, handle, tmp, size, expected);
+  }
+
+  /** Removes blobs unused for `olderThanMs`, and temporary files left by an agent that died. */
+  prune(olderThanMs: number): number {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    let shards: string[];
+    try {
+      shards = readdirSync(this.dir);
+    } catch {
+      return 0;
+    }
+    for (const shard of shards) {
+      const path = join(this.dir, shard);
+      const names = shard.startsWith('.tmp-') ? [''] : safeList(path);
+      for (const name of names) {
+        const file = name === '' ? path : join(path, name);
+        try {
+          if (statSync(file).mtimeMs < cutoff) {
+            unlinkSync(file);
+            removed++;
+          }
+        } catch {
+          // raced with a writer or another prune
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Takes one blob's bytes in order, hashing as they come; `finish` checks and stores it. */
+export class BlobWriter {
+  readonly size: number;
+  written = 0;
+  private readonly hash: Hash = createHash('sha256');
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly handle: FileHandle,
+    private readonly tmp: string,
+    size: number,
+    private readonly expected: string | undefined,
+  ) {
+    this.size = size;
+  }
+
+  /** Bytes that are this blob's (never more than it has left: the caller splits). */
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.written + bytes.length > this.size) throw new HerdError('INTERNAL', 'a blob was given more bytes than its size');
+    this.hash.update(bytes);
+    this.written += bytes.length;
+    let offset = 0;
+    while (offset < bytes.length) {
+      const { bytesWritten } = await this.handle.write(bytes, offset, bytes.length - offset);
+      offset += bytesWritten;
+    }
+  }
+
+  /** The blob's hash once all its bytes are in: checked against the one named, then stored by it. */
+  async finish(): Promise<string> {
+    await this.handle.close();
+    const sha256 = this.hash.digest('hex');
+    if (this.expected !== undefined && sha256 !== this.expected) {
+      this.discardFile();
+      throw new HerdError('INVALID_SPEC', `upload: a file's content does not match the sha256 it was sent with (${this.expected.slice(0, 12)}…, got ${sha256.slice(0, 12)}…): it changed while being sent`);
+    }
+    const path = this.store.pathOf(sha256);
+    mkdirSync(join(this.store.dir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
+    renameSync(this.tmp, path);
+    return sha256;
+  }
+
+  /** An upload that ended part way: its temporary file goes. */
+  async abandon(): Promise<void> {
+    try {
+      await this.handle.close();
+    } catch {
+      // closed already
+    }
+    this.discardFile();
+  }
+
+  private discardFile(): void {
+    try {
+      unlinkSync(this.tmp);
+    } catch {
+      // gone
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import { constants } from 'node:fs';
+import { chmod, chown, copyFile, lchown, mkdir, open, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { asHerdError, HerdError } from '../../protocol/errors.ts';
+import { BlobStore } from './blobStore.ts';
+import { freeBytes } from './freeSpace.ts';
+import type { Stage } from './stageStore.ts';
+
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** Room kept free beyond what an upload needs: the job's logs and the host's own writes. */
+const SPARE_BYTES = 64 * 1024 * 1024;
+
+/** NO_SPACE when `bytes` (plus a margin) would not fit where herd keeps its state; else null. */
+export function spaceProblem(dir: string, bytes: number): HerdError | null {
+  const free = freeBytes(dir);
+  if (free === null || free >= bytes + SPARE_BYTES) return null;
+  const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(0)} MiB`;
+  return new HerdError('NO_SPACE', `upload: the host needs ${mib(bytes)} for it and has ${mib(free)} free in ${dir} (beyond a margin of ${mib(SPARE_BYTES)})`, {
+    hint: 'free space there (herd job prune -H HOST --older-than 1d removes finished jobs and their /work), or upload less',
+  });
+}
+
+/**
+ * Lays a staged tree into a job's fresh /work: directories, then each file copied from its blob
+ * (a reflink where the file system has them) and symlinks as symlinks, all owned by the job's user.
+ * The manifest was checked whole (every parent a directory named before), /work is new and nothing
+ * runs in it yet, and every entry is created exclusively: nothing can lead a write elsewhere.
+ * Directory modes come last, so a read-only directory can still be filled.
+ */
+export async function materialize(stage: Stage, blobs: BlobStore, work: string, owner: { uid: number; gid: number } | null): Promise<void> {
+  await mkdir(work, { mode: 0o755 });
+  if (owner !== null) await chown(work, owner.uid, owner.gid);
+  const problem = spaceProblem(work, stage.entries.reduce((sum, e) => sum + (e.kind === 'file' ? e.size : 0), 0));
+  if (problem !== null) throw problem;
+  const dirs: Array<{ path: string; mode: number }> = [];
+  try {
+    for (const entry of stage.entries) {
+      const path = join(work, entry.path);
+      if (entry.kind === 'dir') {
+        await mkdir(path, { mode: 0o700 });
+        dirs.push({ path, mode: entry.mode });
+      } else if (entry.kind === 'symlink') {
+        await symlink(entry.target, path);
+        if (owner !== null) await lchown(path, owner.uid, owner.gid);
+        continue;
+      } else {
+        if (entry.size === 0) await (await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close();
+        else {
+          await copyFile(blobs.pathOf(entry.sha256), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+          blobs.touch(entry.sha256);
+        }
+        await chmod(path, entry.mode);
+      }
+      if (owner !== null) await chown(path, owner.uid, owner.gid);
+    }
+    for (const dir of dirs.reverse()) await chmod(dir.path, dir.mode);
+  } catch (err) {
+    const error = asHerdError(err, 'JOB_FAILED');
+    if (error.code === 'NO_SPACE') throw error;
+    throw new HerdError('JOB_FAILED', `upload: cannot lay the uploaded files into the job's /work: ${error.message}`);
+  }
+}
