@@ -52,6 +52,8 @@ export interface HerdOptions {
   /** run as this user (needs root) */
   uid?: number;
   gid?: number;
+  /** the working directory (default: the test's) */
+  cwd?: string;
 }
 
 /** Runs the real CLI as a subprocess with its own HOME (so ~/.ssh and ~/.config/herd are the test's). */
@@ -66,6 +68,7 @@ export function herd(args: string[], options: HerdOptions): Promise<HerdRun> {
     const child = spawn(runtime[0]!, [...runtime.slice(1), options.cli ?? HERD, ...args], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
     });
     const out: Buffer[] = [];

@@ -34,11 +34,18 @@ export async function materialize(stage: Stage, blobs: BlobStore, work: string, 
   const problem = spaceProblem(work, stage.entries.reduce((sum, e) => sum + (e.kind === 'file' ? e.size : 0), 0));
   if (problem !== null) throw problem;
   const dirs: Array<{ path: string; mode: number }> = [];
+  // Checked in the manifest already; again here, where a mistake would write outside the job.
+  const made = new Set<string>(['']);
   try {
     for (const entry of stage.entries) {
+      const slash = entry.path.lastIndexOf('/');
+      if (!made.has(slash < 0 ? '' : entry.path.slice(0, slash)) || entry.path.split('/').includes('..')) {
+        throw new HerdError('INVALID_SPEC', `upload: ${JSON.stringify(entry.path)} is not inside a directory this upload made`);
+      }
       const path = join(work, entry.path);
       if (entry.kind === 'dir') {
         await mkdir(path, { mode: 0o700 });
+        made.add(entry.path);
         dirs.push({ path, mode: entry.mode });
       } else if (entry.kind === 'symlink') {
         await symlink(entry.target, path);
@@ -57,7 +64,7 @@ export async function materialize(stage: Stage, blobs: BlobStore, work: string, 
     for (const dir of dirs.reverse()) await chmod(dir.path, dir.mode);
   } catch (err) {
     const error = asHerdError(err, 'JOB_FAILED');
-    if (error.code === 'NO_SPACE') throw error;
+    if (error.code === 'NO_SPACE' || error.code === 'INVALID_SPEC') throw error;
     throw new HerdError('JOB_FAILED', `upload: cannot lay the uploaded files into the job's /work: ${error.message}`);
   }
 }
