@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { agentSocket, rawClient } from './rawClient.ts';
-import { gate, herd, localHome, stopAgentsAndWait, stopJobs } from './harness.ts';
+import { agentPids, gate, herd, localHome, stopAgentsAndWait, stopJobs, watchPeak } from './harness.ts';
 
 /*
  * herd run --upload on this machine's own agent (issue 18): what a job gets in its /work, what a
@@ -104,6 +104,23 @@ Uploads('a detached and a scheduled job keep their uploads across an agent resta
   }
   assert.is((await herd(['job', 'logs', detached], opts)).text, 'changed');
   assert.is((await herd(['job', 'logs', later!], opts)).text, 'ran with changed\n');
+});
+
+Uploads('a 2 GiB file goes through with the client and the agent each under 160 MiB', async () => {
+  const big = join(box.home, 'big.bin');
+  // Sparse: read back as zeros at memory speed, and still every byte hashed, sent and stored.
+  execFileSync('truncate', ['-s', '2G', big]);
+  let client = { peakMb: (): number => 0 };
+  const r = await herd(['run', '--json', '--upload', `${big}:big.bin`, '--', 'sh', '-c', 'wc -c < big.bin; rm big.bin'], { ...opts, timeoutMs: 300_000, onStart: (child) => (client = watchPeak(child)) });
+  const host = r.json<RunDoc>().hosts[0]!;
+  assert.is(host.stdout, `${2 * 1024 ** 3}\n`, JSON.stringify(host.error));
+  assert.is(host.upload?.sentBytes, 2 * 1024 ** 3);
+  const agent = agentPids(state)[0]!;
+  const agentMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agent}/status`, 'utf8'))?.[1]) / 1024;
+  console.log(`\n    2 GiB upload: client peak ${client.peakMb()} MiB, agent peak ${agentMb.toFixed(0)} MiB`);
+  assert.ok(client.peakMb() > 0 && client.peakMb() < 160, `client peak ${client.peakMb()} MiB`);
+  assert.ok(agentMb < 160, `agent peak ${agentMb.toFixed(0)} MiB`);
+  rmSync(big);
 });
 
 /**
