@@ -12,7 +12,7 @@ bench=0
 declare -A needs=(
   [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client [ip]=iproute2
   [unshare]=util-linux [nsenter]=util-linux [setpriv]=util-linux [ps]=procps [sha256sum]=coreutils
-  [losetup]=mount [sudo]=sudo [nodeset]=clustershell [ansible-inventory]=ansible-core [zsh]=zsh [fish]=fish [mkfs.ext4]=e2fsprogs [nft]=nftables [tc]=iproute2 [iptables-restore]=iptables
+  [losetup]=mount [strace]=strace [sudo]=sudo [nodeset]=clustershell [ansible-inventory]=ansible-core [zsh]=zsh [fish]=fish [mkfs.ext4]=e2fsprogs [nft]=nftables [tc]=iproute2 [iptables-restore]=iptables
   # the cgroup-v2 test host (fixtures/vm)
   [qemu-system-x86_64]=qemu-system-x86 [debootstrap]=debootstrap [busybox]=busybox-static [cpio]=cpio
 )

@@ -23,6 +23,7 @@ import { isTerminal } from '../output/terminal.ts';
 import { planRun, readRunFlags, runFlags, type RunOptions, type RunPlan } from './runFlags.ts';
 import { HashCache } from '../uploads/hashCache.ts';
 import { stageUpload } from '../uploads/stageUpload.ts';
+import { SharedReads } from '../uploads/sharedReads.ts';
 import { walkUploads, type UploadSet } from '../uploads/uploadSet.ts';
 
 /** What the hosts of one run share: the plan, the connection context, where output goes, Ctrl-C. */
@@ -34,7 +35,7 @@ interface RunContext {
   /** Jobs that have started, for stdin. */
   started: Array<{ job: RemoteJob; drained(): Promise<void> }>;
   /** --upload: the tree every host's job gets, walked once, and the hashes known from earlier runs. */
-  upload: { set: UploadSet; cache: HashCache } | null;
+  upload: { set: UploadSet; cache: HashCache; reads: SharedReads } | null;
 }
 
 export async function runCommand(options: RunOptions, io: Io): Promise<CommandResult> {
@@ -50,7 +51,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     return { exitCode: 0 };
   }
   // Walked before any host is contacted: a missing file or a device fails the run here.
-  const upload = plan.uploads.length === 0 ? null : { set: walkUploads(plan.uploads), cache: HashCache.load() };
+  const cache = plan.uploads.length === 0 ? null : HashCache.load();
+  const upload = cache === null ? null : { set: walkUploads(plan.uploads), cache, reads: new SharedReads(cache) };
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const out = runOutput(plan.output, io, {
     hosts: targets.map((t) => t.name),
@@ -106,9 +108,11 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
   }
   let connection: HostConnection;
   const connectStarted = performance.now();
+  const reading = run.upload?.reads.hostStarting();
   try {
     connection = await openWithRetries(target, run.connect, plan.retries);
   } catch (err) {
+    if (reading !== undefined) run.upload?.reads.hostDone(reading);
     outcome.error = asHerdError(err).withHost(target.name);
     out.hostDone(outcome);
     return null;
@@ -116,9 +120,9 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
   outcome.shippedHelper = connection.shipped;
   outcome.connection = { direct: connection.direct, reused: connection.reused, phases: connection.phases, ...(connection.shippedRuntime === null ? {} : { shippedRuntime: connection.shippedRuntime }) };
   let request = plan.request;
-  if (run.upload !== null) {
+  if (run.upload !== null && reading !== undefined) {
     try {
-      const staged = await stageUpload(connection, run.upload.set, run.upload.cache);
+      const staged = await stageUpload(connection, run.upload.set, run.upload.cache, run.upload.reads, reading).finally(() => run.upload?.reads.hostDone(reading));
       outcome.upload = staged.report;
       connection.phases.upload = Math.round(performance.now() - connectStarted);
       request = { ...request, stage: staged.stage };

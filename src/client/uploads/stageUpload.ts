@@ -1,14 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { Message, Staged } from '../../protocol/messages.ts';
 import { decodeWant, encodeManifest, type UploadEntry } from '../../protocol/uploads/manifest.ts';
 import type { HostConnection } from '../connection/hostConnection.ts';
 import type { HashCache } from './hashCache.ts';
+import type { ReadingHost, SharedReads } from './sharedReads.ts';
 import type { LocalFile, UploadSet } from './uploadSet.ts';
-
-/** Bytes read from a local file at a time. */
-const READ_CHUNK = 256 * 1024;
 
 /** What one host's upload did: the files and bytes of the upload, and the content bytes it was sent. */
 export interface UploadReport {
@@ -19,10 +15,10 @@ export interface UploadReport {
 
 /**
  * Stages `set` on one host (protocol: messages/uploads.ts): the manifest (with the hashes the
- * cache knows), then the content of each file the host asks for, read in chunks as the stream's
- * credit allows and hashed on the way for the cache. Resolves with the stage to name in the run.
+ * cache knows), then the content of each file the host asks for, as the stream's credit allows,
+ * from reads shared with the run's other hosts (sharedReads.ts), hashed on the way for the cache. Resolves with the stage to name in the run.
  */
-export function stageUpload(connection: HostConnection, set: UploadSet, cache: HashCache): Promise<{ stage: string; report: UploadReport }> {
+export function stageUpload(connection: HostConnection, set: UploadSet, cache: HashCache, reads: SharedReads, host: ReadingHost): Promise<{ stage: string; report: UploadReport }> {
   const known = new Map<LocalFile, string>();
   for (const file of set.files) {
     const sha256 = cache.lookup(file);
@@ -46,22 +42,13 @@ export function stageUpload(connection: HostConnection, set: UploadSet, cache: H
       if (!connection.writeStdin(stream, bytes)) await connection.drained();
     };
     const sendContent = async (want: boolean[]): Promise<void> => {
+      reads.hostWants(host, set.files.filter((_, i) => want[i]));
       for (let i = 0; i < set.files.length; i++) {
         if (!want[i] || failed) continue;
-        const file = set.files[i]!;
-        const hash = createHash('sha256');
-        let sent = 0;
-        for await (const chunk of createReadStream(file.source, { highWaterMark: READ_CHUNK })) {
-          const bytes = chunk as Buffer;
-          if (sent + bytes.length > file.entry.size) break;
-          hash.update(bytes);
-          sent += bytes.length;
+        for await (const bytes of reads.chunks(set.files[i]!, host)) {
           await write(bytes);
           if (failed) return;
         }
-        // The host counts on exactly the manifest's size: a file that changed size cannot be sent.
-        if (sent !== file.entry.size) throw new HerdError('INVALID_SPEC', `--upload: ${file.source} changed while it was being uploaded (${file.entry.size} bytes when listed, ${sent} now)`, { hint: 'upload it once it no longer changes' });
-        cache.remember(file, hash.digest('hex'));
       }
       connection.endStdin(stream);
     };
