@@ -24,6 +24,7 @@ import { planRun, readRunFlags, runFlags, type RunOptions, type RunPlan } from '
 import { HashCache } from '../uploads/hashCache.ts';
 import { stageUpload } from '../uploads/stageUpload.ts';
 import { SharedReads } from '../uploads/sharedReads.ts';
+import { UploadProgress } from '../output/uploadProgress.ts';
 import { walkUploads, type UploadSet } from '../uploads/uploadSet.ts';
 
 /** What the hosts of one run share: the plan, the connection context, where output goes, Ctrl-C. */
@@ -35,7 +36,7 @@ interface RunContext {
   /** Jobs that have started, for stdin. */
   started: Array<{ job: RemoteJob; drained(): Promise<void> }>;
   /** --upload: the tree every host's job gets, walked once, and the hashes known from earlier runs. */
-  upload: { set: UploadSet; cache: HashCache; reads: SharedReads } | null;
+  upload: { set: UploadSet; cache: HashCache; reads: SharedReads; progress: UploadProgress } | null;
 }
 
 export async function runCommand(options: RunOptions, io: Io): Promise<CommandResult> {
@@ -52,7 +53,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   }
   // Walked before any host is contacted: a missing file or a device fails the run here.
   const cache = plan.uploads.length === 0 ? null : HashCache.load();
-  const upload = cache === null ? null : { set: walkUploads(plan.uploads), cache, reads: new SharedReads(cache) };
+  const set = cache === null ? null : walkUploads(plan.uploads);
+  const upload = cache === null || set === null ? null : { set, cache, reads: new SharedReads(cache), progress: new UploadProgress(io, set.totals.bytes, targets.length) };
   const identity = ensureIdentity(loaded, (line) => io.stderr.write(`${line}\n`));
   const out = runOutput(plan.output, io, {
     hosts: targets.map((t) => t.name),
@@ -81,6 +83,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
     stopStdin();
   } finally {
     run.interrupts.dispose();
+    upload?.progress.finish();
     upload?.cache.save();
   }
 
@@ -113,6 +116,7 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
     connection = await openWithRetries(target, run.connect, plan.retries);
   } catch (err) {
     if (reading !== undefined) run.upload?.reads.hostDone(reading);
+    run.upload?.progress.hostDone();
     outcome.error = asHerdError(err).withHost(target.name);
     out.hostDone(outcome);
     return null;
@@ -122,7 +126,10 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
   let request = plan.request;
   if (run.upload !== null && reading !== undefined) {
     try {
-      const staged = await stageUpload(connection, run.upload.set, run.upload.cache, run.upload.reads, reading).finally(() => run.upload?.reads.hostDone(reading));
+      const staged = await stageUpload(connection, run.upload.set, run.upload.cache, run.upload.reads, reading, (n) => run.upload?.progress.add(n)).finally(() => {
+        run.upload?.reads.hostDone(reading);
+        run.upload?.progress.hostDone();
+      });
       outcome.upload = staged.report;
       connection.phases.upload = Math.round(performance.now() - connectStarted);
       request = { ...request, stage: staged.stage };

@@ -18,7 +18,7 @@ export interface UploadReport {
  * cache knows), then the content of each file the host asks for, as the stream's credit allows,
  * from reads shared with the run's other hosts (sharedReads.ts), hashed on the way for the cache. Resolves with the stage to name in the run.
  */
-export function stageUpload(connection: HostConnection, set: UploadSet, cache: HashCache, reads: SharedReads, host: ReadingHost): Promise<{ stage: string; report: UploadReport }> {
+export function stageUpload(connection: HostConnection, set: UploadSet, cache: HashCache, reads: SharedReads, host: ReadingHost, onSent: (bytes: number) => void = () => {}): Promise<{ stage: string; report: UploadReport }> {
   const known = new Map<LocalFile, string>();
   for (const file of set.files) {
     const sha256 = cache.lookup(file);
@@ -47,6 +47,7 @@ export function stageUpload(connection: HostConnection, set: UploadSet, cache: H
         if (!want[i] || failed) continue;
         for await (const bytes of reads.chunks(set.files[i]!, host)) {
           await write(bytes);
+          onSent(bytes.length);
           if (failed) return;
         }
       }
