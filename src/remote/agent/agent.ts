@@ -11,6 +11,8 @@ import { DEFAULT_RETENTION_MS } from '../jobs/jobBook.ts';
 import { MAX_AGENT_CONNECTIONS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../protocol/limits.ts';
 import { cgroupRemovalsSettled } from '../cgroups/jobCgroup.ts';
 import { lockHolder } from './agentLock.ts';
+import { BlobStore } from '../uploads/blobStore.ts';
+import { pruneStages } from '../uploads/stageStore.ts';
 import { stockOutputPipes } from '../jobs/jobOutput.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 
@@ -105,6 +107,9 @@ export function runAgent(paths: StatePaths, version: string, start: AgentStart):
   const prune = (): void => {
     try {
       book.prune(DEFAULT_RETENTION_MS);
+      // Uploaded content unused as long as a finished job is kept, and stages no run took.
+      new BlobStore(paths.blobs).prune(DEFAULT_RETENTION_MS);
+      pruneStages(paths.stages);
     } catch (err) {
       process.stderr.write(`${new Date().toISOString()} herd agent: pruning old jobs failed: ${(err as Error).message}\n`);
     }
