@@ -60,7 +60,7 @@ const BODIES: Record<SchemaName, { title: string; properties: Record<string, Sch
     properties: {
       exitCode: int,
       counts,
-      hosts: perHost({ exitCode: int, jobId: strOrNull, result: nullable(result), shippedHelper: bool, connection: nullable({ type: 'object' }), upload: nullable(obj({ files: int, bytes: int, sentBytes: int }, ['files', 'bytes', 'sentBytes'])), ...bytes('stdout'), ...bytes('stderr') }, ['exitCode', 'jobId', 'result', 'stdout', 'stderr']),
+      hosts: perHost({ exitCode: int, jobId: strOrNull, result: nullable(result), shippedHelper: bool, connection: nullable({ type: 'object' }), upload: nullable(obj({ files: int, bytes: int, sentBytes: int }, ['files', 'bytes', 'sentBytes'])), download: nullable(obj({ files: int, bytes: int, into: str }, ['files', 'bytes', 'into'])), ...bytes('stdout'), ...bytes('stderr') }, ['exitCode', 'jobId', 'result', 'stdout', 'stderr']),
     },
   },
   'run-event': {
@@ -82,6 +82,7 @@ const BODIES: Record<SchemaName, { title: string; properties: Record<string, Sch
   groups: { title: 'herd hosts --groups --json: the groups of the config and the inventory', properties: { groups: list(obj({ name: str, source: { enum: ['config', 'inventory'] }, hosts: list(str) })) } },
   job: { title: 'herd job status|wait|stop|delete --json: one job per host', properties: { hosts: perHost({ job: nullable(job) }) } },
   'job-list': { title: 'herd job list --json: each host\'s jobs', properties: { hosts: perHost({ jobs: nullable(list(job)) }) } },
+  'job-cp': { title: 'herd job cp --json: what each host\'s job gave', properties: { hosts: perHost({ into: str, files: int, bytes: int, skipped: list(str) }, ['into']) } },
   'job-logs': { title: 'herd job logs --json: a job\'s recorded output', properties: { hosts: perHost({ job: nullable(job), ...bytes('stdout'), ...bytes('stderr'), notes: list(str) }, ['job', 'stdout', 'stderr', 'notes']) } },
   'job-prune': { title: 'herd job prune --json: what each host removed', properties: { hosts: perHost({ pruned: { type: ['array', 'integer', 'null'] } }) } },
   'network-list': { title: 'herd network list --json: each host\'s networks', properties: { hosts: perHost({ networks: nullable(list(obj({ name: str, cidr: str, gateway: str, range: obj({ start: str, end: str }), dns: list(str), bridge: str, isolated: bool, builtin: bool, jobs: int }))) }) } },

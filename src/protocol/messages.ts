@@ -12,6 +12,7 @@ import { NETWORK_VALIDATORS, type NetworkCreate, type NetworkList, type NetworkM
 import { RUN_VALIDATORS, type RunMessage, type RunRequest, type SignalRequest } from './messages/run.ts';
 import { TRUST_VALIDATORS, type TrustList, type TrustMessage, type TrustRemove } from './messages/trust.ts';
 import { UPLOAD_VALIDATORS, type StageRequest, type UploadMessage } from './messages/uploads.ts';
+import { DOWNLOAD_VALIDATORS, type DownloadMessage, type JobReadRequest } from './messages/downloads.ts';
 
 export { ROLES, type Role } from './roles.ts';
 export type * from './messages/common.ts';
@@ -24,16 +25,17 @@ export type * from './messages/jobs.ts';
 export type * from './messages/trust.ts';
 export type * from './messages/audit.ts';
 export type * from './messages/uploads.ts';
+export type * from './messages/downloads.ts';
 
-export type Message = HandshakeMessage | RunMessage | JobsMessage | NetworkMessage | TrustMessage | AuditMessage | UploadMessage | RelayFacts | CommonMessage;
+export type Message = HandshakeMessage | RunMessage | JobsMessage | NetworkMessage | TrustMessage | AuditMessage | UploadMessage | DownloadMessage | RelayFacts | CommonMessage;
 
 /** What a client asks of a host, each on a stream of its own (a signal on its job's stream). */
-export type Request = RunRequest | SignalRequest | NetworkCreate | NetworkList | NetworkRemove | JobRequest | TrustList | TrustRemove | AuditRead | StageRequest;
+export type Request = RunRequest | SignalRequest | NetworkCreate | NetworkList | NetworkRemove | JobRequest | TrustList | TrustRemove | AuditRead | StageRequest | JobReadRequest;
 export type RequestType = Request['t'];
 /** The request of type T. */
 export type RequestOf<T extends RequestType> = Extract<Request, { t: T }>;
 
-const VALIDATORS: Validators<Message> = { ...HANDSHAKE_VALIDATORS, ...RUN_VALIDATORS, ...JOBS_VALIDATORS, ...NETWORK_VALIDATORS, ...TRUST_VALIDATORS, ...AUDIT_VALIDATORS, ...UPLOAD_VALIDATORS, ...RELAY_VALIDATORS, ...COMMON_VALIDATORS };
+const VALIDATORS: Validators<Message> = { ...HANDSHAKE_VALIDATORS, ...RUN_VALIDATORS, ...JOBS_VALIDATORS, ...NETWORK_VALIDATORS, ...TRUST_VALIDATORS, ...AUDIT_VALIDATORS, ...UPLOAD_VALIDATORS, ...DOWNLOAD_VALIDATORS, ...RELAY_VALIDATORS, ...COMMON_VALIDATORS };
 
 /** Validates a decoded JSON value into a Message; anything else is a PROTOCOL error. */
 export function parseMessage(value: unknown): Message {

@@ -14,7 +14,7 @@ export interface StatePaths {
   jobs: string;
   /** The audit log: current.jsonl and rotated <seq>.jsonl files (src/remote/audit/auditLog.ts). */
   audit: string;
-  /** Uploaded content by hash (src/remote/uploads/blobStore.ts), and uploads staged for a job not yet run. */
+  /** Uploaded content by hash (src/remote/data/blobStore.ts), and uploads staged for a job not yet run. */
   blobs: string;
   stages: string;
 }

@@ -13,6 +13,9 @@ import { errorStatus, jobExitStatus } from '../output/outcome.ts';
 import { OutputGate } from '../output/outputGate.ts';
 import { errorLine } from '../output/render.ts';
 import { runModule } from './run.ts';
+import { join } from 'node:path';
+import { receiveJobFiles } from '../data/receiveFiles.ts';
+import { outputFileName } from '../output/runOutput.ts';
 import { globalOptions, type Args, type CommandModule, type Io } from './types.ts';
 
 /** A follower whose connection drops tries again this often, this many times (~10 s). */
@@ -311,9 +314,45 @@ const logs: CommandModule = {
   },
 };
 
+const cp: CommandModule = {
+  command: 'cp <from> <to>',
+  describe: 'copy files out of a job\'s /work, while it runs or after it ended: ID:PATH LOCALDIR',
+  builder: (y) =>
+    y
+      .positional('from', { type: 'string', describe: 'ID:PATH, PATH in the job\'s /work (relative to it, or /work/...; ID: alone is all of it)', demandOption: true })
+      .positional('to', { type: 'string', describe: 'the local directory it goes into (made if missing); with several hosts, TO/HOST/', demandOption: true })
+      .option('accept-new', { type: 'boolean', default: false, describe: 'record the host key of hosts not yet in known_hosts' })
+      .example('$0 job cp 3fa2c1:results ./out', './out/results from the job\'s /work/results')
+      .example('$0 job cp -H \'gpu[1-8]\' 3fa2c1:model.pth ./models', './models/gpu1/model.pth ... one per host'),
+  handler: async (argv, io) => {
+    const from = String(argv.from);
+    const colon = from.indexOf(':');
+    if (colon < 1) throw new HerdError('INVALID_SPEC', `"${from}" is not ID:PATH (the job id, a colon, a path in its /work)`);
+    const id = jobId({ ...argv, id: from.slice(0, colon) });
+    const path = from.slice(colon + 1);
+    const to = String(argv.to);
+    const context = jobContext(argv, io, id);
+    const several = context.targets.length > 1;
+    const answers = await eachHost(context, async (connection, target) => {
+      const into = several ? join(to, outputFileName(target.name)) : to;
+      return { into, ...(await receiveJobFiles(connection, id, path, into)) };
+    });
+    if (argv.json === true) {
+      io.stdout.write(jsonDocument('job-cp', { hosts: answers.map((a) => ({ host: a.host, ...(a.value ?? {}), error: a.error?.toJSON() ?? null })) }));
+    } else {
+      for (const a of answers) {
+        if (a.value === null) continue;
+        if (a.value.skipped.length > 0) io.stderr.write(`herd: ${a.host}: left out what is not a file, directory or symlink (or has a control character in its name): ${a.value.skipped.map((p) => JSON.stringify(p)).join(', ')}\n`);
+      }
+      printErrors(answers, io);
+    }
+    return { exitCode: failed(answers) };
+  },
+};
+
 export const jobModule = {
   command: 'job',
-  describe: 'jobs: run, list, status, logs, wait, stop, delete, prune',
-  subcommands: [runModule, list, status, logs, wait, stop, remove, prune],
+  describe: 'jobs: run, list, status, logs, wait, stop, delete, prune, cp',
+  subcommands: [runModule, list, status, logs, wait, stop, remove, prune, cp],
 };
 

@@ -21,11 +21,14 @@ import { pumpStdin } from '../jobs/stdinPump.ts';
 import type { CommandModule, CommandResult, Io } from './types.ts';
 import { isTerminal } from '../output/terminal.ts';
 import { planRun, readRunFlags, runFlags, type RunOptions, type RunPlan } from './runFlags.ts';
-import { HashCache } from '../uploads/hashCache.ts';
-import { stageUpload } from '../uploads/stageUpload.ts';
-import { SharedReads } from '../uploads/sharedReads.ts';
+import { HashCache } from '../data/hashCache.ts';
+import { stageUpload } from '../data/stageUpload.ts';
+import { SharedReads } from '../data/sharedReads.ts';
 import { UploadProgress } from '../output/uploadProgress.ts';
-import { walkUploads, type UploadSet } from '../uploads/uploadSet.ts';
+import { receiveJobFiles } from '../data/receiveFiles.ts';
+import { outputFileName } from '../output/runOutput.ts';
+import { join } from 'node:path';
+import { walkUploads, type UploadSet } from '../data/uploadSet.ts';
 
 /** What the hosts of one run share: the plan, the connection context, where output goes, Ctrl-C. */
 interface RunContext {
@@ -37,6 +40,8 @@ interface RunContext {
   started: Array<{ job: RemoteJob; drained(): Promise<void> }>;
   /** --upload: the tree every host's job gets, walked once, and the hashes known from earlier runs. */
   upload: { set: UploadSet; cache: HashCache; reads: SharedReads; progress: UploadProgress } | null;
+  /** How many hosts the run has: with several, --download goes into a directory per host. */
+  targets: number;
 }
 
 export async function runCommand(options: RunOptions, io: Io): Promise<CommandResult> {
@@ -66,7 +71,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<CommandRe
   });
   // Exiting from a signal handler: what is written so far goes out first.
   const exitNow = (status: number): void => void process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
-  const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh, config: loaded.path }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [], upload };
+  const run: RunContext = { plan, connect: { helper: helperAsset(), identity, ssh, config: loaded.path }, out, interrupts: new Interrupts(plan.graceMs, (line) => io.stderr.write(`${line}\n`), exitNow), started: [], upload, targets: targets.length };
 
   const outcomes = new Map<string, HostOutcome>();
   const finished: Array<Promise<void>> = [];
@@ -168,10 +173,21 @@ async function runOnHost(target: HostTarget, outcome: HostOutcome, run: RunConte
   run.interrupts.add(job);
   run.started.push({ job, drained: () => connection.drained() });
   const ended = job.result.then(
-    (result: JobResult) => {
+    async (result: JobResult) => {
       connection.phases.job = Math.round(performance.now() - connectStarted);
       outcome.result = result;
       outcome.jobId = result.jobId;
+      // --download: the job's files, once it has ended, over the same connection.
+      for (const path of plan.downloads) {
+        const into = run.targets > 1 ? join(plan.downloadDir, outputFileName(target.name)) : plan.downloadDir;
+        try {
+          const got = await receiveJobFiles(connection, result.jobId, path, into);
+          outcome.download = { files: (outcome.download?.files ?? 0) + got.files, bytes: (outcome.download?.bytes ?? 0) + got.bytes, into };
+        } catch (err) {
+          outcome.error = asHerdError(err).withHost(target.name);
+          break;
+        }
+      }
     },
     (err: unknown) => {
       const error = asHerdError(err).withHost(target.name);

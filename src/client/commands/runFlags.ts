@@ -9,7 +9,8 @@ import type { OutputMode } from '../output/runOutput.ts';
 import { parseDuration, parseWhen } from '../units/durations.ts';
 import { parsePositiveInt, parseSize } from '../units/sizes.ts';
 import { globalOptions, type Args, type GlobalOptions } from './types.ts';
-import { parseUploadSpec, type UploadSpec } from '../uploads/uploadSet.ts';
+import { parseUploadSpec, type UploadSpec } from '../data/uploadSet.ts';
+import { pathInWork } from '../../shared/pathInWork.ts';
 
 /*
  * herd run's flags: declared for yargs, read into RunOptions, and checked into a RunPlan (the
@@ -54,6 +55,9 @@ export interface RunOptions extends GlobalOptions {
   binds: string[];
   /** --upload SRC[:DEST] (and --upload-dir), as typed. */
   uploads: string[];
+  /** --download PATH (repeatable) into --download-dir. */
+  downloads: string[];
+  downloadDir: string;
 }
 
 /** The limit flags as typed; parsed and checked by limitsFrom. */
@@ -142,6 +146,9 @@ export interface RunPlan {
   noPrefix: boolean;
   /** What --upload sends each host, parsed (walked when the run begins). */
   uploads: UploadSpec[];
+  /** Paths in the job's /work brought back once it ends, into downloadDir (DIR/HOST with several hosts). */
+  downloads: string[];
+  downloadDir: string;
 }
 
 const MODE_FLAGS: Record<OutputMode, string> = { live: '', json: '--json', ndjson: '--ndjson', dir: '--output-dir', gather: '--gather', ordered: '-L', diff: '--diff' };
@@ -201,7 +208,10 @@ export function planRun(options: RunOptions, defaultNetwork: string | undefined)
   };
   const uploads = options.uploads.map((u) => parseUploadSpec(u, existsSync));
   if (uploads.length > 0 && options.isolation === 'none') throw new HerdError('INVALID_SPEC', '--isolation none: --upload is not possible: uploads land in the job\'s /work, and host mode has none', { hint: 'copy files to hosts with herd cp' });
-  return { request, detach, graceMs, limits, output: mode, colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries, quiet: options.quiet, noPrefix: options.noPrefix, uploads };
+  if (options.downloads.length > 0 && detach) throw new HerdError('INVALID_SPEC', '--download waits for the job to end, and --detach/--schedule do not: copy its files later with herd job cp ID:PATH DIR');
+  if (options.downloads.length > 0 && options.isolation === 'none') throw new HerdError('INVALID_SPEC', '--isolation none: --download is not possible: a host-mode job has no /work');
+  for (const path of options.downloads) pathInWork(path);
+  return { request, detach, graceMs, limits, output: mode, colour: options.color as ColourWhen, parallel: options.parallel, retries: options.retries, quiet: options.quiet, noPrefix: options.noPrefix, uploads, downloads: options.downloads, downloadDir: options.downloadDir };
 }
 
 /** Host mode gives up the sandbox: the flags that only mean something inside one are refused here, before any host. */
@@ -264,6 +274,8 @@ export function readRunFlags(argv: Args): RunOptions {
     dryRun: argv.dryRun === true,
     ...(typeof argv.pid === 'string' ? { pid: argv.pid } : {}),
     binds: ((argv.bind as unknown[] | undefined) ?? []).map(String),
+    downloads: ((argv.download as unknown[] | undefined) ?? []).map(String),
+    downloadDir: typeof argv.downloadDir === 'string' ? argv.downloadDir : '.',
     uploads: [...((argv.upload as unknown[] | undefined) ?? []), ...((argv.uploadDir as unknown[] | undefined) ?? [])].map(String),
     color: typeof argv.color === 'string' ? argv.color : 'auto',
   };
@@ -303,6 +315,8 @@ export function runFlags(y: Argv): Argv {
       .option('bind', { type: 'string', array: true, default: [], describe: 'bind a host path into the job: HOST:JOB[:ro], repeatable; JOB new under /work, /tmp or /run, or existing on the host (admin certificate)', group: 'Isolation:' })
       .option('upload', { type: 'string', array: true, default: [], describe: 'send a local file or directory into the job\'s /work before it starts: SRC[:DEST], repeatable; DEST under /work (default: SRC\'s name). Modes and symlinks kept; a host that has a file already is sent only its hash', group: 'Data:' })
       .option('upload-dir', { type: 'string', array: true, default: [], describe: 'the same as --upload (Joblet\'s name for a directory)', group: 'Data:', hidden: true })
+      .option('download', { type: 'string', array: true, default: [], describe: 'once the job ends, copy PATH from its /work here (into --download-dir; DIR/HOST/ with several hosts); repeatable', group: 'Data:' })
+      .option('download-dir', { type: 'string', default: '.', describe: 'where --download puts what it brings back', group: 'Data:' })
       .option('require-seccomp', { type: 'boolean', default: false, describe: 'refuse to run where the host cannot load herd\'s seccomp filter (see herd job status)', group: 'Isolation:' })
       .option('gather', { alias: 'b', type: 'boolean', default: false, describe: 'wait, then print each distinct output once with the hosts that produced it', group: 'Output:' })
       .option('L', { type: 'boolean', default: false, describe: 'wait, then print all of one host\'s lines, then the next host\'s, hosts in name order (clush -L)', group: 'Output:' })
@@ -324,6 +338,7 @@ export function runFlags(y: Argv): Argv {
       .example('$0 run -H root@10.0.0.5:2222 --accept-new -- hostname', 'first contact with a new host')
       .example('$0 run --json -H web1,web2 -- uptime', 'one JSON document with each host\'s result')
       .example('$0 run -H web1 --detach --timeout 2h -- ./backup.sh', 'a job that outlives this command')
+      .example('$0 run -H \'gpu[1-4]\' --upload train.py --download model.pth -- python3 train.py', 'and bring ./gpu1/model.pth ... back')
       .example('$0 run -H @gpu --upload ./train.py --upload ./data:inputs -- python3 train.py inputs', 'send a script and a dataset to each host\'s job')
       .example('$0 run -H web1 --schedule +30m -- ./report.sh', 'start it in half an hour')
       .example('$0 run -H @web --isolation none -- systemctl restart nginx', 'change the hosts themselves (host mode, admin)')

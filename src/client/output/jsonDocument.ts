@@ -5,7 +5,7 @@
  * removed, renamed or changed in meaning makes the next one.
  */
 export const SCHEMA_NAMES = [
-  'run', 'run-event', 'run-detached', 'dry-run', 'hosts', 'groups', 'job', 'job-list', 'job-logs', 'job-prune', 'network-list',
+  'run', 'run-event', 'run-detached', 'dry-run', 'hosts', 'groups', 'job', 'job-list', 'job-cp', 'job-logs', 'job-prune', 'network-list',
   'audit', 'audit-verify', 'host-sync', 'host-trust', 'host-list', 'cert-issue', 'cert-renew', 'cert-revoke', 'cert-show', 'cert-list',
   'ca-rotate', 'persist-status', 'persist-stop', 'runtime-list',
 ] as const;

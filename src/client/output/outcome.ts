@@ -17,6 +17,8 @@ export interface HostOutcome {
   connection?: { direct: boolean; reused: boolean; phases: Record<string, number> };
   /** --upload: the files and bytes the job got, and the content bytes this host had to be sent (the rest it held by hash). */
   upload?: { files: number; bytes: number; sentBytes: number };
+  /** --download: what came back from the job's /work, and where it went. */
+  download?: { files: number; bytes: number; into: string };
   /** --json: what the host wrote, collected. */
   stdout?: Uint8Array;
   stderr?: Uint8Array;

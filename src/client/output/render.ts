@@ -45,6 +45,7 @@ export function runReportJson(outcomes: readonly HostOutcome[]): string {
         shippedHelper: o.shippedHelper,
         connection: o.connection ?? null,
         upload: o.upload ?? null,
+        download: o.download ?? null,
         ...bytesFields('stdout', o.stdout ?? new Uint8Array(0)),
         ...bytesFields('stderr', o.stderr ?? new Uint8Array(0)),
       })),

@@ -11,8 +11,8 @@ import { DEFAULT_RETENTION_MS } from '../jobs/jobBook.ts';
 import { MAX_AGENT_CONNECTIONS, MAX_CONNECTIONS_PER_SUBJECT, MAX_UNAUTHENTICATED_CONNECTIONS } from '../../protocol/limits.ts';
 import { cgroupRemovalsSettled } from '../cgroups/jobCgroup.ts';
 import { lockHolder } from './agentLock.ts';
-import { BlobStore } from '../uploads/blobStore.ts';
-import { pruneStages } from '../uploads/stageStore.ts';
+import { BlobStore } from '../data/blobStore.ts';
+import { pruneStages } from '../data/stageStore.ts';
 import { stockOutputPipes } from '../jobs/jobOutput.ts';
 import type { StatePaths } from '../../shared/agentPaths.ts';
 

@@ -39,7 +39,7 @@ function mayManage(caller: Caller, info: JobInfo, legacyCa: string | null): bool
 }
 
 /** Stopping and deleting someone else's job takes `manage-any-job` (the role check itself is the table's). */
-function checkOwner(caller: Caller, info: JobInfo, what: string, legacyCa: string | null): void {
+export function checkOwner(caller: Caller, info: JobInfo, what: string, legacyCa: string | null): void {
   if (!mayManage(caller, info, legacyCa)) {
     throw new HerdError('PERMISSION_DENIED', `job ${info.id} was started by ${info.owner}; role "${caller.role}" may ${what} only its own jobs`, { hint: 'use an admin certificate' });
   }

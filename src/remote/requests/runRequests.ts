@@ -7,9 +7,9 @@ import { hostOwner } from '../jobs/jobPlan.ts';
 import { jobTerms, type JobTerms } from '../jobs/jobTerms.ts';
 import { scheduleJob } from '../jobs/scheduleJob.ts';
 import { planFor, startJob } from '../jobs/startJob.ts';
-import { BlobStore } from '../uploads/blobStore.ts';
-import { materialize } from '../uploads/materialize.ts';
-import { takeStage } from '../uploads/stageStore.ts';
+import { BlobStore } from '../data/blobStore.ts';
+import { materialize } from '../data/materialize.ts';
+import { takeStage } from '../data/stageStore.ts';
 import { answer, answerError, type RequestContext } from './context.ts';
 
 /**

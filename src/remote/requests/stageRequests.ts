@@ -1,9 +1,9 @@
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import type { StageRequest } from '../../protocol/messages.ts';
 import { decodeManifest, encodeWant, type UploadEntry } from '../../protocol/uploads/manifest.ts';
-import { BlobStore, type BlobWriter } from '../uploads/blobStore.ts';
-import { EMPTY_SHA256, spaceProblem } from '../uploads/materialize.ts';
-import { saveStage, type Stage } from '../uploads/stageStore.ts';
+import { BlobStore, type BlobWriter } from '../data/blobStore.ts';
+import { EMPTY_SHA256, spaceProblem } from '../data/materialize.ts';
+import { saveStage, type Stage } from '../data/stageStore.ts';
 import { answer, answerError, type RequestContext } from './context.ts';
 
 type FileEntry = Extract<UploadEntry, { kind: 'file' }>;

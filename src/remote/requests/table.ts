@@ -8,6 +8,7 @@ import { handleRun, handleSignal } from './runRequests.ts';
 import { listTrust, removeTrust } from './trustRequests.ts';
 import { readAudit } from './auditRequests.ts';
 import { handleStage } from './stageRequests.ts';
+import { jobRead } from './readRequests.ts';
 
 /** A permission and, for the refusal, what it lets a caller do ("run jobs on this host") and what to do instead. */
 export interface Requirement {
@@ -62,6 +63,8 @@ export const REQUESTS: RequestTable = {
   'trust-remove': { permission: 'trust-manage', may: 'change the CAs this host trusts', hint: ADMIN, handle: removeTrust },
   'audit-read': { permission: 'audit-read', may: "read this host's audit log", handle: readAudit },
   // Staging is half of running a job: who may run may upload what the job gets.
+  // Its own jobs' files for a user; another's need manage-any-job (checked with the job).
+  'job-read': { permission: 'run', may: 'read the files of jobs', hint: 'use a certificate with role user or admin', handle: jobRead },
   stage: { permission: 'run', may: 'upload files for jobs on this host', hint: 'use a certificate with role user or admin', auditWhenAnswered: true, handle: handleStage },
 };
 

@@ -36,6 +36,7 @@ const MAY: { [T in RequestType]: readonly Role[] } = {
   'trust-remove': ['admin'],
   'audit-read': ALL,
   stage: ['admin', 'user'],
+  'job-read': ['admin', 'user'],
 };
 
 /** One request of each type; a new type without a sample here does not compile. */
@@ -50,6 +51,7 @@ const SAMPLES: { [T in RequestType]: RequestOf<T> } = {
   'job-wait': { t: 'job-wait', id: 'abc' },
   'job-logs': { t: 'job-logs', id: 'abc', follow: false, stdout: true, stderr: true, timestamps: false },
   stage: { t: 'stage', manifestBytes: 0 },
+  'job-read': { t: 'job-read', id: 'abc', path: 'x' },
   'job-stop': { t: 'job-stop', id: 'abc', graceMs: 0 },
   'job-delete': { t: 'job-delete', id: 'abc' },
   'job-prune': { t: 'job-prune' },

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pruneStages, saveStage, takeStage } from '../../../../src/remote/uploads/stageStore.ts';
+import { pruneStages, saveStage, takeStage } from '../../../../src/remote/data/stageStore.ts';
 
 test('a stage is taken once, by the holder who made it; unknown and foreign ids look the same', () => {
   const dir = mkdtempSync(join(tmpdir(), 'herd-stages-'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BlobStore } from '../../../../src/remote/uploads/blobStore.ts';
+import { BlobStore } from '../../../../src/remote/data/blobStore.ts';
 
 test('blobs are stored by their sha256, checked against the one named, and pruned when unused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'herd-blobs-'));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseUploadSpec, walkUploads } from '../../../../src/client/uploads/uploadSet.ts';
+import { parseUploadSpec, walkUploads } from '../../../../src/client/data/uploadSet.ts';
 
 const none = (): boolean => false;
 
