@@ -70,6 +70,8 @@ Contract('runs: --json (bytes that are not UTF-8 as base64), --ndjson events wit
   await document('job', ['job', 'stop', id]);
   const logs = await document('job-logs', ['job', 'logs', id]);
   assert.ok(Array.isArray(logs.hosts), 'one wrapper shape: hosts');
+  const copied = await document('job-cp', ['job', 'cp', `${id}:`, join(box.home, 'copied')]);
+  assert.equal(((copied.hosts as Array<{ files: number }>)[0]!).files, 0, 'an empty /work');
   await document('job', ['job', 'delete', id]);
   await document('job-prune', ['job', 'prune']);
 });
