@@ -17,7 +17,7 @@ declare -A needs=(
   [qemu-system-x86_64]=qemu-system-x86 [debootstrap]=debootstrap [busybox]=busybox-static [cpio]=cpio
 )
 if [ "$bench" = 1 ]; then
-  needs+=([clush]=clustershell [parallel-ssh]=pssh [ansible]=ansible-core [hyperfine]=hyperfine [bwrap]=bubblewrap)
+  needs+=([rsync]=rsync [clush]=clustershell [parallel-ssh]=pssh [ansible]=ansible-core [hyperfine]=hyperfine [bwrap]=bubblewrap)
 fi
 
 missing=()

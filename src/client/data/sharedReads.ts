@@ -81,19 +81,24 @@ export class SharedReads {
       }
     } finally {
       shared.leave(reader);
+      if (shared.retained() && !shared.counted) {
+        shared.counted = true;
+        this.keptSum += shared.keptBytes();
+      }
       if (shared.idle() && !shared.retained()) this.open.delete(file);
       this.trim();
     }
   }
 
+  /** Bytes of the files kept whole, counted once each when read. */
+  private keptSum = 0;
+
   /** Drops idle kept files, the least recently used first, while more than RETAIN_BYTES are kept. */
   private trim(): void {
-    let kept = 0;
-    for (const shared of this.open.values()) if (shared.retained()) kept += shared.keptBytes();
     for (const [file, shared] of this.open) {
-      if (kept <= RETAIN_BYTES) return;
+      if (this.keptSum <= RETAIN_BYTES) return;
       if (!shared.idle() || !shared.retained()) continue;
-      kept -= shared.keptBytes();
+      this.keptSum -= shared.keptBytes();
       this.open.delete(file);
     }
   }
@@ -108,6 +113,7 @@ class SharedFile {
   private handle: FileHandle | null = null;
   /** Chunks from `base` on, still wanted by a reader behind. */
   private readonly kept: Uint8Array[] = [];
+  private keptTotal = 0;
   private base = 0;
   private readers = new Set<Reader>();
   private hash: Hash | null = createHash('sha256');
@@ -118,6 +124,8 @@ class SharedFile {
   private waiters: Array<() => void> = [];
   /** The hosts that came to this read of the file. */
   readonly joined = new Set<ReadingHost>();
+  /** Its bytes are in the run's count of what is kept. */
+  counted = false;
   private gatherUntil = 0;
   private gatherTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -146,7 +154,7 @@ class SharedFile {
   }
 
   keptBytes(): number {
-    return this.kept.reduce((sum, c) => sum + c.length, 0);
+    return this.keptTotal;
   }
 
   idle(): boolean {
@@ -198,24 +206,24 @@ class SharedFile {
         this.gatherTimer = setTimeout(() => this.release(), GATHER_MS);
         (this.gatherTimer as { unref?: () => void }).unref?.();
       }
-      const buffer = new Uint8Array(CHUNK);
-      const { bytesRead } = await this.handle.read(buffer, 0, CHUNK, this.readBytes);
-      if (bytesRead === 0 || this.readBytes + bytesRead > this.file.entry.size) {
-        // The host counts on exactly the manifest's size: a file that changed size cannot be sent.
-        if (this.readBytes + bytesRead !== this.file.entry.size) {
-          throw new HerdError('INVALID_SPEC', `--upload: ${this.file.source} changed while it was being uploaded (${this.file.entry.size} bytes when listed)`, { hint: 'upload it once it no longer changes' });
-        }
-      }
-      if (bytesRead === 0) {
+      // Exactly the manifest's size is sent (the host counts on it): what a file grew by since is not.
+      const left = this.file.entry.size - this.readBytes;
+      if (left === 0) {
         this.ended = true;
         if (this.hash !== null) this.cache.remember(this.file, this.hash.digest('hex'));
         this.hash = null;
         return;
       }
+      const buffer = new Uint8Array(Math.min(CHUNK, left));
+      const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.readBytes);
+      if (bytesRead === 0) {
+        throw new HerdError('INVALID_SPEC', `--upload: ${this.file.source} shrank while it was being uploaded (${this.file.entry.size} bytes when listed, ${this.readBytes} now)`, { hint: 'upload it once it no longer changes' });
+      }
       const chunk = buffer.subarray(0, bytesRead);
       this.hash?.update(chunk);
       this.readBytes += bytesRead;
       this.kept.push(chunk);
+      this.keptTotal += bytesRead;
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
       this.wake();
@@ -231,7 +239,7 @@ class SharedFile {
     if (this.base === 0 && Date.now() < this.gatherUntil && this.awaited() > 0) slowest = 0;
     if (slowest === Infinity) slowest = this.base + this.kept.length;
     while (this.base < slowest && this.kept.length > 0) {
-      this.kept.shift();
+      this.keptTotal -= this.kept.shift()!.length;
       this.base++;
     }
     this.wake();

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 
@@ -34,17 +33,21 @@ export class BlobStore {
     }
   }
 
-  /** A writer for one blob of `size` bytes; `expected` is the hash the client named, if any. */
-  async writer(size: number, expected?: string): Promise<BlobWriter> {
+  /**
+   * A writer for one blob of `size` bytes; `expected` is the hash the client named, if any. Its
+   * calls are synchronous, in writes of up to a MiB: for many small files a worker-thread round trip
+   * per call cost ten times the writing (10,000 files of 4 KiB).
+   */
+  writer(size: number, expected?: string): BlobWriter {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const tmp = join(this.dir, `.tmp-${randomBytes(8).toString('hex')}`);
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await open(tmp, 'wx', 0o600);
+      fd = openSync(tmp, 'wx', 0o600);
     } catch (err) {
       throw asHerdError(err);
     }
-    return new BlobWriter(this, handle, tmp, size, expected);
+    return new BlobWriter(this, fd, tmp, size, expected);
   }
 
   /** Removes blobs unused for `olderThanMs`, and temporary files left by an agent that died. */
@@ -84,37 +87,61 @@ function safeList(dir: string): string[] {
   }
 }
 
+/** Bytes gathered before one write to the blob's file. */
+const WRITE_BATCH = 1024 * 1024;
+
 /** Takes one blob's bytes in order, hashing as they come; `finish` checks and stores it. */
 export class BlobWriter {
   readonly size: number;
   written = 0;
   private readonly hash: Hash = createHash('sha256');
+  private readonly batch: Uint8Array;
+  private batchFill = 0;
 
   constructor(
     private readonly store: BlobStore,
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     private readonly tmp: string,
     size: number,
     private readonly expected: string | undefined,
   ) {
     this.size = size;
+    this.batch = new Uint8Array(Math.min(WRITE_BATCH, Math.max(size, 1)));
   }
 
-  /** Bytes that are this blob's (never more than it has left: the caller splits). */
-  async write(bytes: Uint8Array): Promise<void> {
+  /**
+   * Bytes that are this blob's (never more than it has left: the caller splits). Copied into writes
+   * of a MiB: one write per arriving 64 KiB frame cost the agent more in handing each to a worker
+   * thread than in writing it (and a runtime may reuse the buffer it read the frame into).
+   */
+  write(bytes: Uint8Array): void {
     if (this.written + bytes.length > this.size) throw new HerdError('INTERNAL', 'a blob was given more bytes than its size');
     this.hash.update(bytes);
     this.written += bytes.length;
     let offset = 0;
     while (offset < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, offset, bytes.length - offset);
-      offset += bytesWritten;
+      const take = Math.min(bytes.length - offset, this.batch.length - this.batchFill);
+      this.batch.set(bytes.subarray(offset, offset + take), this.batchFill);
+      this.batchFill += take;
+      offset += take;
+      if (this.batchFill === this.batch.length) this.flush();
     }
+    if (this.written === this.size) this.flush();
+  }
+
+  private flush(): void {
+    let offset = 0;
+    try {
+      while (offset < this.batchFill) offset += writeSync(this.fd, this.batch, offset, this.batchFill - offset);
+    } catch (err) {
+      throw asHerdError(err);
+    }
+    this.batchFill = 0;
   }
 
   /** The blob's hash once all its bytes are in: checked against the one named, then stored by it. */
-  async finish(): Promise<string> {
-    await this.handle.close();
+  finish(): string {
+    closeSync(this.fd);
     const sha256 = this.hash.digest('hex');
     if (this.expected !== undefined && sha256 !== this.expected) {
       this.discardFile();
@@ -127,9 +154,9 @@ export class BlobWriter {
   }
 
   /** An upload that ended part way: its temporary file goes. */
-  async abandon(): Promise<void> {
+  abandon(): void {
     try {
-      await this.handle.close();
+      closeSync(this.fd);
     } catch {
       // closed already
     }

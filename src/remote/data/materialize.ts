@@ -1,5 +1,4 @@
-import { constants } from 'node:fs';
-import { chmod, chown, copyFile, lchown, mkdir, open, symlink } from 'node:fs/promises';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, lchownSync, mkdirSync, openSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { BlobStore } from './blobStore.ts';
@@ -29,39 +28,43 @@ export function spaceProblem(dir: string, bytes: number): HerdError | null {
  * Directory modes come last, so a read-only directory can still be filled.
  */
 export async function materialize(stage: Stage, blobs: BlobStore, work: string, owner: { uid: number; gid: number } | null): Promise<void> {
-  await mkdir(work, { mode: 0o755 });
-  if (owner !== null) await chown(work, owner.uid, owner.gid);
+  mkdirSync(work, { mode: 0o755 });
+  if (owner !== null) chownSync(work, owner.uid, owner.gid);
   const problem = spaceProblem(work, stage.entries.reduce((sum, e) => sum + (e.kind === 'file' ? e.size : 0), 0));
   if (problem !== null) throw problem;
   const dirs: Array<{ path: string; mode: number }> = [];
   // Checked in the manifest already; again here, where a mistake would write outside the job.
   const made = new Set<string>(['']);
   try {
+    let count = 0;
     for (const entry of stage.entries) {
+      // Synchronous calls (a worker-thread round trip each cost more than the call), with a turn of
+      // the event loop every 200 entries for the agent's other connections.
+      if (++count % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
       const slash = entry.path.lastIndexOf('/');
       if (!made.has(slash < 0 ? '' : entry.path.slice(0, slash)) || entry.path.split('/').includes('..')) {
         throw new HerdError('INVALID_SPEC', `upload: ${JSON.stringify(entry.path)} is not inside a directory this upload made`);
       }
       const path = join(work, entry.path);
       if (entry.kind === 'dir') {
-        await mkdir(path, { mode: 0o700 });
+        mkdirSync(path, { mode: 0o700 });
         made.add(entry.path);
         dirs.push({ path, mode: entry.mode });
       } else if (entry.kind === 'symlink') {
-        await symlink(entry.target, path);
-        if (owner !== null) await lchown(path, owner.uid, owner.gid);
+        symlinkSync(entry.target, path);
+        if (owner !== null) lchownSync(path, owner.uid, owner.gid);
         continue;
       } else {
-        if (entry.size === 0) await (await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close();
+        if (entry.size === 0) closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
         else {
-          await copyFile(blobs.pathOf(entry.sha256), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+          copyFileSync(blobs.pathOf(entry.sha256), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
           blobs.touch(entry.sha256);
         }
-        await chmod(path, entry.mode);
+        chmodSync(path, entry.mode);
       }
-      if (owner !== null) await chown(path, owner.uid, owner.gid);
+      if (owner !== null) chownSync(path, owner.uid, owner.gid);
     }
-    for (const dir of dirs.reverse()) await chmod(dir.path, dir.mode);
+    for (const dir of dirs.reverse()) chmodSync(dir.path, dir.mode);
   } catch (err) {
     const error = asHerdError(err, 'JOB_FAILED');
     if (error.code === 'NO_SPACE' || error.code === 'INVALID_SPEC') throw error;

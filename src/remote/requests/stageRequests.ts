@@ -65,7 +65,7 @@ class StageReceiver {
 
   close(): void {
     this.phase = 'over';
-    void this.writer?.abandon();
+    this.writer?.abandon();
     this.writer = null;
   }
 
@@ -85,20 +85,20 @@ class StageReceiver {
       if (this.writer === null) {
         const entry = this.wanted[this.next];
         if (entry === undefined) throw new HerdError('PROTOCOL', 'upload: more content than the wanted files hold');
-        this.writer = await this.blobs.writer(entry.size, entry.sha256);
+        this.writer = this.blobs.writer(entry.size, entry.sha256);
       }
       const take = Math.min(bytes.length - offset, this.writer.size - this.writer.written);
-      await this.writer.write(bytes.subarray(offset, offset + take));
+      this.writer.write(bytes.subarray(offset, offset + take));
       offset += take;
       this.received += take;
-      if (this.writer.written === this.writer.size) await this.fileDone();
+      if (this.writer.written === this.writer.size) this.fileDone();
     }
   }
 
-  private async fileDone(): Promise<void> {
+  private fileDone(): void {
     const writer = this.writer!;
     this.writer = null;
-    this.hashes.set(this.wanted[this.next]!, await writer.finish());
+    this.hashes.set(this.wanted[this.next]!, writer.finish());
     this.next++;
   }
 
