@@ -48,6 +48,15 @@ Downloads('job cp from an ended job: a tree with modes, an empty file and symlin
   assert.ok(lstatSync(join(all, 'out', 'sub')).isDirectory());
 });
 
+Downloads('modification times come back, for files and directories', async () => {
+  const id = await detached('mkdir t && echo x > t/f && touch -d @1600000000 t/f && touch -d @1500000000 t');
+  assert.is((await herd(['job', 'wait', id], opts)).code, 0);
+  const dir = fresh();
+  assert.is((await herd(['job', 'cp', `${id}:t`, dir], opts)).code, 0);
+  assert.is(Math.floor(statSync(join(dir, 't', 'f')).mtimeMs / 1000), 1600000000);
+  assert.is(Math.floor(statSync(join(dir, 't')).mtimeMs / 1000), 1500000000);
+});
+
 Downloads('job cp from a running job; then again over what it brought (files replaced, not followed)', async () => {
   const id = await detached('echo first > note; sleep 2; echo second > note; sleep 30');
   await sleep(500);

@@ -68,6 +68,12 @@ Uploads('a script and a nested directory: modes, an empty file and symlinks (as 
   assert.is(relative.text, 'ran with hello\n', 'a relative command is found in the job\'s /work');
 });
 
+Uploads('modification times come along, to the second as stat shows them, for files and directories', async () => {
+  execFileSync('sh', ['-c', `mkdir -p ${join(src, 'dated')} && echo x > ${join(src, 'dated', 'f')} && touch -d @1600000000 ${join(src, 'dated', 'f')} && touch -d @1500000000 ${join(src, 'dated')}`]);
+  const host = await runJson(['--upload', 'dated', '--', 'stat', '-c', '%n %Y', 'dated', 'dated/f']);
+  assert.is(host.stdout, 'dated 1500000000\ndated/f 1600000000\n', JSON.stringify(host.error));
+});
+
 Uploads('a second run sends no content; a changed file is sent again, alone', async () => {
   const again = await runJson(['--upload', 'run.sh', '--upload', 'data', '--', './run.sh']);
   assert.is(again.stdout, 'ran with hello\n');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, lstatSync, mkdirSync, type Stats } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
 import { uploadPathProblem, type UploadEntry } from '../../protocol/uploads/manifest.ts';
@@ -23,8 +23,8 @@ export interface ReceiveReport {
 export function receiveJobFiles(connection: HostConnection, jobId: string, path: string, base: string): Promise<ReceiveReport> {
   mkdirSync(base, { recursive: true });
   const dirs = new Set<string>(['']);
-  const modes: Array<{ path: string; mode: number }> = [];
-  let current: { handle: FileHandle; tmp: string; final: string; mode: number } | null = null;
+  const modes: Array<{ path: string; mode: number; mtimeMs?: number }> = [];
+  let current: { handle: FileHandle; tmp: string; final: string; mode: number; mtimeMs?: number } | null = null;
   let chain: Promise<void> = Promise.resolve();
   let failure: HerdError | null = null;
   const queue = (step: () => Promise<void>): void => {
@@ -39,6 +39,7 @@ export function receiveJobFiles(connection: HostConnection, jobId: string, path:
     const file = current;
     current = null;
     await file.handle.chmod(file.mode);
+    if (file.mtimeMs !== undefined) await file.handle.utimes(new Date(), new Date(file.mtimeMs));
     await file.handle.close();
     await rename(file.tmp, file.final);
   };
@@ -54,7 +55,7 @@ export function receiveJobFiles(connection: HostConnection, jobId: string, path:
       if (existing === null) await mkdir(target, { mode: 0o700 });
       else if (!existing.isDirectory() || existing.isSymbolicLink()) throw new HerdError('INVALID_SPEC', `${target} exists and is not a directory: move it away, or copy somewhere else`);
       dirs.add(entry.path);
-      modes.push({ path: target, mode: entry.mode });
+      modes.push({ path: target, mode: entry.mode, ...(entry.mtimeMs === undefined ? {} : { mtimeMs: entry.mtimeMs }) });
     } else if (entry.kind === 'symlink') {
       if (existing?.isDirectory() === true) throw new HerdError('INVALID_SPEC', `${target} is a directory here and a symlink in the job: move it away, or copy somewhere else`);
       if (existing !== null) await unlink(target);
@@ -63,7 +64,7 @@ export function receiveJobFiles(connection: HostConnection, jobId: string, path:
       if (existing?.isDirectory() === true) throw new HerdError('INVALID_SPEC', `${target} is a directory here and a file in the job: move it away, or copy somewhere else`);
       const tmp = join(base, slash < 0 ? '' : entry.path.slice(0, slash), `.herd-${randomBytes(6).toString('hex')}`);
       const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      current = { handle, tmp, final: target, mode: entry.mode };
+      current = { handle, tmp, final: target, mode: entry.mode, ...(entry.mtimeMs === undefined ? {} : { mtimeMs: entry.mtimeMs }) };
     }
   };
   return new Promise((resolve, reject) => {
@@ -92,9 +93,13 @@ export function receiveJobFiles(connection: HostConnection, jobId: string, path:
       })
       .then(async () => {
         queue(finishFile);
-        // Directory modes last, deepest first: a read-only directory is filled before it closes.
+        // Directory modes and times last, deepest first: a read-only directory is filled before it
+        // closes, and filling a directory changes its mtime.
         queue(async () => {
-          for (const dir of modes.reverse()) await chmod(dir.path, dir.mode);
+          for (const dir of modes.reverse()) {
+            await chmod(dir.path, dir.mode);
+            if (dir.mtimeMs !== undefined) await utimes(dir.path, new Date(), new Date(dir.mtimeMs));
+          }
         });
         await chain;
         if (failure !== null) throw failure;

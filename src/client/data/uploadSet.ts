@@ -49,6 +49,7 @@ function statKey(s: BigIntStats): LocalFile['stat'] {
 }
 
 const modeOf = (s: BigIntStats): number => Number(s.mode) & UPLOAD_MODE_MASK;
+const msOf = (s: BigIntStats): number => Number(s.mtimeNs / 1_000_000n);
 
 /**
  * Walks every spec into one tree: the directories above each DEST, then the source itself —
@@ -86,11 +87,11 @@ export function walkUploads(specs: readonly UploadSpec[]): UploadSet {
       }
       if (stat.isSymbolicLink()) add({ kind: 'symlink', path, target: readlinkSync(source) }, source);
       else if (stat.isFile()) {
-        const entry: LocalFile['entry'] = { kind: 'file', path, mode: modeOf(stat), size: Number(stat.size) };
+        const entry: LocalFile['entry'] = { kind: 'file', path, mode: modeOf(stat), size: Number(stat.size), mtimeMs: msOf(stat) };
         add(entry, source);
         files.push({ entry, source, stat: statKey(stat) });
       } else if (stat.isDirectory()) {
-        if (path !== '') add({ kind: 'dir', path, mode: modeOf(stat) }, source);
+        if (path !== '') add({ kind: 'dir', path, mode: modeOf(stat), mtimeMs: msOf(stat) }, source);
         let names: string[];
         try {
           names = readdirSync(source).sort();

@@ -8,9 +8,9 @@ import { MAX_UPLOAD_BYTES, MAX_UPLOAD_ENTRIES } from '../limits.ts';
  * manifest before it writes anything.
  */
 export type UploadEntry =
-  | { kind: 'dir'; path: string; mode: number }
+  | { kind: 'dir'; path: string; mode: number; mtimeMs?: number }
   /** sha256 when the client knows it already (its cache): the host may have the content by hash. */
-  | { kind: 'file'; path: string; mode: number; size: number; sha256?: string }
+  | { kind: 'file'; path: string; mode: number; size: number; sha256?: string; mtimeMs?: number }
   | { kind: 'symlink'; path: string; target: string };
 
 /** Longest path (bytes) and path component, as Linux allows them. */
@@ -87,14 +87,18 @@ export function parseEntry(value: unknown): UploadEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('a manifest line is not an object');
   const o = value as Record<string, unknown>;
   if (typeof o.path !== 'string') return invalid('an entry without a path');
+  const mtime = (): { mtimeMs?: number } => {
+    if (o.mtimeMs === undefined) return {};
+    return Number.isSafeInteger(o.mtimeMs) && (o.mtimeMs as number) >= 0 ? { mtimeMs: o.mtimeMs as number } : invalid(`${JSON.stringify(o.path)}: a bad mtimeMs`);
+  };
   const mode = (): number => (Number.isSafeInteger(o.mode) && (o.mode as number) >= 0 ? (o.mode as number) & UPLOAD_MODE_MASK : invalid(`${JSON.stringify(o.path)}: a bad mode`));
   switch (o.kind) {
     case 'dir':
-      return { kind: 'dir', path: o.path, mode: mode() };
+      return { kind: 'dir', path: o.path, mode: mode(), ...mtime() };
     case 'file': {
       if (!Number.isSafeInteger(o.size) || (o.size as number) < 0) return invalid(`${JSON.stringify(o.path)}: a bad size`);
       if (o.sha256 !== undefined && (typeof o.sha256 !== 'string' || !SHA256.test(o.sha256))) return invalid(`${JSON.stringify(o.path)}: a bad sha256`);
-      return { kind: 'file', path: o.path, mode: mode(), size: o.size as number, ...(o.sha256 === undefined ? {} : { sha256: o.sha256 as string }) };
+      return { kind: 'file', path: o.path, mode: mode(), size: o.size as number, ...(o.sha256 === undefined ? {} : { sha256: o.sha256 as string }), ...mtime() };
     }
     case 'symlink':
       if (typeof o.target !== 'string' || o.target === '' || o.target.length > MAX_PATH_BYTES || o.target.includes('\u0000')) return invalid(`${JSON.stringify(o.path)}: a bad symlink target`);

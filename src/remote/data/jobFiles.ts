@@ -133,8 +133,9 @@ export class JobFileWalk {
     // What was opened is what counts (it may have been swapped since the lstat).
     const opened = fstatSync(fd);
     const mode = opened.mode & UPLOAD_MODE_MASK;
-    if (opened.isDirectory()) return { entry: { kind: 'dir', path, mode }, fd };
-    if (opened.isFile()) return { entry: { kind: 'file', path, mode, size: opened.size }, fd };
+    const mtimeMs = Math.floor(opened.mtimeMs);
+    if (opened.isDirectory()) return { entry: { kind: 'dir', path, mode, mtimeMs }, fd };
+    if (opened.isFile()) return { entry: { kind: 'file', path, mode, size: opened.size, mtimeMs }, fd };
     closeSync(fd);
     return this.skip(path);
   }

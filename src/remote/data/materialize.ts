@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, closeSync, constants, copyFileSync, lchownSync, mkdirSync, openSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, lchownSync, mkdirSync, openSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
 import { BlobStore } from './blobStore.ts';
@@ -32,7 +32,11 @@ export async function materialize(stage: Stage, blobs: BlobStore, work: string, 
   if (owner !== null) chownSync(work, owner.uid, owner.gid);
   const problem = spaceProblem(work, stage.entries.reduce((sum, e) => sum + (e.kind === 'file' ? e.size : 0), 0));
   if (problem !== null) throw problem;
-  const dirs: Array<{ path: string; mode: number }> = [];
+  const dirs: Array<{ path: string; mode: number; mtimeMs?: number }> = [];
+  const now = new Date();
+  const stamp = (path: string, mtimeMs: number | undefined): void => {
+    if (mtimeMs !== undefined) utimesSync(path, now, new Date(mtimeMs));
+  };
   // Checked in the manifest already; again here, where a mistake would write outside the job.
   const made = new Set<string>(['']);
   try {
@@ -49,7 +53,7 @@ export async function materialize(stage: Stage, blobs: BlobStore, work: string, 
       if (entry.kind === 'dir') {
         mkdirSync(path, { mode: 0o700 });
         made.add(entry.path);
-        dirs.push({ path, mode: entry.mode });
+        dirs.push({ path, mode: entry.mode, ...(entry.mtimeMs === undefined ? {} : { mtimeMs: entry.mtimeMs }) });
       } else if (entry.kind === 'symlink') {
         symlinkSync(entry.target, path);
         if (owner !== null) lchownSync(path, owner.uid, owner.gid);
@@ -61,10 +65,15 @@ export async function materialize(stage: Stage, blobs: BlobStore, work: string, 
           blobs.touch(entry.sha256);
         }
         chmodSync(path, entry.mode);
+        stamp(path, entry.mtimeMs);
       }
       if (owner !== null) chownSync(path, owner.uid, owner.gid);
     }
-    for (const dir of dirs.reverse()) chmodSync(dir.path, dir.mode);
+    // Last, deepest first: filling a directory changes its mtime.
+    for (const dir of dirs.reverse()) {
+      chmodSync(dir.path, dir.mode);
+      stamp(dir.path, dir.mtimeMs);
+    }
   } catch (err) {
     const error = asHerdError(err, 'JOB_FAILED');
     if (error.code === 'NO_SPACE' || error.code === 'INVALID_SPEC') throw error;

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -32,7 +32,9 @@ test('a walk: the directories above DEST, then the tree in name order, symlinks 
     assert.equal(set.entries.map((e) => [e.kind, e.path]), [['dir', 'in'], ['dir', 'in/src'], ['file', 'in/src/a.sh'], ['dir', 'in/src/b'], ['file', 'in/src/b/c'], ['symlink', 'in/src/l']]);
     assert.is((set.entries[2] as { mode: number }).mode, 0o755, 'no setuid bit');
     assert.equal(set.totals, { files: 2, bytes: 9 });
-    assert.equal(walkUploads([{ source: join(dir, 'src'), dest: '' }]).entries[0], { kind: 'file', path: 'a.sh', mode: 0o755, size: 8 });
+    const first = walkUploads([{ source: join(dir, 'src'), dest: '' }]).entries[0]!;
+    assert.equal({ ...first, mtimeMs: 0 }, { kind: 'file', path: 'a.sh', mode: 0o755, size: 8, mtimeMs: 0 });
+    assert.is((first as { mtimeMs: number }).mtimeMs, Math.floor(statSync(join(dir, 'src', 'a.sh')).mtimeMs), 'its mtime, to the millisecond');
     assert.throws(() => walkUploads([{ source: '/dev/null', dest: 'null' }]), /a device file/);
     execFileSync('mkfifo', [join(dir, 'src', 'fifo')]);
     assert.throws(() => walkUploads([{ source: join(dir, 'src'), dest: 'x' }]), /fifo is a FIFO/);

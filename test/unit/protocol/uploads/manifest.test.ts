@@ -40,6 +40,8 @@ test('entries from the wire: only dirs, files and symlinks; modes lose setuid, s
   assert.throws(() => parseEntry({ kind: 'file', path: 'x', mode: 0o644, size: -1 }), /bad size/);
   assert.throws(() => parseEntry({ kind: 'file', path: 'x', mode: 0o644, size: 1, sha256: 'abc' }), /bad sha256/);
   assert.throws(() => parseEntry({ kind: 'symlink', path: 'x', target: '' }), /bad symlink target/);
+  assert.equal(parseEntry({ kind: 'dir', path: 'd', mode: 0o755, mtimeMs: 1700000000123 }), { kind: 'dir', path: 'd', mode: 0o755, mtimeMs: 1700000000123 });
+  assert.throws(() => parseEntry({ kind: 'file', path: 'x', mode: 0o644, size: 1, mtimeMs: -5 }), /bad mtimeMs/);
 });
 
 test('the manifest round-trips as JSON lines; a line that is not an entry is refused', () => {
