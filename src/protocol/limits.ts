@@ -43,8 +43,10 @@ export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Entries (files, directories, symlinks) and content bytes one job's uploads may hold. */
 export const MAX_UPLOAD_ENTRIES = 100_000;
 export const MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
-/** Largest upload manifest (one JSON line per entry). */
-export const MAX_UPLOAD_MANIFEST_BYTES = 64 * 1024 * 1024;
+/** Largest upload manifest (one JSON line per entry: 100,000 entries of 160 bytes). */
+export const MAX_UPLOAD_MANIFEST_BYTES = 16 * 1024 * 1024;
+/** Uploads an agent stages at once, over all its connections: each holds its manifest and a write buffer. */
+export const MAX_STAGES_AT_ONCE = 32;
 /** Arguments and environment entries of one job request. */
 export const MAX_ARGV = 4096;
 export const MAX_ENV = 1024;

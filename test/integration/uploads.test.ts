@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { agentSocket, rawClient } from './rawClient.ts';
+import { MAX_STAGES_AT_ONCE } from '../../src/protocol/limits.ts';
 import { agentPids, gate, herd, localHome, stopAgentsAndWait, stopJobs, watchPeak } from './harness.ts';
 
 /*
@@ -178,6 +179,23 @@ Uploads('a hostile manifest is refused before anything is written: "..", absolut
   }
   assert.is(countIn(join(state, 'blobs')), blobsBefore, 'no content was stored');
   assert.is(countIn(join(state, 'stages')), stagesBefore, 'no stage was made');
+});
+
+Uploads('a client that opens uploads and never ends them holds at most MAX_STAGES_AT_ONCE; others upload once it is gone', async () => {
+  const client = await rawClient(agentSocket(state), join(box.home, '.config', 'herd', 'config.yml'));
+  const streams = Array.from({ length: MAX_STAGES_AT_ONCE + 8 }, (_, i) => 2 * i + 1);
+  try {
+    for (const stream of streams) client.send(stream, { t: 'stage', manifestBytes: 1024 });
+    const answers = await Promise.all(streams.map((stream) => client.message(stream, 1500)));
+    const limited = answers.filter((a) => a?.code === 'LIMIT');
+    assert.is(limited.length, 8, JSON.stringify(answers.filter((a) => a !== null).slice(0, 3)));
+    assert.match(String(limited[0]?.message), new RegExp(`staging ${MAX_STAGES_AT_ONCE} uploads already`));
+  } finally {
+    client.close();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const after = await runJson(['--upload', 'run.sh', '--', 'true']);
+  assert.is(after.error, null, 'the stages of a client that went away are released');
 });
 
 Uploads('content that does not match the hash it was sent with is refused, and not stored', async () => {

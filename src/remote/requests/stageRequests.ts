@@ -4,9 +4,13 @@ import { decodeManifest, encodeWant, type UploadEntry } from '../../protocol/upl
 import { BlobStore, type BlobWriter } from '../data/blobStore.ts';
 import { EMPTY_SHA256, spaceProblem } from '../data/materialize.ts';
 import { saveStage, type Stage } from '../data/stageStore.ts';
+import { MAX_STAGES_AT_ONCE } from '../../protocol/limits.ts';
 import { answer, answerError, type RequestContext } from './context.ts';
 
 type FileEntry = Extract<UploadEntry, { kind: 'file' }>;
+
+/** Uploads being staged on this agent now (MAX_STAGES_AT_ONCE). */
+let staging = 0;
 
 /**
  * Stages an upload: the manifest on this stream's stdin, the want list back, then the wanted
@@ -14,15 +18,24 @@ type FileEntry = Extract<UploadEntry, { kind: 'file' }>;
  * the stream's credit). Nothing lands in any job here; a run request names the stage.
  */
 export function handleStage(request: StageRequest, context: RequestContext): void {
-  const receiver = new StageReceiver(request.manifestBytes, context);
+  // Each stage holds up to its manifest and a MiB of writes in the agent's memory: a client that
+  // opens stages and never ends them must not be able to take more than this.
+  if (staging >= MAX_STAGES_AT_ONCE) {
+    throw new HerdError('LIMIT', `this host is staging ${MAX_STAGES_AT_ONCE} uploads already`, { hint: 'run fewer uploads to this host at once (-f), or try again' });
+  }
+  staging++;
+  const receiver = new StageReceiver(request.manifestBytes, context, () => staging--);
   context.streams.receive(context.stream, receiver);
   // An empty manifest is complete before any byte comes.
   if (request.manifestBytes === 0) receiver.write(new Uint8Array(0), () => {});
 }
 
 class StageReceiver {
-  private readonly manifest: Uint8Array;
+  private readonly manifestBytes: number;
+  /** The manifest as it arrives: held only as far as it has come, never its announced size ahead. */
+  private manifestPieces: Uint8Array[] = [];
   private manifestGot = 0;
+  private released = false;
   private entries: UploadEntry[] = [];
   /** The wanted files in manifest order, and where the content has got to. */
   private wanted: FileEntry[] = [];
@@ -38,9 +51,19 @@ class StageReceiver {
   constructor(
     manifestBytes: number,
     private readonly context: RequestContext,
+    private readonly onOver: () => void,
   ) {
-    this.manifest = new Uint8Array(manifestBytes);
+    this.manifestBytes = manifestBytes;
     this.blobs = new BlobStore(context.agent.paths.blobs);
+  }
+
+  /** Over (staged, refused, or the client gone): it no longer counts against the agent's stages. */
+  private over(): void {
+    this.phase = 'over';
+    if (!this.released) {
+      this.released = true;
+      this.onOver();
+    }
   }
 
   write(bytes: Uint8Array, done: () => void): void {
@@ -64,7 +87,7 @@ class StageReceiver {
   }
 
   close(): void {
-    this.phase = 'over';
+    this.over();
     this.writer?.abandon();
     this.writer = null;
   }
@@ -73,12 +96,12 @@ class StageReceiver {
     if (this.phase === 'over') return;
     let offset = 0;
     if (this.phase === 'manifest') {
-      const room = this.manifest.length - this.manifestGot;
+      const room = this.manifestBytes - this.manifestGot;
       // The client sends content only after our want list: more bytes now break the protocol.
       if (bytes.length > room) throw new HerdError('PROTOCOL', 'upload: content arrived before the host asked for it');
-      this.manifest.set(bytes, this.manifestGot);
+      this.manifestPieces.push(bytes.slice());
       this.manifestGot += bytes.length;
-      if (this.manifestGot === this.manifest.length) this.manifestDone();
+      if (this.manifestGot === this.manifestBytes) this.manifestDone();
       return;
     }
     while (offset < bytes.length) {
@@ -103,7 +126,13 @@ class StageReceiver {
   }
 
   private manifestDone(): void {
-    const decoded = decodeManifest(this.manifest);
+    const manifest = new Uint8Array(this.manifestBytes);
+    let at = 0;
+    for (const piece of this.manifestPieces.splice(0)) {
+      manifest.set(piece, at);
+      at += piece.length;
+    }
+    const decoded = decodeManifest(manifest);
     this.entries = decoded.entries;
     const files = this.entries.filter((e): e is FileEntry => e.kind === 'file');
     // Empty files need no content; a known hash the blob store holds needs none either.
@@ -128,7 +157,7 @@ class StageReceiver {
     const { subject, ca } = this.context.caller;
     const stage = saveStage(this.context.agent.paths.stages, { owner: subject, ownerCa: ca, entries });
     const files = entries.filter((e) => e.kind === 'file');
-    this.phase = 'over';
+    this.over();
     answer(this.context, { t: 'staged', stage: stage.id, files: files.length, bytes: files.reduce((sum, f) => sum + (f.kind === 'file' ? f.size : 0), 0), receivedBytes: this.received });
   }
 
