@@ -26,8 +26,6 @@ export interface ReadingHost {
  * A host that comes to a larger file after its first chunk is gone reads it again on its own.
  */
 export class SharedReads {
-  /** Times a file was opened and read from the start: the files, once each, in a fan-out. */
-  reads = 0;
   private readonly open = new Map<LocalFile, SharedFile>();
   /** The hosts of the run between their connection and the end of their upload. */
   private readonly hosts = new Set<ReadingHost>();
@@ -64,7 +62,7 @@ export class SharedReads {
   async *chunks(file: LocalFile, host: ReadingHost): AsyncGenerator<Uint8Array> {
     let shared = this.open.get(file);
     if (shared === undefined || !shared.atStart()) {
-      const created: SharedFile = new SharedFile(file, this.cache, () => this.reads++, file.entry.size <= RETAIN_FILE_BYTES, () => this.awaited(file, created));
+      const created: SharedFile = new SharedFile(file, this.cache, file.entry.size <= RETAIN_FILE_BYTES, () => this.awaited(file, created));
       shared = created;
       this.open.set(file, shared);
     } else {
@@ -132,7 +130,6 @@ class SharedFile {
   constructor(
     private readonly file: LocalFile,
     private readonly cache: HashCache,
-    private readonly opened: () => void,
     /** Small: every chunk is kept, for readers to come. */
     private readonly retain: boolean,
     /** Hosts that may still come to it: its first chunks wait for them, up to GATHER_MS. */
@@ -201,7 +198,6 @@ class SharedFile {
     try {
       if (this.handle === null) {
         this.handle = await open(this.file.source, 'r');
-        this.opened();
         this.gatherUntil = Date.now() + GATHER_MS;
         this.gatherTimer = setTimeout(() => this.release(), GATHER_MS);
         (this.gatherTimer as { unref?: () => void }).unref?.();
