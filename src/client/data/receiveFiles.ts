@@ -3,7 +3,7 @@ import { constants, lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { chmod, mkdir, open, rename, rm, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HerdError } from '../../protocol/errors.ts';
-import { uploadPathProblem, type UploadEntry } from '../../protocol/uploads/manifest.ts';
+import { parentOf, uploadPathProblem, type UploadEntry } from '../../protocol/uploads/manifest.ts';
 import type { HostConnection } from '../connection/hostConnection.ts';
 
 /** What one host's read brought: files, bytes, and what the job's tree held that cannot be copied. */
@@ -47,8 +47,8 @@ export function receiveJobFiles(connection: HostConnection, jobId: string, path:
     await finishFile();
     const problem = uploadPathProblem(entry.path);
     if (problem !== null) throw new HerdError('PROTOCOL', `the host sent ${JSON.stringify(entry.path)}, which has ${problem}: nothing more is written`);
-    const slash = entry.path.lastIndexOf('/');
-    if (!dirs.has(slash < 0 ? '' : entry.path.slice(0, slash))) throw new HerdError('PROTOCOL', `the host sent ${JSON.stringify(entry.path)} outside the directories it sent before it: nothing more is written`);
+    const parent = parentOf(entry.path);
+    if (!dirs.has(parent)) throw new HerdError('PROTOCOL', `the host sent ${JSON.stringify(entry.path)} outside the directories it sent before it: nothing more is written`);
     const target = join(base, entry.path);
     const existing = lstatOrNull(target);
     if (entry.kind === 'dir') {
@@ -62,7 +62,7 @@ export function receiveJobFiles(connection: HostConnection, jobId: string, path:
       await symlink(entry.target, target);
     } else {
       if (existing?.isDirectory() === true) throw new HerdError('INVALID_SPEC', `${target} is a directory here and a file in the job: move it away, or copy somewhere else`);
-      const tmp = join(base, slash < 0 ? '' : entry.path.slice(0, slash), `.herd-${randomBytes(6).toString('hex')}`);
+      const tmp = join(base, parent, `.herd-${randomBytes(6).toString('hex')}`);
       const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       current = { handle, tmp, final: target, mode: entry.mode, ...(entry.mtimeMs === undefined ? {} : { mtimeMs: entry.mtimeMs }) };
     }

@@ -42,7 +42,8 @@ export function uploadPathProblem(path: string): string | null {
   return null;
 }
 
-function parentOf(path: string): string {
+/** The directory an entry's path lies in ('' for /work itself). */
+export function parentOf(path: string): string {
   const slash = path.lastIndexOf('/');
   return slash < 0 ? '' : path.slice(0, slash);
 }

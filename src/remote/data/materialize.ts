@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, closeSync, constants, copyFileSync, lchownSync, mkdirSync, openSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { asHerdError, HerdError } from '../../protocol/errors.ts';
+import { parentOf } from '../../protocol/uploads/manifest.ts';
 import { BlobStore } from './blobStore.ts';
 import { freeBytes } from './freeSpace.ts';
 import type { Stage } from './stageStore.ts';
@@ -45,8 +46,7 @@ export async function materialize(stage: Stage, blobs: BlobStore, work: string, 
       // Synchronous calls (a worker-thread round trip each cost more than the call), with a turn of
       // the event loop every 200 entries for the agent's other connections.
       if (++count % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
-      const slash = entry.path.lastIndexOf('/');
-      if (!made.has(slash < 0 ? '' : entry.path.slice(0, slash)) || entry.path.split('/').includes('..')) {
+      if (!made.has(parentOf(entry.path)) || entry.path.split('/').includes('..')) {
         throw new HerdError('INVALID_SPEC', `upload: ${JSON.stringify(entry.path)} is not inside a directory this upload made`);
       }
       const path = join(work, entry.path);
